@@ -1,0 +1,42 @@
+//! The one error type of the use-case boundary. Edges map it to their own wire shapes.
+
+use leadline_core::DomainError;
+use leadline_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input broke a rule; the error names the field.
+    #[error("{0}")]
+    Invalid(DomainError),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("no {what} with id {id}")]
+    NotFound { what: &'static str, id: String },
+    /// The change collides with the current state (a duplicate, something still referred to).
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller's version is not the current one; nothing was changed.
+    #[error("the lead is at version {current}, not {given}; read it again and retry")]
+    StaleVersion { given: i64, current: i64 },
+    /// A store failure the caller cannot fix; its detail goes to the log only.
+    #[error("internal error")]
+    Store(#[from] StoreError),
+}
+
+impl AppError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> AppError {
+        AppError::Invalid(DomainError::new(field, message))
+    }
+
+    pub fn not_found(what: &'static str, id: impl ToString) -> AppError {
+        AppError::NotFound { what, id: id.to_string() }
+    }
+}
+
+impl From<DomainError> for AppError {
+    fn from(error: DomainError) -> Self {
+        AppError::Invalid(error)
+    }
+}

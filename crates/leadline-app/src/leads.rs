@@ -1,0 +1,190 @@
+//! Leads: create, read, list, change with optimistic concurrency, history.
+
+use leadline_core::access::LeadScope;
+use leadline_core::catalog::collection;
+use leadline_core::history::{Api, Changes, HistoryEntry};
+use leadline_core::lead::{ref_from_bytes, Lead, LeadInput, LEAD_REFERENCES, REF_LEN};
+use leadline_store::leads::{self as store, LeadFilter};
+use leadline_store::{Conn, StoreError};
+
+use crate::{App, AppError, Page, Principal, Result};
+
+/// How often a change without `If-Match` is retried when another writer got there first.
+const RETRIES: usize = 5;
+
+fn new_ref() -> String {
+    let mut bytes = [0u8; REF_LEN];
+    getrandom::fill(&mut bytes).expect("the operating system's random source works");
+    ref_from_bytes(bytes)
+}
+
+/// Whether the caller may see this lead at all. Leads out of scope are reported as missing, so
+/// a key cannot learn which ids exist outside what it may see.
+async fn visible(conn: &mut Conn, by: &Principal, lead: &Lead) -> Result<bool> {
+    Ok(match by.role.lead_scope() {
+        LeadScope::All => true,
+        LeadScope::Campaigns(ids) => lead.campaign_id.is_some_and(|c| ids.contains(&c)),
+        LeadScope::BoughtBy(buyer) => store::bought_by(conn, lead.id, buyer).await?,
+    })
+}
+
+fn check_write(by: &Principal, campaign_id: Option<i64>) -> Result<()> {
+    if by.role.can_write_lead_in(campaign_id) {
+        Ok(())
+    } else if by.role.lead_scope() == LeadScope::All || by.role.buyer_id().is_some() {
+        Err(AppError::Forbidden(format!("a {} key cannot change leads", by.role.name())))
+    } else {
+        Err(AppError::Forbidden("this dialer key cannot write leads outside its campaigns".into()))
+    }
+}
+
+/// After a foreign-key refusal: which reference was it? Checked on a fresh connection, since a
+/// PostgreSQL transaction is unusable after an error.
+async fn missing_reference(app: &App, lead: &Lead) -> Result<AppError> {
+    let shown = serde_json::to_value(lead).expect("leads serialize");
+    let mut conn = app.store.read().await?;
+    for (column, target) in LEAD_REFERENCES {
+        if let Some(id) = shown[column].as_i64() {
+            let target = collection(target).expect("lead references name known collections");
+            if !leadline_store::catalog::exists(&mut conn, target.table, id).await? {
+                return Ok(AppError::invalid(*column, format!("no {} with id {id}", target.noun)));
+            }
+        }
+    }
+    Ok(AppError::Conflict("the lead refers to something that no longer exists".into()))
+}
+
+/// Checks that an allocation belongs to the lead's campaign.
+async fn check_allocation(conn: &mut Conn, lead: &Lead) -> Result<()> {
+    if let Some(allocation) = lead.allocation_id {
+        let allocations = collection("allocations").expect("known collection");
+        if let Some(values) = leadline_store::catalog::get(conn, allocations, allocation).await? {
+            let campaign = match values[0] {
+                leadline_core::catalog::SqlValue::Int(c) => Some(c),
+                _ => None,
+            };
+            if lead.campaign_id.is_none() || campaign != lead.campaign_id {
+                return Err(AppError::invalid(
+                    "allocation_id",
+                    format!("allocation {allocation} belongs to campaign {}, not the lead's", campaign.unwrap_or(0)),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn create(app: &App, by: &Principal, api: Api, input: LeadInput) -> Result<Lead> {
+    let campaign = input.campaign_id.flatten();
+    check_write(by, campaign)?;
+    let now = app.now();
+    let mut lead = Lead::create(new_ref(), input, now)?;
+    // A ref collision is a one-in-a-trillion event; draw again rather than fail.
+    for _ in 0..3 {
+        let mut tx = app.store.begin().await?;
+        check_allocation(&mut tx, &lead).await?;
+        match store::insert(&mut tx, app.store.backend(), &lead).await {
+            Ok(id) => {
+                lead.id = id;
+                store::record_history(&mut tx, id, now, by.actor(api), "create", &Changes::between(None, &lead))
+                    .await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                return Ok(lead);
+            }
+            Err(StoreError::Unique(detail)) if detail.contains("external_id") => {
+                return Err(AppError::Conflict("another lead in this campaign already has this external_id".into()))
+            }
+            Err(StoreError::Unique(detail)) if detail.contains("ref") => {
+                lead.lead_ref = new_ref();
+            }
+            Err(StoreError::Unique(_)) => {
+                return Err(AppError::Conflict(format!("a lead with id {} already exists", lead.id)))
+            }
+            Err(StoreError::ForeignKey(_)) => {
+                drop(tx);
+                return Err(missing_reference(app, &lead).await?);
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(AppError::Conflict("could not draw a free lead ref; try again".into()))
+}
+
+pub async fn get(app: &App, by: &Principal, id: i64) -> Result<Lead> {
+    let mut conn = app.store.read().await?;
+    match store::get(&mut conn, id).await? {
+        Some(lead) if visible(&mut conn, by, &lead).await? => Ok(lead),
+        _ => Err(AppError::not_found("lead", id)),
+    }
+}
+
+/// Changes a lead. With `if_match`, the change applies only to that version (else 412-style
+/// [`AppError::StaleVersion`]); without it, a concurrent writer's change is re-read and the
+/// input re-applied on top, never overwritten.
+pub async fn change(
+    app: &App,
+    by: &Principal,
+    api: Api,
+    id: i64,
+    input: LeadInput,
+    if_match: Option<i64>,
+) -> Result<Lead> {
+    for _ in 0..RETRIES {
+        let now = app.now();
+        let mut tx = app.store.begin().await?;
+        let current = match store::get(&mut tx, id).await? {
+            Some(lead) if visible(&mut tx, by, &lead).await? => lead,
+            _ => return Err(AppError::not_found("lead", id)),
+        };
+        check_write(by, current.campaign_id)?;
+        if let Some(given) = if_match {
+            if given != current.version {
+                return Err(AppError::StaleVersion { given, current: current.version });
+            }
+        }
+        let (next, changes) = current.change(input.clone(), now)?;
+        if changes.is_empty() {
+            return Ok(current);
+        }
+        check_write(by, next.campaign_id)?;
+        check_allocation(&mut tx, &next).await?;
+        let phones_changed = changes.get("phones").is_some();
+        match store::update(&mut tx, &next, current.version, phones_changed).await {
+            Ok(true) => {
+                store::record_history(&mut tx, id, now, by.actor(api), "update", &changes).await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                return Ok(next);
+            }
+            Ok(false) => {
+                // Someone else committed a change between our read and our write.
+                if let Some(given) = if_match {
+                    return Err(AppError::StaleVersion { given, current: given + 1 });
+                }
+            }
+            Err(StoreError::Unique(_)) => {
+                return Err(AppError::Conflict("another lead in this campaign already has this external_id".into()))
+            }
+            Err(StoreError::ForeignKey(_)) => {
+                drop(tx);
+                return Err(missing_reference(app, &next).await?);
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(AppError::Conflict("the lead kept changing under this update; try again".into()))
+}
+
+/// Lists leads the caller may see, narrowed by `filter` (whose scope is replaced by the caller's).
+pub async fn list(app: &App, by: &Principal, mut filter: LeadFilter) -> Result<Page<Lead>> {
+    filter.scope = by.role.lead_scope();
+    let mut conn = app.store.read().await?;
+    let leads = store::list(&mut conn, &filter).await?;
+    Ok(Page::new(leads, filter.limit, |l| l.id))
+}
+
+pub async fn history(app: &App, by: &Principal, id: i64, after: Option<i64>, limit: i64) -> Result<Page<HistoryEntry>> {
+    get(app, by, id).await?;
+    let mut conn = app.store.read().await?;
+    let entries = store::history(&mut conn, id, after, limit).await?;
+    Ok(Page::new(entries, limit, |e| e.id))
+}

@@ -1,0 +1,109 @@
+//! Leadline's use cases. Each one authorizes the caller, loads what it needs, asks the domain
+//! for the change, and persists the change with its history row in one transaction. Every edge
+//! (the native API, each vendor dialect, the CLI) calls these same functions.
+
+pub mod catalog;
+pub mod error;
+pub mod keys;
+pub mod leads;
+pub mod sales;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use leadline_core::access::Role;
+use leadline_core::history::{Actor, Api};
+use leadline_store::Store;
+
+pub use error::AppError;
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// Where use cases read the time, so tests can fix it.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> Timestamp;
+}
+
+#[derive(Debug)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// The application: the store and the clock. Cheap to clone; holds no state of its own, so any
+/// number of nodes can serve one database.
+#[derive(Clone, Debug)]
+pub struct App {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl App {
+    pub fn new(store: Store) -> App {
+        App { store, clock: Arc::new(SystemClock) }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+/// An authenticated caller: the key (none for the operator at the CLI) and its role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    pub key_id: Option<i64>,
+    pub role: Role,
+}
+
+impl Principal {
+    /// The operator at the command line, who holds the database itself.
+    pub fn operator() -> Principal {
+        Principal { key_id: None, role: Role::Admin }
+    }
+
+    pub fn actor(&self, api: Api) -> Actor {
+        Actor { key_id: self.key_id, api }
+    }
+
+    pub fn require_admin(&self) -> Result<()> {
+        if self.role.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!("a {} key cannot do this; it needs an admin key", self.role.name())))
+        }
+    }
+}
+
+/// A page of a list: the items and the cursor for the next page, if there may be one.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit` items, with a cursor when the page is full.
+    pub fn new(items: Vec<T>, limit: i64, id_of: impl Fn(&T) -> i64) -> Page<T> {
+        let next_cursor = if items.len() as i64 >= limit { items.last().map(|i| id_of(i).to_string()) } else { None };
+        Page { items, next_cursor }
+    }
+}
+
+/// Page sizes: 100 unless asked, at most 1000.
+pub fn page_limit(asked: Option<i64>) -> Result<i64> {
+    match asked {
+        None => Ok(100),
+        Some(n) if (1..=1000).contains(&n) => Ok(n),
+        Some(_) => Err(AppError::invalid("limit", "must be between 1 and 1000")),
+    }
+}
+
+/// Reads a cursor handed out by [`Page::new`].
+pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>> {
+    cursor
+        .map(|c| c.parse::<i64>().map_err(|_| AppError::invalid("cursor", "is not a cursor this API handed out")))
+        .transpose()
+}

@@ -1,0 +1,15 @@
+//! Leadline's domain: plain types that parse rather than validate, and decision functions that
+//! take the current state plus a command and return the change (or a [`DomainError`]).
+//!
+//! Nothing here touches a database, a socket or the clock: callers pass `now` in.
+
+pub mod access;
+pub mod catalog;
+pub mod error;
+pub mod history;
+pub mod lead;
+pub mod money;
+pub mod phone;
+pub mod schedule;
+
+pub use error::DomainError;

@@ -1,0 +1,116 @@
+//! Request extractors of the native API, each failing with a problem that names what was wrong.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use leadline_app::{keys, Principal};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// A JSON body; a syntax error gives its line and column, a wrong value names its field path.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the request body is larger than this server accepts")
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, format!("the request body could not be read: {rejection}"))
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." { String::new() } else { path };
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::bad_request("", format!("the body is not valid JSON: {inner}"))
+        } else {
+            ApiError::bad_request(field, inner.to_string())
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::bad_request("", format!("the body has data after its JSON value: {e}")))?;
+    Ok(value)
+}
+
+/// The caller, authenticated by `Authorization: Bearer <key>`.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "send an API key as `Authorization: Bearer <key>`")
+        })?;
+        let secret = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "the Authorization header must read `Bearer <key>`")
+        })?;
+        Ok(Caller(keys::authenticate(&state.app, secret).await?))
+    }
+}
+
+/// Query-string parameters, taken one by one so that an unknown or malformed one is named.
+pub struct Params(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|_| ApiError::bad_request("", format!("the query string `{query}` could not be read")))?;
+        Ok(Params(pairs.0))
+    }
+}
+
+impl Params {
+    pub fn take(&mut self, name: &str) -> Option<String> {
+        let at = self.0.iter().position(|(k, _)| k == name)?;
+        Some(self.0.remove(at).1)
+    }
+
+    pub fn take_i64(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
+        self.take(name)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| ApiError::bad_request(name, format!("{name} must be a whole number, not `{v}`")))
+            })
+            .transpose()
+    }
+
+    /// Whatever was not taken, for filters by field name.
+    pub fn rest(self) -> Vec<(String, String)> {
+        self.0
+    }
+
+    /// Refuses parameters nobody took.
+    pub fn finish(self) -> Result<(), ApiError> {
+        match self.0.first() {
+            Some((name, _)) => Err(ApiError::bad_request(name.as_str(), format!("unknown query parameter `{name}`"))),
+            None => Ok(()),
+        }
+    }
+}
+
+pub fn parse_id(text: &str) -> Result<i64, ApiError> {
+    match text.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, format!("`{text}` is not an id; ids are positive whole numbers")))
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Leadline's HTTP edge: the native `/v1` JSON API, the ops endpoints (`/healthz`, `/readyz`,
+//! `/metrics`, `/openapi.json`, `/docs`) and, each in its own module, the vendor dialects.
+//! Handlers only translate: they parse the wire format, call a use case in `leadline-app`, and
+//! map its outcome back to the wire.
+
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod native;
+pub mod openapi;
+pub mod ops;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use leadline_app::App;
+
+/// Settings of the HTTP edge.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings { body_limit: 1024 * 1024 }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub app: App,
+    pub metrics: Arc<metrics::Metrics>,
+    pub settings: Arc<HttpSettings>,
+}
+
+/// The whole HTTP surface of one node.
+pub fn router(app: App, settings: HttpSettings) -> Router {
+    let state = AppState { app, metrics: Arc::new(metrics::Metrics::new()), settings: Arc::new(settings.clone()) };
+    Router::new()
+        .merge(ops::routes())
+        .nest("/v1", native::routes())
+        .fallback(error::not_found)
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, finishing requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}

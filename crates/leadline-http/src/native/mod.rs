@@ -1,0 +1,24 @@
+//! The native JSON API under `/v1`, authenticated by `Authorization: Bearer <key>`.
+
+pub mod catalog;
+pub mod keys;
+pub mod leads;
+pub mod sales;
+
+use axum::routing::{delete, get};
+use axum::Router;
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/keys", get(keys::list).post(keys::create))
+        .route("/keys/{id}", delete(keys::revoke))
+        .route("/leads", get(leads::list).post(leads::create))
+        .route("/leads/{id}", get(leads::get).patch(leads::change))
+        .route("/leads/{id}/history", get(leads::history))
+        .route("/sales", get(sales::list).post(sales::create))
+        .route("/catalog", axum::routing::put(catalog::apply))
+        .route("/{collection}", get(catalog::list).post(catalog::create))
+        .route("/{collection}/{id}", get(catalog::get).patch(catalog::change).delete(catalog::delete))
+}

@@ -1,0 +1,159 @@
+//! Reference collections, stored generically from their descriptions in leadline-core.
+
+use leadline_core::catalog::{Collection, Field, Kind, Record, SqlValue};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{after_explicit_id, Backend, Conn, Result, Sql, SqlArg, StoreError};
+
+/// A stored object: its id and one value per field.
+pub type Stored = (i64, Vec<SqlValue>);
+
+fn is_int(kind: Kind) -> bool {
+    matches!(kind, Kind::Ref(_) | Kind::Count | Kind::Money)
+}
+
+pub(crate) fn arg(kind: Kind, value: &SqlValue) -> SqlArg {
+    match (kind, value) {
+        (_, SqlValue::Int(n)) => SqlArg::Int(Some(*n)),
+        (_, SqlValue::Bool(b)) => SqlArg::Bool(Some(*b)),
+        (_, SqlValue::Text(t)) => SqlArg::Text(Some(t.clone())),
+        (Kind::Bool, SqlValue::Null) => SqlArg::Bool(None),
+        (k, SqlValue::Null) if is_int(k) => SqlArg::Int(None),
+        (_, SqlValue::Null) => SqlArg::Text(None),
+    }
+}
+
+fn read(row: &AnyRow, field: &Field) -> Result<SqlValue> {
+    let column = field.column;
+    let value = if field.kind == Kind::Bool {
+        crate::get_bool(row, column)?.map(SqlValue::Bool)
+    } else if is_int(field.kind) {
+        row.try_get::<Option<i64>, _>(column)?.map(SqlValue::Int)
+    } else {
+        row.try_get::<Option<String>, _>(column)?.map(SqlValue::Text)
+    };
+    Ok(value.unwrap_or(SqlValue::Null))
+}
+
+fn read_stored(collection: &Collection, row: &AnyRow) -> Result<Stored> {
+    let id: i64 = row.try_get("id")?;
+    let values = collection.fields.iter().map(|f| read(row, f)).collect::<Result<Vec<_>>>()?;
+    Ok((id, values))
+}
+
+fn columns(collection: &Collection) -> String {
+    let mut list = String::from("id");
+    for f in collection.fields {
+        list.push_str(", ");
+        list.push_str(f.column);
+    }
+    list
+}
+
+/// Inserts a new object, with its chosen id or an assigned one, and returns the id.
+pub async fn insert(conn: &mut Conn, backend: Backend, collection: &Collection, record: &Record) -> Result<i64> {
+    let mut sql = Sql::new(format!("INSERT INTO {} (", collection.table));
+    if record.id.is_some() {
+        sql.push("id, ");
+    }
+    sql.push(&collection.fields.iter().map(|f| f.column).collect::<Vec<_>>().join(", "));
+    sql.push(") VALUES (");
+    if let Some(id) = record.id {
+        sql.bind(SqlArg::Int(Some(id))).push(", ");
+    }
+    for (i, (f, value)) in collection.fields.iter().zip(&record.values).enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(arg(f.kind, value));
+    }
+    sql.push(") RETURNING id");
+    let id: i64 = sql.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    if record.id.is_some() {
+        after_explicit_id(conn, backend, collection.table).await?;
+    }
+    Ok(id)
+}
+
+/// Replaces every field of an existing object; false if there is no such object.
+pub async fn update(conn: &mut Conn, collection: &Collection, id: i64, record: &Record) -> Result<bool> {
+    let mut sql = Sql::new(format!("UPDATE {} SET ", collection.table));
+    for (i, (f, value)) in collection.fields.iter().zip(&record.values).enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push(f.column).push(" = ").bind(arg(f.kind, value));
+    }
+    sql.push(" WHERE id = ").bind(SqlArg::Int(Some(id)));
+    Ok(sql.query().execute(&mut *conn).await?.rows_affected() == 1)
+}
+
+pub async fn get(conn: &mut Conn, collection: &Collection, id: i64) -> Result<Option<Vec<SqlValue>>> {
+    let mut sql = Sql::new(format!("SELECT {} FROM {} WHERE id = ", columns(collection), collection.table));
+    sql.bind(SqlArg::Int(Some(id)));
+    match sql.query().fetch_optional(&mut *conn).await? {
+        Some(row) => Ok(Some(read_stored(collection, &row)?.1)),
+        None => Ok(None),
+    }
+}
+
+/// Equality filters and a keyset cursor (ids after `after`, ascending).
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub equals: Vec<(&'static Field, SqlValue)>,
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+pub async fn list(conn: &mut Conn, collection: &Collection, filter: &ListFilter) -> Result<Vec<Stored>> {
+    let mut sql = Sql::new(format!("SELECT {} FROM {} WHERE 1 = 1", columns(collection), collection.table));
+    for (field, value) in &filter.equals {
+        if *value == SqlValue::Null {
+            sql.push(" AND ").push(field.column).push(" IS NULL");
+        } else {
+            sql.push(" AND ").push(field.column).push(" = ").bind(arg(field.kind, value));
+        }
+    }
+    if let Some(after) = filter.after {
+        sql.push(" AND id > ").bind(SqlArg::Int(Some(after)));
+    }
+    sql.push(" ORDER BY id LIMIT ").bind(SqlArg::Int(Some(filter.limit)));
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(|row| read_stored(collection, row)).collect()
+}
+
+pub async fn delete(conn: &mut Conn, collection: &Collection, id: i64) -> Result<bool> {
+    let mut sql = Sql::new(format!("DELETE FROM {} WHERE id = ", collection.table));
+    sql.bind(SqlArg::Int(Some(id)));
+    Ok(sql.query().execute(&mut *conn).await?.rows_affected() == 1)
+}
+
+/// How many rows of `table` have `column = id`.
+pub async fn count_references(conn: &mut Conn, table: &str, column: &str, id: i64) -> Result<i64> {
+    let mut sql = Sql::new(format!("SELECT COUNT(*) FROM {table} WHERE {column} = "));
+    sql.bind(SqlArg::Int(Some(id)));
+    Ok(sql.query().fetch_one(&mut *conn).await?.try_get(0)?)
+}
+
+pub async fn exists(conn: &mut Conn, table: &str, id: i64) -> Result<bool> {
+    let mut sql = Sql::new(format!("SELECT 1 FROM {table} WHERE id = "));
+    sql.bind(SqlArg::Int(Some(id)));
+    Ok(sql.query().fetch_optional(&mut *conn).await?.is_some())
+}
+
+/// Reads one JSON-text column of one object, for use cases that need a typed view (a
+/// template's fields, a contact-hours schedule).
+pub async fn json_column(conn: &mut Conn, table: &str, column: &str, id: i64) -> Result<Option<serde_json::Value>> {
+    let mut sql = Sql::new(format!("SELECT {column} FROM {table} WHERE id = "));
+    sql.bind(SqlArg::Int(Some(id)));
+    match sql.query().fetch_optional(&mut *conn).await? {
+        Some(row) => {
+            let text: String = row.try_get(0)?;
+            serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("{table}.{column} of {id}: {e}")))
+        }
+        None => Ok(None),
+    }
+}

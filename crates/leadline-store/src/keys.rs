@@ -1,0 +1,111 @@
+//! API keys. Only a hash of each secret is stored.
+
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{from_micros, micros, Conn, Result, StoreError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRecord {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub role: String,
+    pub buyer_id: Option<i64>,
+    pub campaign_ids: Vec<i64>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewKey<'a> {
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub secret_hash: &'a str,
+    pub role: &'a str,
+    pub buyer_id: Option<i64>,
+    pub campaign_ids: &'a [i64],
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+const COLUMNS: &str = "id, name, prefix, role, buyer_id, campaign_ids, created_at, expires_at, revoked_at";
+
+fn read(row: &AnyRow) -> Result<KeyRecord> {
+    let campaign_ids: String = row.try_get("campaign_ids")?;
+    let opt_time = |column: &str| -> Result<Option<Timestamp>> {
+        row.try_get::<Option<i64>, _>(column)?.map(|v| from_micros(column, v)).transpose()
+    };
+    Ok(KeyRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        role: row.try_get("role")?,
+        buyer_id: row.try_get("buyer_id")?,
+        campaign_ids: serde_json::from_str(&campaign_ids)
+            .map_err(|e| StoreError::Corrupt(format!("api_keys.campaign_ids: {e}")))?,
+        created_at: from_micros("created_at", row.try_get("created_at")?)?,
+        expires_at: opt_time("expires_at")?,
+        revoked_at: opt_time("revoked_at")?,
+    })
+}
+
+pub async fn insert(conn: &mut Conn, key: &NewKey<'_>) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO api_keys (name, prefix, secret_hash, role, buyer_id, campaign_ids, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(key.name)
+    .bind(key.prefix)
+    .bind(key.secret_hash)
+    .bind(key.role)
+    .bind(key.buyer_id)
+    .bind(serde_json::to_string(key.campaign_ids).expect("ids serialize"))
+    .bind(micros(key.created_at))
+    .bind(key.expires_at.map(micros))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// The key whose secret hashes to `secret_hash`, with the stored hash for a constant-time
+/// comparison by the caller.
+pub async fn find_by_hash(conn: &mut Conn, secret_hash: &str) -> Result<Option<(KeyRecord, String)>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS}, secret_hash FROM api_keys WHERE secret_hash = $1"))
+        .bind(secret_hash)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(row) => Ok(Some((read(&row)?, row.try_get("secret_hash")?))),
+        None => Ok(None),
+    }
+}
+
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<KeyRecord>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(read).transpose()
+}
+
+pub async fn list(conn: &mut Conn) -> Result<Vec<KeyRecord>> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys ORDER BY id")).fetch_all(&mut *conn).await?;
+    rows.iter().map(read).collect()
+}
+
+/// Marks a key revoked (keeping the first revocation time); false if there is no such key.
+pub async fn revoke(conn: &mut Conn, id: i64, at: Timestamp) -> Result<bool> {
+    let done = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
+        .bind(micros(at))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn count(conn: &mut Conn) -> Result<i64> {
+    Ok(sqlx::query("SELECT COUNT(*) FROM api_keys").fetch_one(&mut *conn).await?.try_get(0)?)
+}

@@ -1,0 +1,398 @@
+//! Leads, their phones and their history.
+
+use jiff::Timestamp;
+use leadline_core::access::LeadScope;
+use leadline_core::history::{Actor, Changes, HistoryEntry};
+use leadline_core::lead::Lead;
+use leadline_core::phone::Phone;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{after_explicit_id, from_micros, micros, Backend, Conn, Result, Sql, SqlArg, StoreError};
+
+/// Every lead column but `id`, in the order [`args`] binds them.
+const COLUMNS: &[&str] = &[
+    "ref",
+    "external_id",
+    "vertical_id",
+    "campaign_id",
+    "allocation_id",
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "phones",
+    "address1",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "fields",
+    "disposition",
+    "callback_at",
+    "priority",
+    "contact_hours_id",
+    "dial_count",
+    "last_dialed_at",
+    "lock_holder",
+    "lock_until",
+    "closed",
+    "queue_id",
+    "queue_status_id",
+    "thrown_out",
+    "quality_id",
+    "industry_id",
+    "source_id",
+    "company_id",
+    "contact_id",
+    "company_lead_contact_id",
+    "owner_user_id",
+    "type_id",
+    "subtype_id",
+    "stage_id",
+    "stage_reason_id",
+    "channel_id",
+    "description",
+    "version",
+    "created_at",
+    "updated_at",
+];
+
+fn text(value: &Option<String>) -> SqlArg {
+    SqlArg::Text(value.clone())
+}
+fn int(value: Option<i64>) -> SqlArg {
+    SqlArg::Int(value)
+}
+fn time(value: Option<Timestamp>) -> SqlArg {
+    SqlArg::Int(value.map(micros))
+}
+
+fn args(lead: &Lead) -> Vec<SqlArg> {
+    let phones: Vec<&str> = lead.phones.iter().map(Phone::as_str).collect();
+    vec![
+        SqlArg::Text(Some(lead.lead_ref.clone())),
+        text(&lead.external_id),
+        int(lead.vertical_id),
+        int(lead.campaign_id),
+        int(lead.allocation_id),
+        text(&lead.name),
+        text(&lead.first_name),
+        text(&lead.last_name),
+        text(&lead.email),
+        SqlArg::Text(Some(serde_json::to_string(&phones).expect("strings serialize"))),
+        text(&lead.address1),
+        text(&lead.city),
+        text(&lead.state),
+        text(&lead.postal_code),
+        text(&lead.country),
+        SqlArg::Text(Some(serde_json::Value::Object(lead.fields.clone()).to_string())),
+        text(&lead.disposition),
+        time(lead.callback_at),
+        int(Some(lead.priority)),
+        int(lead.contact_hours_id),
+        int(Some(lead.dial_count)),
+        time(lead.last_dialed_at),
+        text(&lead.lock_holder),
+        time(lead.lock_until),
+        SqlArg::Bool(Some(lead.closed)),
+        int(lead.queue_id),
+        int(lead.queue_status_id),
+        SqlArg::Bool(Some(lead.thrown_out)),
+        int(lead.quality_id),
+        int(lead.industry_id),
+        int(lead.source_id),
+        int(lead.company_id),
+        int(lead.contact_id),
+        int(lead.company_lead_contact_id),
+        int(lead.owner_user_id),
+        int(lead.type_id),
+        int(lead.subtype_id),
+        int(lead.stage_id),
+        int(lead.stage_reason_id),
+        int(lead.channel_id),
+        text(&lead.description),
+        int(Some(lead.version)),
+        time(Some(lead.created_at)),
+        time(Some(lead.updated_at)),
+    ]
+}
+
+fn select() -> String {
+    format!("SELECT id, {} FROM leads", COLUMNS.join(", "))
+}
+
+fn read(row: &AnyRow) -> Result<Lead> {
+    let opt_time = |column: &str| -> Result<Option<Timestamp>> {
+        row.try_get::<Option<i64>, _>(column)?.map(|v| from_micros(column, v)).transpose()
+    };
+    let corrupt = |column: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("leads.{column}: {e}"));
+    let phones: String = row.try_get("phones")?;
+    let phones: Vec<String> = serde_json::from_str(&phones).map_err(|e| corrupt("phones", &e))?;
+    let phones =
+        phones.iter().map(|p| Phone::parse(p).map_err(|e| corrupt("phones", &e))).collect::<Result<Vec<_>>>()?;
+    let fields: String = row.try_get("fields")?;
+    let fields = match serde_json::from_str(&fields).map_err(|e| corrupt("fields", &e))? {
+        serde_json::Value::Object(map) => map,
+        _ => return Err(corrupt("fields", &"not an object")),
+    };
+    Ok(Lead {
+        id: row.try_get("id")?,
+        lead_ref: row.try_get("ref")?,
+        external_id: row.try_get("external_id")?,
+        vertical_id: row.try_get("vertical_id")?,
+        campaign_id: row.try_get("campaign_id")?,
+        allocation_id: row.try_get("allocation_id")?,
+        name: row.try_get("name")?,
+        first_name: row.try_get("first_name")?,
+        last_name: row.try_get("last_name")?,
+        email: row.try_get("email")?,
+        phones,
+        address1: row.try_get("address1")?,
+        city: row.try_get("city")?,
+        state: row.try_get("state")?,
+        postal_code: row.try_get("postal_code")?,
+        country: row.try_get("country")?,
+        fields,
+        disposition: row.try_get("disposition")?,
+        callback_at: opt_time("callback_at")?,
+        priority: row.try_get("priority")?,
+        contact_hours_id: row.try_get("contact_hours_id")?,
+        dial_count: row.try_get("dial_count")?,
+        last_dialed_at: opt_time("last_dialed_at")?,
+        lock_holder: row.try_get("lock_holder")?,
+        lock_until: opt_time("lock_until")?,
+        closed: crate::get_bool(row, "closed")?.unwrap_or(false),
+        queue_id: row.try_get("queue_id")?,
+        queue_status_id: row.try_get("queue_status_id")?,
+        thrown_out: crate::get_bool(row, "thrown_out")?.unwrap_or(false),
+        quality_id: row.try_get("quality_id")?,
+        industry_id: row.try_get("industry_id")?,
+        source_id: row.try_get("source_id")?,
+        company_id: row.try_get("company_id")?,
+        contact_id: row.try_get("contact_id")?,
+        company_lead_contact_id: row.try_get("company_lead_contact_id")?,
+        owner_user_id: row.try_get("owner_user_id")?,
+        type_id: row.try_get("type_id")?,
+        subtype_id: row.try_get("subtype_id")?,
+        stage_id: row.try_get("stage_id")?,
+        stage_reason_id: row.try_get("stage_reason_id")?,
+        channel_id: row.try_get("channel_id")?,
+        description: row.try_get("description")?,
+        version: row.try_get("version")?,
+        created_at: from_micros("created_at", row.try_get("created_at")?)?,
+        updated_at: from_micros("updated_at", row.try_get("updated_at")?)?,
+    })
+}
+
+/// Inserts a lead (id 0 means "assign one") with its phones, and returns its id.
+pub async fn insert(conn: &mut Conn, backend: Backend, lead: &Lead) -> Result<i64> {
+    let explicit = lead.id > 0;
+    let mut sql = Sql::new("INSERT INTO leads (");
+    if explicit {
+        sql.push("id, ");
+    }
+    sql.push(&COLUMNS.join(", ")).push(") VALUES (");
+    if explicit {
+        sql.bind(SqlArg::Int(Some(lead.id))).push(", ");
+    }
+    for (i, arg) in args(lead).into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(arg);
+    }
+    sql.push(") RETURNING id");
+    let id: i64 = sql.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    if explicit {
+        after_explicit_id(conn, backend, "leads").await?;
+    }
+    replace_phones(conn, id, &lead.phones).await?;
+    Ok(id)
+}
+
+/// Writes a changed lead if its stored version is still `expected_version`; false if someone
+/// else changed it first (or it is gone). Phones are rewritten only when `phones_changed`.
+pub async fn update(conn: &mut Conn, lead: &Lead, expected_version: i64, phones_changed: bool) -> Result<bool> {
+    let mut sql = Sql::new("UPDATE leads SET ");
+    for (i, (column, arg)) in COLUMNS.iter().zip(args(lead)).enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push(column).push(" = ").bind(arg);
+    }
+    sql.push(" WHERE id = ").bind(SqlArg::Int(Some(lead.id)));
+    sql.push(" AND version = ").bind(SqlArg::Int(Some(expected_version)));
+    let updated = sql.query().execute(&mut *conn).await?.rows_affected() == 1;
+    if updated && phones_changed {
+        replace_phones(conn, lead.id, &lead.phones).await?;
+    }
+    Ok(updated)
+}
+
+async fn replace_phones(conn: &mut Conn, lead_id: i64, phones: &[Phone]) -> Result<()> {
+    sqlx::query("DELETE FROM lead_phones WHERE lead_id = $1").bind(lead_id).execute(&mut *conn).await?;
+    for (position, phone) in phones.iter().enumerate() {
+        sqlx::query("INSERT INTO lead_phones (lead_id, position, phone) VALUES ($1, $2, $3)")
+            .bind(lead_id)
+            .bind(position as i64)
+            .bind(phone.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Lead>> {
+    let row = sqlx::query(&format!("{} WHERE id = $1", select())).bind(id).fetch_optional(&mut *conn).await?;
+    row.as_ref().map(read).transpose()
+}
+
+pub async fn get_by_ref(conn: &mut Conn, lead_ref: &str) -> Result<Option<Lead>> {
+    let row = sqlx::query(&format!("{} WHERE ref = $1", select())).bind(lead_ref).fetch_optional(&mut *conn).await?;
+    row.as_ref().map(read).transpose()
+}
+
+/// Whether a buyer bought this lead (through any of its contracts).
+pub async fn bought_by(conn: &mut Conn, lead_id: i64, buyer_id: i64) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 FROM sales s JOIN buyer_contracts c ON c.id = s.buyer_contract_id \
+         WHERE s.lead_id = $1 AND c.buyer_id = $2",
+    )
+    .bind(lead_id)
+    .bind(buyer_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+#[derive(Debug, Clone)]
+pub struct LeadFilter {
+    pub scope: LeadScope,
+    pub campaign_id: Option<i64>,
+    pub allocation_id: Option<i64>,
+    pub vertical_id: Option<i64>,
+    pub queue_id: Option<i64>,
+    pub phone: Option<String>,
+    pub external_id: Option<String>,
+    pub updated_since: Option<Timestamp>,
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+impl Default for LeadFilter {
+    fn default() -> Self {
+        LeadFilter {
+            scope: LeadScope::All,
+            campaign_id: None,
+            allocation_id: None,
+            vertical_id: None,
+            queue_id: None,
+            phone: None,
+            external_id: None,
+            updated_since: None,
+            after: None,
+            limit: 100,
+        }
+    }
+}
+
+pub async fn list(conn: &mut Conn, filter: &LeadFilter) -> Result<Vec<Lead>> {
+    let mut sql = Sql::new(format!("{} WHERE 1 = 1", select()));
+    match &filter.scope {
+        LeadScope::All => {}
+        LeadScope::Campaigns(ids) => {
+            sql.push(" AND campaign_id IN (");
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(SqlArg::Int(Some(*id)));
+            }
+            sql.push(")");
+        }
+        LeadScope::BoughtBy(buyer) => {
+            sql.push(
+                " AND id IN (SELECT s.lead_id FROM sales s JOIN buyer_contracts c \
+                 ON c.id = s.buyer_contract_id WHERE c.buyer_id = ",
+            )
+            .bind(SqlArg::Int(Some(*buyer)))
+            .push(")");
+        }
+    }
+    for (column, value) in [
+        ("campaign_id", filter.campaign_id),
+        ("allocation_id", filter.allocation_id),
+        ("vertical_id", filter.vertical_id),
+        ("queue_id", filter.queue_id),
+    ] {
+        if let Some(value) = value {
+            sql.push(" AND ").push(column).push(" = ").bind(SqlArg::Int(Some(value)));
+        }
+    }
+    if let Some(phone) = &filter.phone {
+        sql.push(" AND id IN (SELECT lead_id FROM lead_phones WHERE phone = ")
+            .bind(SqlArg::Text(Some(phone.clone())))
+            .push(")");
+    }
+    if let Some(external_id) = &filter.external_id {
+        sql.push(" AND external_id = ").bind(SqlArg::Text(Some(external_id.clone())));
+    }
+    if let Some(since) = filter.updated_since {
+        sql.push(" AND updated_at >= ").bind(SqlArg::Int(Some(micros(since))));
+    }
+    if let Some(after) = filter.after {
+        sql.push(" AND id > ").bind(SqlArg::Int(Some(after)));
+    }
+    sql.push(" ORDER BY id LIMIT ").bind(SqlArg::Int(Some(filter.limit)));
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(read).collect()
+}
+
+/// Appends one row to a lead's history.
+pub async fn record_history(
+    conn: &mut Conn,
+    lead_id: i64,
+    at: Timestamp,
+    actor: Actor,
+    action: &str,
+    changes: &Changes,
+) -> Result<()> {
+    sqlx::query("INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(lead_id)
+        .bind(micros(at))
+        .bind(actor.key_id)
+        .bind(actor.api.as_str())
+        .bind(action)
+        .bind(serde_json::to_string(changes).expect("changes serialize"))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn history(conn: &mut Conn, lead_id: i64, after: Option<i64>, limit: i64) -> Result<Vec<HistoryEntry>> {
+    let rows = sqlx::query(
+        "SELECT id, lead_id, at, key_id, api, action, changes FROM lead_history \
+         WHERE lead_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+    )
+    .bind(lead_id)
+    .bind(after.unwrap_or(0))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let changes: String = row.try_get("changes")?;
+            Ok(HistoryEntry {
+                id: row.try_get("id")?,
+                lead_id: row.try_get("lead_id")?,
+                at: from_micros("at", row.try_get("at")?)?,
+                key_id: row.try_get("key_id")?,
+                api: row.try_get("api")?,
+                action: row.try_get("action")?,
+                changes: serde_json::from_str(&changes)
+                    .map_err(|e| StoreError::Corrupt(format!("lead_history.changes: {e}")))?,
+            })
+        })
+        .collect()
+}

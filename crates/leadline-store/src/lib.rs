@@ -1,0 +1,256 @@
+//! Leadline's store: one SQL implementation over SQLite (the embedded default) and PostgreSQL
+//! (production, any number of nodes on one database).
+//!
+//! The two backends agree on almost all SQL (numbered `$n` parameters, `RETURNING`,
+//! `ON CONFLICT`), so the queries are written once against sqlx's `Any` driver. The few places
+//! they differ (connection set-up, identity sequences, migrations) branch on [`Backend`] side by
+//! side. Every function takes a connection, so the same read runs on a pooled connection or
+//! inside a use case's transaction.
+
+pub mod catalog;
+pub mod keys;
+pub mod leads;
+pub mod sales;
+mod sql;
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor};
+
+pub use sql::{Sql, SqlArg};
+pub use sqlx::AnyConnection as Conn;
+
+/// A write transaction. Dropping it without [`sqlx::Transaction::commit`] rolls it back.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; the text says which.
+    #[error("already exists: {0}")]
+    Unique(String),
+    /// A foreign key refused the write: something referred to does not exist, or is still used.
+    #[error("refers to something missing or still referred to: {0}")]
+    ForeignKey(String),
+    #[error("the database URL is not usable: {0}")]
+    Url(String),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Database(sqlx::Error),
+    #[error("migrating the database failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &error {
+            match db.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => return StoreError::Unique(db.message().to_string()),
+                sqlx::error::ErrorKind::ForeignKeyViolation => return StoreError::ForeignKey(db.message().to_string()),
+                _ => {}
+            }
+        }
+        StoreError::Database(error)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Pool sizes and timeouts.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig { max_connections: 16, acquire_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// The database: a pool for writes and a pool for reads. On SQLite the write pool has one
+/// connection, so writers queue in the process instead of failing with `SQLITE_BUSY`, and reads
+/// run beside them on their own connections (WAL). On PostgreSQL both are the same pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+    write: AnyPool,
+    read: AnyPool,
+}
+
+/// Migrations embedded in the binary, per backend.
+#[derive(Debug)]
+struct Embedded(&'static [(i64, &'static str, &'static str)]);
+
+const SQLITE_MIGRATIONS: Embedded = Embedded(&[(1, "initial", include_str!("../migrations/sqlite/0001_initial.sql"))]);
+const POSTGRES_MIGRATIONS: Embedded =
+    Embedded(&[(1, "initial", include_str!("../migrations/postgres/0001_initial.sql"))]);
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(self) -> futures_core::future::BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+impl Store {
+    /// Connects to `sqlite://PATH` (created if missing) or `postgres://…`.
+    pub async fn connect(url: &str, config: &PoolConfig) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Url(format!(
+                "`{url}` names no supported database; use sqlite://PATH or postgres://USER@HOST/DB"
+            )));
+        };
+        match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
+                let options = AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Url(e.to_string()))?;
+                let write = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(config.acquire_timeout)
+                    .after_connect(sqlite_setup)
+                    .connect_with(options.clone())
+                    .await?;
+                let read = AnyPoolOptions::new()
+                    .max_connections(config.max_connections.max(2))
+                    .acquire_timeout(config.acquire_timeout)
+                    .after_connect(sqlite_setup)
+                    .connect_with(options)
+                    .await?;
+                Ok(Store { backend, write, read })
+            }
+            Backend::Postgres => {
+                let options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(config.max_connections)
+                    .acquire_timeout(config.acquire_timeout)
+                    .connect_with(options)
+                    .await?;
+                Ok(Store { backend, write: pool.clone(), read: pool })
+            }
+        }
+    }
+
+    /// Brings the schema up to date. Safe to run from several nodes at once on PostgreSQL (the
+    /// migrator holds an advisory lock).
+    pub async fn migrate(&self) -> Result<()> {
+        let source = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let migrator = Migrator::new(source).await?;
+        migrator.run(&self.write).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// A connection for reads outside a transaction.
+    pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.read.acquire().await?)
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        let mut conn = self.read().await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// Connections in use and idle, for metrics.
+    pub fn pool_usage(&self) -> (u32, u32) {
+        let (size, idle) = (self.read.size(), self.read.num_idle() as u32);
+        if self.backend == Backend::Sqlite {
+            let (wsize, widle) = (self.write.size(), self.write.num_idle() as u32);
+            (size - idle + wsize - widle, idle + widle)
+        } else {
+            (size - idle, idle)
+        }
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// Per-connection SQLite settings. WAL lets readers run beside the writer; NORMAL sync survives a
+/// process crash (a power cut can lose the last commits, never corrupt the file).
+fn sqlite_setup(
+    conn: &mut sqlx::AnyConnection,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> futures_core::future::BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        conn.execute(
+            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+             PRAGMA synchronous = NORMAL; PRAGMA journal_mode = WAL;",
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+/// Moves a PostgreSQL identity sequence past a client-chosen id, so assigned ids never collide
+/// with it. SQLite assigns max(id) + 1 by itself.
+pub(crate) async fn after_explicit_id(conn: &mut Conn, backend: Backend, table: &str) -> Result<()> {
+    if backend == Backend::Postgres {
+        let sql = format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))");
+        sqlx::query(&sql).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Reads a boolean column: PostgreSQL has a real BOOLEAN, SQLite stores 0/1 INTEGER.
+pub(crate) fn get_bool(row: &sqlx::any::AnyRow, column: &str) -> Result<Option<bool>> {
+    use sqlx::Row;
+    match row.try_get::<Option<bool>, _>(column) {
+        Ok(value) => Ok(value),
+        Err(_) => Ok(row.try_get::<Option<i64>, _>(column)?.map(|n| n != 0)),
+    }
+}
+
+/// Microseconds since the epoch, the stored form of a timestamp.
+pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub(crate) fn from_micros(column: &str, value: i64) -> Result<jiff::Timestamp> {
+    jiff::Timestamp::from_microsecond(value)
+        .map_err(|_| StoreError::Corrupt(format!("{column} holds {value}, not a timestamp")))
+}

@@ -1,0 +1,56 @@
+//! A small builder for statements whose shape depends on the request (filters, column lists),
+//! numbering parameters `$1, $2, …` as both backends accept them.
+
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::Any;
+
+/// A typed parameter. The type matters even for NULL: PostgreSQL checks a NULL's declared type
+/// against the column it is written to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlArg {
+    Int(Option<i64>),
+    Bool(Option<bool>),
+    Text(Option<String>),
+}
+
+#[derive(Debug, Default)]
+pub struct Sql {
+    text: String,
+    args: Vec<SqlArg>,
+}
+
+impl Sql {
+    pub fn new(text: impl Into<String>) -> Sql {
+        Sql { text: text.into(), args: Vec::new() }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a `$n` placeholder for `arg`.
+    pub fn bind(&mut self, arg: SqlArg) -> &mut Self {
+        self.args.push(arg);
+        self.text.push('$');
+        self.text.push_str(&self.args.len().to_string());
+        self
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        let mut query = sqlx::query(&self.text);
+        for arg in &self.args {
+            query = match arg {
+                SqlArg::Int(v) => query.bind(*v),
+                SqlArg::Bool(v) => query.bind(*v),
+                SqlArg::Text(v) => query.bind(v.as_deref()),
+            };
+        }
+        query
+    }
+}

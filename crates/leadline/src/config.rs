@@ -1,0 +1,110 @@
+//! Configuration: command-line flags, then `LEADLINE_*` environment variables, then the
+//! configuration file (`leadline.toml` in the working directory, or `--config PATH`), then
+//! built-in defaults. The first that sets a value wins.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use leadline_http::HttpSettings;
+use leadline_store::PoolConfig;
+use serde::Deserialize;
+
+#[derive(Args, Debug, Default)]
+pub struct ConfigArgs {
+    /// Configuration file [default: leadline.toml, if present]
+    #[arg(long, global = true, env = "LEADLINE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, global = true, env = "LEADLINE_LISTEN")]
+    listen: Option<String>,
+    /// sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://leadline.db]
+    #[arg(long, global = true, env = "LEADLINE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Log filter, e.g. info or leadline_http=debug [default: info]
+    #[arg(long, global = true, env = "LEADLINE_LOG")]
+    log: Option<String>,
+    /// Log format: text or json [default: text]
+    #[arg(long, global = true, env = "LEADLINE_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+/// The file's shape; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    log: Option<String>,
+    log_format: Option<String>,
+    body_limit_bytes: Option<usize>,
+    pool_max_connections: Option<u32>,
+    pool_acquire_timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub database_url: String,
+    pub log: String,
+    pub log_json: bool,
+    pub body_limit_bytes: usize,
+    pub pool_max_connections: u32,
+    pub pool_acquire_timeout: Duration,
+}
+
+impl Config {
+    pub fn load(args: &ConfigArgs) -> anyhow::Result<Config> {
+        let (path, required) = match &args.config {
+            Some(path) => (path.clone(), true),
+            None => (PathBuf::from("leadline.toml"), false),
+        };
+        let file: FileConfig = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text)
+                .with_context(|| format!("{} is not a valid configuration file", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => FileConfig::default(),
+            Err(e) => return Err(e).with_context(|| format!("could not read {}", path.display())),
+        };
+        let log_format = args.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into());
+        if !matches!(log_format.as_str(), "text" | "json") {
+            anyhow::bail!("log format `{log_format}` is not text or json");
+        }
+        Ok(Config {
+            listen: args.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
+            database_url: args
+                .database_url
+                .clone()
+                .or(file.database_url)
+                .unwrap_or_else(|| "sqlite://leadline.db".into()),
+            log: args.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
+            log_json: log_format == "json",
+            body_limit_bytes: file.body_limit_bytes.unwrap_or(HttpSettings::default().body_limit),
+            pool_max_connections: file.pool_max_connections.unwrap_or(PoolConfig::default().max_connections),
+            pool_acquire_timeout: file
+                .pool_acquire_timeout_seconds
+                .map(Duration::from_secs)
+                .unwrap_or(PoolConfig::default().acquire_timeout),
+        })
+    }
+
+    pub fn pool(&self) -> PoolConfig {
+        PoolConfig { max_connections: self.pool_max_connections, acquire_timeout: self.pool_acquire_timeout }
+    }
+
+    pub fn http(&self) -> HttpSettings {
+        HttpSettings { body_limit: self.body_limit_bytes }
+    }
+}
+
+/// Logs go to stderr, so stdout carries only what a command prints for its user.
+pub fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,234 @@
+//! The `leadline` command: the server and the operator's tools, over one database.
+
+mod config;
+mod demo;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use leadline_app::keys::KeyRequest;
+use leadline_app::{keys, App, Principal};
+use leadline_store::Store;
+
+use crate::config::{Config, ConfigArgs};
+
+#[derive(Parser)]
+#[command(
+    name = "leadline",
+    version,
+    about = "Leadline: one store for every lead, speaking the lead APIs your integrations already use"
+)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (creates and migrates the database; prints an admin key on first start).
+    Serve {
+        /// Load a demo catalog and demo leads (idempotent), so every API can be tried at once.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Upsert a catalog file `{"<collection>": [objects…]}` in one transaction.
+    Apply {
+        /// The catalog file (JSON).
+        file: PathBuf,
+    },
+    /// Bring the database schema up to date and exit.
+    Migrate,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; the secret is printed alone on the last line, once.
+    Create(CreateKey),
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key; it is refused from the next request on.
+    Revoke { id: i64 },
+}
+
+#[derive(Args)]
+struct CreateKey {
+    /// admin, buyer, dialer, archiver or readonly.
+    #[arg(long)]
+    role: String,
+    /// The buyer a buyer key acts for.
+    #[arg(long = "buyer")]
+    buyer: Option<i64>,
+    /// A campaign a dialer key may work (repeat for several).
+    #[arg(long = "campaign")]
+    campaigns: Vec<i64>,
+    /// Lifetime such as 90d, 12h or 30m; no expiry when left out.
+    #[arg(long)]
+    expires_in: Option<String>,
+    /// A name to tell the key apart in listings.
+    #[arg(long)]
+    name: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli.config) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("leadline: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    config::init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts");
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("leadline: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(config: &Config) -> anyhow::Result<App> {
+    let store = Store::connect(&config.database_url, &config.pool())
+        .await
+        .with_context(|| format!("could not open the database at {}", config.database_url))?;
+    store.migrate().await.context("could not migrate the database")?;
+    Ok(App::new(store))
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    let app = open(&config).await?;
+    let operator = Principal::operator();
+    match command {
+        Command::Serve { demo } => serve(app, config, demo).await,
+        Command::Migrate => {
+            println!("database at {} is up to date", config.database_url);
+            Ok(())
+        }
+        Command::Apply { file } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("could not read {}", file.display()))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()))?;
+            let report = leadline_app::catalog::apply(&app, &operator, &value).await?;
+            println!(
+                "applied {}: {} created, {} updated, {} unchanged",
+                file.display(),
+                report.created,
+                report.updated,
+                report.unchanged
+            );
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Create(args)) => {
+            let request = KeyRequest {
+                role: args.role,
+                name: args.name,
+                buyer_id: args.buyer,
+                campaign_ids: args.campaigns,
+                expires_in: args.expires_in,
+            };
+            let created = keys::create(&app, &operator, &request).await?;
+            println!(
+                "created key {} ({}, role {}{}); it is shown only now:",
+                created.key.id,
+                created.key.name,
+                created.key.role,
+                created.key.expires_at.map(|t| format!(", expires {t}")).unwrap_or_default()
+            );
+            println!("{}", created.secret);
+            Ok(())
+        }
+        Command::Keys(KeysCommand::List) => {
+            println!("{:>5}  {:<9} {:<9} {:<24} {:<10} STATE", "ID", "PREFIX", "ROLE", "NAME", "SCOPE");
+            let now = app.now();
+            for key in keys::list(&app, &operator).await? {
+                let scope = match (key.buyer_id, key.campaign_ids.is_empty()) {
+                    (Some(buyer), _) => format!("buyer {buyer}"),
+                    (None, false) => format!("campaigns {:?}", key.campaign_ids),
+                    _ => "-".into(),
+                };
+                let state = match (key.revoked_at, key.expires_at) {
+                    (Some(at), _) => format!("revoked {at}"),
+                    (None, Some(at)) if at <= now => format!("expired {at}"),
+                    (None, Some(at)) => format!("expires {at}"),
+                    (None, None) => "active".into(),
+                };
+                println!("{:>5}  {:<9} {:<9} {:<24} {:<10} {state}", key.id, key.prefix, key.role, key.name, scope);
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Revoke { id }) => {
+            let key = keys::revoke(&app, &operator, id).await?;
+            println!("revoked key {} ({})", key.id, key.name);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
+    if demo {
+        let summary = demo::load(&app).await.context("could not load the demo data")?;
+        println!("{summary}");
+    }
+    let first_key = if keys::any_exist(&app).await? {
+        None
+    } else {
+        let request =
+            KeyRequest { role: "admin".into(), name: Some("first admin key".into()), ..KeyRequest::default() };
+        Some(keys::create(&app, &Principal::operator(), &request).await?.secret)
+    };
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("could not listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let base = format!("http://{address}");
+    println!("Leadline is listening on {base} (database {})", config.database_url);
+    match &first_key {
+        Some(secret) => {
+            println!(
+                "\nFirst start: this admin API key was created. It is shown only now; keep it safe:\n\n    {secret}\n"
+            );
+            println!("Try it:");
+            println!("  curl -s {base}/healthz");
+            println!("  curl -s -H 'Authorization: Bearer {secret}' {base}/v1/verticals");
+            println!("  curl -s -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/json' \\\n       -d '{{\"name\":\"Ann Lee\",\"phones\":[\"02 9999 0000\"]}}' {base}/v1/leads");
+        }
+        None => println!("\nCreate a key with `leadline keys create --role admin` if you have none at hand."),
+    }
+    println!("API reference: {base}/docs   OpenAPI: {base}/openapi.json   Metrics: {base}/metrics");
+    tracing::info!(%address, "serving");
+    let router = leadline_http::router(app.clone(), config.http());
+    leadline_http::serve(listener, router, shutdown_signal()).await?;
+    app.store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
