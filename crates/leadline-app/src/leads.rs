@@ -132,7 +132,7 @@ pub async fn change(
     for _ in 0..RETRIES {
         let now = app.now();
         let mut tx = app.store.begin().await?;
-        let current = match store::get(&mut tx, id).await? {
+        let current = match store::get_for_update(&mut tx, app.store.backend(), id).await? {
             Some(lead) if visible(&mut tx, by, &lead).await? => lead,
             _ => return Err(AppError::not_found("lead", id)),
         };

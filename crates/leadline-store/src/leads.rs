@@ -248,6 +248,19 @@ pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Lead>> {
     row.as_ref().map(read).transpose()
 }
 
+/// Reads a lead inside a write transaction and locks its row until the transaction ends, so
+/// concurrent changes of one lead queue up behind each other instead of all but one failing their
+/// version check. PostgreSQL takes a row lock (`FOR UPDATE`); SQLite needs none, as its one writer
+/// already runs write transactions one at a time.
+pub async fn get_for_update(conn: &mut Conn, backend: Backend, id: i64) -> Result<Option<Lead>> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let row = sqlx::query(&format!("{} WHERE id = $1{lock}", select())).bind(id).fetch_optional(&mut *conn).await?;
+    row.as_ref().map(read).transpose()
+}
+
 pub async fn get_by_ref(conn: &mut Conn, lead_ref: &str) -> Result<Option<Lead>> {
     let row = sqlx::query(&format!("{} WHERE ref = $1", select())).bind(lead_ref).fetch_optional(&mut *conn).await?;
     row.as_ref().map(read).transpose()

@@ -176,9 +176,15 @@ impl Store {
         self.backend
     }
 
-    /// Starts a write transaction.
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads and then writes fails with `SQLITE_BUSY`
+    /// when another process (a second node, the CLI) wrote in between, whereas an immediate one
+    /// waits its turn under the busy timeout.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(self.write.begin().await?)
+        Ok(match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.write.begin().await?,
+        })
     }
 
     /// A connection for reads outside a transaction.
