@@ -1,0 +1,272 @@
+//! Leads: create, change with history and optimistic concurrency, references, scope by key.
+
+#[macro_use]
+mod common;
+
+use common::*;
+use leadline_app::keys::KeyRequest;
+use leadline_app::{leads, sales, AppError};
+use leadline_core::history::Api;
+use leadline_core::lead::is_ref;
+use leadline_store::leads::LeadFilter;
+use serde_json::json;
+
+conformance! {
+    async fn a_new_lead_gets_an_id_an_eight_character_ref_and_version_one(app) {
+        let seed = seed(&app).await;
+        let lead = new_lead(
+            &app,
+            json!({"campaign_id": seed.campaign, "vertical_id": seed.vertical, "name": "Ann Lee", "email": "ann@example.com",
+                   "phones": ["(02) 9999 0000", "+61 400 000 000", "02 9999 0000"], "fields": {"roof": "tile", "kw": 6.6, "owner": true},
+                   "callback_at": "2026-11-22T10:00:00Z", "closed": true}),
+        )
+        .await;
+        assert!(lead.id > 0);
+        assert_eq!(lead.lead_ref.len(), 8);
+        assert!(is_ref(&lead.lead_ref), "{}", lead.lead_ref);
+        assert_eq!(lead.version, 1);
+        assert_eq!(lead.priority, 10);
+        let phones: Vec<&str> = lead.phones.iter().map(|p| p.as_str()).collect();
+        assert_eq!(phones, ["0299990000", "61400000000"]);
+        // What the use case returned is exactly what was stored, on every backend.
+        assert_eq!(leads::get(&app, &admin(), lead.id).await.unwrap(), lead);
+
+        let other = new_lead(&app, json!({})).await;
+        assert_ne!(other.id, lead.id);
+        assert_ne!(other.lead_ref, lead.lead_ref);
+
+        let by_phone = leads::list(&app, &admin(), LeadFilter { phone: Some("61400000000".into()), ..LeadFilter::default() }).await.unwrap();
+        assert_eq!(by_phone.items, vec![lead.clone()]);
+
+        let entries = history(&app, lead.id).await;
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].action, "create");
+        assert_eq!(entries[0].changes["name"], json!({"old": null, "new": "Ann Lee"}));
+        not_found(leads::get(&app, &admin(), other.id + 100).await);
+    }
+
+    async fn a_change_bumps_the_version_and_writes_old_and_new_values_to_history(app) {
+        let lead = new_lead(&app, json!({"name": "Ann", "city": "Perth"})).await;
+        let changed = leads::change(&app, &admin(), Api::Cake, lead.id, input(json!({"name": "Anne", "priority": 3, "thrown_out": true})), None)
+            .await
+            .unwrap();
+        assert_eq!(changed.version, 2);
+        assert_eq!(changed.name.as_deref(), Some("Anne"));
+        assert_eq!(changed.city.as_deref(), Some("Perth"), "absent fields are kept");
+        assert!(changed.thrown_out);
+        assert_eq!(leads::get(&app, &admin(), lead.id).await.unwrap(), changed);
+
+        let entries = history(&app, lead.id).await;
+        assert_eq!(entries.len(), 2);
+        let update = &entries[1];
+        assert_eq!((update.action.as_str(), update.api.as_str(), update.key_id), ("update", "cake", None));
+        assert_eq!(
+            update.changes,
+            json!({"name": {"old": "Ann", "new": "Anne"}, "priority": {"old": 10, "new": 3}, "thrown_out": {"old": false, "new": true}})
+        );
+
+        // A change that changes nothing keeps the version and writes no history.
+        let same = leads::change(&app, &admin(), Api::Native, lead.id, input(json!({"name": "Anne"})), Some(2)).await.unwrap();
+        assert_eq!(same.version, 2);
+        assert_eq!(history(&app, lead.id).await.len(), 2);
+
+        let cleared = leads::change(&app, &admin(), Api::Native, lead.id, input(json!({"city": null})), None).await.unwrap();
+        assert_eq!((cleared.version, cleared.city), (3, None));
+        assert_eq!(history(&app, lead.id).await[2].changes, json!({"city": {"old": "Perth", "new": null}}));
+    }
+
+    async fn a_stale_if_match_version_is_refused_and_changes_nothing(app) {
+        let lead = new_lead(&app, json!({"name": "Ann"})).await;
+        let v2 = leads::change(&app, &admin(), Api::Native, lead.id, input(json!({"name": "Anne"})), Some(1)).await.unwrap();
+        assert_eq!(v2.version, 2);
+        let stale = leads::change(&app, &admin(), Api::Native, lead.id, input(json!({"name": "Annie"})), Some(1)).await;
+        assert!(matches!(stale, Err(AppError::StaleVersion { given: 1, current: 2 })), "{stale:?}");
+        assert_eq!(leads::get(&app, &admin(), lead.id).await.unwrap(), v2);
+        assert_eq!(history(&app, lead.id).await.len(), 2);
+        not_found(leads::change(&app, &admin(), Api::Native, lead.id + 100, input(json!({"name": "X"})), Some(1)).await);
+    }
+
+    async fn a_reference_to_a_missing_object_is_refused_naming_the_field(app) {
+        let seed = seed(&app).await;
+        let error = invalid(leads::create(&app, &admin(), Api::Native, input(json!({"name": "Ann", "vertical_id": 999}))).await);
+        assert_eq!(error.field, "vertical_id");
+        assert!(error.message.contains("999"), "{}", error.message);
+        let page = leads::list(&app, &admin(), LeadFilter::default()).await.unwrap();
+        assert!(page.items.is_empty(), "a refused create writes nothing");
+
+        let lead = new_lead(&app, json!({"campaign_id": seed.campaign})).await;
+        let error = invalid(leads::change(&app, &admin(), Api::Native, lead.id, input(json!({"name": "X", "queue_id": 77})), None).await);
+        assert_eq!(error.field, "queue_id");
+        assert_eq!(leads::get(&app, &admin(), lead.id).await.unwrap(), lead);
+        assert_eq!(history(&app, lead.id).await.len(), 1);
+
+        // An allocation must belong to the lead's campaign.
+        let allocation = create(&app, "allocations", json!({"campaign_id": seed.other_campaign, "name": "Fresh"})).await;
+        let error = invalid(leads::change(&app, &admin(), Api::Native, lead.id, input(json!({"allocation_id": allocation})), None).await);
+        assert_eq!(error.field, "allocation_id");
+        let moved = leads::change(
+            &app,
+            &admin(),
+            Api::Native,
+            lead.id,
+            input(json!({"campaign_id": seed.other_campaign, "allocation_id": allocation})),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!((moved.campaign_id, moved.allocation_id), (Some(seed.other_campaign), Some(allocation)));
+
+        let error = invalid(leads::create(&app, &admin(), Api::Native, input(json!({"priority": 101}))).await);
+        assert_eq!(error.field, "priority");
+    }
+
+    async fn a_duplicate_external_id_in_one_campaign_is_a_conflict(app) {
+        let seed = seed(&app).await;
+        let first = new_lead(&app, json!({"campaign_id": seed.campaign, "external_id": "NJ-1"})).await;
+        let message = conflict(leads::create(&app, &admin(), Api::Noojee, input(json!({"campaign_id": seed.campaign, "external_id": "NJ-1"}))).await);
+        assert!(message.contains("external_id"), "{message}");
+        let elsewhere = new_lead(&app, json!({"campaign_id": seed.other_campaign, "external_id": "NJ-1"})).await;
+
+        let message = conflict(
+            leads::change(&app, &admin(), Api::Native, elsewhere.id, input(json!({"campaign_id": seed.campaign})), None).await,
+        );
+        assert!(message.contains("external_id"), "{message}");
+        assert_eq!(leads::get(&app, &admin(), elsewhere.id).await.unwrap(), elsewhere);
+
+        let all = leads::list(&app, &admin(), LeadFilter { external_id: Some("NJ-1".into()), ..LeadFilter::default() }).await.unwrap();
+        let ids: Vec<i64> = all.items.iter().map(|l| l.id).collect();
+        assert_eq!(ids, [first.id, elsewhere.id]);
+    }
+
+    async fn leads_are_listed_by_filter_and_paged_with_a_cursor(app) {
+        let seed = seed(&app).await;
+        let mut north = Vec::new();
+        for i in 0..5 {
+            let campaign = if i % 2 == 0 { seed.campaign } else { seed.other_campaign };
+            let lead = new_lead(&app, json!({"campaign_id": campaign, "name": format!("L{i}")})).await;
+            if campaign == seed.campaign {
+                north.push(lead.id);
+            }
+        }
+        let page = leads::list(&app, &admin(), LeadFilter { campaign_id: Some(seed.campaign), ..LeadFilter::default() }).await.unwrap();
+        assert_eq!(page.items.iter().map(|l| l.id).collect::<Vec<_>>(), north);
+
+        let first = leads::list(&app, &admin(), LeadFilter { limit: 2, ..LeadFilter::default() }).await.unwrap();
+        assert_eq!(first.items.len(), 2);
+        let after = leadline_app::parse_cursor(first.next_cursor.as_deref()).unwrap();
+        let second = leads::list(&app, &admin(), LeadFilter { limit: 2, after, ..LeadFilter::default() }).await.unwrap();
+        let names: Vec<_> = first.items.iter().chain(&second.items).map(|l| l.name.clone().unwrap()).collect();
+        assert_eq!(names, ["L0", "L1", "L2", "L3"]);
+    }
+
+    async fn a_dialer_key_sees_and_writes_only_leads_of_its_campaigns(app) {
+        let seed = seed(&app).await;
+        let dialer = sign_in(&app, KeyRequest { campaign_ids: vec![seed.campaign], ..key_request("dialer") }).await;
+        let mine = leads::create(&app, &dialer, Api::Noojee, input(json!({"campaign_id": seed.campaign, "name": "Mine"}))).await.unwrap();
+        let theirs = new_lead(&app, json!({"campaign_id": seed.other_campaign, "name": "Theirs"})).await;
+        new_lead(&app, json!({"name": "Nowhere"})).await;
+
+        forbidden(leads::create(&app, &dialer, Api::Noojee, input(json!({"campaign_id": seed.other_campaign}))).await);
+        forbidden(leads::create(&app, &dialer, Api::Noojee, input(json!({"name": "No campaign"}))).await);
+        not_found(leads::get(&app, &dialer, theirs.id).await);
+        not_found(leads::change(&app, &dialer, Api::Noojee, theirs.id, input(json!({"name": "Taken"})), None).await);
+        not_found(leads::history(&app, &dialer, theirs.id, None, 10).await);
+        let listed = leads::list(&app, &dialer, LeadFilter::default()).await.unwrap();
+        assert_eq!(listed.items.iter().map(|l| l.id).collect::<Vec<_>>(), [mine.id]);
+        // Asking for another campaign does not widen the scope.
+        let asked = leads::list(&app, &dialer, LeadFilter { campaign_id: Some(seed.other_campaign), ..LeadFilter::default() }).await.unwrap();
+        assert!(asked.items.is_empty());
+
+        forbidden(leads::change(&app, &dialer, Api::Noojee, mine.id, input(json!({"campaign_id": seed.other_campaign})), None).await);
+        let changed = leads::change(&app, &dialer, Api::Noojee, mine.id, input(json!({"disposition": "NA"})), None).await.unwrap();
+        assert_eq!(changed.version, 2);
+        assert_eq!(leads::get(&app, &admin(), theirs.id).await.unwrap(), theirs);
+        let entries = history(&app, mine.id).await;
+        assert!(entries.iter().all(|e| e.key_id == dialer.key_id && e.api == "noojee"), "{entries:?}");
+    }
+
+    async fn a_buyer_key_sees_only_the_leads_it_bought(app) {
+        let seed = seed(&app).await;
+        let bought = new_lead(&app, json!({"vertical_id": seed.vertical, "name": "Bought"})).await;
+        let other = new_lead(&app, json!({"vertical_id": seed.vertical, "name": "Other"})).await;
+        let buyer = sign_in(&app, KeyRequest { buyer_id: Some(seed.buyer), ..key_request("buyer") }).await;
+        let rival = sign_in(&app, KeyRequest { buyer_id: Some(seed.other_buyer), ..key_request("buyer") }).await;
+
+        not_found(leads::get(&app, &buyer, bought.id).await);
+        assert!(leads::list(&app, &buyer, LeadFilter::default()).await.unwrap().items.is_empty());
+
+        sales::sell(&app, &admin(), Api::Cake, bought.id, seed.contract).await.unwrap();
+        assert_eq!(leads::get(&app, &buyer, bought.id).await.unwrap(), bought);
+        not_found(leads::get(&app, &buyer, other.id).await);
+        let listed = leads::list(&app, &buyer, LeadFilter::default()).await.unwrap();
+        assert_eq!(listed.items.iter().map(|l| l.id).collect::<Vec<_>>(), [bought.id]);
+        assert_eq!(leads::history(&app, &buyer, bought.id, None, 10).await.unwrap().items.len(), 2);
+
+        not_found(leads::get(&app, &rival, bought.id).await);
+        assert!(leads::list(&app, &rival, LeadFilter::default()).await.unwrap().items.is_empty());
+
+        forbidden(leads::change(&app, &buyer, Api::Native, bought.id, input(json!({"name": "Mine now"})), None).await);
+        forbidden(leads::create(&app, &buyer, Api::Native, input(json!({"name": "New"}))).await);
+        assert_eq!(leads::get(&app, &admin(), bought.id).await.unwrap(), bought);
+    }
+
+    async fn a_readonly_key_reads_every_lead_and_writes_none(app) {
+        let seed = seed(&app).await;
+        let lead = new_lead(&app, json!({"campaign_id": seed.campaign, "vertical_id": seed.vertical})).await;
+        for role in ["readonly", "archiver"] {
+            let key = sign_in(&app, key_request(role)).await;
+            assert_eq!(leads::get(&app, &key, lead.id).await.unwrap(), lead);
+            assert_eq!(leads::list(&app, &key, LeadFilter::default()).await.unwrap().items.len(), 1);
+            forbidden(leads::create(&app, &key, Api::Native, input(json!({"campaign_id": seed.campaign}))).await);
+            forbidden(leads::change(&app, &key, Api::Native, lead.id, input(json!({"name": "X"})), None).await);
+            forbidden(sales::sell(&app, &key, Api::Native, lead.id, seed.contract).await);
+        }
+        assert_eq!(leads::get(&app, &admin(), lead.id).await.unwrap(), lead);
+        assert_eq!(history(&app, lead.id).await.len(), 1);
+    }
+
+    async fn twenty_concurrent_changes_without_if_match_all_apply(app) {
+        let lead = new_lead(&app, json!({"name": "Busy"})).await;
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move {
+                let change = input(json!({"fields": {format!("f{i}"): i}}));
+                leads::change(&app, &admin(), Api::Native, lead.id, change, None).await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().expect("every change without If-Match applies");
+        }
+        let last = leads::get(&app, &admin(), lead.id).await.unwrap();
+        assert_eq!(last.version, 21);
+        assert_eq!(last.fields.len(), 20, "no change overwrote another: {:?}", last.fields);
+        let entries = history(&app, lead.id).await;
+        assert_eq!(entries.len(), 21);
+        assert!(entries[1..].iter().all(|e| e.action == "update" && e.changes.as_object().unwrap().len() == 1));
+    }
+
+    async fn twenty_concurrent_changes_with_the_same_if_match_let_exactly_one_win(app) {
+        let lead = new_lead(&app, json!({"name": "Busy"})).await;
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move {
+                leads::change(&app, &admin(), Api::Native, lead.id, input(json!({"name": format!("N{i}")})), Some(1)).await
+            }));
+        }
+        let mut winners = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(changed) => winners.push(changed),
+                Err(AppError::StaleVersion { given: 1, .. }) => {}
+                Err(other) => panic!("a losing change must be StaleVersion, not {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1);
+        let last = leads::get(&app, &admin(), lead.id).await.unwrap();
+        assert_eq!(last, winners[0]);
+        assert_eq!(last.version, 2);
+        assert_eq!(history(&app, lead.id).await.len(), 2);
+    }
+}

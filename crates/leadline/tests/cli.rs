@@ -1,0 +1,130 @@
+//! The `leadline` binary as an operator uses it: keys, apply, and a first `serve` whose printed
+//! curl line works.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let mut bytes = [0u8; 6];
+        std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).unwrap();
+        let tag: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let dir = std::env::temp_dir().join(format!("leadline-cli-{name}-{tag}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.0.join("cli.db").display())
+    }
+
+    fn leadline(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_leadline"))
+            .args(args)
+            .args(["--database-url", &self.url()])
+            .current_dir(&self.0)
+            .env_remove("LEADLINE_DATABASE_URL")
+            .env_remove("LEADLINE_LISTEN")
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn keys_are_created_listed_and_revoked_and_the_secret_is_the_last_line() {
+    let scratch = Scratch::new("keys");
+    let created = scratch.leadline(&["keys", "create", "--role", "admin", "--name", "ops", "--expires-in", "90d"]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let text = stdout(&created);
+    let secret = text.lines().last().unwrap();
+    assert!(secret.starts_with("ll_") && secret.len() <= 50, "{text}");
+    let listed = stdout(&scratch.leadline(&["keys", "list"]));
+    assert!(listed.contains("ops") && listed.contains("expires") && !listed.contains(secret), "{listed}");
+    let revoked = scratch.leadline(&["keys", "revoke", "1"]);
+    assert!(revoked.status.success());
+    assert!(stdout(&scratch.leadline(&["keys", "list"])).contains("revoked"));
+    let refused = scratch.leadline(&["keys", "create", "--role", "buyer"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("buyer_id"));
+}
+
+#[test]
+fn apply_is_idempotent_and_a_bad_file_names_the_place_and_applies_nothing() {
+    let scratch = Scratch::new("apply");
+    let good = scratch.0.join("catalog.json");
+    std::fs::write(&good, r#"{"queues": [{"id": 2, "name": "Q", "kind": "review", "vertical_id": 1}], "verticals": [{"id": 1, "name": "Solar"}]}"#).unwrap();
+    let first = scratch.leadline(&["apply", good.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(stdout(&first).contains("2 created, 0 updated, 0 unchanged"), "{}", stdout(&first));
+    let again = scratch.leadline(&["apply", good.to_str().unwrap()]);
+    assert!(stdout(&again).contains("0 created, 0 updated, 2 unchanged"), "{}", stdout(&again));
+
+    let bad = scratch.0.join("bad.json");
+    std::fs::write(&bad, r#"{"verticals": [{"id": 5, "name": "Loans"}, {"id": 6, "name": ""}]}"#).unwrap();
+    let refused = scratch.leadline(&["apply", bad.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("verticals[1].name"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    std::fs::write(&bad, r#"{"verticals": [{"id": 5, "name": "Loans"}]}"#).unwrap();
+    assert!(
+        stdout(&scratch.leadline(&["apply", bad.to_str().unwrap()])).contains("1 created"),
+        "vertical 5 was not written before"
+    );
+}
+
+#[test]
+fn a_first_serve_prints_an_admin_key_whose_curl_line_works() {
+    let scratch = Scratch::new("serve");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_leadline"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--database-url", &scratch.url()])
+        .current_dir(&scratch.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    // The server prints its address, the key and the curl lines before it serves.
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.starts_with("API reference");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = printed.join("\n");
+    let secret = text.split_whitespace().find(|w| w.starts_with("ll_")).expect("a key is printed").to_string();
+    let curl = printed.iter().find(|l| l.contains("/v1/verticals")).expect("a curl line for the verticals");
+    let url = curl.split_whitespace().last().unwrap();
+    let address = url.trim_start_matches("http://").split('/').next().unwrap();
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET /v1/verticals HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {secret}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.contains("\"name\":\"Solar\""), "the demo catalog is loaded: {response}");
+}
