@@ -118,11 +118,11 @@ fn args(lead: &Lead) -> Vec<SqlArg> {
     ]
 }
 
-fn select() -> String {
+pub(crate) fn select() -> String {
     format!("SELECT id, {} FROM leads", COLUMNS.join(", "))
 }
 
-fn read(row: &AnyRow) -> Result<Lead> {
+pub(crate) fn read(row: &AnyRow) -> Result<Lead> {
     let opt_time = |column: &str| -> Result<Option<Timestamp>> {
         row.try_get::<Option<i64>, _>(column)?.map(|v| from_micros(column, v)).transpose()
     };
@@ -259,6 +259,11 @@ pub async fn get_for_update(conn: &mut Conn, backend: Backend, id: i64) -> Resul
     };
     let row = sqlx::query(&format!("{} WHERE id = $1{lock}", select())).bind(id).fetch_optional(&mut *conn).await?;
     row.as_ref().map(read).transpose()
+}
+
+pub async fn ref_taken(conn: &mut Conn, lead_ref: &str) -> Result<bool> {
+    let row = sqlx::query("SELECT 1 FROM leads WHERE ref = $1").bind(lead_ref).fetch_optional(&mut *conn).await?;
+    Ok(row.is_some())
 }
 
 pub async fn get_by_ref(conn: &mut Conn, lead_ref: &str) -> Result<Option<Lead>> {

@@ -8,6 +8,7 @@
 //! inside a use case's transaction.
 
 pub mod catalog;
+pub mod dialer;
 pub mod keys;
 pub mod leads;
 pub mod sales;
@@ -93,9 +94,14 @@ pub struct Store {
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
 
-const SQLITE_MIGRATIONS: Embedded = Embedded(&[(1, "initial", include_str!("../migrations/sqlite/0001_initial.sql"))]);
-const POSTGRES_MIGRATIONS: Embedded =
-    Embedded(&[(1, "initial", include_str!("../migrations/postgres/0001_initial.sql"))]);
+const SQLITE_MIGRATIONS: Embedded = Embedded(&[
+    (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
+    (4, "dialer", include_str!("../migrations/sqlite/0004_dialer.sql")),
+]);
+const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
+    (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
+    (4, "dialer", include_str!("../migrations/postgres/0004_dialer.sql")),
+]);
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(self) -> futures_core::future::BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {

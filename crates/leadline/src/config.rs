@@ -28,6 +28,9 @@ pub struct ConfigArgs {
     /// Log format: text or json [default: text]
     #[arg(long, global = true, env = "LEADLINE_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Key that signs webhook bodies [default: one made once and shared through the database]
+    #[arg(long, global = true, env = "LEADLINE_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
 }
 
 /// The file's shape; every key is optional.
@@ -41,6 +44,12 @@ struct FileConfig {
     body_limit_bytes: Option<usize>,
     pool_max_connections: Option<u32>,
     pool_acquire_timeout_seconds: Option<u64>,
+    webhook_secret: Option<String>,
+    noojee_concurrency: Option<usize>,
+    noojee_max_waiting: Option<usize>,
+    noojee_update_wait_seconds: Option<u64>,
+    noojee_insert_wait_seconds: Option<u64>,
+    noojee_batch_limit: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +61,8 @@ pub struct Config {
     pub body_limit_bytes: usize,
     pub pool_max_connections: u32,
     pub pool_acquire_timeout: Duration,
+    pub webhook_secret: Option<String>,
+    pub noojee: leadline_http::noojee::Limits,
 }
 
 impl Config {
@@ -70,7 +81,17 @@ impl Config {
         if !matches!(log_format.as_str(), "text" | "json") {
             anyhow::bail!("log format `{log_format}` is not text or json");
         }
+        let defaults = leadline_http::noojee::Limits::default();
+        let noojee = leadline_http::noojee::Limits {
+            concurrency: file.noojee_concurrency.unwrap_or(defaults.concurrency).max(1),
+            max_waiting: file.noojee_max_waiting.unwrap_or(defaults.max_waiting),
+            update_wait: file.noojee_update_wait_seconds.map(Duration::from_secs).unwrap_or(defaults.update_wait),
+            insert_wait: file.noojee_insert_wait_seconds.map(Duration::from_secs).unwrap_or(defaults.insert_wait),
+            batch_limit: file.noojee_batch_limit.unwrap_or(defaults.batch_limit).max(1),
+        };
         Ok(Config {
+            webhook_secret: args.webhook_secret.clone().or(file.webhook_secret),
+            noojee,
             listen: args.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
             database_url: args
                 .database_url
@@ -93,7 +114,11 @@ impl Config {
     }
 
     pub fn http(&self) -> HttpSettings {
-        HttpSettings { body_limit: self.body_limit_bytes }
+        HttpSettings { body_limit: self.body_limit_bytes, noojee: self.noojee.clone() }
+    }
+
+    pub fn webhooks(&self) -> leadline_http::webhooks::WebhookSettings {
+        leadline_http::webhooks::WebhookSettings { secret: self.webhook_secret.clone(), ..Default::default() }
     }
 }
 
