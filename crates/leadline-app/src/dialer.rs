@@ -314,36 +314,43 @@ pub async fn next_lead(
         .await?
         .ok_or_else(|| AppError::not_found("allocation", allocation_id))?;
     check_campaign(by, Some(campaign_id))?;
-    const BATCH: i64 = 64;
+    // Most of the time the first few candidates are dialable; a wider look is needed only when
+    // many sit outside their contact hours.
     let mut schedules: std::collections::HashMap<i64, Option<Schedule>> = std::collections::HashMap::new();
-    let candidates = store::dial_candidates(&mut tx, app.store.backend(), allocation_id, now, BATCH).await?;
-    for lead in candidates {
-        let hours = match lead.contact_hours_id {
-            Some(id) => {
-                if let std::collections::hash_map::Entry::Vacant(slot) = schedules.entry(id) {
-                    slot.insert(store::contact_hours(&mut tx, id).await?);
+    for batch in [8, 512] {
+        let candidates = store::dial_candidates(&mut tx, app.store.backend(), allocation_id, now, batch).await?;
+        let exhausted = (candidates.len() as i64) < batch;
+        for lead in candidates {
+            let hours = match lead.contact_hours_id {
+                Some(id) => {
+                    if let std::collections::hash_map::Entry::Vacant(slot) = schedules.entry(id) {
+                        slot.insert(store::contact_hours(&mut tx, id).await?);
+                    }
+                    schedules[&id].as_ref()
                 }
-                schedules[&id].as_ref()
+                None => None,
+            };
+            if !is_dialable(&lead, hours, now) {
+                continue;
             }
-            None => None,
-        };
-        if !is_dialable(&lead, hours, now) {
-            continue;
+            let mut next = lead.clone();
+            next.lock_holder = Some(holder.to_string());
+            next.lock_until = now.checked_add(lease).ok();
+            next.dial_count += 1;
+            next.last_dialed_at = Some(now);
+            next.version += 1;
+            next.updated_at = now;
+            if !lead_store::update(&mut tx, &next, lead.version, false).await? {
+                continue;
+            }
+            let changes = Changes::between(Some(&lead), &next);
+            lead_store::record_history(&mut tx, next.id, now, by.actor(Api::Native), "lease", &changes).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            return Ok(Some(next));
         }
-        let mut next = lead.clone();
-        next.lock_holder = Some(holder.to_string());
-        next.lock_until = now.checked_add(lease).ok();
-        next.dial_count += 1;
-        next.last_dialed_at = Some(now);
-        next.version += 1;
-        next.updated_at = now;
-        if !lead_store::update(&mut tx, &next, lead.version, false).await? {
-            continue;
+        if exhausted {
+            break;
         }
-        let changes = Changes::between(Some(&lead), &next);
-        lead_store::record_history(&mut tx, next.id, now, by.actor(Api::Native), "lease", &changes).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        return Ok(Some(next));
     }
     Ok(None)
 }
