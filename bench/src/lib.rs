@@ -30,6 +30,24 @@ pub async fn fresh_store(database: &str) -> anyhow::Result<(Store, String)> {
     Ok((store, url))
 }
 
+/// Removes what [`fresh_store`] made: the SQLite file, or the PostgreSQL schema.
+pub async fn remove_store(store: Store, database: &str, url: &str) -> anyhow::Result<()> {
+    store.close().await;
+    if database == "sqlite" {
+        let path = url.trim_start_matches("sqlite://");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+    } else if let Some(schema) = url.rsplit("search_path%3D").next() {
+        let admin = Store::connect(database, &PoolConfig::default()).await?;
+        let mut conn = admin.read().await?;
+        Sql::new(format!("DROP SCHEMA {schema} CASCADE")).query().execute(&mut *conn).await?;
+        drop(conn);
+        admin.close().await;
+    }
+    Ok(())
+}
+
 /// Loads `count` leads into campaign 1 / allocation 1 with external ids `E1`… and one phone
 /// each, set-wise (the load itself is not what is measured).
 pub async fn load_leads(store: &Store, count: i64) -> anyhow::Result<()> {

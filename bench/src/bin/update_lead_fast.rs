@@ -109,6 +109,6 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!("\nHTTP / baseline = {:.2}", http.rate() / baseline.rate());
-    app.store.close().await;
-    Ok(())
+    leadline_bench::remove_store(app.store.clone(), &args.database, &url).await
+
 }
