@@ -52,7 +52,8 @@ async fn main() -> anyhow::Result<()> {
         "allocations": [{"id": 1, "campaign_id": 1, "name": "Bench"}]
     });
     catalog::apply(&app, &operator, &catalog_file).await?;
-    let key = keys::create(&app, &operator, &KeyRequest { role: "admin".into(), ..KeyRequest::default() }).await?.secret;
+    let key =
+        keys::create(&app, &operator, &KeyRequest { role: "admin".into(), ..KeyRequest::default() }).await?.secret;
     let started = Instant::now();
     load_leads(&app.store, args.leads).await?;
     println!("database: {} ({url})", args.database);
@@ -68,7 +69,8 @@ async fn main() -> anyhow::Result<()> {
         let app = baseline_app.clone();
         async move {
             let mut rng = XorShift::new((worker as u64 + 1) * 7919 + i);
-            let value: serde_json::Value = serde_json::from_str(&body(&mut rng, leads, i)).expect("bench bodies are JSON");
+            let value: serde_json::Value =
+                serde_json::from_str(&body(&mut rng, leads, i)).expect("bench bodies are JSON");
             let record = DialerRecord::from_object(value.as_object().cloned().unwrap_or_default());
             dialer::update(&app, &Principal::operator(), Api::Noojee, ids, &record).await.is_ok()
         }
@@ -81,7 +83,9 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..args.connections {
         connections.push(Arc::new(tokio::sync::Mutex::new(Connection::open(address).await?)));
     }
-    let path = Arc::new(format!("/servicemanager/rest/CampaignAPI/updateLeadFast?fTemplateId=1&fCampaignId=1&fAllocationId=1&apiKey={key}"));
+    let path = Arc::new(format!(
+        "/servicemanager/rest/CampaignAPI/updateLeadFast?fTemplateId=1&fCampaignId=1&fAllocationId=1&apiKey={key}"
+    ));
     let mut http = drive(args.connections, duration, move |worker, i| {
         let connection = connections[worker].clone();
         let path = path.clone();
@@ -110,5 +114,4 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("\nHTTP / baseline = {:.2}", http.rate() / baseline.rate());
     leadline_bench::remove_store(app.store.clone(), &args.database, &url).await
-
 }

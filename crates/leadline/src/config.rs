@@ -133,3 +133,46 @@ pub fn init_logging(config: &Config) {
         builder.init();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, text: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("leadline-config-{}-{name}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_flag_beats_the_file_and_the_file_beats_the_default() {
+        let path = file(
+            "precedence",
+            "listen = \"0.0.0.0:9000\"\ndatabase_url = \"sqlite://from-file.db\"\nnoojee_concurrency = 8\n",
+        );
+        let args =
+            ConfigArgs { config: Some(path.clone()), listen: Some("127.0.0.1:1".into()), ..ConfigArgs::default() };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:1", "the flag (or its LEADLINE_ variable) wins");
+        assert_eq!(config.database_url, "sqlite://from-file.db", "the file beats the default");
+        assert_eq!(config.log, "info", "the default when nothing sets it");
+        assert_eq!(config.noojee.concurrency, 8);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_bad_file_or_a_missing_named_file_is_an_error_naming_it() {
+        let path = file("bad", "listen = 80\n");
+        let error = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap_err();
+        assert!(format!("{error:#}").contains("not a valid configuration file"), "{error:#}");
+        std::fs::remove_file(path).unwrap();
+        let typo = file("typo", "lisen = \"x\"\n");
+        assert!(
+            Config::load(&ConfigArgs { config: Some(typo.clone()), ..ConfigArgs::default() }).is_err(),
+            "unknown keys are refused"
+        );
+        std::fs::remove_file(typo).unwrap();
+        let missing = ConfigArgs { config: Some(PathBuf::from("/nonexistent/leadline.toml")), ..ConfigArgs::default() };
+        assert!(format!("{:#}", Config::load(&missing).unwrap_err()).contains("/nonexistent/leadline.toml"));
+    }
+}
