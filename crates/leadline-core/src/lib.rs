@@ -11,6 +11,7 @@ pub mod history;
 pub mod lead;
 pub mod money;
 pub mod phone;
+pub mod returns;
 pub mod schedule;
 
 pub use error::DomainError;
