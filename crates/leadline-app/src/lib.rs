@@ -3,10 +3,12 @@
 //! (the native API, each vendor dialect, the CLI) calls these same functions.
 
 pub mod catalog;
+pub mod crm;
 pub mod error;
 pub mod keys;
 pub mod leads;
 pub mod sales;
+pub mod signing;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod ivvy;
 pub mod metrics;
 pub mod native;
 pub mod openapi;
@@ -21,11 +22,13 @@ use leadline_app::App;
 pub struct HttpSettings {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// The iVvy dialect's signing key and whether it also takes plain bearer keys.
+    pub ivvy: ivvy::IvvySettings,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { body_limit: 1024 * 1024 }
+        HttpSettings { body_limit: 1024 * 1024, ivvy: ivvy::IvvySettings::default() }
     }
 }
 
@@ -43,6 +46,7 @@ pub fn router(app: App, settings: HttpSettings) -> Router {
     Router::new()
         .merge(ops::routes())
         .nest("/v1", native::routes())
+        .merge(ivvy::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

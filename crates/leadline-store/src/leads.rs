@@ -118,11 +118,11 @@ fn args(lead: &Lead) -> Vec<SqlArg> {
     ]
 }
 
-fn select() -> String {
+pub(crate) fn select() -> String {
     format!("SELECT id, {} FROM leads", COLUMNS.join(", "))
 }
 
-fn read(row: &AnyRow) -> Result<Lead> {
+pub(crate) fn read(row: &AnyRow) -> Result<Lead> {
     let opt_time = |column: &str| -> Result<Option<Timestamp>> {
         row.try_get::<Option<i64>, _>(column)?.map(|v| from_micros(column, v)).transpose()
     };

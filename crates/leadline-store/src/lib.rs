@@ -8,6 +8,7 @@
 //! inside a use case's transaction.
 
 pub mod catalog;
+pub mod crm;
 pub mod keys;
 pub mod leads;
 pub mod sales;
@@ -93,9 +94,14 @@ pub struct Store {
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
 
-const SQLITE_MIGRATIONS: Embedded = Embedded(&[(1, "initial", include_str!("../migrations/sqlite/0001_initial.sql"))]);
-const POSTGRES_MIGRATIONS: Embedded =
-    Embedded(&[(1, "initial", include_str!("../migrations/postgres/0001_initial.sql"))]);
+const SQLITE_MIGRATIONS: Embedded = Embedded(&[
+    (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
+    (3, "crm", include_str!("../migrations/sqlite/0003_crm.sql")),
+]);
+const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
+    (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
+    (3, "crm", include_str!("../migrations/postgres/0003_crm.sql")),
+]);
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(self) -> futures_core::future::BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
