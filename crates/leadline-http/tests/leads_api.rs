@@ -64,7 +64,7 @@ conformance! {
     }
 
     async fn a_body_over_the_limit_is_refused_with_413(app) {
-        let t = TestApp::with_settings(app, HttpSettings { body_limit: 1024 }).await;
+        let t = TestApp::with_settings(app, HttpSettings { body_limit: 1024, ..HttpSettings::default() }).await;
         let big = json!({"description": "x".repeat(2000)});
         assert_problem(&t.post("/v1/leads", big).await, StatusCode::PAYLOAD_TOO_LARGE, None);
     }

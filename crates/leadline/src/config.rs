@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use leadline_app::signing::ServerKey;
+use leadline_http::ivvy::IvvySettings;
 use leadline_http::HttpSettings;
 use leadline_store::PoolConfig;
 use serde::Deserialize;
@@ -28,6 +30,10 @@ pub struct ConfigArgs {
     /// Log format: text or json [default: text]
     #[arg(long, global = true, env = "LEADLINE_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Server key iVvy signing secrets are derived from (32+ random characters); keep it out of
+    /// the database and never change it while iVvy credentials are in use
+    #[arg(long, global = true, env = "LEADLINE_IVVY_SIGNING_KEY", hide_env_values = true)]
+    ivvy_signing_key: Option<String>,
 }
 
 /// The file's shape; every key is optional.
@@ -41,6 +47,8 @@ struct FileConfig {
     body_limit_bytes: Option<usize>,
     pool_max_connections: Option<u32>,
     pool_acquire_timeout_seconds: Option<u64>,
+    ivvy_signing_key: Option<String>,
+    ivvy_allow_bearer: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +60,7 @@ pub struct Config {
     pub body_limit_bytes: usize,
     pub pool_max_connections: u32,
     pub pool_acquire_timeout: Duration,
+    pub ivvy: IvvySettings,
 }
 
 impl Config {
@@ -70,6 +79,15 @@ impl Config {
         if !matches!(log_format.as_str(), "text" | "json") {
             anyhow::bail!("log format `{log_format}` is not text or json");
         }
+        let ivvy = IvvySettings {
+            server_key: args
+                .ivvy_signing_key
+                .clone()
+                .or(file.ivvy_signing_key)
+                .map(|key| ServerKey::new(&key).map_err(anyhow::Error::msg))
+                .transpose()?,
+            allow_bearer: file.ivvy_allow_bearer.unwrap_or(false),
+        };
         Ok(Config {
             listen: args.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
             database_url: args
@@ -85,6 +103,7 @@ impl Config {
                 .pool_acquire_timeout_seconds
                 .map(Duration::from_secs)
                 .unwrap_or(PoolConfig::default().acquire_timeout),
+            ivvy,
         })
     }
 
@@ -93,7 +112,7 @@ impl Config {
     }
 
     pub fn http(&self) -> HttpSettings {
-        HttpSettings { body_limit: self.body_limit_bytes }
+        HttpSettings { body_limit: self.body_limit_bytes, ivvy: self.ivvy.clone() }
     }
 }
 
