@@ -8,19 +8,29 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{Reply, TestApp};
+use http_body_util::BodyExt;
 use jiff::SignedDuration;
 use leadline_app::conformance;
 use leadline_app::signing::{self, ServerKey};
-use leadline_app::testing::TestClock;
+use leadline_app::testing::{Backend, TestClock, TestDb};
 use leadline_app::{App, Principal};
 use leadline_http::ivvy::signature::{body_md5, sign};
 use leadline_http::ivvy::IvvySettings;
 use leadline_http::HttpSettings;
 use serde_json::{json, Value};
+use tower::ServiceExt;
 
 const NOW: &str = "2026-11-22T10:00:00Z";
 const IVVY_NOW: &str = "2026-11-22 10:00:00";
 const DOTNET_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+fn server_key() -> ServerKey {
+    ServerKey::new("a server signing key of at least 32 characters").unwrap()
+}
+
+fn settings(allow_bearer: bool) -> HttpSettings {
+    HttpSettings { ivvy: IvvySettings { server_key: Some(server_key()), allow_bearer }, ..HttpSettings::default() }
+}
 
 struct Ivvy {
     t: TestApp,
@@ -44,11 +54,8 @@ impl Ivvy {
     async fn with(app: App, allow_bearer: bool) -> Ivvy {
         let clock = TestClock::at(NOW);
         let app = App { store: app.store.clone(), clock: clock.clone() };
-        let server_key = ServerKey::new("a server signing key of at least 32 characters").unwrap();
-        let settings = HttpSettings {
-            ivvy: IvvySettings { server_key: Some(server_key.clone()), allow_bearer },
-            ..HttpSettings::default()
-        };
+        let server_key = server_key();
+        let settings = settings(allow_bearer);
         let t = TestApp::with_settings(app.clone(), settings).await;
         let keys = leadline_app::keys::list(&app, &Principal::operator()).await.unwrap();
         let credential = signing::issue(&app, &Principal::operator(), &server_key, keys[0].id).await.unwrap();
@@ -441,4 +448,36 @@ conformance! {
             "specificCode": 0, "additionalMessages": []
         }));
     }
+}
+
+/// A signed request captured on one node and replayed to another is refused there: the seen
+/// signatures live in the shared database, not in a node's memory.
+async fn a_replay_to_another_node_is_refused(backend: Backend) {
+    let Some(db) = TestDb::fresh(backend).await else {
+        eprintln!("skipped on PostgreSQL: set LEADLINE_TEST_POSTGRES_URL to run it there");
+        return;
+    };
+    let one = Ivvy::new(db.app.clone()).await;
+    let second = db.second_node().await;
+    let two = leadline_http::router(App { store: second.store.clone(), clock: one.clock.clone() }, settings(false));
+    let uri = "/api/1.0/test?action=ping";
+    let first = one.t.send(one.request(uri, "{}", DOTNET_CONTENT_TYPE, IVVY_NOW, Spoil::default())).await;
+    assert_exact(&first, StatusCode::OK, json!({"success": true}));
+    let replay = two.oneshot(one.request(uri, "{}", DOTNET_CONTENT_TYPE, IVVY_NOW, Spoil::default())).await.unwrap();
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+    let bytes = replay.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body, refused("this signed request was already received; sign each request anew"));
+    second.store.close().await;
+    db.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_to_another_node_is_refused_on_sqlite() {
+    a_replay_to_another_node_is_refused(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_to_another_node_is_refused_on_postgres() {
+    a_replay_to_another_node_is_refused(Backend::Postgres).await;
 }
