@@ -169,9 +169,17 @@ pub async fn list_leads(
     Ok(LeadPage { total, leads })
 }
 
-/// The catalog collections the CRM looks up.
+/// The catalog collections the CRM looks up; the look-up calls reach no others.
 pub const LOOKUPS: &[&str] =
     &["lead-qualities", "industries", "lead-sources", "lead-types", "lead-stages", "lead-channels"];
+
+fn lookup(name: &str) -> Result<&'static leadline_core::catalog::Collection, AppError> {
+    if LOOKUPS.contains(&name) {
+        catalog::find(name)
+    } else {
+        Err(AppError::not_found("look-up list", name))
+    }
+}
 
 /// A page of a look-up list and how many objects it has in all.
 #[derive(Debug, Clone)]
@@ -189,7 +197,7 @@ pub async fn list_lookup(
     start: i64,
     per_page: i64,
 ) -> Result<LookupPage, AppError> {
-    let c = catalog::find(name)?;
+    let c = lookup(name)?;
     let mut all = Vec::new();
     let mut after = None;
     loop {
@@ -214,7 +222,7 @@ pub async fn add_or_update_lookup(
     id: Option<i64>,
     fields: Map<String, Value>,
 ) -> Result<i64, AppError> {
-    let c = catalog::find(name)?;
+    let c = lookup(name)?;
     if let Some(id) = id {
         match catalog::patch(app, by, c, id, &fields).await {
             Ok(_) => return Ok(id),

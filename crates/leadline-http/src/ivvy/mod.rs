@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use leadline_app::crm::{self, LOOKUPS};
+use leadline_app::crm;
 use leadline_app::signing::{self, ServerKey};
 use leadline_app::{keys, Principal};
 use serde_json::{json, Value};
@@ -160,7 +160,6 @@ async fn dispatch(
                     return Ok(json!({"success": true, "id": id}));
                 }
             }
-            debug_assert!(LOOKUPS.len() == LOOKUP_ACTIONS.len());
             Err(IvvyError::new(
                 StatusCode::NOT_FOUND,
                 NO_SPECIFIC_CODE,
