@@ -5,7 +5,7 @@
 //! through [`crate::catalog`], so the CRM shares every rule, history row and permission with the
 //! native API; this module adds only the CRM's own checks in front.
 
-use leadline_core::catalog::{collection, SqlValue};
+use leadline_core::catalog::{collection, Record, SqlValue};
 use leadline_core::crm::{check_add, check_links, Condition, CrmInput, LinkFacts, Links};
 use leadline_core::history::Api;
 use leadline_core::lead::{Lead, LeadInput};
@@ -127,6 +127,7 @@ pub async fn add_or_update(app: &App, by: &Principal, id: Option<i64>, input: Cr
         }
     };
     let mut errors = if current.is_none() { check_add(&input) } else { Vec::new() };
+    let new_objects = parse_new_objects(current.is_some(), &input, &mut errors);
     let mut conn = app.store.read().await.map_err(AppError::from)?;
     for (field, target, ref_id) in input.references() {
         let target = collection(target).expect("CRM references name known collections");
@@ -141,11 +142,84 @@ pub async fn add_or_update(app: &App, by: &Principal, id: Option<i64>, input: Cr
     if !errors.is_empty() {
         return Err(CrmError::Invalid(errors));
     }
-    let lead: Lead = match current {
-        None => leads::create(app, by, Api::Ivvy, lead_input(input)).await?,
-        Some(current) => leads::change(app, by, Api::Ivvy, current.id, lead_input(input), None).await?,
+    let lead: Lead = match (current, new_objects) {
+        (None, NewObjects { company: None, contact: None }) => {
+            leads::create(app, by, Api::Ivvy, lead_input(input)).await?
+        }
+        (None, objects) => create_with_objects(app, by, input, objects).await?,
+        (Some(current), _) => leads::change(app, by, Api::Ivvy, current.id, lead_input(input), None).await?,
     };
     Ok(lead.id)
+}
+
+/// The checked `company` and `contact` objects of an add.
+#[derive(Debug, Default)]
+struct NewObjects {
+    company: Option<Record>,
+    contact: Option<Record>,
+}
+
+/// Checks the `company` and `contact` objects as catalog objects, adding what is wrong to
+/// `errors`. They are taken only when adding a lead.
+fn parse_new_objects(updating: bool, input: &CrmInput, errors: &mut Vec<DomainError>) -> NewObjects {
+    let mut objects = NewObjects::default();
+    for (field, collection_name, object) in
+        [("company", "companies", &input.new_company), ("contact", "contacts", &input.new_contact)]
+    {
+        let Some(object) = object else { continue };
+        if updating {
+            errors.push(DomainError::new(
+                field,
+                format!("can only be sent when adding a lead; create the {field} first and send its id"),
+            ));
+            continue;
+        }
+        if object.contains_key("company_id") {
+            errors.push(DomainError::new(format!("{field}.company_id"), "is set by the lead's company"));
+            continue;
+        }
+        let c = collection(collection_name).expect("known collection");
+        match c.parse(object) {
+            Ok(record) if field == "company" => objects.company = Some(record),
+            Ok(record) => objects.contact = Some(record),
+            Err(e) => errors.push(e.within(field)),
+        }
+    }
+    objects
+}
+
+/// Adds a lead with its new company and/or contact, all in one transaction.
+async fn create_with_objects(app: &App, by: &Principal, mut input: CrmInput, objects: NewObjects) -> Result<Lead> {
+    by.require_admin()?;
+    let backend = app.store.backend();
+    let conflict = |noun: &'static str| {
+        move |e: leadline_store::StoreError| match e {
+            leadline_store::StoreError::Unique(_) => {
+                CrmError::App(AppError::Conflict(format!("a {noun} with this id already exists")))
+            }
+            other => other.into(),
+        }
+    };
+    let mut tx = app.store.begin().await.map_err(AppError::from)?;
+    if let Some(company) = &objects.company {
+        let companies = collection("companies").expect("known collection");
+        let id = catalog_store::insert(&mut tx, backend, companies, company).await.map_err(conflict("company"))?;
+        input.company_id = Some(id);
+    }
+    if let Some(mut contact) = objects.contact {
+        let contacts = collection("contacts").expect("known collection");
+        let company_at = contacts.fields.iter().position(|f| f.name == "company_id").expect("contacts have one");
+        contact.values[company_at] = input.company_id.map(SqlValue::Int).unwrap_or(SqlValue::Null);
+        let id = catalog_store::insert(&mut tx, backend, contacts, &contact).await.map_err(conflict("contact"))?;
+        if input.company_id.is_some() {
+            input.company_lead_contact_id = Some(id);
+        } else {
+            input.contact_id = Some(id);
+        }
+    }
+    let lead = leads::create_in(&mut tx, app, by, Api::Ivvy, lead_input(input)).await?;
+    tx.commit().await.map_err(leadline_store::StoreError::from)?;
+    Ok(lead)
 }
 
 /// A page of leads and how many match in all.

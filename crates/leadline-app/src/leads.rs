@@ -82,32 +82,81 @@ pub async fn create(app: &App, by: &Principal, api: Api, input: LeadInput) -> Re
     // A ref collision is a one-in-a-trillion event; draw again rather than fail.
     for _ in 0..3 {
         let mut tx = app.store.begin().await?;
-        check_allocation(&mut tx, &lead).await?;
-        match store::insert(&mut tx, app.store.backend(), &lead).await {
-            Ok(id) => {
-                lead.id = id;
-                store::record_history(&mut tx, id, now, by.actor(api), "create", &Changes::between(None, &lead))
-                    .await?;
+        match insert_new(&mut tx, app, by, api, &mut lead, now).await {
+            Ok(()) => {
                 tx.commit().await.map_err(StoreError::from)?;
                 return Ok(lead);
             }
-            Err(StoreError::Unique(detail)) if detail.contains("external_id") => {
-                return Err(AppError::Conflict("another lead in this campaign already has this external_id".into()))
-            }
-            Err(StoreError::Unique(detail)) if detail.contains("ref") => {
-                lead.lead_ref = new_ref();
-            }
-            Err(StoreError::Unique(_)) => {
-                return Err(AppError::Conflict(format!("a lead with id {} already exists", lead.id)))
-            }
-            Err(StoreError::ForeignKey(_)) => {
+            Err(Insert::RefTaken) => lead.lead_ref = new_ref(),
+            Err(Insert::MissingReference) => {
                 drop(tx);
                 return Err(missing_reference(app, &lead).await?);
             }
-            Err(other) => return Err(other.into()),
+            Err(Insert::Failed(e)) => return Err(e),
         }
     }
     Err(AppError::Conflict("could not draw a free lead ref; try again".into()))
+}
+
+/// Creates a lead inside the caller's transaction, for use cases that write more beside it
+/// (a CRM lead with its new company and contact). The caller commits.
+pub async fn create_in(tx: &mut Conn, app: &App, by: &Principal, api: Api, input: LeadInput) -> Result<Lead> {
+    check_write(by, input.campaign_id.flatten())?;
+    let now = app.now();
+    let mut lead = Lead::create(new_ref(), input, now)?;
+    match insert_new(tx, app, by, api, &mut lead, now).await {
+        Ok(()) => Ok(lead),
+        Err(Insert::RefTaken) => Err(AppError::Conflict("could not draw a free lead ref; try again".into())),
+        Err(Insert::MissingReference) => Err(missing_reference(app, &lead).await?),
+        Err(Insert::Failed(e)) => Err(e),
+    }
+}
+
+/// Why inserting a new lead failed.
+enum Insert {
+    RefTaken,
+    MissingReference,
+    Failed(AppError),
+}
+
+impl From<StoreError> for Insert {
+    fn from(error: StoreError) -> Self {
+        Insert::Failed(error.into())
+    }
+}
+
+impl From<AppError> for Insert {
+    fn from(error: AppError) -> Self {
+        Insert::Failed(error)
+    }
+}
+
+/// Inserts a new lead and its history row; on success `lead.id` is its id.
+async fn insert_new(
+    tx: &mut Conn,
+    app: &App,
+    by: &Principal,
+    api: Api,
+    lead: &mut Lead,
+    now: jiff::Timestamp,
+) -> std::result::Result<(), Insert> {
+    check_allocation(tx, lead).await?;
+    match store::insert(tx, app.store.backend(), lead).await {
+        Ok(id) => {
+            lead.id = id;
+            store::record_history(tx, id, now, by.actor(api), "create", &Changes::between(None, lead)).await?;
+            Ok(())
+        }
+        Err(StoreError::Unique(detail)) if detail.contains("external_id") => {
+            Err(Insert::Failed(AppError::Conflict("another lead in this campaign already has this external_id".into())))
+        }
+        Err(StoreError::Unique(detail)) if detail.contains("ref") => Err(Insert::RefTaken),
+        Err(StoreError::Unique(_)) => {
+            Err(Insert::Failed(AppError::Conflict(format!("a lead with id {} already exists", lead.id))))
+        }
+        Err(StoreError::ForeignKey(_)) => Err(Insert::MissingReference),
+        Err(other) => Err(other.into()),
+    }
 }
 
 pub async fn get(app: &App, by: &Principal, id: i64) -> Result<Lead> {

@@ -33,6 +33,11 @@ pub struct CrmInput {
     pub description: Option<String>,
     /// `customFields`: field id and value, kept in the lead's `fields` under the id's digits.
     pub custom_fields: Vec<(i64, Value)>,
+    /// A `company` object: a new company for the lead, created with it.
+    pub new_company: Option<serde_json::Map<String, Value>>,
+    /// A `contact` object: a new contact created with the lead, which becomes the lead contact of
+    /// a company lead, or the contact of a contact lead.
+    pub new_contact: Option<serde_json::Map<String, Value>>,
 }
 
 /// Every id field of a CRM lead with the catalog collection it points at, in the order errors
@@ -78,6 +83,26 @@ impl CrmInput {
 /// The rules for adding a lead (a request without `id`). Returns every broken rule.
 pub fn check_add(input: &CrmInput) -> Vec<DomainError> {
     let mut errors = Vec::new();
+    let new_company = input.new_company.is_some();
+    let new_contact = input.new_contact.is_some();
+    let has_company = input.company_id.is_some() || new_company;
+    if new_company && input.company_id.is_some() {
+        errors.push(DomainError::new("company", "give companyId or a company object, not both"));
+    }
+    if new_company && input.company_lead_contact_id.is_some() {
+        errors.push(DomainError::new(
+            "companyLeadContactId",
+            "a new company has no contacts yet; send the lead contact as a contact object",
+        ));
+    } else if new_contact && has_company && input.company_lead_contact_id.is_some() {
+        errors.push(DomainError::new("contact", "give companyLeadContactId or a contact object, not both"));
+    }
+    if new_contact && input.contact_id.is_some() {
+        errors.push(DomainError::new("contact", "give contactId or a contact object, not both"));
+    }
+    // A new contact is the lead contact of a company lead, or else the contact of a contact lead.
+    let has_contact = input.contact_id.is_some() || (new_contact && !has_company);
+    let has_lead_contact = input.company_lead_contact_id.is_some() || new_contact;
     if input.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
         errors.push(DomainError::new("name", "is required when adding a lead"));
     }
@@ -86,17 +111,17 @@ pub fn check_add(input: &CrmInput) -> Vec<DomainError> {
             errors.push(DomainError::new(field, "is required when adding a lead"));
         }
     }
-    match (input.company_id, input.contact_id) {
-        (Some(_), Some(_)) => errors.push(DomainError::new(
+    match (has_company, has_contact) {
+        (true, true) => errors.push(DomainError::new(
             "contactId",
             "a lead belongs to a company (companyId) or to a contact (contactId), not to both",
         )),
-        (Some(_), None) => {
-            if input.company_lead_contact_id.is_none() {
+        (true, false) => {
+            if !has_lead_contact {
                 errors.push(DomainError::new("companyLeadContactId", "is required when adding a company lead"));
             }
         }
-        (None, Some(_)) => {
+        (false, true) => {
             if input.industry_id.is_none() {
                 errors.push(DomainError::new("industryId", "is required when adding a contact lead"));
             }
@@ -104,7 +129,7 @@ pub fn check_add(input: &CrmInput) -> Vec<DomainError> {
                 errors.push(DomainError::new("companyLeadContactId", "belongs to a company lead; give companyId"));
             }
         }
-        (None, None) => errors.push(DomainError::new(
+        (false, false) => errors.push(DomainError::new(
             "companyId",
             "a lead belongs to a company (companyId and companyLeadContactId) or to a contact (contactId and \
              industryId); give one of them",
@@ -412,6 +437,36 @@ mod tests {
         ];
         for (input, field) in cases {
             assert_eq!(fields(&check_add(&input)), vec![field], "{input:?}");
+        }
+    }
+
+    #[test]
+    fn new_company_and_contact_objects_stand_in_for_their_ids() {
+        let object = || Some(serde_json::Map::new());
+        let new_both = CrmInput {
+            company_id: None,
+            company_lead_contact_id: None,
+            new_company: object(),
+            new_contact: object(),
+            ..company_lead()
+        };
+        assert_eq!(check_add(&new_both), vec![]);
+        let new_contact_in_company =
+            CrmInput { company_lead_contact_id: None, new_contact: object(), ..company_lead() };
+        assert_eq!(check_add(&new_contact_in_company), vec![]);
+        let new_contact_lead = CrmInput { contact_id: None, new_contact: object(), ..contact_lead() };
+        assert_eq!(check_add(&new_contact_lead), vec![]);
+        let cases: Vec<(CrmInput, Vec<&str>)> = vec![
+            (CrmInput { new_company: object(), ..company_lead() }, vec!["company", "companyLeadContactId"]),
+            (CrmInput { new_contact: object(), ..company_lead() }, vec!["contact"]),
+            (CrmInput { new_contact: object(), ..contact_lead() }, vec!["contact"]),
+            (
+                CrmInput { new_company: object(), company_id: None, company_lead_contact_id: None, ..company_lead() },
+                vec!["companyLeadContactId"],
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(fields(&check_add(&input)), expected, "{input:?}");
         }
     }
 

@@ -318,6 +318,47 @@ conformance! {
     }
 }
 
+conformance! {
+    async fn a_lead_can_bring_its_new_company_and_contact_in_one_transaction(app) {
+        let i = Ivvy::new(app).await;
+        i.catalog().await;
+        let id = i.add(json!({"name": "Launch", "sourceId": 3, "typeId": 5, "stageId": 6,
+            "company": {"name": "Globex"}, "contact": {"name": "Hank", "email": "hank@globex.example"}})).await;
+        let lead = i.t.get(&format!("/v1/leads/{id}")).await.body;
+        let (company, contact) = (lead["company_id"].as_i64().unwrap(), lead["company_lead_contact_id"].as_i64().unwrap());
+        assert_eq!(i.t.get(&format!("/v1/companies/{company}")).await.body, json!({"id": company, "name": "Globex"}));
+        assert_eq!(i.t.get(&format!("/v1/contacts/{contact}")).await.body,
+            json!({"id": contact, "name": "Hank", "email": "hank@globex.example", "company_id": company}));
+
+        let id = i.add(json!({"name": "Party", "sourceId": 3, "typeId": 5, "stageId": 6, "industryId": 2,
+            "contact": {"name": "Ivy"}})).await;
+        let lead = i.t.get(&format!("/v1/leads/{id}")).await.body;
+        assert_eq!((lead["company_id"].is_null(), lead["contact_id"].is_i64()), (true, true), "{lead}");
+
+        let bad = i.call("contact", "addOrUpdateLead", json!({"name": "X", "sourceId": 3, "typeId": 5, "stageId": 6,
+            "company": {"colour": "red"}, "contact": {"name": "Y", "email": "nope"}})).await;
+        assert_exact(&bad, StatusCode::BAD_REQUEST, json!({
+            "errorCode": 400, "message": "The lead details are invalid", "specificCode": 24218,
+            "additionalMessages": [
+                "company.colour: unknown field; a company has id, name",
+                "contact.email: `nope` is not an email address"
+            ]
+        }));
+        // The contact's id is taken, so the whole add is undone, the new company with it.
+        let taken = i.call("contact", "addOrUpdateLead", json!({"name": "X", "sourceId": 3, "typeId": 5, "stageId": 6,
+            "company": {"name": "Initech"}, "contact": {"id": 9, "name": "Again"}})).await;
+        assert_exact(&taken, StatusCode::CONFLICT, json!({
+            "errorCode": 409, "message": "a contact with this id already exists", "specificCode": 0, "additionalMessages": []
+        }));
+        let companies = i.t.get("/v1/companies").await.body;
+        assert_eq!(companies["items"].as_array().unwrap().len(), 2, "{companies}");
+
+        let update = i.call("contact", "addOrUpdateLead", json!({"id": id, "company": {"name": "Later"}})).await;
+        assert_eq!(update.body["additionalMessages"],
+            json!(["company: can only be sent when adding a lead; create the company first and send its id"]));
+    }
+}
+
 /// Three leads to filter: Gala (company, hot), Garden party (contact), Board meeting (company,
 /// owned by user 11, no description).
 async fn three_leads(i: &Ivvy) -> [i64; 3] {

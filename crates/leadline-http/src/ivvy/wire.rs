@@ -121,12 +121,12 @@ pub fn lead_request(body: &[u8]) -> Result<(Option<i64>, CrmInput), IvvyError> {
                 "stageReasonId" => input.stage_reason_id = id(k, value).map_err(one)?,
                 "channelId" => input.channel_id = id(k, value).map_err(one)?,
                 "customFields" => input.custom_fields = custom_fields(value)?,
-                "company" | "contact" if !value.is_null() => {
-                    return Err(one(DomainError::new(
-                        k,
-                        format!("a new {k} cannot be created here; create it first and send {k}Id"),
-                    )))
-                }
+                "company" | "contact" => match value {
+                    Value::Null => {}
+                    Value::Object(object) if k == "company" => input.new_company = Some(object.clone()),
+                    Value::Object(object) => input.new_contact = Some(object.clone()),
+                    _ => return Err(one(DomainError::new(k, format!("must be a {k} object")))),
+                },
                 // SDKs may send every property of their model; unknown ones are refused only
                 // when they carry a value, so a typo never passes silently.
                 _ if value.is_null() => {}
