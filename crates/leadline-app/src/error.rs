@@ -20,6 +20,9 @@ pub enum AppError {
     /// The caller's version is not the current one; nothing was changed.
     #[error("the lead is at version {current}, not {given}; read it again and retry")]
     StaleVersion { given: i64, current: i64 },
+    /// A dialer load or update was refused for a reason its dialect has a code for.
+    #[error("{0}")]
+    Dialer(leadline_core::dialer::DialerError),
     /// A store failure the caller cannot fix; its detail goes to the log only.
     #[error("internal error")]
     Store(#[from] StoreError),
@@ -32,6 +35,15 @@ impl AppError {
 
     pub fn not_found(what: &'static str, id: impl ToString) -> AppError {
         AppError::NotFound { what, id: id.to_string() }
+    }
+}
+
+impl From<leadline_core::dialer::DialerError> for AppError {
+    fn from(error: leadline_core::dialer::DialerError) -> Self {
+        match error {
+            leadline_core::dialer::DialerError::Invalid(d) => AppError::Invalid(d),
+            other => AppError::Dialer(other),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::{App, AppError, Page, Principal, Result};
 /// How often a change without `If-Match` is retried when another writer got there first.
 const RETRIES: usize = 5;
 
-fn new_ref() -> String {
+pub(crate) fn new_ref() -> String {
     let mut bytes = [0u8; REF_LEN];
     getrandom::fill(&mut bytes).expect("the operating system's random source works");
     ref_from_bytes(bytes)
@@ -79,23 +79,38 @@ pub async fn create(app: &App, by: &Principal, api: Api, input: LeadInput) -> Re
     check_write(by, campaign)?;
     let now = app.now();
     let mut lead = Lead::create(new_ref(), input, now)?;
-    // A ref collision is a one-in-a-trillion event; draw again rather than fail.
-    for _ in 0..3 {
-        let mut tx = app.store.begin().await?;
-        match insert_new(&mut tx, app, by, api, &mut lead, now).await {
-            Ok(()) => {
-                tx.commit().await.map_err(StoreError::from)?;
-                return Ok(lead);
-            }
-            Err(Insert::RefTaken) => lead.lead_ref = new_ref(),
-            Err(Insert::MissingReference) => {
-                drop(tx);
-                return Err(missing_reference(app, &lead).await?);
-            }
-            Err(Insert::Failed(e)) => return Err(e),
+    let mut tx = app.store.begin().await?;
+    check_allocation(&mut tx, &lead).await?;
+    match insert_new(&mut tx, app, &mut lead).await {
+        Err(AppError::Store(StoreError::ForeignKey(_))) => {
+            drop(tx);
+            return Err(missing_reference(app, &lead).await?);
         }
+        other => other?,
     }
-    Err(AppError::Conflict("could not draw a free lead ref; try again".into()))
+    store::record_history(&mut tx, lead.id, now, by.actor(api), "create", &Changes::between(None, &lead)).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(lead)
+}
+
+/// Inserts a new lead inside the caller's transaction, first drawing its ref again while the
+/// drawn one is taken (at ten million leads one draw in a hundred thousand collides). Sets the
+/// lead's id. A foreign-key refusal comes back as the store error, for the caller to explain.
+pub(crate) async fn insert_new(tx: &mut Conn, app: &App, lead: &mut Lead) -> Result<()> {
+    while store::ref_taken(tx, &lead.lead_ref).await? {
+        lead.lead_ref = new_ref();
+    }
+    match store::insert(tx, app.store.backend(), lead).await {
+        Ok(id) => {
+            lead.id = id;
+            Ok(())
+        }
+        Err(StoreError::Unique(detail)) if detail.contains("external_id") => {
+            Err(AppError::Conflict("another lead in this campaign already has this external_id".into()))
+        }
+        Err(StoreError::Unique(_)) => Err(AppError::Conflict(format!("a lead with id {} already exists", lead.id))),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Creates a lead inside the caller's transaction, for use cases that write more beside it
@@ -104,59 +119,13 @@ pub async fn create_in(tx: &mut Conn, app: &App, by: &Principal, api: Api, input
     check_write(by, input.campaign_id.flatten())?;
     let now = app.now();
     let mut lead = Lead::create(new_ref(), input, now)?;
-    match insert_new(tx, app, by, api, &mut lead, now).await {
-        Ok(()) => Ok(lead),
-        Err(Insert::RefTaken) => Err(AppError::Conflict("could not draw a free lead ref; try again".into())),
-        Err(Insert::MissingReference) => Err(missing_reference(app, &lead).await?),
-        Err(Insert::Failed(e)) => Err(e),
+    check_allocation(tx, &lead).await?;
+    match insert_new(tx, app, &mut lead).await {
+        Err(AppError::Store(StoreError::ForeignKey(_))) => return Err(missing_reference(app, &lead).await?),
+        other => other?,
     }
-}
-
-/// Why inserting a new lead failed.
-enum Insert {
-    RefTaken,
-    MissingReference,
-    Failed(AppError),
-}
-
-impl From<StoreError> for Insert {
-    fn from(error: StoreError) -> Self {
-        Insert::Failed(error.into())
-    }
-}
-
-impl From<AppError> for Insert {
-    fn from(error: AppError) -> Self {
-        Insert::Failed(error)
-    }
-}
-
-/// Inserts a new lead and its history row; on success `lead.id` is its id.
-async fn insert_new(
-    tx: &mut Conn,
-    app: &App,
-    by: &Principal,
-    api: Api,
-    lead: &mut Lead,
-    now: jiff::Timestamp,
-) -> std::result::Result<(), Insert> {
-    check_allocation(tx, lead).await?;
-    match store::insert(tx, app.store.backend(), lead).await {
-        Ok(id) => {
-            lead.id = id;
-            store::record_history(tx, id, now, by.actor(api), "create", &Changes::between(None, lead)).await?;
-            Ok(())
-        }
-        Err(StoreError::Unique(detail)) if detail.contains("external_id") => {
-            Err(Insert::Failed(AppError::Conflict("another lead in this campaign already has this external_id".into())))
-        }
-        Err(StoreError::Unique(detail)) if detail.contains("ref") => Err(Insert::RefTaken),
-        Err(StoreError::Unique(_)) => {
-            Err(Insert::Failed(AppError::Conflict(format!("a lead with id {} already exists", lead.id))))
-        }
-        Err(StoreError::ForeignKey(_)) => Err(Insert::MissingReference),
-        Err(other) => Err(other.into()),
-    }
+    store::record_history(tx, lead.id, now, by.actor(api), "create", &Changes::between(None, &lead)).await?;
+    Ok(lead)
 }
 
 pub async fn get(app: &App, by: &Principal, id: i64) -> Result<Lead> {

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod crm;
+pub mod dialer;
 pub mod error;
 pub mod keys;
 pub mod leads;

@@ -94,6 +94,8 @@ const fn named(name: &'static str, table: &'static str, noun: &'static str) -> C
 
 pub const QUEUE_KINDS: &[&str] = &["call_center", "review", "custom"];
 pub const TEMPLATE_FIELD_KINDS: &[&str] = &["text", "phone", "date", "number", "email"];
+/// Countries whose phone numbering the dialer knows (see `dialer::PHONE_COUNTRIES`).
+pub const PHONE_COUNTRY_CODES: &[&str] = &["AU", "NZ", "GB", "IE", "US", "CA"];
 
 /// Every collection, parents before children: `apply` writes in this order and deletes are
 /// checked against the children listed after a collection.
@@ -124,6 +126,7 @@ pub static COLLECTIONS: &[Collection] = &[
             name(),
             defaulted("fields", Kind::TemplateFields, "[]"),
             field("contact_hours_id", Kind::Ref("contact-hours"), false),
+            field("phone_country", Kind::OneOf(PHONE_COUNTRY_CODES), false),
         ],
     },
     Collection {

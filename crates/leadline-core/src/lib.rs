@@ -6,6 +6,7 @@
 pub mod access;
 pub mod catalog;
 pub mod crm;
+pub mod dialer;
 pub mod error;
 pub mod history;
 pub mod lead;

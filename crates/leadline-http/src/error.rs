@@ -46,6 +46,16 @@ impl From<AppError> for ApiError {
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
+            AppError::Dialer(refusal) => {
+                use leadline_core::dialer::DialerError as D;
+                match refusal {
+                    D::LeadNotFound => StatusCode::NOT_FOUND,
+                    D::Leased { .. } | D::StaleVersion | D::ExternalIdTaken(_) | D::DuplicatePhone(_) | D::Dnc(_) => {
+                        StatusCode::CONFLICT
+                    }
+                    _ => StatusCode::BAD_REQUEST,
+                }
+            }
             AppError::Store(cause) => {
                 tracing::error!(error = %cause, source = ?std::error::Error::source(cause), "store failure");
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -8,8 +8,10 @@ pub mod extract;
 pub mod ivvy;
 pub mod metrics;
 pub mod native;
+pub mod noojee;
 pub mod openapi;
 pub mod ops;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -22,13 +24,14 @@ use leadline_app::App;
 pub struct HttpSettings {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    pub noojee: noojee::Limits,
     /// The iVvy dialect's signing key and whether it also takes plain bearer keys.
     pub ivvy: ivvy::IvvySettings,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { body_limit: 1024 * 1024, ivvy: ivvy::IvvySettings::default() }
+        HttpSettings { body_limit: 1024 * 1024, noojee: noojee::Limits::default(), ivvy: ivvy::IvvySettings::default() }
     }
 }
 
@@ -38,19 +41,33 @@ pub struct AppState {
     pub app: App,
     pub metrics: Arc<metrics::Metrics>,
     pub settings: Arc<HttpSettings>,
+    /// Turns for Noojee loads and updates on this node.
+    pub noojee_limiter: Arc<noojee::Limiter>,
 }
 
 /// The whole HTTP surface of one node.
 pub fn router(app: App, settings: HttpSettings) -> Router {
-    let state = AppState { app, metrics: Arc::new(metrics::Metrics::new()), settings: Arc::new(settings.clone()) };
-    Router::new()
+    router_and_state(app, settings).0
+}
+
+/// The router and the state it serves, for tests that look inside (the limiter, the metrics).
+pub fn router_and_state(app: App, settings: HttpSettings) -> (Router, AppState) {
+    let state = AppState {
+        app,
+        metrics: Arc::new(metrics::Metrics::new()),
+        noojee_limiter: Arc::new(noojee::Limiter::new(settings.noojee.clone())),
+        settings: Arc::new(settings.clone()),
+    };
+    let router = Router::new()
         .merge(ops::routes())
         .nest("/v1", native::routes())
+        .merge(noojee::routes())
         .merge(ivvy::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-        .with_state(state)
+        .with_state(state.clone());
+    (router, state)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, finishing requests in flight.

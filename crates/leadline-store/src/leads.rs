@@ -261,6 +261,11 @@ pub async fn get_for_update(conn: &mut Conn, backend: Backend, id: i64) -> Resul
     row.as_ref().map(read).transpose()
 }
 
+pub async fn ref_taken(conn: &mut Conn, lead_ref: &str) -> Result<bool> {
+    let row = sqlx::query("SELECT 1 FROM leads WHERE ref = $1").bind(lead_ref).fetch_optional(&mut *conn).await?;
+    Ok(row.is_some())
+}
+
 pub async fn get_by_ref(conn: &mut Conn, lead_ref: &str) -> Result<Option<Lead>> {
     let row = sqlx::query(&format!("{} WHERE ref = $1", select())).bind(lead_ref).fetch_optional(&mut *conn).await?;
     row.as_ref().map(read).transpose()

@@ -30,6 +30,9 @@ pub struct ConfigArgs {
     /// Log format: text or json [default: text]
     #[arg(long, global = true, env = "LEADLINE_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Key that signs webhook bodies [default: one made once and shared through the database]
+    #[arg(long, global = true, env = "LEADLINE_WEBHOOK_SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
     /// Server key iVvy signing secrets are derived from (32+ random characters); keep it out of
     /// the database and never change it while iVvy credentials are in use
     #[arg(long, global = true, env = "LEADLINE_IVVY_SIGNING_KEY", hide_env_values = true)]
@@ -47,6 +50,12 @@ struct FileConfig {
     body_limit_bytes: Option<usize>,
     pool_max_connections: Option<u32>,
     pool_acquire_timeout_seconds: Option<u64>,
+    webhook_secret: Option<String>,
+    noojee_concurrency: Option<usize>,
+    noojee_max_waiting: Option<usize>,
+    noojee_update_wait_seconds: Option<u64>,
+    noojee_insert_wait_seconds: Option<u64>,
+    noojee_batch_limit: Option<usize>,
     ivvy_signing_key: Option<String>,
     ivvy_allow_bearer: Option<bool>,
 }
@@ -60,6 +69,8 @@ pub struct Config {
     pub body_limit_bytes: usize,
     pub pool_max_connections: u32,
     pub pool_acquire_timeout: Duration,
+    pub webhook_secret: Option<String>,
+    pub noojee: leadline_http::noojee::Limits,
     pub ivvy: IvvySettings,
 }
 
@@ -88,7 +99,17 @@ impl Config {
                 .transpose()?,
             allow_bearer: file.ivvy_allow_bearer.unwrap_or(false),
         };
+        let defaults = leadline_http::noojee::Limits::default();
+        let noojee = leadline_http::noojee::Limits {
+            concurrency: file.noojee_concurrency.unwrap_or(defaults.concurrency).max(1),
+            max_waiting: file.noojee_max_waiting.unwrap_or(defaults.max_waiting),
+            update_wait: file.noojee_update_wait_seconds.map(Duration::from_secs).unwrap_or(defaults.update_wait),
+            insert_wait: file.noojee_insert_wait_seconds.map(Duration::from_secs).unwrap_or(defaults.insert_wait),
+            batch_limit: file.noojee_batch_limit.unwrap_or(defaults.batch_limit).max(1),
+        };
         Ok(Config {
+            webhook_secret: args.webhook_secret.clone().or(file.webhook_secret),
+            noojee,
             listen: args.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
             database_url: args
                 .database_url
@@ -112,7 +133,11 @@ impl Config {
     }
 
     pub fn http(&self) -> HttpSettings {
-        HttpSettings { body_limit: self.body_limit_bytes, ivvy: self.ivvy.clone() }
+        HttpSettings { body_limit: self.body_limit_bytes, noojee: self.noojee.clone(), ivvy: self.ivvy.clone() }
+    }
+
+    pub fn webhooks(&self) -> leadline_http::webhooks::WebhookSettings {
+        leadline_http::webhooks::WebhookSettings { secret: self.webhook_secret.clone(), ..Default::default() }
     }
 }
 

@@ -220,7 +220,21 @@ async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
     println!("API reference: {base}/docs   OpenAPI: {base}/openapi.json   Metrics: {base}/metrics");
     tracing::info!(%address, "serving");
     let router = leadline_http::router(app.clone(), config.http());
-    leadline_http::serve(listener, router, shutdown_signal()).await?;
+    // Webhooks of disposition actions are delivered by a worker beside the server; both stop
+    // on the same signal.
+    let worker = leadline_http::webhooks::Worker::new(app.clone(), config.webhooks()).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let mut worker_stopped = stopped.clone();
+    let worker = tokio::spawn(worker.run(async move {
+        let _ = worker_stopped.changed().await;
+    }));
+    leadline_http::serve(listener, router, async move {
+        shutdown_signal().await;
+        let _ = stop.send(());
+    })
+    .await?;
+    drop(stopped);
+    let _ = worker.await;
     app.store.close().await;
     Ok(())
 }

@@ -1,11 +1,12 @@
 //! The native JSON API under `/v1`, authenticated by `Authorization: Bearer <key>`.
 
 pub mod catalog;
+pub mod dialer;
 pub mod keys;
 pub mod leads;
 pub mod sales;
 
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::AppState;
@@ -17,6 +18,9 @@ pub fn routes() -> Router<AppState> {
         .route("/leads", get(leads::list).post(leads::create))
         .route("/leads/{id}", get(leads::get).patch(leads::change))
         .route("/leads/{id}/history", get(leads::history))
+        .route("/leads/{id}/release", post(dialer::release))
+        .route("/leads/{id}/disposition", post(dialer::disposition))
+        .route("/allocations/{id}/next-lead", post(dialer::next_lead))
         .route("/sales", get(sales::list).post(sales::create))
         .route("/catalog", axum::routing::put(catalog::apply))
         .route("/{collection}", get(catalog::list).post(catalog::create))

@@ -1,0 +1,437 @@
+//! Dialer use cases: loading and updating campaign leads (what Noojee's CampaignAPI does),
+//! dispositions and their actions, and the dial queue (lease the next lead, release it).
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use leadline_core::dialer::{
+    apply_disposition, dnc_forms, is_dialable, is_no_change, parse_callback, phone_country, DialerError, DialerRecord,
+    PhoneCountry, SideEffect,
+};
+use leadline_core::history::{Api, Changes};
+use leadline_core::lead::Lead;
+use leadline_core::schedule::Schedule;
+use leadline_store::dialer::{self as store, Template};
+use leadline_store::leads as lead_store;
+use leadline_store::{Conn, StoreError};
+use serde_json::json;
+
+use crate::leads::{insert_new, new_ref};
+use crate::{App, AppError, Principal, Result};
+
+/// The campaign a load or update names: all three must exist and belong together.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CampaignIds {
+    pub template_id: Option<i64>,
+    pub campaign_id: Option<i64>,
+    pub allocation_id: Option<i64>,
+}
+
+struct Campaign {
+    template: Template,
+    campaign_id: i64,
+    allocation_id: i64,
+    country: Option<&'static PhoneCountry>,
+}
+
+async fn campaign(conn: &mut Conn, ids: CampaignIds) -> Result<Campaign> {
+    let template_id = ids.template_id.ok_or(DialerError::NoTemplate)?;
+    let template = store::template(conn, template_id).await?.ok_or(DialerError::NoTemplate)?;
+    let campaign_id = ids.campaign_id.ok_or(DialerError::NoCampaign)?;
+    if store::campaign_template(conn, campaign_id).await? != Some(template_id) {
+        return Err(DialerError::NoCampaign.into());
+    }
+    let allocation_id = ids.allocation_id.ok_or(DialerError::NoAllocation)?;
+    if store::allocation_campaign(conn, allocation_id).await? != Some(campaign_id) {
+        return Err(DialerError::NoAllocation.into());
+    }
+    let country = template.phone_country.as_deref().and_then(phone_country);
+    Ok(Campaign { template, campaign_id, allocation_id, country })
+}
+
+fn check_campaign(by: &Principal, campaign_id: Option<i64>) -> Result<()> {
+    if by.role.can_write_lead_in(campaign_id) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!("a {} key cannot load or change leads of this campaign", by.role.name())))
+    }
+}
+
+/// The contact hours a record names (or the lead's, or the template's), and its zone.
+async fn resolve_hours(
+    conn: &mut Conn,
+    record: &DialerRecord,
+    current: Option<i64>,
+    template: &Template,
+) -> Result<(Option<i64>, TimeZone)> {
+    let id = match record.contact_hours.as_deref() {
+        Some(name) if !is_no_change(name) => Some(
+            store::contact_hours_named(conn, name)
+                .await?
+                .ok_or_else(|| DialerError::UnknownContactHours(name.to_string()))?,
+        ),
+        _ => current.or(template.contact_hours_id),
+    };
+    let zone = match id {
+        Some(id) => store::contact_hours(conn, id).await?.map(|s| s.zone().clone()).unwrap_or(TimeZone::UTC),
+        None => TimeZone::UTC,
+    };
+    Ok((id, zone))
+}
+
+fn phone_strings(lead: &Lead) -> Vec<String> {
+    lead.phones.iter().map(|p| p.as_str().to_string()).collect()
+}
+
+/// The first of `phones` on the system-wide or the campaign's do-not-call list, in any of the
+/// ways it may have been written there.
+async fn on_dnc(conn: &mut Conn, c: &Campaign, phones: &[String]) -> Result<Option<String>> {
+    for phone in phones {
+        if store::dnc_listed(conn, c.campaign_id, &dnc_forms(phone, c.country)).await?.is_some() {
+            return Ok(Some(phone.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Looks up and applies a disposition code; `<No Change>` keeps the current one (and fires
+/// nothing). Returns the side effects to carry out.
+async fn dispose(
+    conn: &mut Conn,
+    template_id: i64,
+    lead: &mut Lead,
+    code: &str,
+    now: Timestamp,
+) -> Result<Vec<SideEffect>> {
+    if is_no_change(code) {
+        return if lead.disposition.is_some() { Ok(Vec::new()) } else { Err(DialerError::NoDispositionToKeep.into()) };
+    }
+    let disposition = store::disposition(conn, template_id, code.trim())
+        .await?
+        .ok_or_else(|| DialerError::UnknownDisposition(code.to_string()))?;
+    Ok(apply_disposition(lead, &disposition, now))
+}
+
+/// Carries out side effects inside the transaction: DNC rows, copies, webhooks in the outbox.
+async fn carry_out(
+    conn: &mut Conn,
+    app: &App,
+    by: &Principal,
+    api: Api,
+    lead: &Lead,
+    effects: Vec<SideEffect>,
+    now: Timestamp,
+) -> Result<()> {
+    for effect in effects {
+        match effect {
+            SideEffect::AddDnc(phones) => {
+                for phone in phones {
+                    store::add_dnc(conn, &phone).await?;
+                }
+            }
+            SideEffect::CopyTo(allocation_id) => {
+                let campaign_id = store::allocation_campaign(conn, allocation_id).await?.ok_or_else(|| {
+                    AppError::Conflict(format!(
+                        "the disposition copies to allocation {allocation_id}, which no longer exists"
+                    ))
+                })?;
+                let mut copy = lead.clone();
+                copy.id = 0;
+                copy.lead_ref = new_ref();
+                copy.allocation_id = Some(allocation_id);
+                copy.campaign_id = Some(campaign_id);
+                // An external id is unique within a campaign: a copy into the same campaign has none.
+                if lead.campaign_id == Some(campaign_id) {
+                    copy.external_id = None;
+                }
+                copy.disposition = None;
+                copy.callback_at = None;
+                copy.closed = false;
+                copy.dial_count = 0;
+                copy.last_dialed_at = None;
+                copy.lock_holder = None;
+                copy.lock_until = None;
+                copy.version = 1;
+                copy.created_at = now;
+                copy.updated_at = now;
+                insert_new(conn, app, &mut copy).await?;
+                let mut changes = Changes::between(None, &copy);
+                changes.insert("copied_from", serde_json::Value::Null, json!(lead.id));
+                lead_store::record_history(conn, copy.id, now, by.actor(api), "copy", &changes).await?;
+            }
+            SideEffect::Webhook(url) => {
+                let body = json!({"event": "disposition", "disposition": lead.disposition, "lead": lead}).to_string();
+                store::enqueue_webhook(conn, lead.id, &url, &body, now).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A move to another allocation takes the lead into that allocation's campaign.
+async fn follow_allocation(conn: &mut Conn, lead: &mut Lead) -> Result<()> {
+    if let Some(allocation) = lead.allocation_id {
+        lead.campaign_id = Some(store::allocation_campaign(conn, allocation).await?.ok_or_else(|| {
+            AppError::Conflict(format!("the disposition moves to allocation {allocation}, which no longer exists"))
+        })?);
+    }
+    Ok(())
+}
+
+/// Loads a new lead into a campaign allocation.
+pub async fn insert(
+    app: &App,
+    by: &Principal,
+    api: Api,
+    ids: CampaignIds,
+    record: &DialerRecord,
+    allow_duplicates: bool,
+) -> Result<Lead> {
+    check_campaign(by, ids.campaign_id)?;
+    if let Some(field) = record.no_change_field() {
+        return Err(DialerError::NoChangeOnInsert(field).into());
+    }
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let c = campaign(&mut tx, ids).await?;
+    let mut input = record.to_input(&c.template.fields, c.country, None)?;
+    let phones = input.phones.clone().unwrap_or_default();
+    if phones.is_empty() {
+        return Err(DialerError::NoPhone.into());
+    }
+    if let Some(phone) = on_dnc(&mut tx, &c, &phones).await? {
+        return Err(DialerError::Dnc(phone).into());
+    }
+    if !allow_duplicates {
+        if let Some(phone) = store::phone_in_campaign(&mut tx, c.campaign_id, &phones, None).await? {
+            return Err(DialerError::DuplicatePhone(phone).into());
+        }
+    }
+    if let Some(external) = &record.external_id {
+        if store::lead_by_external_id(&mut tx, app.store.backend(), c.campaign_id, external).await?.is_some() {
+            return Err(DialerError::ExternalIdTaken(external.clone()).into());
+        }
+    }
+    let (hours, zone) = resolve_hours(&mut tx, record, None, &c.template).await?;
+    input.campaign_id = Some(Some(c.campaign_id));
+    input.allocation_id = Some(Some(c.allocation_id));
+    input.contact_hours_id = Some(hours);
+    if let Some(text) = &record.callback {
+        input.callback_at = Some(Some(parse_callback(text, &zone)?));
+    }
+    let mut lead = Lead::create(new_ref(), input, now)?;
+    let effects = match &record.disposition {
+        Some(code) => dispose(&mut tx, c.template.id, &mut lead, code, now).await?,
+        None => Vec::new(),
+    };
+    follow_allocation(&mut tx, &mut lead).await?;
+    match insert_new(&mut tx, app, &mut lead).await {
+        Err(AppError::Conflict(_)) if record.external_id.is_some() => {
+            return Err(DialerError::ExternalIdTaken(record.external_id.clone().unwrap_or_default()).into())
+        }
+        other => other?,
+    }
+    lead_store::record_history(&mut tx, lead.id, now, by.actor(api), "create", &Changes::between(None, &lead)).await?;
+    carry_out(&mut tx, app, by, api, &lead, effects, now).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(lead)
+}
+
+/// Updates the lead with the record's external id in the campaign; only the fields given change.
+pub async fn update(app: &App, by: &Principal, api: Api, ids: CampaignIds, record: &DialerRecord) -> Result<Lead> {
+    check_campaign(by, ids.campaign_id)?;
+    let external = record.external_id.clone().ok_or(DialerError::NoExternalId)?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let c = campaign(&mut tx, ids).await?;
+    let current = store::lead_by_external_id(&mut tx, app.store.backend(), c.campaign_id, &external)
+        .await?
+        .ok_or(DialerError::LeadNotFound)?;
+    if let (Some(holder), Some(until)) = (&current.lock_holder, current.lock_until) {
+        if until > now {
+            return Err(DialerError::Leased { holder: holder.clone(), until }.into());
+        }
+    }
+    let mut input = record.to_input(&c.template.fields, c.country, Some(&current))?;
+    input.external_id = None;
+    let (hours, zone) = resolve_hours(&mut tx, record, current.contact_hours_id, &c.template).await?;
+    input.contact_hours_id = Some(hours);
+    if let Some(text) = record.callback.as_deref().filter(|t| !is_no_change(t)) {
+        input.callback_at = Some(Some(parse_callback(text, &zone)?));
+    }
+    let (mut next, _) = current.change(input, now)?;
+    if next.phones.is_empty() {
+        return Err(DialerError::NoPhone.into());
+    }
+    let added: Vec<String> =
+        phone_strings(&next).into_iter().filter(|p| !phone_strings(&current).contains(p)).collect();
+    if let Some(phone) = on_dnc(&mut tx, &c, &added).await? {
+        return Err(DialerError::Dnc(phone).into());
+    }
+    let effects = match &record.disposition {
+        Some(code) => dispose(&mut tx, c.template.id, &mut next, code, now).await?,
+        None => Vec::new(),
+    };
+    follow_allocation(&mut tx, &mut next).await?;
+    let changes = Changes::between(Some(&current), &next);
+    if changes.is_empty() && effects.is_empty() {
+        return Ok(current);
+    }
+    next.version = current.version + 1;
+    next.updated_at = now;
+    let phones_changed = changes.get("phones").is_some();
+    match lead_store::update(&mut tx, &next, current.version, phones_changed).await {
+        Ok(true) => {}
+        Ok(false) => return Err(DialerError::StaleVersion.into()),
+        Err(StoreError::Unique(_)) => return Err(DialerError::ExternalIdTaken(external).into()),
+        Err(other) => return Err(other.into()),
+    }
+    let action = if record.disposition.as_deref().is_some_and(|d| !is_no_change(d)) { "disposition" } else { "update" };
+    lead_store::record_history(&mut tx, next.id, now, by.actor(api), action, &changes).await?;
+    carry_out(&mut tx, app, by, api, &next, effects, now).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(next)
+}
+
+/// Leases the next dialable lead of an allocation to `holder` for `lease`: open, not held,
+/// callback due, inside its contact hours; lower priority number first, then due callbacks,
+/// then first come first served. None when nothing is dialable now.
+pub async fn next_lead(
+    app: &App,
+    by: &Principal,
+    allocation_id: i64,
+    holder: &str,
+    lease: SignedDuration,
+) -> Result<Option<Lead>> {
+    if holder.trim().is_empty() || holder.len() > 100 {
+        return Err(AppError::invalid("holder", "must be 1 to 100 characters naming who dials the lead"));
+    }
+    if lease < SignedDuration::from_secs(1) || lease > SignedDuration::from_hours(24) {
+        return Err(AppError::invalid("lease_seconds", "must be between 1 and 86400"));
+    }
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let campaign_id = store::allocation_campaign(&mut tx, allocation_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("allocation", allocation_id))?;
+    check_campaign(by, Some(campaign_id))?;
+    // Most of the time the first few candidates are dialable; a wider look is needed only when
+    // many sit outside their contact hours.
+    let mut schedules: std::collections::HashMap<i64, Option<Schedule>> = std::collections::HashMap::new();
+    for batch in [8, 512] {
+        let candidates = store::dial_candidates(&mut tx, app.store.backend(), allocation_id, now, batch).await?;
+        let exhausted = (candidates.len() as i64) < batch;
+        for lead in candidates {
+            let hours = match lead.contact_hours_id {
+                Some(id) => {
+                    if let std::collections::hash_map::Entry::Vacant(slot) = schedules.entry(id) {
+                        slot.insert(store::contact_hours(&mut tx, id).await?);
+                    }
+                    schedules[&id].as_ref()
+                }
+                None => None,
+            };
+            if !is_dialable(&lead, hours, now) {
+                continue;
+            }
+            let mut next = lead.clone();
+            next.lock_holder = Some(holder.to_string());
+            next.lock_until = now.checked_add(lease).ok();
+            next.dial_count += 1;
+            next.last_dialed_at = Some(now);
+            next.version += 1;
+            next.updated_at = now;
+            if !lead_store::update(&mut tx, &next, lead.version, false).await? {
+                continue;
+            }
+            let changes = Changes::between(Some(&lead), &next);
+            lead_store::record_history(&mut tx, next.id, now, by.actor(Api::Native), "lease", &changes).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            return Ok(Some(next));
+        }
+        if exhausted {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+async fn load_for_dialer(conn: &mut Conn, app: &App, by: &Principal, lead_id: i64) -> Result<Lead> {
+    let lead = lead_store::get_for_update(conn, app.store.backend(), lead_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("lead", lead_id))?;
+    if !by.role.can_write_lead_in(lead.campaign_id) {
+        return Err(if by.role.campaign_ids().is_empty() {
+            AppError::Forbidden(format!("a {} key cannot dial leads", by.role.name()))
+        } else {
+            AppError::not_found("lead", lead_id)
+        });
+    }
+    Ok(lead)
+}
+
+/// Gives a leased lead back without a disposition.
+pub async fn release(app: &App, by: &Principal, lead_id: i64, holder: &str) -> Result<Lead> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let lead = load_for_dialer(&mut tx, app, by, lead_id).await?;
+    match (&lead.lock_holder, lead.lock_until) {
+        (Some(h), Some(until)) if h == holder && until > now => {}
+        _ => return Err(AppError::Conflict(format!("lead {lead_id} is not held by `{holder}`"))),
+    }
+    let mut next = lead.clone();
+    next.lock_holder = None;
+    next.lock_until = None;
+    next.version += 1;
+    next.updated_at = now;
+    if !lead_store::update(&mut tx, &next, lead.version, false).await? {
+        return Err(DialerError::StaleVersion.into());
+    }
+    lead_store::record_history(
+        &mut tx,
+        lead_id,
+        now,
+        by.actor(Api::Native),
+        "release",
+        &Changes::between(Some(&lead), &next),
+    )
+    .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(next)
+}
+
+/// Gives a lead a disposition through the native API: the same rules and actions as a dialer
+/// update with `njDisposition`. A lead held by someone else is refused.
+pub async fn set_disposition(
+    app: &App,
+    by: &Principal,
+    lead_id: i64,
+    code: &str,
+    holder: Option<&str>,
+) -> Result<Lead> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let lead = load_for_dialer(&mut tx, app, by, lead_id).await?;
+    if let (Some(h), Some(until)) = (&lead.lock_holder, lead.lock_until) {
+        if until > now && holder != Some(h.as_str()) {
+            return Err(DialerError::Leased { holder: h.clone(), until }.into());
+        }
+    }
+    let campaign = lead
+        .campaign_id
+        .ok_or_else(|| AppError::invalid("lead", "the lead is in no campaign, so it has no dispositions"))?;
+    let template_id =
+        store::campaign_template(&mut tx, campaign).await?.ok_or_else(|| AppError::not_found("campaign", campaign))?;
+    let mut next = lead.clone();
+    let effects = dispose(&mut tx, template_id, &mut next, code, now).await?;
+    follow_allocation(&mut tx, &mut next).await?;
+    next.version += 1;
+    next.updated_at = now;
+    if !lead_store::update(&mut tx, &next, lead.version, false).await? {
+        return Err(DialerError::StaleVersion.into());
+    }
+    let changes = Changes::between(Some(&lead), &next);
+    lead_store::record_history(&mut tx, lead_id, now, by.actor(Api::Native), "disposition", &changes).await?;
+    carry_out(&mut tx, app, by, Api::Native, &next, effects, now).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(next)
+}

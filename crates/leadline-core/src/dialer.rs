@@ -1,0 +1,638 @@
+//! Dialer rules: campaign-template field mapping, phone normalization by country, callback times
+//! in a contact-hours zone, dispositions and what their actions do, and the dialing order.
+
+use jiff::civil::DateTime;
+use jiff::tz::{Disambiguation, TimeZone};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Map, Value};
+
+use crate::catalog::{DispositionAction, TemplateField};
+use crate::lead::{Lead, LeadInput};
+use crate::phone::Phone;
+use crate::schedule::Schedule;
+use crate::DomainError;
+
+/// Why a dialer load or update was refused. The Noojee dialect numbers these (101–117); the
+/// native API maps them to HTTP statuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialerError {
+    #[error("no lead in this campaign has that external id")]
+    LeadNotFound,
+    #[error("the lead has no phone number in any phone field")]
+    NoPhone,
+    #[error("phone {0} is on a do-not-call list")]
+    Dnc(String),
+    #[error("another lead in this campaign already has phone {0}")]
+    DuplicatePhone(String),
+    #[error("`{0}` is not a disposition of this campaign's template")]
+    UnknownDisposition(String),
+    #[error("the lead has no disposition yet, so `<No Change>` cannot keep it")]
+    NoDispositionToKeep,
+    #[error("field `{0}` says `<No Change>`, which only an update may say")]
+    NoChangeOnInsert(String),
+    #[error("the lead is held by {holder} until {until}; nothing was changed")]
+    Leased { holder: String, until: Timestamp },
+    #[error("the lead changed while this update was applied; nothing was changed")]
+    StaleVersion,
+    #[error("`{0}` is not a contact-hours name")]
+    UnknownContactHours(String),
+    #[error("another lead in this campaign already has external id `{0}`")]
+    ExternalIdTaken(String),
+    #[error("an update needs njExternalLeadId to find the lead")]
+    NoExternalId,
+    #[error("`{0}` is not a callback date written yyyy/MM/dd HH:mm")]
+    BadCallbackDate(String),
+    #[error("a valid allocation id of this campaign is required")]
+    NoAllocation,
+    #[error("a valid campaign template id is required")]
+    NoTemplate,
+    #[error("a valid campaign id of this template is required")]
+    NoCampaign,
+    /// Input the vendor's table has no code for (a priority out of range, a malformed phone).
+    #[error("{0}")]
+    Invalid(DomainError),
+}
+
+/// The sentinel that leaves a field as it is; clients write it in any case.
+pub fn is_no_change(text: &str) -> bool {
+    text.trim().eq_ignore_ascii_case("<no change>")
+}
+
+/// How a country writes its phone numbers: the calling code, the trunk prefix dialed before a
+/// national number, and the length of a national number without it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhoneCountry {
+    pub iso: &'static str,
+    pub calling_code: &'static str,
+    pub trunk_prefix: &'static str,
+    pub national_digits: (usize, usize),
+}
+
+pub const PHONE_COUNTRIES: &[PhoneCountry] = &[
+    PhoneCountry { iso: "AU", calling_code: "61", trunk_prefix: "0", national_digits: (9, 9) },
+    PhoneCountry { iso: "NZ", calling_code: "64", trunk_prefix: "0", national_digits: (8, 10) },
+    PhoneCountry { iso: "GB", calling_code: "44", trunk_prefix: "0", national_digits: (9, 10) },
+    PhoneCountry { iso: "IE", calling_code: "353", trunk_prefix: "0", national_digits: (7, 9) },
+    PhoneCountry { iso: "US", calling_code: "1", trunk_prefix: "1", national_digits: (10, 10) },
+    PhoneCountry { iso: "CA", calling_code: "1", trunk_prefix: "1", national_digits: (10, 10) },
+];
+
+pub fn phone_country(iso: &str) -> Option<&'static PhoneCountry> {
+    PHONE_COUNTRIES.iter().find(|c| c.iso.eq_ignore_ascii_case(iso))
+}
+
+/// Normalizes a written number to digits in international form for the template's country, so
+/// `03 8321 8199`, `+61 3 8321 8199` and `0061383218199` are one number. Without a country the
+/// digits are kept as written.
+pub fn normalize_phone(text: &str, country: Option<&PhoneCountry>) -> Result<Phone, DomainError> {
+    let written = Phone::parse(text)?;
+    let Some(country) = country else { return Ok(written) };
+    let digits = written.as_str();
+    let international = text.trim_start().starts_with('+');
+    let national = |n: &str| (country.national_digits.0..=country.national_digits.1).contains(&n.len());
+    let normalized = if international {
+        digits.to_string()
+    } else if let Some(rest) = digits.strip_prefix("00").or_else(|| digits.strip_prefix("011")) {
+        rest.to_string()
+    } else if let Some(rest) = digits.strip_prefix(country.trunk_prefix).filter(|rest| national(rest)) {
+        format!("{}{rest}", country.calling_code)
+    } else if national(digits) {
+        format!("{}{digits}", country.calling_code)
+    } else {
+        digits.to_string()
+    };
+    Phone::parse(&normalized)
+}
+
+/// The ways a normalized number may have been written on a do-not-call list: as stored, and,
+/// for a number in the template country, in national form with its trunk prefix.
+pub fn dnc_forms(phone: &str, country: Option<&PhoneCountry>) -> Vec<String> {
+    let mut forms = vec![phone.to_string()];
+    if let Some(country) = country {
+        if let Some(national) = phone.strip_prefix(country.calling_code) {
+            forms.push(format!("{}{national}", country.trunk_prefix));
+            forms.push(national.to_string());
+        }
+    }
+    forms
+}
+
+/// Which lead attribute a template field fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Phone,
+    Name,
+    FirstName,
+    LastName,
+    Address1,
+    City,
+    State,
+    PostalCode,
+    Country,
+    Email,
+    /// Kept in the lead's `fields` under the template's field name.
+    Custom,
+}
+
+/// Template field names that fill the lead's own columns (compared without case, spaces or
+/// underscores). Phone-kind fields fill the lead's phones in template order.
+pub fn target_of(field: &TemplateField) -> Target {
+    if field.kind == "phone" {
+        return Target::Phone;
+    }
+    let key: String = field.name.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
+    match key.as_str() {
+        "name" | "fullname" => Target::Name,
+        "firstname" | "givenname" => Target::FirstName,
+        "lastname" | "surname" | "familyname" => Target::LastName,
+        "streetaddress" | "address" | "address1" => Target::Address1,
+        "city" | "suburb" | "town" => Target::City,
+        "state" | "province" => Target::State,
+        "postcode" | "postalcode" | "zip" | "zipcode" => Target::PostalCode,
+        "country" => Target::Country,
+        "email" | "emailaddress" => Target::Email,
+        _ => Target::Custom,
+    }
+}
+
+/// Reads a callback date `yyyy/MM/dd HH:mm` as wall time in `zone`. In a daylight-saving gap
+/// (a wall time that never happens) the time moves forward by the gap; in an overlap (a wall
+/// time that happens twice) the earlier instant is taken.
+pub fn parse_callback(text: &str, zone: &TimeZone) -> Result<Timestamp, DialerError> {
+    let bad = || DialerError::BadCallbackDate(text.to_string());
+    let trimmed = text.trim();
+    let shape_ok = trimmed.len() == 16
+        && trimmed.char_indices().all(|(i, c)| match i {
+            4 | 7 => c == '/',
+            10 => c == ' ',
+            13 => c == ':',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape_ok {
+        return Err(bad());
+    }
+    let civil: DateTime = DateTime::strptime("%Y/%m/%d %H:%M", trimmed).map_err(|_| bad())?;
+    let zoned = zone.to_ambiguous_zoned(civil).disambiguate(Disambiguation::Compatible).map_err(|_| bad())?;
+    Ok(zoned.timestamp())
+}
+
+/// A load or update as a dialer sends it: system fields apart, template fields by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DialerRecord {
+    pub external_id: Option<String>,
+    pub disposition: Option<String>,
+    pub callback: Option<String>,
+    pub priority: Option<Value>,
+    pub contact_hours: Option<String>,
+    pub fields: Map<String, Value>,
+}
+
+impl DialerRecord {
+    pub fn from_object(object: Map<String, Value>) -> DialerRecord {
+        let mut record = DialerRecord::default();
+        let text = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        };
+        for (key, value) in object {
+            match key.as_str() {
+                "njExternalLeadId" => record.external_id = text(&value).filter(|s| !s.trim().is_empty()),
+                "njDisposition" => record.disposition = text(&value).filter(|s| !s.trim().is_empty()),
+                "njCallBackDate" => record.callback = text(&value).filter(|s| !s.trim().is_empty()),
+                "njPriority" => record.priority = Some(value).filter(|v| !v.is_null()),
+                "njContactHours" => record.contact_hours = text(&value).filter(|s| !s.trim().is_empty()),
+                _ => {
+                    record.fields.insert(key, value);
+                }
+            }
+        }
+        record
+    }
+
+    /// The first field saying `<No Change>`, if any (refused on insert).
+    pub fn no_change_field(&self) -> Option<String> {
+        let says = |v: &Value| v.as_str().is_some_and(is_no_change);
+        if self.disposition.as_deref().is_some_and(is_no_change) {
+            return Some("njDisposition".into());
+        }
+        if self.callback.as_deref().is_some_and(is_no_change) {
+            return Some("njCallBackDate".into());
+        }
+        if self.contact_hours.as_deref().is_some_and(is_no_change) {
+            return Some("njContactHours".into());
+        }
+        if self.priority.as_ref().is_some_and(says) {
+            return Some("njPriority".into());
+        }
+        self.fields.iter().find(|(_, v)| says(v)).map(|(k, _)| k.clone())
+    }
+
+    pub fn priority(&self) -> Result<Option<i64>, DialerError> {
+        let bad = |shown: &str| {
+            DialerError::Invalid(DomainError::new(
+                "njPriority",
+                format!("`{shown}` is not a whole number from 0 to 100"),
+            ))
+        };
+        let Some(value) = &self.priority else { return Ok(None) };
+        let number = match value {
+            Value::Number(n) => n.as_i64().ok_or_else(|| bad(&n.to_string()))?,
+            Value::String(s) if is_no_change(s) => return Ok(None),
+            Value::String(s) => s.trim().parse::<i64>().map_err(|_| bad(s))?,
+            other => return Err(bad(&other.to_string())),
+        };
+        if (0..=100).contains(&number) {
+            Ok(Some(number))
+        } else {
+            Err(bad(&number.to_string()))
+        }
+    }
+
+    /// The lead input this record asks for, through the template. `current` holds the lead's
+    /// present custom fields (for `<No Change>` on phone fields and for recomputing phones).
+    pub fn to_input(
+        &self,
+        template: &[TemplateField],
+        country: Option<&PhoneCountry>,
+        current: Option<&Lead>,
+    ) -> Result<LeadInput, DialerError> {
+        let mut input = LeadInput::default();
+        let mut fields = Map::new();
+        let text_of = |value: &Value| -> Option<String> {
+            match value {
+                Value::Null => None,
+                Value::String(s) if s.trim().is_empty() => None,
+                Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            }
+        };
+        // Phone fields, in template order; each keeps its own value in `fields` so a later
+        // `<No Change>` on one of them leaves exactly that one as it was.
+        let mut phones: Vec<String> = Vec::new();
+        let mut phones_given = false;
+        for field in template.iter().filter(|f| target_of(f) == Target::Phone) {
+            let given = self.fields.get(&field.name);
+            let value = match given {
+                Some(Value::String(s)) if is_no_change(s) => {
+                    current.and_then(|l| l.fields.get(&field.name)).and_then(text_of)
+                }
+                Some(v) => {
+                    phones_given = true;
+                    match text_of(v) {
+                        Some(raw) => {
+                            let phone = normalize_phone(&raw, country)
+                                .map_err(|e| DialerError::Invalid(e.within(&field.name)))?;
+                            fields.insert(field.name.clone(), Value::from(phone.as_str()));
+                            Some(phone.as_str().to_string())
+                        }
+                        None => {
+                            fields.insert(field.name.clone(), Value::Null);
+                            None
+                        }
+                    }
+                }
+                None => current.and_then(|l| l.fields.get(&field.name)).and_then(text_of),
+            };
+            if let Some(phone) = value {
+                if !phones.contains(&phone) {
+                    phones.push(phone);
+                }
+            }
+        }
+        if phones_given || current.is_none() {
+            input.phones = Some(phones);
+        }
+        for (name, value) in &self.fields {
+            if value.as_str().is_some_and(is_no_change) {
+                continue;
+            }
+            let template_field = template.iter().find(|f| &f.name == name);
+            let target = template_field.map(target_of).unwrap_or(Target::Custom);
+            let text = text_of(value);
+            let slot = match target {
+                Target::Phone => continue,
+                Target::Name => &mut input.name,
+                Target::FirstName => &mut input.first_name,
+                Target::LastName => &mut input.last_name,
+                Target::Address1 => &mut input.address1,
+                Target::City => &mut input.city,
+                Target::State => &mut input.state,
+                Target::PostalCode => &mut input.postal_code,
+                Target::Country => &mut input.country,
+                Target::Email => &mut input.email,
+                Target::Custom => {
+                    fields.insert(name.clone(), value.clone());
+                    continue;
+                }
+            };
+            *slot = Some(text);
+        }
+        if !fields.is_empty() {
+            input.fields = Some(fields);
+        }
+        input.external_id = self.external_id.clone().map(Some);
+        input.priority = self.priority()?;
+        Ok(input)
+    }
+}
+
+/// What a disposition does beyond the lead's own row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SideEffect {
+    /// Put these numbers on the system-wide do-not-call list.
+    AddDnc(Vec<String>),
+    /// Load a copy of the lead into this allocation.
+    CopyTo(i64),
+    /// Call this URL (fields already substituted) after the change commits.
+    Webhook(String),
+}
+
+/// A disposition as the rules need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disposition {
+    pub code: String,
+    pub closes_lead: bool,
+    pub actions: Vec<DispositionAction>,
+}
+
+/// Applies a disposition to a lead: its code, open or closed, a callback, a move; and the side
+/// effects to carry out in the same transaction (DNC, copies) or after it (webhooks).
+pub fn apply_disposition(lead: &mut Lead, disposition: &Disposition, now: Timestamp) -> Vec<SideEffect> {
+    lead.disposition = Some(disposition.code.clone());
+    lead.closed = disposition.closes_lead;
+    lead.lock_holder = None;
+    lead.lock_until = None;
+    let mut effects = Vec::new();
+    for action in &disposition.actions {
+        match action {
+            DispositionAction::Close => lead.closed = true,
+            DispositionAction::Callback { after_minutes } => {
+                lead.closed = false;
+                lead.callback_at = now.checked_add(SignedDuration::from_mins(i64::from(*after_minutes))).ok();
+            }
+            DispositionAction::Dnc => {
+                effects.push(SideEffect::AddDnc(lead.phones.iter().map(|p| p.as_str().to_string()).collect()))
+            }
+            DispositionAction::CopyToAllocation { allocation_id } => effects.push(SideEffect::CopyTo(*allocation_id)),
+            DispositionAction::MoveToAllocation { allocation_id } => lead.allocation_id = Some(*allocation_id),
+            DispositionAction::Url { url } => effects.push(SideEffect::Webhook(substitute(url, lead))),
+        }
+    }
+    effects
+}
+
+/// Replaces `${field}` in a URL with the lead's value (its own columns first, then its custom
+/// fields), URL-encoded; unknown names become empty.
+pub fn substitute(template: &str, lead: &Lead) -> String {
+    let shown = serde_json::to_value(lead).expect("leads serialize");
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let name = &after[..end];
+        let value = shown.get(name).filter(|v| !v.is_object()).or_else(|| lead.fields.get(name));
+        let text = match value {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+            Some(other) => other.to_string(),
+        };
+        for byte in text.bytes() {
+            match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+                _ => out.push_str(&format!("%{byte:02X}")),
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether a lead may be dialed now: open, not held, its callback (if any) due, and its
+/// contact hours (if any) open.
+pub fn is_dialable(lead: &Lead, hours: Option<&Schedule>, now: Timestamp) -> bool {
+    !lead.closed
+        && lead.lock_until.is_none_or(|until| until <= now)
+        && lead.callback_at.is_none_or(|at| at <= now)
+        && hours.is_none_or(|s| s.is_open_at(now))
+}
+
+/// The dialing order: lower priority number first, then due callbacks before new leads, then
+/// first come, first served (lower id).
+pub fn dial_order(a: &Lead, b: &Lead) -> std::cmp::Ordering {
+    let callback_rank = |l: &Lead| if l.callback_at.is_some() { 0 } else { 1 };
+    (a.priority, callback_rank(a), a.id).cmp(&(b.priority, callback_rank(b), b.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lead::Lead;
+    use crate::schedule::Window;
+    use serde_json::json;
+
+    fn template() -> Vec<TemplateField> {
+        [
+            ("Name", "text"),
+            ("StreetAddress", "text"),
+            ("City", "text"),
+            ("PostCode", "text"),
+            ("FirstPhone", "phone"),
+            ("SecondPhone", "phone"),
+            ("Colour", "text"),
+        ]
+        .iter()
+        .map(|(n, k)| TemplateField { name: n.to_string(), kind: k.to_string() })
+        .collect()
+    }
+
+    fn record(value: Value) -> DialerRecord {
+        DialerRecord::from_object(value.as_object().unwrap().clone())
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn lead(input: LeadInput) -> Lead {
+        Lead::create("E2R3JKM2".into(), input, at("2026-11-22T00:00:00Z")).unwrap()
+    }
+
+    #[test]
+    fn no_change_is_matched_in_any_case() {
+        for text in ["<No Change>", "<NO CHANGE>", " <no change> "] {
+            assert!(is_no_change(text), "{text}");
+        }
+        assert!(!is_no_change("No Change"));
+    }
+
+    #[test]
+    fn phones_are_normalized_by_the_template_country() {
+        let au = phone_country("AU");
+        for written in ["03 8321 8199", "+61 3 8321 8199", "0061 3 8321 8199", "383218199"] {
+            assert_eq!(normalize_phone(written, au).unwrap().as_str(), "61383218199", "{written}");
+        }
+        let us = phone_country("us");
+        assert_eq!(normalize_phone("(212) 555-0100", us).unwrap().as_str(), "12125550100");
+        assert_eq!(normalize_phone("1 212 555 0100", us).unwrap().as_str(), "12125550100");
+        assert_eq!(normalize_phone("03 8321 8199", None).unwrap().as_str(), "0383218199");
+    }
+
+    #[test]
+    fn a_number_is_looked_up_on_dnc_lists_in_each_way_it_may_be_written() {
+        assert_eq!(dnc_forms("61390000000", phone_country("AU")), vec!["61390000000", "0390000000", "390000000"]);
+        assert_eq!(dnc_forms("0390000000", None), vec!["0390000000"]);
+    }
+
+    #[test]
+    fn template_fields_fill_columns_phones_and_custom_fields() {
+        let input = record(json!({"Name": "Jane Smith", "StreetAddress": "Suite 8", "City": "Abbotsford", "PostCode": "3064",
+            "FirstPhone": "0383218199", "SecondPhone": "", "Colour": "red", "njExternalLeadId": "9856", "njPriority": "5"}))
+            .to_input(&template(), phone_country("AU"), None)
+            .unwrap();
+        assert_eq!(input.name, Some(Some("Jane Smith".into())));
+        assert_eq!(input.address1, Some(Some("Suite 8".into())));
+        assert_eq!(input.postal_code, Some(Some("3064".into())));
+        assert_eq!(input.phones, Some(vec!["61383218199".to_string()]));
+        assert_eq!(input.priority, Some(5));
+        assert_eq!(input.external_id, Some(Some("9856".into())));
+        let fields = input.fields.unwrap();
+        assert_eq!((fields["Colour"].clone(), fields["FirstPhone"].clone()), (json!("red"), json!("61383218199")));
+    }
+
+    #[test]
+    fn no_change_on_one_phone_field_keeps_that_number() {
+        let first = record(json!({"FirstPhone": "0383218199", "SecondPhone": "0412345678"}))
+            .to_input(&template(), phone_country("AU"), None)
+            .unwrap();
+        let existing = lead(first);
+        let update = record(json!({"FirstPhone": "0398765432", "SecondPhone": "<NO CHANGE>"}))
+            .to_input(&template(), phone_country("AU"), Some(&existing))
+            .unwrap();
+        assert_eq!(update.phones, Some(vec!["61398765432".to_string(), "61412345678".to_string()]));
+        let untouched =
+            record(json!({"City": "Perth"})).to_input(&template(), phone_country("AU"), Some(&existing)).unwrap();
+        assert_eq!(untouched.phones, None, "phones not given are left alone");
+    }
+
+    #[test]
+    fn an_insert_may_not_say_no_change_and_priority_is_checked() {
+        assert_eq!(record(json!({"FirstPhone": "<No Change>"})).no_change_field(), Some("FirstPhone".into()));
+        assert_eq!(record(json!({"njDisposition": "<no change>"})).no_change_field(), Some("njDisposition".into()));
+        assert_eq!(record(json!({"FirstPhone": "0383218199"})).no_change_field(), None);
+        for bad in [json!(101), json!(-1), json!("high"), json!(2.5)] {
+            assert!(record(json!({"njPriority": bad})).priority().is_err(), "{bad}");
+        }
+        assert_eq!(record(json!({"njPriority": 0})).priority().unwrap(), Some(0));
+    }
+
+    #[test]
+    fn callback_dates_are_wall_time_in_the_zone_with_defined_dst_behaviour() {
+        let sydney = TimeZone::get("Australia/Sydney").unwrap();
+        assert_eq!(parse_callback("2026/11/23 10:30", &sydney).unwrap(), at("2026-11-22T23:30:00Z"));
+        // 2026-10-04 02:30 does not exist in Sydney (clocks jump 02:00 -> 03:00): moved forward.
+        assert_eq!(parse_callback("2026/10/04 02:30", &sydney).unwrap(), at("2026-10-03T16:30:00Z"));
+        // 2026-04-05 02:30 happens twice (03:00 -> 02:00): the earlier one.
+        assert_eq!(parse_callback("2026/04/05 02:30", &sydney).unwrap(), at("2026-04-04T15:30:00Z"));
+        for bad in ["2026-11-23 10:30", "2026/13/01 10:00", "2026/11/23", "23/11/2026 10:30", "2026/11/23 25:00"] {
+            assert!(matches!(parse_callback(bad, &sydney), Err(DialerError::BadCallbackDate(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn each_disposition_action_does_its_part() {
+        let mut l = lead(LeadInput {
+            phones: Some(vec!["0383218199".into()]),
+            name: Some(Some("Jo Bloggs".into())),
+            ..Default::default()
+        });
+        l.lock_holder = Some("agent".into());
+        let now = at("2026-11-22T10:00:00Z");
+        let disposition = Disposition {
+            code: "CB".into(),
+            closes_lead: true,
+            actions: vec![
+                DispositionAction::Callback { after_minutes: 30 },
+                DispositionAction::Dnc,
+                DispositionAction::CopyToAllocation { allocation_id: 4 },
+                DispositionAction::MoveToAllocation { allocation_id: 5 },
+                DispositionAction::Url { url: "http://hook.test/x?name=${name}&phone=${phones}&c=${Colour}".into() },
+            ],
+        };
+        let effects = apply_disposition(&mut l, &disposition, now);
+        assert_eq!(l.disposition.as_deref(), Some("CB"));
+        assert!(!l.closed, "a callback reopens what closes_lead closed");
+        assert_eq!(l.callback_at, Some(at("2026-11-22T10:30:00Z")));
+        assert_eq!((l.allocation_id, l.lock_holder.clone()), (Some(5), None));
+        assert_eq!(
+            effects,
+            vec![
+                SideEffect::AddDnc(vec!["0383218199".into()]),
+                SideEffect::CopyTo(4),
+                SideEffect::Webhook("http://hook.test/x?name=Jo%20Bloggs&phone=0383218199&c=".into()),
+            ]
+        );
+        let close = Disposition { code: "SALE".into(), closes_lead: false, actions: vec![DispositionAction::Close] };
+        apply_disposition(&mut l, &close, now);
+        assert!(l.closed);
+    }
+
+    #[test]
+    fn dialable_leads_are_open_free_due_and_inside_their_hours() {
+        let now = at("2026-11-23T00:00:00Z"); // Monday 11:00 in Sydney
+        let hours = Schedule::new(
+            "Australia/Sydney",
+            &[Window { day: "mon".into(), start: "09:00".into(), end: "17:00".into() }],
+        )
+        .unwrap();
+        let closed_hours = Schedule::new(
+            "Australia/Sydney",
+            &[Window { day: "tue".into(), start: "09:00".into(), end: "17:00".into() }],
+        )
+        .unwrap();
+        let base = lead(LeadInput::default());
+        let mut held = base.clone();
+        held.lock_until = Some(at("2026-11-23T00:03:00Z"));
+        let mut expired = base.clone();
+        expired.lock_until = Some(at("2026-11-22T23:59:00Z"));
+        let mut later = base.clone();
+        later.callback_at = Some(at("2026-11-23T01:00:00Z"));
+        let mut closed = base.clone();
+        closed.closed = true;
+        let cases = [
+            (&base, None, true),
+            (&base, Some(&hours), true),
+            (&base, Some(&closed_hours), false),
+            (&held, None, false),
+            (&expired, None, true),
+            (&later, None, false),
+            (&closed, None, false),
+        ];
+        for (i, (l, h, expected)) in cases.iter().enumerate() {
+            assert_eq!(is_dialable(l, *h, now), *expected, "case {i}");
+        }
+    }
+
+    #[test]
+    fn dial_order_is_priority_then_callbacks_then_first_come() {
+        let make = |id: i64, priority: i64, callback: bool| {
+            let mut l = lead(LeadInput::default());
+            l.id = id;
+            l.priority = priority;
+            l.callback_at = callback.then(|| at("2026-11-22T00:00:00Z"));
+            l
+        };
+        let mut leads =
+            [make(1, 10, false), make(2, 10, true), make(3, 5, false), make(4, 10, false), make(5, 5, true)];
+        leads.sort_by(dial_order);
+        assert_eq!(leads.iter().map(|l| l.id).collect::<Vec<_>>(), vec![5, 3, 2, 1, 4]);
+    }
+}

@@ -1,0 +1,164 @@
+//! Delivery of disposition webhooks from the outbox, after the change that made them has
+//! committed. Every node runs a worker; a delivery is claimed by one node for a minute at a time,
+//! so a node that dies mid-delivery only delays it. Each POST carries `X-Leadline-Delivery` (the
+//! outbox id, stable across retries, for the receiver to drop a repeat after a crash between its
+//! answer and our record of it) and `X-Leadline-Signature: sha256=<hex HMAC of the body>`.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use jiff::SignedDuration;
+use leadline_app::App;
+use leadline_store::dialer::{self as store, Delivery};
+use leadline_store::StoreError;
+use sha2::Sha256;
+
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Key of the body signature; when None, a key shared through the database is used.
+    pub secret: Option<String>,
+    pub poll_every: Duration,
+    pub timeout: Duration,
+    /// Attempts before a delivery is given up on (then marked failed).
+    pub max_attempts: i64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            secret: None,
+            poll_every: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+            max_attempts: 12,
+        }
+    }
+}
+
+pub fn signature(secret: &str, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(body.as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    format!("sha256={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// The signing key: the configured one, or the one the nodes share through the database.
+pub async fn signing_secret(app: &App, settings: &WebhookSettings) -> Result<String, StoreError> {
+    if let Some(secret) = &settings.secret {
+        return Ok(secret.clone());
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source works");
+    let fresh: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut tx = app.store.begin().await?;
+    let secret = store::shared_secret(&mut tx, "webhook_signing", &fresh).await?;
+    tx.commit().await?;
+    Ok(secret)
+}
+
+/// Backoff before attempt `n + 1`: 10 s, 20 s, 40 s, … capped at an hour.
+fn backoff(attempts: i64) -> SignedDuration {
+    let seconds = 10i64.saturating_mul(1i64 << attempts.clamp(0, 20)).min(3600);
+    SignedDuration::from_secs(seconds)
+}
+
+pub struct Worker {
+    app: App,
+    client: reqwest::Client,
+    secret: String,
+    settings: WebhookSettings,
+}
+
+impl Worker {
+    pub async fn new(app: App, settings: WebhookSettings) -> Result<Worker, StoreError> {
+        let secret = signing_secret(&app, &settings).await?;
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .user_agent(concat!("leadline/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("an HTTP client with default TLS settings builds");
+        Ok(Worker { app, client, secret, settings })
+    }
+
+    /// Delivers what is due now; returns how many deliveries succeeded.
+    pub async fn deliver_due(&self) -> Result<usize, StoreError> {
+        let now = self.app.now();
+        let claim_until = now.checked_add(SignedDuration::from_secs(60)).unwrap_or(now);
+        let mut tx = self.app.store.begin().await?;
+        let claimed = store::claim_webhooks(&mut tx, self.app.store.backend(), now, claim_until, 20).await?;
+        tx.commit().await?;
+        let mut delivered = 0;
+        for delivery in claimed {
+            let outcome = self.post(&delivery).await;
+            let now = self.app.now();
+            let mut tx = self.app.store.begin().await?;
+            match outcome {
+                Ok(()) => {
+                    store::webhook_delivered(&mut tx, delivery.id, now).await?;
+                    delivered += 1;
+                }
+                Err(error) => {
+                    let retry_at = (delivery.attempts + 1 < self.settings.max_attempts)
+                        .then(|| now.checked_add(backoff(delivery.attempts)).ok())
+                        .flatten();
+                    tracing::warn!(delivery = delivery.id, url = %delivery.url, %error, retry = retry_at.is_some(), "webhook delivery failed");
+                    store::webhook_failed(&mut tx, delivery.id, &error, retry_at, now).await?;
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(delivered)
+    }
+
+    async fn post(&self, delivery: &Delivery) -> Result<(), String> {
+        let response = self
+            .client
+            .post(&delivery.url)
+            .header("Content-Type", "application/json")
+            .header("X-Leadline-Delivery", delivery.id.to_string())
+            .header("X-Leadline-Signature", signature(&self.secret, &delivery.body))
+            .body(delivery.body.clone())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("the receiver answered {}", response.status()))
+        }
+    }
+
+    /// Delivers until `shutdown` resolves, polling every `poll_every`.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(error) = self.deliver_due().await {
+                tracing::error!(%error, "webhook worker could not read the outbox");
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(self.settings.poll_every) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_hex_hmac_sha256_of_the_body() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature("Jefe", "what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped_at_an_hour() {
+        assert_eq!(backoff(0), SignedDuration::from_secs(10));
+        assert_eq!(backoff(3), SignedDuration::from_secs(80));
+        assert_eq!(backoff(30), SignedDuration::from_secs(3600));
+    }
+}

@@ -1,0 +1,307 @@
+//! What the dialer reads and writes beyond a lead's row: campaign set-up, DNC and duplicate
+//! look-ups, the dial queue, and the webhook outbox.
+
+use jiff::Timestamp;
+use leadline_core::catalog::{DispositionAction, TemplateField};
+use leadline_core::dialer::Disposition;
+use leadline_core::lead::Lead;
+use leadline_core::schedule::{Schedule, Window};
+use sqlx::Row;
+
+use crate::{from_micros, micros, Backend, Conn, Result, Sql, SqlArg, StoreError};
+
+/// A campaign template as the dialer uses it.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub id: i64,
+    pub fields: Vec<TemplateField>,
+    pub contact_hours_id: Option<i64>,
+    pub phone_country: Option<String>,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+pub async fn template(conn: &mut Conn, id: i64) -> Result<Option<Template>> {
+    let row = sqlx::query("SELECT id, fields, contact_hours_id, phone_country FROM campaign_templates WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let fields: String = row.try_get("fields")?;
+    Ok(Some(Template {
+        id: row.try_get("id")?,
+        fields: serde_json::from_str(&fields).map_err(|e| corrupt("campaign_templates.fields", e))?,
+        contact_hours_id: row.try_get("contact_hours_id")?,
+        phone_country: row.try_get("phone_country")?,
+    }))
+}
+
+/// The template of a campaign.
+pub async fn campaign_template(conn: &mut Conn, campaign_id: i64) -> Result<Option<i64>> {
+    let row = sqlx::query("SELECT template_id FROM campaigns WHERE id = $1")
+        .bind(campaign_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// The campaign of an allocation.
+pub async fn allocation_campaign(conn: &mut Conn, allocation_id: i64) -> Result<Option<i64>> {
+    let row = sqlx::query("SELECT campaign_id FROM allocations WHERE id = $1")
+        .bind(allocation_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+pub async fn disposition(conn: &mut Conn, template_id: i64, code: &str) -> Result<Option<Disposition>> {
+    let row = sqlx::query("SELECT code, closes_lead, actions FROM dispositions WHERE template_id = $1 AND code = $2")
+        .bind(template_id)
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let actions: String = row.try_get("actions")?;
+    let actions: Vec<DispositionAction> =
+        serde_json::from_str(&actions).map_err(|e| corrupt("dispositions.actions", e))?;
+    Ok(Some(Disposition {
+        code: row.try_get("code")?,
+        closes_lead: crate::get_bool(&row, "closes_lead")?.unwrap_or(false),
+        actions,
+    }))
+}
+
+/// The id of the contact-hours record with this name.
+pub async fn contact_hours_named(conn: &mut Conn, name: &str) -> Result<Option<i64>> {
+    let row = sqlx::query("SELECT id FROM contact_hours WHERE name = $1 ORDER BY id LIMIT 1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+pub async fn contact_hours(conn: &mut Conn, id: i64) -> Result<Option<Schedule>> {
+    let row = sqlx::query("SELECT timezone, schedule FROM contact_hours WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let zone: String = row.try_get("timezone")?;
+    let windows: String = row.try_get("schedule")?;
+    let windows: Vec<Window> = serde_json::from_str(&windows).map_err(|e| corrupt("contact_hours.schedule", e))?;
+    Ok(Some(Schedule::new(&zone, &windows).map_err(|e| corrupt("contact_hours", e))?))
+}
+
+pub async fn lead_by_external_id(
+    conn: &mut Conn,
+    backend: Backend,
+    campaign_id: i64,
+    external_id: &str,
+) -> Result<Option<Lead>> {
+    let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+    let mut sql = Sql::new(format!("{} WHERE campaign_id = ", crate::leads::select()));
+    sql.bind(SqlArg::Int(Some(campaign_id)))
+        .push(" AND external_id = ")
+        .bind(SqlArg::Text(Some(external_id.to_string())))
+        .push(lock);
+    let row = sql.query().fetch_optional(&mut *conn).await?;
+    row.as_ref().map(crate::leads::read).transpose()
+}
+
+/// The first of `phones` on the system-wide list or this campaign's list.
+pub async fn dnc_listed(conn: &mut Conn, campaign_id: i64, phones: &[String]) -> Result<Option<String>> {
+    for phone in phones {
+        let row =
+            sqlx::query("SELECT 1 FROM dnc WHERE phone = $1 AND (campaign_id IS NULL OR campaign_id = $2) LIMIT 1")
+                .bind(phone.as_str())
+                .bind(campaign_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if row.is_some() {
+            return Ok(Some(phone.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Puts a number on the system-wide do-not-call list (no-op when it is there already).
+pub async fn add_dnc(conn: &mut Conn, phone: &str) -> Result<()> {
+    sqlx::query("INSERT INTO dnc (phone, campaign_id) VALUES ($1, NULL) ON CONFLICT DO NOTHING")
+        .bind(phone)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The first of `phones` another lead of the campaign already has.
+pub async fn phone_in_campaign(
+    conn: &mut Conn,
+    campaign_id: i64,
+    phones: &[String],
+    except: Option<i64>,
+) -> Result<Option<String>> {
+    for phone in phones {
+        let row = sqlx::query(
+            "SELECT 1 FROM lead_phones p JOIN leads l ON l.id = p.lead_id \
+             WHERE p.phone = $1 AND l.campaign_id = $2 AND l.id <> $3 LIMIT 1",
+        )
+        .bind(phone.as_str())
+        .bind(campaign_id)
+        .bind(except.unwrap_or(0))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if row.is_some() {
+            return Ok(Some(phone.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Open, unheld, due leads of an allocation in dialing order, locked on PostgreSQL so that two
+/// nodes claiming at once take different leads (`SKIP LOCKED`).
+pub async fn dial_candidates(
+    conn: &mut Conn,
+    backend: Backend,
+    allocation_id: i64,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<Lead>> {
+    let lock = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let sql = format!(
+        "{} WHERE allocation_id = $1 AND closed = $2 AND (lock_until IS NULL OR lock_until <= $3) \
+         AND (callback_at IS NULL OR callback_at <= $3) \
+         ORDER BY priority, CASE WHEN callback_at IS NULL THEN 1 ELSE 0 END, id LIMIT $4{lock}",
+        crate::leads::select()
+    );
+    let rows =
+        sqlx::query(&sql).bind(allocation_id).bind(false).bind(micros(now)).bind(limit).fetch_all(&mut *conn).await?;
+    rows.iter().map(crate::leads::read).collect()
+}
+
+/// A webhook waiting in the outbox.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: i64,
+    pub lead_id: i64,
+    pub url: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+pub async fn enqueue_webhook(conn: &mut Conn, lead_id: i64, url: &str, body: &str, now: Timestamp) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO webhook_outbox (lead_id, url, body, created_at, attempts, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, 0, $4) RETURNING id",
+    )
+    .bind(lead_id)
+    .bind(url)
+    .bind(body)
+    .bind(micros(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Claims up to `limit` due deliveries until `claim_until`; a claim that lapses (the node died)
+/// makes the row due again.
+pub async fn claim_webhooks(
+    conn: &mut Conn,
+    backend: Backend,
+    now: Timestamp,
+    claim_until: Timestamp,
+    limit: i64,
+) -> Result<Vec<Delivery>> {
+    let lock = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let rows = sqlx::query(&format!(
+        "SELECT id, lead_id, url, body, attempts FROM webhook_outbox \
+         WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+         AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY id LIMIT $2{lock}"
+    ))
+    .bind(micros(now))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let delivery = Delivery {
+            id: row.try_get("id")?,
+            lead_id: row.try_get("lead_id")?,
+            url: row.try_get("url")?,
+            body: row.try_get("body")?,
+            attempts: row.try_get("attempts")?,
+        };
+        sqlx::query("UPDATE webhook_outbox SET claimed_until = $1 WHERE id = $2")
+            .bind(micros(claim_until))
+            .bind(delivery.id)
+            .execute(&mut *conn)
+            .await?;
+        claimed.push(delivery);
+    }
+    Ok(claimed)
+}
+
+pub async fn webhook_delivered(conn: &mut Conn, id: i64, at: Timestamp) -> Result<()> {
+    sqlx::query(
+        "UPDATE webhook_outbox SET delivered_at = $1, attempts = attempts + 1, claimed_until = NULL WHERE id = $2",
+    )
+    .bind(micros(at))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried at `retry_at`, or given up on when that is None.
+pub async fn webhook_failed(
+    conn: &mut Conn,
+    id: i64,
+    error: &str,
+    retry_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = $1, claimed_until = NULL, \
+         next_attempt_at = COALESCE($2, next_attempt_at), failed_at = CASE WHEN $2 IS NULL THEN $3 ELSE NULL END WHERE id = $4",
+    )
+    .bind(error)
+    .bind(retry_at.map(micros))
+    .bind(micros(now))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Deliveries of a lead, for tests and operators: (id, delivered_at, attempts, failed).
+pub async fn webhooks_of(conn: &mut Conn, lead_id: i64) -> Result<Vec<(i64, Option<Timestamp>, i64, bool)>> {
+    let rows =
+        sqlx::query("SELECT id, delivered_at, attempts, failed_at FROM webhook_outbox WHERE lead_id = $1 ORDER BY id")
+            .bind(lead_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter()
+        .map(|r| {
+            let delivered: Option<i64> = r.try_get("delivered_at")?;
+            let failed: Option<i64> = r.try_get("failed_at")?;
+            Ok((
+                r.try_get("id")?,
+                delivered.map(|v| from_micros("delivered_at", v)).transpose()?,
+                r.try_get("attempts")?,
+                failed.is_some(),
+            ))
+        })
+        .collect()
+}
+
+/// The shared secret called `name`, made from `fresh` by the first node that asks.
+pub async fn shared_secret(conn: &mut Conn, name: &str, fresh: &str) -> Result<String> {
+    sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(name)
+        .bind(fresh)
+        .execute(&mut *conn)
+        .await?;
+    let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(&mut *conn).await?;
+    Ok(row.try_get(0)?)
+}
