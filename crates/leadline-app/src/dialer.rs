@@ -191,8 +191,16 @@ pub async fn insert(
         return Err(DialerError::NoChangeOnInsert(field).into());
     }
     let now = app.now();
+    // Campaign set-up is read before the write transaction, on a read connection, so the single
+    // SQLite writer holds its lock only for the lead itself (the foreign keys still refuse a
+    // campaign deleted in between).
+    let (c, (hours, zone)) = {
+        let mut read = app.store.read().await?;
+        let c = campaign(&mut read, ids).await?;
+        let hours = resolve_hours(&mut read, record, None, &c.template).await?;
+        (c, hours)
+    };
     let mut tx = app.store.begin().await?;
-    let c = campaign(&mut tx, ids).await?;
     let mut input = record.to_input(&c.template.fields, c.country, None)?;
     let phones = input.phones.clone().unwrap_or_default();
     if phones.is_empty() {
@@ -211,7 +219,6 @@ pub async fn insert(
             return Err(DialerError::ExternalIdTaken(external.clone()).into());
         }
     }
-    let (hours, zone) = resolve_hours(&mut tx, record, None, &c.template).await?;
     input.campaign_id = Some(Some(c.campaign_id));
     input.allocation_id = Some(Some(c.allocation_id));
     input.contact_hours_id = Some(hours);
@@ -241,8 +248,8 @@ pub async fn update(app: &App, by: &Principal, api: Api, ids: CampaignIds, recor
     check_campaign(by, ids.campaign_id)?;
     let external = record.external_id.clone().ok_or(DialerError::NoExternalId)?;
     let now = app.now();
+    let c = campaign(&mut *app.store.read().await?, ids).await?;
     let mut tx = app.store.begin().await?;
-    let c = campaign(&mut tx, ids).await?;
     let current = store::lead_by_external_id(&mut tx, app.store.backend(), c.campaign_id, &external)
         .await?
         .ok_or(DialerError::LeadNotFound)?;

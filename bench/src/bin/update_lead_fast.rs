@@ -1,0 +1,114 @@
+//! Noojee `updateLeadFast` over HTTP against the same update done in-process through the use
+//! case and store (the baseline), on a database holding many leads.
+//!
+//! ```sh
+//! cargo run --release -p leadline-bench --bin update_lead_fast -- --database sqlite
+//! cargo run --release -p leadline-bench --bin update_lead_fast -- --database postgres://postgres@127.0.0.1/postgres
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use leadline_app::dialer::{self, CampaignIds};
+use leadline_app::keys::{self, KeyRequest};
+use leadline_app::{catalog, App, Principal};
+use leadline_bench::{drive, fresh_store, load_leads, serve, Connection, XorShift};
+use leadline_core::dialer::DialerRecord;
+use leadline_core::history::Api;
+use serde_json::json;
+
+#[derive(Parser)]
+struct Args {
+    /// `sqlite` for a fresh SQLite file, or a postgres:// URL (a fresh schema is made in it).
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    #[arg(long, default_value_t = 1_000_000)]
+    leads: i64,
+    /// Concurrent HTTP connections (and concurrent in-process callers for the baseline).
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Seconds each measured phase runs.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+}
+
+fn body(rng: &mut XorShift, leads: i64, i: u64) -> String {
+    let lead = 1 + rng.below(leads as u64);
+    json!({"njExternalLeadId": format!("E{lead}"), "City": format!("City {i}"), "njPriority": (i % 100) as i64, "FirstPhone": "<No Change>"}).to_string()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let (store, url) = fresh_store(&args.database).await?;
+    let app = App::new(store);
+    let operator = Principal::operator();
+    let catalog_file = json!({
+        "contact-hours": [{"id": 1, "name": "Melbourne", "timezone": "Australia/Melbourne", "schedule": []}],
+        "campaign-templates": [{"id": 1, "name": "Bench", "contact_hours_id": 1, "phone_country": "AU", "fields": [
+            {"name": "Name", "kind": "text"}, {"name": "City", "kind": "text"}, {"name": "FirstPhone", "kind": "phone"}]}],
+        "campaigns": [{"id": 1, "template_id": 1, "name": "Bench"}],
+        "allocations": [{"id": 1, "campaign_id": 1, "name": "Bench"}]
+    });
+    catalog::apply(&app, &operator, &catalog_file).await?;
+    let key = keys::create(&app, &operator, &KeyRequest { role: "admin".into(), ..KeyRequest::default() }).await?.secret;
+    let started = Instant::now();
+    load_leads(&app.store, args.leads).await?;
+    println!("database: {} ({url})", args.database);
+    println!("loaded {} leads in {:.1} s", args.leads, started.elapsed().as_secs_f64());
+
+    let duration = Duration::from_secs(args.seconds);
+    let ids = CampaignIds { template_id: Some(1), campaign_id: Some(1), allocation_id: Some(1) };
+
+    // Baseline: the same update, in-process, through the use case and the store.
+    let baseline_app = app.clone();
+    let leads = args.leads;
+    let mut baseline = drive(args.connections, duration, move |worker, i| {
+        let app = baseline_app.clone();
+        async move {
+            let mut rng = XorShift::new((worker as u64 + 1) * 7919 + i);
+            let value: serde_json::Value = serde_json::from_str(&body(&mut rng, leads, i)).expect("bench bodies are JSON");
+            let record = DialerRecord::from_object(value.as_object().cloned().unwrap_or_default());
+            dialer::update(&app, &Principal::operator(), Api::Noojee, ids, &record).await.is_ok()
+        }
+    })
+    .await;
+
+    // HTTP: the full server on loopback, one keep-alive connection per worker.
+    let address = serve(app.clone()).await?;
+    let mut connections = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections {
+        connections.push(Arc::new(tokio::sync::Mutex::new(Connection::open(address).await?)));
+    }
+    let path = Arc::new(format!("/servicemanager/rest/CampaignAPI/updateLeadFast?fTemplateId=1&fCampaignId=1&fAllocationId=1&apiKey={key}"));
+    let mut http = drive(args.connections, duration, move |worker, i| {
+        let connection = connections[worker].clone();
+        let path = path.clone();
+        async move {
+            let mut rng = XorShift::new((worker as u64 + 1) * 104_729 + i);
+            let mut connection = connection.lock().await;
+            match connection.post(&path, body(&mut rng, leads, i)).await {
+                Ok((200, reply)) => reply.starts_with(b"{\"code\":0"),
+                _ => false,
+            }
+        }
+    })
+    .await;
+
+    println!();
+    println!("{:<34} {:>10} {:>9} {:>9} {:>7}", "", "updates/s", "p50 ms", "p99 ms", "failed");
+    for (name, run) in [("baseline (use case + store)", &mut baseline), ("updateLeadFast over HTTP", &mut http)] {
+        let (p50, p99) = (run.percentile(0.50), run.percentile(0.99));
+        println!(
+            "{name:<34} {:>10.0} {:>9.2} {:>9.2} {:>7}",
+            run.rate(),
+            p50.as_secs_f64() * 1000.0,
+            p99.as_secs_f64() * 1000.0,
+            run.failed
+        );
+    }
+    println!("\nHTTP / baseline = {:.2}", http.rate() / baseline.rate());
+    leadline_bench::remove_store(app.store.clone(), &args.database, &url).await
+
+}

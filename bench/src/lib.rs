@@ -1,0 +1,192 @@
+//! Shared pieces of the benchmarks: a fresh database, bulk-loaded leads, a small HTTP/1.1 load
+//! generator with latency percentiles.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use leadline_app::App;
+use leadline_store::{Backend, PoolConfig, Sql, Store};
+
+/// A fresh database: a new SQLite file, or a new schema on the given PostgreSQL server.
+pub async fn fresh_store(database: &str) -> anyhow::Result<(Store, String)> {
+    let tag = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos());
+    let url = if database == "sqlite" {
+        format!("sqlite://{}", std::env::temp_dir().join(format!("leadline-bench-{tag}.db")).display())
+    } else {
+        let admin = Store::connect(database, &PoolConfig::default()).await.context("connecting to PostgreSQL")?;
+        let mut conn = admin.read().await?;
+        Sql::new(format!("CREATE SCHEMA bench_{tag}")).query().execute(&mut *conn).await?;
+        drop(conn);
+        admin.close().await;
+        let separator = if database.contains('?') { '&' } else { '?' };
+        format!("{database}{separator}options=-c%20search_path%3Dbench_{tag}")
+    };
+    let store = Store::connect(&url, &PoolConfig { max_connections: 32, ..PoolConfig::default() }).await?;
+    store.migrate().await?;
+    Ok((store, url))
+}
+
+/// Removes what [`fresh_store`] made: the SQLite file, or the PostgreSQL schema.
+pub async fn remove_store(store: Store, database: &str, url: &str) -> anyhow::Result<()> {
+    store.close().await;
+    if database == "sqlite" {
+        let path = url.trim_start_matches("sqlite://");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+    } else if let Some(schema) = url.rsplit("search_path%3D").next() {
+        let admin = Store::connect(database, &PoolConfig::default()).await?;
+        let mut conn = admin.read().await?;
+        Sql::new(format!("DROP SCHEMA {schema} CASCADE")).query().execute(&mut *conn).await?;
+        drop(conn);
+        admin.close().await;
+    }
+    Ok(())
+}
+
+/// Loads `count` leads into campaign 1 / allocation 1 with external ids `E1`… and one phone
+/// each, set-wise (the load itself is not what is measured).
+pub async fn load_leads(store: &Store, count: i64) -> anyhow::Result<()> {
+    let mut tx = store.begin().await?;
+    let sql = match store.backend() {
+        Backend::Sqlite => "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1) \
+             INSERT INTO leads (ref, external_id, campaign_id, allocation_id, name, phones, fields, priority, contact_hours_id, \
+             dial_count, closed, thrown_out, version, created_at, updated_at) \
+             SELECT 'B' || printf('%07d', n), 'E' || n, 1, 1, 'Lead ' || n, '[\"6138' || printf('%07d', n) || '\"]', \
+             '{\"FirstPhone\":\"6138' || printf('%07d', n) || '\"}', 10, 1, 0, 0, 0, 1, 0, 0 FROM seq",
+        Backend::Postgres => "INSERT INTO leads (ref, external_id, campaign_id, allocation_id, name, phones, fields, priority, contact_hours_id, \
+             dial_count, closed, thrown_out, version, created_at, updated_at) \
+             SELECT 'B' || lpad(n::text, 7, '0'), 'E' || n, 1, 1, 'Lead ' || n, '[\"6138' || lpad(n::text, 7, '0') || '\"]', \
+             '{\"FirstPhone\":\"6138' || lpad(n::text, 7, '0') || '\"}', 10, 1, 0, false, false, 1, 0, 0 FROM generate_series(1, $1) AS n",
+    };
+    with_count(sql, count).query().execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// `sql` with each `$1` bound to `count`.
+fn with_count(sql: &str, count: i64) -> Sql {
+    let mut statement = Sql::new("");
+    let mut parts = sql.split("$1");
+    statement.push(parts.next().unwrap_or(""));
+    for part in parts {
+        statement.bind(leadline_store::SqlArg::Int(Some(count))).push(part);
+    }
+    statement
+}
+
+/// A small deterministic generator, so runs are comparable.
+pub struct XorShift(u64);
+
+impl XorShift {
+    pub fn new(seed: u64) -> XorShift {
+        XorShift(seed.max(1))
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Latencies of one run, and what they add up to.
+pub struct Run {
+    pub done: usize,
+    pub failed: usize,
+    pub elapsed: Duration,
+    pub latencies: Vec<Duration>,
+}
+
+impl Run {
+    pub fn rate(&self) -> f64 {
+        self.done as f64 / self.elapsed.as_secs_f64()
+    }
+
+    pub fn percentile(&mut self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        self.latencies.sort_unstable();
+        let at = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[at]
+    }
+}
+
+/// Runs `operation(worker, i)` on `workers` tasks for `duration`, timing each call.
+pub async fn drive<F, Fut>(workers: usize, duration: Duration, operation: F) -> Run
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
+        let operation = operation.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut latencies, mut failed, mut i) = (Vec::new(), 0usize, 0u64);
+            while started.elapsed() < duration {
+                let t0 = Instant::now();
+                if operation(worker, i).await {
+                    latencies.push(t0.elapsed());
+                } else {
+                    failed += 1;
+                }
+                i += 1;
+            }
+            (latencies, failed)
+        }));
+    }
+    let mut run = Run { done: 0, failed: 0, elapsed: Duration::ZERO, latencies: Vec::new() };
+    for task in tasks {
+        let (latencies, failed) = task.await.expect("a bench worker does not panic");
+        run.done += latencies.len();
+        run.failed += failed;
+        run.latencies.extend(latencies);
+    }
+    run.elapsed = started.elapsed();
+    run
+}
+
+/// One keep-alive HTTP/1.1 connection.
+pub struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    host: String,
+}
+
+impl Connection {
+    pub async fn open(address: SocketAddr) -> anyhow::Result<Connection> {
+        let stream = tokio::net::TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        Ok(Connection { sender, host: address.to_string() })
+    }
+
+    /// POSTs a JSON body and returns the status and body.
+    pub async fn post(&mut self, path: &str, body: String) -> anyhow::Result<(u16, Bytes)> {
+        self.sender.ready().await?;
+        let request = hyper::Request::post(path)
+            .header("host", &self.host)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+}
+
+/// Serves the full router of `app` on a loopback port.
+pub async fn serve(app: App) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let router = leadline_http::router(app, leadline_http::HttpSettings::default());
+    tokio::spawn(leadline_http::serve(listener, router, std::future::pending()));
+    Ok(address)
+}
