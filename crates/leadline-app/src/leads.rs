@@ -113,6 +113,21 @@ pub(crate) async fn insert_new(tx: &mut Conn, app: &App, lead: &mut Lead) -> Res
     }
 }
 
+/// Creates a lead inside the caller's transaction, for use cases that write more beside it
+/// (a CRM lead with its new company and contact). The caller commits.
+pub async fn create_in(tx: &mut Conn, app: &App, by: &Principal, api: Api, input: LeadInput) -> Result<Lead> {
+    check_write(by, input.campaign_id.flatten())?;
+    let now = app.now();
+    let mut lead = Lead::create(new_ref(), input, now)?;
+    check_allocation(tx, &lead).await?;
+    match insert_new(tx, app, &mut lead).await {
+        Err(AppError::Store(StoreError::ForeignKey(_))) => return Err(missing_reference(app, &lead).await?),
+        other => other?,
+    }
+    store::record_history(tx, lead.id, now, by.actor(api), "create", &Changes::between(None, &lead)).await?;
+    Ok(lead)
+}
+
 pub async fn get(app: &App, by: &Principal, id: i64) -> Result<Lead> {
     let mut conn = app.store.read().await?;
     match store::get(&mut conn, id).await? {

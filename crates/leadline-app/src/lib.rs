@@ -3,11 +3,13 @@
 //! (the native API, each vendor dialect, the CLI) calls these same functions.
 
 pub mod catalog;
+pub mod crm;
 pub mod dialer;
 pub mod error;
 pub mod keys;
 pub mod leads;
 pub mod sales;
+pub mod signing;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod crm;
 pub mod dialer;
 pub mod error;
 pub mod history;

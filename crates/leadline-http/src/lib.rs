@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod ivvy;
 pub mod metrics;
 pub mod native;
 pub mod noojee;
@@ -24,11 +25,13 @@ pub struct HttpSettings {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     pub noojee: noojee::Limits,
+    /// The iVvy dialect's signing key and whether it also takes plain bearer keys.
+    pub ivvy: ivvy::IvvySettings,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { body_limit: 1024 * 1024, noojee: noojee::Limits::default() }
+        HttpSettings { body_limit: 1024 * 1024, noojee: noojee::Limits::default(), ivvy: ivvy::IvvySettings::default() }
     }
 }
 
@@ -59,6 +62,7 @@ pub fn router_and_state(app: App, settings: HttpSettings) -> (Router, AppState) 
         .merge(ops::routes())
         .nest("/v1", native::routes())
         .merge(noojee::routes())
+        .merge(ivvy::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

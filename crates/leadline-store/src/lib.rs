@@ -8,6 +8,7 @@
 //! inside a use case's transaction.
 
 pub mod catalog;
+pub mod crm;
 pub mod dialer;
 pub mod keys;
 pub mod leads;
@@ -96,10 +97,12 @@ struct Embedded(&'static [(i64, &'static str, &'static str)]);
 
 const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
+    (3, "crm", include_str!("../migrations/sqlite/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/sqlite/0004_dialer.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
+    (3, "crm", include_str!("../migrations/postgres/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/postgres/0004_dialer.sql")),
 ]);
 

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use leadline_app::signing::ServerKey;
+use leadline_http::ivvy::IvvySettings;
 use leadline_http::HttpSettings;
 use leadline_store::PoolConfig;
 use serde::Deserialize;
@@ -31,6 +33,10 @@ pub struct ConfigArgs {
     /// Key that signs webhook bodies [default: one made once and shared through the database]
     #[arg(long, global = true, env = "LEADLINE_WEBHOOK_SECRET", hide_env_values = true)]
     webhook_secret: Option<String>,
+    /// Server key iVvy signing secrets are derived from (32+ random characters); keep it out of
+    /// the database and never change it while iVvy credentials are in use
+    #[arg(long, global = true, env = "LEADLINE_IVVY_SIGNING_KEY", hide_env_values = true)]
+    ivvy_signing_key: Option<String>,
 }
 
 /// The file's shape; every key is optional.
@@ -50,6 +56,8 @@ struct FileConfig {
     noojee_update_wait_seconds: Option<u64>,
     noojee_insert_wait_seconds: Option<u64>,
     noojee_batch_limit: Option<usize>,
+    ivvy_signing_key: Option<String>,
+    ivvy_allow_bearer: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +71,7 @@ pub struct Config {
     pub pool_acquire_timeout: Duration,
     pub webhook_secret: Option<String>,
     pub noojee: leadline_http::noojee::Limits,
+    pub ivvy: IvvySettings,
 }
 
 impl Config {
@@ -81,6 +90,15 @@ impl Config {
         if !matches!(log_format.as_str(), "text" | "json") {
             anyhow::bail!("log format `{log_format}` is not text or json");
         }
+        let ivvy = IvvySettings {
+            server_key: args
+                .ivvy_signing_key
+                .clone()
+                .or(file.ivvy_signing_key)
+                .map(|key| ServerKey::new(&key).map_err(anyhow::Error::msg))
+                .transpose()?,
+            allow_bearer: file.ivvy_allow_bearer.unwrap_or(false),
+        };
         let defaults = leadline_http::noojee::Limits::default();
         let noojee = leadline_http::noojee::Limits {
             concurrency: file.noojee_concurrency.unwrap_or(defaults.concurrency).max(1),
@@ -106,6 +124,7 @@ impl Config {
                 .pool_acquire_timeout_seconds
                 .map(Duration::from_secs)
                 .unwrap_or(PoolConfig::default().acquire_timeout),
+            ivvy,
         })
     }
 
@@ -114,7 +133,7 @@ impl Config {
     }
 
     pub fn http(&self) -> HttpSettings {
-        HttpSettings { body_limit: self.body_limit_bytes, noojee: self.noojee.clone() }
+        HttpSettings { body_limit: self.body_limit_bytes, noojee: self.noojee.clone(), ivvy: self.ivvy.clone() }
     }
 
     pub fn webhooks(&self) -> leadline_http::webhooks::WebhookSettings {

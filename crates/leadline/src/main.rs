@@ -55,6 +55,8 @@ enum KeysCommand {
     List,
     /// Revoke a key; it is refused from the next request on.
     Revoke { id: i64 },
+    /// Issue iVvy signing credentials (access key and secret) for a key, ending any it had.
+    IvvyCredentials { id: i64 },
 }
 
 #[derive(Args)]
@@ -163,6 +165,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 };
                 println!("{:>5}  {:<9} {:<9} {:<24} {:<10} {state}", key.id, key.prefix, key.role, key.name, scope);
             }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::IvvyCredentials { id }) => {
+            let server_key = config
+                .ivvy
+                .server_key
+                .as_ref()
+                .context("set ivvy_signing_key in the configuration file or LEADLINE_IVVY_SIGNING_KEY first")?;
+            let credential = leadline_app::signing::issue(&app, &operator, server_key, id).await?;
+            println!("iVvy credentials for key {id}; the secret is shown only now:");
+            println!("access key: {}", credential.access_key);
+            println!("secret:     {}", credential.secret);
             Ok(())
         }
         Command::Keys(KeysCommand::Revoke { id }) => {

@@ -1,0 +1,163 @@
+//! CRM leads: the filtered, counted, offset-paged lead list of the CRM API, signing credentials
+//! and the shared record of signed requests already seen.
+
+use jiff::Timestamp;
+use leadline_core::access::LeadScope;
+use leadline_core::crm::{ColumnKind, Condition, Modifier, Operand};
+use leadline_core::lead::Lead;
+use sqlx::Row;
+
+use crate::{micros, Conn, Result, Sql, SqlArg};
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.to_lowercase()
+}
+
+fn operand_arg(operand: &Operand) -> SqlArg {
+    match operand {
+        Operand::Int(n) => SqlArg::Int(Some(*n)),
+        Operand::Text(t) => SqlArg::Text(Some(t.clone())),
+        Operand::Time(t) => SqlArg::Int(Some(micros(*t))),
+        Operand::Empty(_) => unreachable!("EMPTY has no operand to bind"),
+    }
+}
+
+fn push_condition(sql: &mut Sql, c: &Condition) {
+    let column = c.field.column;
+    sql.push(" AND ");
+    match (c.modifier, &c.operand) {
+        (Modifier::Empty, Operand::Empty(empty)) => {
+            let is_empty = if c.field.kind == ColumnKind::Text {
+                format!("({column} IS NULL OR {column} = '')")
+            } else {
+                format!("{column} IS NULL")
+            };
+            if *empty {
+                sql.push(&is_empty);
+            } else {
+                sql.push(&format!("NOT {is_empty}"));
+            }
+        }
+        (Modifier::Begins | Modifier::Contains, Operand::Text(t)) => {
+            // Lower-cased on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
+            let pattern = match c.modifier {
+                Modifier::Begins => format!("{}%", like_escape(t)),
+                _ => format!("%{}%", like_escape(t)),
+            };
+            sql.push(&format!("LOWER({column}) LIKE ")).bind(SqlArg::Text(Some(pattern))).push(" ESCAPE '\\'");
+        }
+        (Modifier::Not, operand) => {
+            sql.push(&format!("({column} IS NULL OR {column} <> ")).bind(operand_arg(operand)).push(")");
+        }
+        (modifier, operand) => {
+            let op = match modifier {
+                Modifier::LessThan => " < ",
+                Modifier::GreaterThan => " > ",
+                _ => " = ",
+            };
+            sql.push(column).push(op).bind(operand_arg(operand));
+        }
+    }
+}
+
+fn push_scope(sql: &mut Sql, scope: &LeadScope) {
+    match scope {
+        LeadScope::All => {}
+        LeadScope::Campaigns(ids) => {
+            sql.push(" AND campaign_id IN (");
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(SqlArg::Int(Some(*id)));
+            }
+            sql.push(")");
+        }
+        LeadScope::BoughtBy(buyer) => {
+            sql.push(
+                " AND id IN (SELECT s.lead_id FROM sales s JOIN buyer_contracts c \
+                 ON c.id = s.buyer_contract_id WHERE c.buyer_id = ",
+            )
+            .bind(SqlArg::Int(Some(*buyer)))
+            .push(")");
+        }
+    }
+}
+
+/// The leads in `scope` matching every condition: how many there are in all, and the page of
+/// `per_page` of them after skipping `start`, in id order.
+pub async fn list_leads(
+    conn: &mut Conn,
+    scope: &LeadScope,
+    conditions: &[Condition],
+    start: i64,
+    per_page: i64,
+) -> Result<(i64, Vec<Lead>)> {
+    let mut count = Sql::new("SELECT COUNT(*) FROM leads WHERE 1 = 1");
+    let mut page = Sql::new(format!("{} WHERE 1 = 1", crate::leads::select()));
+    for sql in [&mut count, &mut page] {
+        push_scope(sql, scope);
+        for c in conditions {
+            push_condition(sql, c);
+        }
+    }
+    page.push(" ORDER BY id LIMIT ").bind(SqlArg::Int(Some(per_page)));
+    page.push(" OFFSET ").bind(SqlArg::Int(Some(start)));
+    let total: i64 = count.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let rows = page.query().fetch_all(&mut *conn).await?;
+    let leads = rows.iter().map(crate::leads::read).collect::<Result<Vec<_>>>()?;
+    Ok((total, leads))
+}
+
+/// Records a new signing credential for an API key.
+pub async fn insert_credential(conn: &mut Conn, access_key: &str, key_id: i64, at: Timestamp) -> Result<()> {
+    sqlx::query("INSERT INTO ivvy_credentials (access_key, key_id, created_at) VALUES ($1, $2, $3)")
+        .bind(access_key)
+        .bind(key_id)
+        .bind(micros(at))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends every signing credential of an API key (before a new one is issued).
+pub async fn delete_credentials(conn: &mut Conn, key_id: i64) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM ivvy_credentials WHERE key_id = $1").bind(key_id).execute(&mut *conn).await?;
+    Ok(done.rows_affected())
+}
+
+/// The API key behind an access key.
+pub async fn credential_key(conn: &mut Conn, access_key: &str) -> Result<Option<i64>> {
+    let row = sqlx::query("SELECT key_id FROM ivvy_credentials WHERE access_key = $1")
+        .bind(access_key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// Records a signature as seen at `at`, after forgetting those seen before `forget_before`.
+/// False when it was already seen: the request is a replay.
+pub async fn first_sighting(conn: &mut Conn, signature: &str, at: Timestamp, forget_before: Timestamp) -> Result<bool> {
+    sqlx::query("DELETE FROM ivvy_seen_requests WHERE seen_at < $1")
+        .bind(micros(forget_before))
+        .execute(&mut *conn)
+        .await?;
+    // ON CONFLICT rather than catching the unique violation: on PostgreSQL an error would
+    // spoil the surrounding transaction.
+    let done = sqlx::query(
+        "INSERT INTO ivvy_seen_requests (signature, seen_at) VALUES ($1, $2) ON CONFLICT (signature) DO NOTHING",
+    )
+    .bind(signature)
+    .bind(micros(at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
