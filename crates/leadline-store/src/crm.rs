@@ -68,30 +68,6 @@ fn push_condition(sql: &mut Sql, c: &Condition) {
     }
 }
 
-fn push_scope(sql: &mut Sql, scope: &LeadScope) {
-    match scope {
-        LeadScope::All => {}
-        LeadScope::Campaigns(ids) => {
-            sql.push(" AND campaign_id IN (");
-            for (i, id) in ids.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(SqlArg::Int(Some(*id)));
-            }
-            sql.push(")");
-        }
-        LeadScope::BoughtBy(buyer) => {
-            sql.push(
-                " AND id IN (SELECT s.lead_id FROM sales s JOIN buyer_contracts c \
-                 ON c.id = s.buyer_contract_id WHERE c.buyer_id = ",
-            )
-            .bind(SqlArg::Int(Some(*buyer)))
-            .push(")");
-        }
-    }
-}
-
 /// The leads in `scope` matching every condition: how many there are in all, and the page of
 /// `per_page` of them after skipping `start`, in id order.
 pub async fn list_leads(
@@ -104,7 +80,7 @@ pub async fn list_leads(
     let mut count = Sql::new("SELECT COUNT(*) FROM leads WHERE 1 = 1");
     let mut page = Sql::new(format!("{} WHERE 1 = 1", crate::leads::select()));
     for sql in [&mut count, &mut page] {
-        push_scope(sql, scope);
+        crate::leads::push_scope(sql, scope);
         for c in conditions {
             push_condition(sql, c);
         }

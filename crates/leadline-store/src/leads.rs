@@ -315,9 +315,9 @@ impl Default for LeadFilter {
     }
 }
 
-pub async fn list(conn: &mut Conn, filter: &LeadFilter) -> Result<Vec<Lead>> {
-    let mut sql = Sql::new(format!("{} WHERE 1 = 1", select()));
-    match &filter.scope {
+/// Narrows a lead query to what a key's scope may see.
+pub(crate) fn push_scope(sql: &mut Sql, scope: &LeadScope) {
+    match scope {
         LeadScope::All => {}
         LeadScope::Campaigns(ids) => {
             sql.push(" AND campaign_id IN (");
@@ -338,6 +338,11 @@ pub async fn list(conn: &mut Conn, filter: &LeadFilter) -> Result<Vec<Lead>> {
             .push(")");
         }
     }
+}
+
+pub async fn list(conn: &mut Conn, filter: &LeadFilter) -> Result<Vec<Lead>> {
+    let mut sql = Sql::new(format!("{} WHERE 1 = 1", select()));
+    push_scope(&mut sql, &filter.scope);
     for (column, value) in [
         ("campaign_id", filter.campaign_id),
         ("allocation_id", filter.allocation_id),
