@@ -23,6 +23,9 @@ pub enum AppError {
     /// A dialer load or update was refused for a reason its dialect has a code for.
     #[error("{0}")]
     Dialer(leadline_core::dialer::DialerError),
+    /// A return was refused by the rules of returns.
+    #[error("{0}")]
+    Return(leadline_core::returns::ReturnError),
     /// A store failure the caller cannot fix; its detail goes to the log only.
     #[error("internal error")]
     Store(#[from] StoreError),
@@ -44,6 +47,12 @@ impl From<leadline_core::dialer::DialerError> for AppError {
             leadline_core::dialer::DialerError::Invalid(d) => AppError::Invalid(d),
             other => AppError::Dialer(other),
         }
+    }
+}
+
+impl From<leadline_core::returns::ReturnError> for AppError {
+    fn from(error: leadline_core::returns::ReturnError) -> Self {
+        AppError::Return(error)
     }
 }
 

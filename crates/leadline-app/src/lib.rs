@@ -8,6 +8,7 @@ pub mod dialer;
 pub mod error;
 pub mod keys;
 pub mod leads;
+pub mod returns;
 pub mod sales;
 pub mod signing;
 #[cfg(feature = "testing")]
@@ -86,7 +87,7 @@ impl Principal {
 }
 
 /// A page of a list: the items and the cursor for the next page, if there may be one.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -56,6 +56,13 @@ impl From<AppError> for ApiError {
                     _ => StatusCode::BAD_REQUEST,
                 }
             }
+            AppError::Return(refusal) => {
+                use leadline_core::returns::ReturnError as R;
+                match refusal {
+                    R::AlreadyInReturnList | R::AlreadyDecided(_) => StatusCode::CONFLICT,
+                    _ => StatusCode::BAD_REQUEST,
+                }
+            }
             AppError::Store(cause) => {
                 tracing::error!(error = %cause, source = ?std::error::Error::source(cause), "store failure");
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -12,6 +12,8 @@ pub mod crm;
 pub mod dialer;
 pub mod keys;
 pub mod leads;
+pub mod ledger;
+pub mod returns;
 pub mod sales;
 mod sql;
 
@@ -99,11 +101,13 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
     (3, "crm", include_str!("../migrations/sqlite/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/sqlite/0004_dialer.sql")),
+    (7, "returns", include_str!("../migrations/sqlite/0007_returns.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
     (3, "crm", include_str!("../migrations/postgres/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/postgres/0004_dialer.sql")),
+    (7, "returns", include_str!("../migrations/postgres/0007_returns.sql")),
 ]);
 
 impl<'s> MigrationSource<'s> for Embedded {

@@ -52,8 +52,10 @@ impl IvvyError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-            // Dialer refusals come from dialer calls, which this dialect does not make.
-            AppError::Conflict(_) | AppError::StaleVersion { .. } | AppError::Dialer(_) => StatusCode::CONFLICT,
+            // Dialer and return refusals come from calls this dialect does not make.
+            AppError::Conflict(_) | AppError::StaleVersion { .. } | AppError::Dialer(_) | AppError::Return(_) => {
+                StatusCode::CONFLICT
+            }
             AppError::Store(cause) => {
                 tracing::error!(error = %cause, source = ?std::error::Error::source(cause), "store failure");
                 StatusCode::INTERNAL_SERVER_ERROR

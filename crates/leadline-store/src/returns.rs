@@ -1,0 +1,240 @@
+//! Returns, the ledger and replacement requests.
+
+use jiff::Timestamp;
+use leadline_core::returns::ReturnStatus;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{from_micros, micros, Backend, Conn, Result, Sql, SqlArg, StoreError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReturnRecord {
+    pub id: i64,
+    pub sale_id: i64,
+    pub lead_id: i64,
+    pub buyer_contract_id: i64,
+    pub buyer_id: i64,
+    pub status: ReturnStatus,
+    pub return_reason_id: i64,
+    pub denied_reason_id: Option<i64>,
+    pub created_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
+}
+
+/// A sale with what a return needs to know about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaleTerms {
+    pub sale_id: i64,
+    pub lead_id: i64,
+    pub buyer_contract_id: i64,
+    pub buyer_id: i64,
+    pub price_minor: i64,
+    pub sold_at: Timestamp,
+    pub is_replacement: bool,
+    pub max_return_age_days: Option<i64>,
+    pub replacements_returnable: bool,
+}
+
+const RETURN_COLUMNS: &str = "id, sale_id, lead_id, buyer_contract_id, buyer_id, status, return_reason_id, denied_reason_id, created_at, decided_at";
+
+fn read_return(row: &AnyRow) -> Result<ReturnRecord> {
+    let status: String = row.try_get("status")?;
+    let decided: Option<i64> = row.try_get("decided_at")?;
+    Ok(ReturnRecord {
+        id: row.try_get("id")?,
+        sale_id: row.try_get("sale_id")?,
+        lead_id: row.try_get("lead_id")?,
+        buyer_contract_id: row.try_get("buyer_contract_id")?,
+        buyer_id: row.try_get("buyer_id")?,
+        status: ReturnStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("returns.status `{status}`")))?,
+        return_reason_id: row.try_get("return_reason_id")?,
+        denied_reason_id: row.try_get("denied_reason_id")?,
+        created_at: from_micros("created_at", row.try_get("created_at")?)?,
+        decided_at: decided.map(|v| from_micros("decided_at", v)).transpose()?,
+    })
+}
+
+/// The sales of a lead, with their contracts' return terms.
+pub async fn sales_of_lead(conn: &mut Conn, lead_id: i64) -> Result<Vec<SaleTerms>> {
+    let rows = sqlx::query(
+        "SELECT s.id, s.lead_id, s.buyer_contract_id, c.buyer_id, s.price_minor, s.sold_at, s.replaces_return_id, \
+         c.max_return_age_days, c.replace_returns FROM sales s JOIN buyer_contracts c ON c.id = s.buyer_contract_id \
+         WHERE s.lead_id = $1 ORDER BY s.id",
+    )
+    .bind(lead_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let replaces: Option<i64> = row.try_get("replaces_return_id")?;
+            Ok(SaleTerms {
+                sale_id: row.try_get("id")?,
+                lead_id: row.try_get("lead_id")?,
+                buyer_contract_id: row.try_get("buyer_contract_id")?,
+                buyer_id: row.try_get("buyer_id")?,
+                price_minor: row.try_get("price_minor")?,
+                sold_at: from_micros("sold_at", row.try_get("sold_at")?)?,
+                is_replacement: replaces.is_some(),
+                max_return_age_days: row.try_get("max_return_age_days")?,
+                replacements_returnable: crate::get_bool(row, "replace_returns")?.unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+/// The return of a sale, locked on PostgreSQL for the decision that follows.
+pub async fn return_of_sale(conn: &mut Conn, backend: Backend, sale_id: i64) -> Result<Option<ReturnRecord>> {
+    let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+    let row = sqlx::query(&format!("SELECT {RETURN_COLUMNS} FROM returns WHERE sale_id = $1{lock}"))
+        .bind(sale_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(read_return).transpose()
+}
+
+pub async fn get_return(conn: &mut Conn, id: i64) -> Result<Option<ReturnRecord>> {
+    let row = sqlx::query(&format!("SELECT {RETURN_COLUMNS} FROM returns WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(read_return).transpose()
+}
+
+pub struct NewReturn<'a> {
+    pub sale: &'a SaleTerms,
+    pub status: ReturnStatus,
+    pub return_reason_id: i64,
+    pub denied_reason_id: Option<i64>,
+    pub at: Timestamp,
+    pub key_id: Option<i64>,
+}
+
+pub async fn insert_return(conn: &mut Conn, new: &NewReturn<'_>) -> Result<i64> {
+    let decided = new.status.is_decided().then_some(micros(new.at));
+    let row = sqlx::query(
+        "INSERT INTO returns (sale_id, lead_id, buyer_contract_id, buyer_id, status, return_reason_id, denied_reason_id, \
+         created_at, decided_at, created_by_key, decided_by_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(new.sale.sale_id)
+    .bind(new.sale.lead_id)
+    .bind(new.sale.buyer_contract_id)
+    .bind(new.sale.buyer_id)
+    .bind(new.status.as_str())
+    .bind(new.return_reason_id)
+    .bind(new.denied_reason_id)
+    .bind(micros(new.at))
+    .bind(decided)
+    .bind(new.key_id)
+    .bind(decided.and(new.key_id))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Decides a pending return; false when it was no longer pending (someone decided first).
+pub async fn decide(
+    conn: &mut Conn,
+    id: i64,
+    status: ReturnStatus,
+    denied_reason_id: Option<i64>,
+    at: Timestamp,
+    key_id: Option<i64>,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE returns SET status = $1, denied_reason_id = COALESCE($2, denied_reason_id), decided_at = $3, decided_by_key = $4 \
+         WHERE id = $5 AND status = 'pending'",
+    )
+    .bind(status.as_str())
+    .bind(denied_reason_id)
+    .bind(micros(at))
+    .bind(key_id)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReturnFilter {
+    pub status: Option<ReturnStatus>,
+    pub buyer_id: Option<i64>,
+    pub lead_id: Option<i64>,
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+pub async fn list_returns(conn: &mut Conn, filter: &ReturnFilter) -> Result<Vec<ReturnRecord>> {
+    let mut sql = Sql::new(format!("SELECT {RETURN_COLUMNS} FROM returns WHERE 1 = 1"));
+    if let Some(status) = filter.status {
+        sql.push(" AND status = ").bind(SqlArg::Text(Some(status.as_str().into())));
+    }
+    if let Some(buyer) = filter.buyer_id {
+        sql.push(" AND buyer_id = ").bind(SqlArg::Int(Some(buyer)));
+    }
+    if let Some(lead) = filter.lead_id {
+        sql.push(" AND lead_id = ").bind(SqlArg::Int(Some(lead)));
+    }
+    if let Some(after) = filter.after {
+        sql.push(" AND id > ").bind(SqlArg::Int(Some(after)));
+    }
+    sql.push(" ORDER BY id LIMIT ").bind(SqlArg::Int(Some(filter.limit)));
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(read_return).collect()
+}
+
+pub async fn add_replacement_request(
+    conn: &mut Conn,
+    return_id: i64,
+    contract_id: i64,
+    buyer_id: i64,
+    at: Timestamp,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO replacement_requests (return_id, buyer_contract_id, buyer_id, status, created_at) \
+         VALUES ($1, $2, $3, 'pending', $4) RETURNING id",
+    )
+    .bind(return_id)
+    .bind(contract_id)
+    .bind(buyer_id)
+    .bind(micros(at))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// (id, return_id, buyer_contract_id, buyer_id, status, created_at) of replacement requests.
+pub async fn replacement_requests(
+    conn: &mut Conn,
+    buyer_id: Option<i64>,
+    status: Option<&str>,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<(i64, i64, i64, i64, String, Timestamp)>> {
+    let mut sql = Sql::new(
+        "SELECT id, return_id, buyer_contract_id, buyer_id, status, created_at FROM replacement_requests WHERE 1 = 1",
+    );
+    if let Some(buyer) = buyer_id {
+        sql.push(" AND buyer_id = ").bind(SqlArg::Int(Some(buyer)));
+    }
+    if let Some(status) = status {
+        sql.push(" AND status = ").bind(SqlArg::Text(Some(status.into())));
+    }
+    if let Some(after) = after {
+        sql.push(" AND id > ").bind(SqlArg::Int(Some(after)));
+    }
+    sql.push(" ORDER BY id LIMIT ").bind(SqlArg::Int(Some(limit)));
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("return_id")?,
+                r.try_get("buyer_contract_id")?,
+                r.try_get("buyer_id")?,
+                r.try_get("status")?,
+                from_micros("created_at", r.try_get("created_at")?)?,
+            ))
+        })
+        .collect()
+}
