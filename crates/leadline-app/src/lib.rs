@@ -3,6 +3,7 @@
 //! (the native API, each vendor dialect, the CLI) calls these same functions.
 
 pub mod catalog;
+pub mod console;
 pub mod crm;
 pub mod dialer;
 pub mod error;

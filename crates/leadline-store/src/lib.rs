@@ -8,6 +8,7 @@
 //! inside a use case's transaction.
 
 pub mod catalog;
+pub mod console;
 pub mod crm;
 pub mod dialer;
 pub mod keys;
@@ -102,12 +103,14 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (3, "crm", include_str!("../migrations/sqlite/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/sqlite/0004_dialer.sql")),
     (7, "returns", include_str!("../migrations/sqlite/0007_returns.sql")),
+    (9, "console", include_str!("../migrations/sqlite/0009_console.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
     (3, "crm", include_str!("../migrations/postgres/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/postgres/0004_dialer.sql")),
     (7, "returns", include_str!("../migrations/postgres/0007_returns.sql")),
+    (9, "console", include_str!("../migrations/postgres/0009_console.sql")),
 ]);
 
 impl<'s> MigrationSource<'s> for Embedded {

@@ -1,0 +1,361 @@
+//! The operator console through the router: sign-in and sessions, CSRF refusals, escaping,
+//! sessions shared by nodes, and pages that load nothing from elsewhere. The browser tests
+//! (`console_browser.rs`) drive the same pages in headless Chromium.
+
+mod common;
+mod console_fixture;
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::{Reply, TestApp};
+use console_fixture::{return_status, HOSTILE_FIELD, HOSTILE_NAME};
+use leadline_app::conformance;
+use leadline_app::testing::{Backend, TestDb};
+
+/// A cookie jar over the router, as a browser would hold one.
+struct Visitor<'a> {
+    t: &'a TestApp,
+    cookies: HashMap<String, String>,
+}
+
+impl<'a> Visitor<'a> {
+    fn new(t: &'a TestApp) -> Visitor<'a> {
+        Visitor { t, cookies: HashMap::new() }
+    }
+
+    async fn send(&mut self, method: &str, path: &str, form: Option<&[(&str, &str)]>) -> Reply {
+        let mut builder = Request::builder().method(method).uri(path);
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            builder = builder.header(header::COOKIE, jar.join("; "));
+        }
+        let body = match form {
+            Some(fields) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                let encoded: Vec<String> = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+                Body::from(encoded.join("&"))
+            }
+            None => Body::empty(),
+        };
+        let reply = self.t.send(builder.body(body).unwrap()).await;
+        for value in reply.headers.get_all(header::SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || text.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), value.to_string());
+            }
+        }
+        reply
+    }
+
+    async fn get(&mut self, path: &str) -> Reply {
+        self.send("GET", path, None).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
+        self.send("POST", path, Some(form)).await
+    }
+
+    /// Signs in with `key` through the sign-in form; returns the reply to the form post.
+    async fn sign_in(&mut self, key: &str) -> Reply {
+        let page = self.get("/console/sign-in").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let token = csrf_of(&page.text);
+        self.post("/console/sign-in", &[("csrf", &token), ("api_key", key)]).await
+    }
+
+    /// The CSRF token on the page at `path`.
+    async fn csrf(&mut self, path: &str) -> String {
+        let page = self.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        csrf_of(&page.text)
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("the page has a form with a CSRF token") + 19;
+    html[at..at + 64].to_string()
+}
+
+fn location(reply: &Reply) -> &str {
+    reply.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+async fn session_count(t: &TestApp) -> i64 {
+    let mut conn = t.app.store.read().await.unwrap();
+    leadline_store::console::count_sessions(&mut conn).await.unwrap()
+}
+
+conformance! {
+    async fn signing_in_opens_a_strict_http_only_session_and_pages_need_it(app) {
+        let t = TestApp::new(app).await;
+        let mut v = Visitor::new(&t);
+        let away = v.get("/console/dialer").await;
+        assert_eq!((away.status, location(&away)), (StatusCode::SEE_OTHER, "/console/sign-in"));
+
+        let signed = v.sign_in(&t.admin).await;
+        assert_eq!((signed.status, location(&signed)), (StatusCode::SEE_OTHER, "/console"), "{}", signed.text);
+        let cookie = signed.headers.get_all(header::SET_COOKIE).iter()
+            .map(|c| c.to_str().unwrap().to_string())
+            .find(|c| c.starts_with("leadline_console=")).expect("a session cookie is set");
+        for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age=43200"] {
+            assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+        }
+        assert_eq!(session_count(&t).await, 1);
+        // The stored token is a hash, not the cookie's value.
+        let token = v.cookies["leadline_console"].clone();
+        let mut conn = t.app.store.read().await.unwrap();
+        let stored = leadline_store::console::find_session(&mut conn, &token).await.unwrap();
+        assert!(stored.is_none(), "the raw token must not be the stored key");
+        drop(conn);
+
+        let home = v.get("/console").await;
+        assert_eq!(location(&home), "/console/dialer");
+        let page = v.get("/console/dialer").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(page.content_type().starts_with("text/html"), "{}", page.content_type());
+        let csp = page.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(page.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+
+        // Signing out ends the session everywhere: the old cookie opens nothing.
+        let old_cookie = v.cookies["leadline_console"].clone();
+        let token = csrf_of(&page.text);
+        let out = v.post("/console/sign-out", &[("csrf", &token)]).await;
+        assert_eq!((out.status, location(&out)), (StatusCode::SEE_OTHER, "/console/sign-in?signed_out=1"));
+        assert_eq!(session_count(&t).await, 0);
+        let mut replay = Visitor::new(&t);
+        replay.cookies.insert("leadline_console".into(), old_cookie);
+        assert_eq!(location(&replay.get("/console/dialer").await), "/console/sign-in");
+    }
+
+    async fn a_wrong_revoked_or_empty_key_opens_no_session(app) {
+        let t = TestApp::new(app).await;
+        let mut v = Visitor::new(&t);
+        let wrong = v.sign_in("ll_notakey").await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.text.contains("Not signed in: unknown API key."), "{}", wrong.text);
+        let empty = v.sign_in("").await;
+        assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+        assert!(empty.text.contains("Enter an API key."), "{}", empty.text);
+        let key = leadline_app::keys::create(&t.app, &leadline_app::Principal::operator(),
+            &leadline_app::keys::KeyRequest { role: "readonly".into(), ..Default::default() }).await.unwrap();
+        leadline_app::keys::revoke(&t.app, &leadline_app::Principal::operator(), key.key.id).await.unwrap();
+        let revoked = v.sign_in(&key.secret).await;
+        assert_eq!(revoked.status, StatusCode::UNAUTHORIZED);
+        assert!(revoked.text.contains("revoked"), "{}", revoked.text);
+        assert_eq!(session_count(&t).await, 0);
+        assert!(!v.cookies.contains_key("leadline_console"));
+    }
+
+    async fn the_sign_in_form_without_its_own_token_is_refused(app) {
+        let t = TestApp::new(app).await;
+        let mut v = Visitor::new(&t);
+        v.get("/console/sign-in").await;
+        let missing = v.post("/console/sign-in", &[("api_key", &t.admin)]).await;
+        assert_eq!(missing.status, StatusCode::FORBIDDEN);
+        assert!(missing.text.contains("carried no security token"), "{}", missing.text);
+        // A token that is not this browser's (another visitor's page) is refused too.
+        let mut other = Visitor::new(&t);
+        let foreign = csrf_of(&other.get("/console/sign-in").await.text);
+        let forged = v.post("/console/sign-in", &[("csrf", &foreign), ("api_key", &t.admin)]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert!(forged.text.contains("does not belong to your session"), "{}", forged.text);
+        assert_eq!(session_count(&t).await, 0);
+    }
+
+    async fn a_form_post_without_the_token_or_with_another_sessions_is_refused(app) {
+        let t = TestApp::new(app).await;
+        let f = console_fixture::build(&t.app).await;
+        let mut alice = Visitor::new(&t);
+        alice.sign_in(&t.admin).await;
+        let mut bob = Visitor::new(&t);
+        bob.sign_in(&t.admin).await;
+        let alices = alice.csrf("/console/returns").await;
+        let bobs = bob.csrf("/console/returns").await;
+        assert_ne!(alices, bobs);
+        let path = format!("/console/returns/{}/decide", f.returns[0]);
+
+        let missing = alice.post(&path, &[("decision", "approve_for_credit")]).await;
+        assert_eq!(missing.status, StatusCode::FORBIDDEN);
+        assert!(missing.text.contains("carried no security token"), "{}", missing.text);
+        let empty = alice.post(&path, &[("csrf", ""), ("decision", "approve_for_credit")]).await;
+        assert_eq!(empty.status, StatusCode::FORBIDDEN);
+        let crossed = alice.post(&path, &[("csrf", &bobs), ("decision", "approve_for_credit")]).await;
+        assert_eq!(crossed.status, StatusCode::FORBIDDEN);
+        assert!(crossed.text.contains("does not belong to your session"), "{}", crossed.text);
+        assert_eq!(return_status(&t.app, f.returns[0]).await, "pending", "a refused form changes nothing");
+        let out = alice.post("/console/sign-out", &[("csrf", &bobs)]).await;
+        assert_eq!(out.status, StatusCode::FORBIDDEN);
+        assert_eq!(session_count(&t).await, 2, "a refused sign-out ends no session");
+
+        // Without a session at all, a form post is sent to sign in and changes nothing.
+        let mut stranger = Visitor::new(&t);
+        let anonymous = stranger.post(&path, &[("csrf", &alices), ("decision", "approve_for_credit")]).await;
+        assert_eq!((anonymous.status, location(&anonymous)), (StatusCode::SEE_OTHER, "/console/sign-in"));
+        assert_eq!(return_status(&t.app, f.returns[0]).await, "pending");
+
+        // With its own token the same form goes through, and says so once.
+        let done = alice.post(&path, &[("csrf", &alices), ("decision", "approve_for_credit")]).await;
+        assert_eq!((done.status, location(&done)), (StatusCode::SEE_OTHER, "/console/returns"), "{}", done.text);
+        assert_eq!(return_status(&t.app, f.returns[0]).await, "approved_credit");
+        let page = alice.get("/console/returns").await;
+        assert!(page.text.contains(&format!("Return #{} approved for credit.", f.returns[0])), "{}", page.text);
+        assert!(!alice.get("/console/returns").await.text.contains("approved for credit."), "the message shows once");
+    }
+
+    async fn html_in_lead_fields_is_shown_as_text(app) {
+        let t = TestApp::new(app).await;
+        let f = console_fixture::build(&t.app).await;
+        let mut v = Visitor::new(&t);
+        v.sign_in(&t.admin).await;
+        for path in [format!("/console/leads/{}", f.hostile_lead), "/console/leads?allocation_id=1".to_string()] {
+            let page = v.get(&path).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.text);
+            assert!(page.text.contains("&lt;script&gt;document.title='owned'&lt;/script&gt;&lt;b&gt;Bold&lt;/b&gt; &amp; Co"), "{path}: {}", page.text);
+            assert!(!page.text.contains("<script>document"), "{path}");
+            assert!(!page.text.contains("<b>Bold"), "{path}");
+        }
+        let page = v.get(&format!("/console/leads/{}", f.hostile_lead)).await;
+        assert!(page.text.contains("&lt;img src=x onerror=alert(1)&gt;"), "{}", page.text);
+        assert!(!page.text.contains(HOSTILE_FIELD));
+        assert!(!page.text.contains(HOSTILE_NAME));
+    }
+
+    async fn the_dialer_view_counts_each_allocations_leads_by_state(app) {
+        let t = TestApp::new(app).await;
+        let f = console_fixture::build(&t.app).await;
+        let mut v = Visitor::new(&t);
+        v.sign_in(&t.admin).await;
+        let page = v.get("/console/dialer").await;
+        let row = |id: i64| {
+            let at = page.text.find(&format!("data-allocation=\"{id}\"")).unwrap();
+            let end = page.text[at..].find("</tr>").unwrap();
+            page.text[at..at + end].to_string()
+        };
+        let morning = row(f.allocation);
+        for (class, count) in [("dialable", 2), ("callbacks", 1), ("leased", 1), ("closed", 1)] {
+            assert!(morning.contains(&format!("<td class=\"num {class}\">{count}</td>")), "{class} {count}: {morning}");
+        }
+        let empty = row(2);
+        assert!(empty.contains("<td class=\"num dialable\">0</td>"), "{empty}");
+        // A buyer key has no dialer view; its home is the returns queue.
+        let buyer = t.buyer_key(f.buyer).await;
+        let mut b = Visitor::new(&t);
+        b.sign_in(&buyer).await;
+        assert_eq!(location(&b.get("/console").await), "/console/returns");
+        assert_eq!(b.get("/console/dialer").await.status, StatusCode::FORBIDDEN);
+    }
+
+    async fn a_read_only_key_sees_the_queue_but_cannot_decide(app) {
+        let t = TestApp::new(app).await;
+        let f = console_fixture::build(&t.app).await;
+        let readonly = t.key("readonly").await;
+        let mut v = Visitor::new(&t);
+        v.sign_in(&readonly).await;
+        let page = v.get("/console/returns").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(!page.text.contains("Approve for credit"), "no decision buttons for a read-only key");
+        let token = csrf_of(&page.text);
+        let tried = v.post(&format!("/console/returns/{}/decide", f.returns[1]), &[("csrf", &token), ("decision", "reject"), ("denied_reason_id", "1")]).await;
+        assert_eq!(tried.status, StatusCode::SEE_OTHER);
+        let shown = v.get("/console/returns").await;
+        assert!(shown.text.contains("was not decided: a readonly key cannot do this"), "{}", shown.text);
+        assert_eq!(return_status(&t.app, f.returns[1]).await, "pending");
+    }
+
+    async fn a_rejection_without_a_denied_reason_is_refused_with_a_message(app) {
+        let t = TestApp::new(app).await;
+        let f = console_fixture::build(&t.app).await;
+        let mut v = Visitor::new(&t);
+        v.sign_in(&t.admin).await;
+        let token = v.csrf("/console/returns").await;
+        let path = format!("/console/returns/{}/decide", f.returns[2]);
+        v.post(&path, &[("csrf", &token), ("decision", "reject"), ("denied_reason_id", "")]).await;
+        assert!(v.get("/console/returns").await.text.contains("pick a denied reason first"));
+        v.post(&path, &[("csrf", &token), ("decision", "reject"), ("denied_reason_id", "77")]).await;
+        assert!(v.get("/console/returns").await.text.contains("no reject (denied) reason with id 77"));
+        v.post(&path, &[("csrf", &token), ("decision", "keep")]).await;
+        assert!(v.get("/console/returns").await.text.contains("`keep` is not a decision"));
+        assert_eq!(return_status(&t.app, f.returns[2]).await, "pending");
+        v.post(&path, &[("csrf", &token), ("decision", "reject"), ("denied_reason_id", "2")]).await;
+        assert_eq!(return_status(&t.app, f.returns[2]).await, "rejected");
+        let rejected = v.get("/console/returns?status=rejected").await;
+        assert!(rejected.text.contains("denied: Lead was valid"), "{}", rejected.text);
+        // Deciding again is refused: the return is no longer pending.
+        v.post(&path, &[("csrf", &token), ("decision", "approve_for_credit")]).await;
+        assert!(v.get("/console/returns").await.text.contains("already decided"));
+    }
+
+    async fn console_pages_load_nothing_from_other_hosts(app) {
+        let t = TestApp::new(app).await;
+        let f = console_fixture::build(&t.app).await;
+        let mut v = Visitor::new(&t);
+        let sign_in = v.get("/console/sign-in").await;
+        v.sign_in(&t.admin).await;
+        let mut pages = vec![sign_in];
+        for path in ["/console/dialer", "/console/leads?allocation_id=1", "/console/returns", "/console/ledger?buyer_id=1",
+                     "/console/assets/console.css", "/console/assets/console.js"] {
+            pages.push(v.get(path).await);
+        }
+        pages.push(v.get(&format!("/console/leads/{}", f.sold_leads[0])).await);
+        for page in &pages {
+            assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+            for outside in ["http://", "https://", "src=\"//", "href=\"//", "@import"] {
+                assert!(!page.text.contains(outside), "{outside} in {}", page.text);
+            }
+        }
+        assert_eq!(pages[5].content_type(), "text/css; charset=utf-8");
+        assert_eq!(pages[6].content_type(), "text/javascript; charset=utf-8");
+    }
+}
+
+async fn sessions_are_shared_by_nodes_and_end_with_their_key(backend: Backend) {
+    let Some(db) = TestDb::fresh(backend).await else {
+        eprintln!("skipped on PostgreSQL: set LEADLINE_TEST_POSTGRES_URL to run it there");
+        return;
+    };
+    let one = TestApp::new(db.app.clone()).await;
+    let two = TestApp::new(db.second_node().await).await;
+    let key = one.key("admin").await;
+    let mut on_one = Visitor::new(&one);
+    on_one.sign_in(&key).await;
+    let mut on_two = Visitor::new(&two);
+    on_two.cookies = on_one.cookies.clone();
+    let page = on_two.get("/console/dialer").await;
+    assert_eq!(page.status, StatusCode::OK, "a session opened on node one serves on node two");
+    // A form rendered by node one posts to node two.
+    let token = on_one.csrf("/console/dialer").await;
+    let keys = leadline_app::keys::list(&one.app, &leadline_app::Principal::operator()).await.unwrap();
+    let key_id = keys.iter().find(|k| key.starts_with(&k.prefix)).unwrap().id;
+    leadline_app::keys::revoke(&one.app, &leadline_app::Principal::operator(), key_id).await.unwrap();
+    let after = on_two.post("/console/sign-out", &[("csrf", &token)]).await;
+    assert_eq!(location(&after), "/console/sign-in", "a revoked key's session is over");
+    assert_eq!(location(&on_one.get("/console/dialer").await), "/console/sign-in");
+    assert_eq!(session_count(&one).await, 0, "the dead session is removed");
+    db.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_shared_by_nodes_and_end_with_their_key_sqlite() {
+    sessions_are_shared_by_nodes_and_end_with_their_key(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_shared_by_nodes_and_end_with_their_key_postgres() {
+    sessions_are_shared_by_nodes_and_end_with_their_key(Backend::Postgres).await;
+}

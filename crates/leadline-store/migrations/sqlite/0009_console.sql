@@ -1,0 +1,15 @@
+-- Operator console sessions. A signed-in browser holds a random token in a cookie; only its
+-- SHA-256 is kept here, so a copy of this table opens no session. Sessions live in the database
+-- so that any node behind a load balancer serves any request of a session (nodes keep no state).
+-- The CSRF token is per session: a form carrying another session's token is refused.
+CREATE TABLE console_sessions (
+    id INTEGER PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    key_id INTEGER NOT NULL REFERENCES api_keys(id),
+    csrf_token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    -- A one-time message for the next page shown (the outcome of the last form).
+    flash TEXT
+);
+CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);

@@ -1,0 +1,241 @@
+//! What the operator console keeps and reads beyond the use cases' own tables: its sessions,
+//! and a few read models that join several tables for one page (allocation counts, the returns
+//! queue with names). Writes to leads, returns and the ledger go through the use cases.
+
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{from_micros, micros, Conn, Result, Sql, SqlArg};
+
+/// A stored console session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub id: i64,
+    pub key_id: i64,
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub flash: Option<String>,
+}
+
+pub struct NewSession<'a> {
+    pub token_hash: &'a str,
+    pub key_id: i64,
+    pub csrf_token: &'a str,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+pub async fn insert_session(conn: &mut Conn, new: &NewSession<'_>) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO console_sessions (token_hash, key_id, csrf_token, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(new.token_hash)
+    .bind(new.key_id)
+    .bind(new.csrf_token)
+    .bind(micros(new.created_at))
+    .bind(micros(new.expires_at))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+pub async fn find_session(conn: &mut Conn, token_hash: &str) -> Result<Option<SessionRow>> {
+    let row = sqlx::query(
+        "SELECT id, key_id, csrf_token, created_at, expires_at, flash FROM console_sessions WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|row| {
+        Ok(SessionRow {
+            id: row.try_get("id")?,
+            key_id: row.try_get("key_id")?,
+            csrf_token: row.try_get("csrf_token")?,
+            created_at: from_micros("created_at", row.try_get("created_at")?)?,
+            expires_at: from_micros("expires_at", row.try_get("expires_at")?)?,
+            flash: row.try_get("flash")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn delete_session(conn: &mut Conn, id: i64) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM console_sessions WHERE id = $1").bind(id).execute(&mut *conn).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Removes sessions that have run out; returns how many.
+pub async fn delete_expired(conn: &mut Conn, now: Timestamp) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM console_sessions WHERE expires_at <= $1")
+        .bind(micros(now))
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Sets (or, with None, clears) the message the session's next page shows.
+pub async fn set_flash(conn: &mut Conn, id: i64, flash: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE console_sessions SET flash = $1 WHERE id = $2")
+        .bind(flash)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn count_sessions(conn: &mut Conn) -> Result<i64> {
+    Ok(sqlx::query("SELECT COUNT(*) FROM console_sessions").fetch_one(&mut *conn).await?.try_get(0)?)
+}
+
+/// An allocation and where its leads stand. The four counts split the allocation's leads:
+/// closed; open and leased now; open, unleased, with a callback still ahead; and the rest
+/// (open, unleased, nothing scheduled or the callback due): dialable as far as the queue goes,
+/// before each lead's contact hours are checked at lease time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllocationCounts {
+    pub allocation_id: i64,
+    pub allocation_name: String,
+    pub active: bool,
+    pub campaign_id: i64,
+    pub campaign_name: String,
+    pub dialable: i64,
+    pub callbacks: i64,
+    pub leased: i64,
+    pub closed: i64,
+}
+
+/// Counts per allocation, of every allocation or only those of `campaigns`.
+pub async fn allocation_counts(
+    conn: &mut Conn,
+    campaigns: Option<&[i64]>,
+    now: Timestamp,
+) -> Result<Vec<AllocationCounts>> {
+    let mut sql = Sql::new("SELECT a.id, a.name, a.active, a.campaign_id, c.name AS campaign_name, ");
+    let now = SqlArg::Int(Some(micros(now)));
+    sql.push("CAST(SUM(CASE WHEN l.closed = ")
+        .bind(SqlArg::Bool(Some(true)))
+        .push(" THEN 1 ELSE 0 END) AS BIGINT) AS closed, ");
+    sql.push("CAST(SUM(CASE WHEN l.closed = ").bind(SqlArg::Bool(Some(false)));
+    sql.push(" AND l.lock_until > ").bind(now.clone()).push(" THEN 1 ELSE 0 END) AS BIGINT) AS leased, ");
+    sql.push("CAST(SUM(CASE WHEN l.closed = ").bind(SqlArg::Bool(Some(false)));
+    sql.push(" AND (l.lock_until IS NULL OR l.lock_until <= ").bind(now.clone());
+    sql.push(") AND l.callback_at > ").bind(now.clone()).push(" THEN 1 ELSE 0 END) AS BIGINT) AS callbacks, ");
+    sql.push("CAST(SUM(CASE WHEN l.closed = ").bind(SqlArg::Bool(Some(false)));
+    sql.push(" AND (l.lock_until IS NULL OR l.lock_until <= ").bind(now.clone());
+    sql.push(") AND (l.callback_at IS NULL OR l.callback_at <= ").bind(now);
+    sql.push(") THEN 1 ELSE 0 END) AS BIGINT) AS dialable ");
+    sql.push("FROM allocations a JOIN campaigns c ON c.id = a.campaign_id LEFT JOIN leads l ON l.allocation_id = a.id WHERE 1 = 1");
+    if let Some(campaigns) = campaigns {
+        sql.push(" AND a.campaign_id IN (");
+        for (i, id) in campaigns.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(SqlArg::Int(Some(*id)));
+        }
+        sql.push(")");
+    }
+    sql.push(" GROUP BY a.id, a.name, a.active, a.campaign_id, c.name ORDER BY a.id");
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|row| {
+            let count = |column: &str| -> Result<i64> { Ok(row.try_get::<Option<i64>, _>(column)?.unwrap_or(0)) };
+            Ok(AllocationCounts {
+                allocation_id: row.try_get("id")?,
+                allocation_name: row.try_get("name")?,
+                active: crate::get_bool(row, "active")?.unwrap_or(false),
+                campaign_id: row.try_get("campaign_id")?,
+                campaign_name: row.try_get("campaign_name")?,
+                dialable: count("dialable")?,
+                callbacks: count("callbacks")?,
+                leased: count("leased")?,
+                closed: count("closed")?,
+            })
+        })
+        .collect()
+}
+
+/// A return as the returns queue shows it: with its sale, buyer, contract, reason and lead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedReturn {
+    pub id: i64,
+    pub status: String,
+    pub lead_id: i64,
+    pub lead_ref: Option<String>,
+    pub lead_name: Option<String>,
+    pub sale_id: i64,
+    pub price_minor: i64,
+    pub sold_at: Timestamp,
+    pub buyer_id: i64,
+    pub buyer_name: String,
+    pub buyer_contract_id: i64,
+    pub contract_name: String,
+    pub return_reason: String,
+    pub denied_reason: Option<String>,
+    pub created_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub status: String,
+    pub buyer_id: Option<i64>,
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+fn read_queued(row: &AnyRow) -> Result<QueuedReturn> {
+    let decided: Option<i64> = row.try_get("decided_at")?;
+    Ok(QueuedReturn {
+        id: row.try_get("id")?,
+        status: row.try_get("status")?,
+        lead_id: row.try_get("lead_id")?,
+        lead_ref: row.try_get("ref")?,
+        lead_name: row.try_get("lead_name")?,
+        sale_id: row.try_get("sale_id")?,
+        price_minor: row.try_get("price_minor")?,
+        sold_at: from_micros("sold_at", row.try_get("sold_at")?)?,
+        buyer_id: row.try_get("buyer_id")?,
+        buyer_name: row.try_get("buyer_name")?,
+        buyer_contract_id: row.try_get("buyer_contract_id")?,
+        contract_name: row.try_get("contract_name")?,
+        return_reason: row.try_get("reason")?,
+        denied_reason: row.try_get("denied")?,
+        created_at: from_micros("created_at", row.try_get("created_at")?)?,
+        decided_at: decided.map(|v| from_micros("decided_at", v)).transpose()?,
+    })
+}
+
+pub async fn returns_queue(conn: &mut Conn, filter: &QueueFilter) -> Result<Vec<QueuedReturn>> {
+    let mut sql = Sql::new(
+        "SELECT r.id, r.status, r.lead_id, l.ref, l.name AS lead_name, r.sale_id, s.price_minor, s.sold_at, \
+         r.buyer_id, b.name AS buyer_name, r.buyer_contract_id, bc.name AS contract_name, rr.name AS reason, \
+         dr.name AS denied, r.created_at, r.decided_at \
+         FROM returns r JOIN sales s ON s.id = r.sale_id JOIN buyers b ON b.id = r.buyer_id \
+         JOIN buyer_contracts bc ON bc.id = r.buyer_contract_id JOIN return_reasons rr ON rr.id = r.return_reason_id \
+         LEFT JOIN reject_reasons dr ON dr.id = r.denied_reason_id LEFT JOIN leads l ON l.id = r.lead_id \
+         WHERE r.status = ",
+    );
+    sql.bind(SqlArg::Text(Some(filter.status.clone())));
+    if let Some(buyer) = filter.buyer_id {
+        sql.push(" AND r.buyer_id = ").bind(SqlArg::Int(Some(buyer)));
+    }
+    if let Some(after) = filter.after {
+        sql.push(" AND r.id > ").bind(SqlArg::Int(Some(after)));
+    }
+    sql.push(" ORDER BY r.id LIMIT ").bind(SqlArg::Int(Some(filter.limit)));
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(read_queued).collect()
+}
+
+/// Names of the rows of a small reference table, for pick lists and labels. `table` is one of
+/// the console's own constants, never user input.
+pub async fn names(conn: &mut Conn, table: &'static str) -> Result<Vec<(i64, String)>> {
+    let rows = sqlx::query(&format!("SELECT id, name FROM {table} ORDER BY name, id LIMIT 1000"))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
+}
