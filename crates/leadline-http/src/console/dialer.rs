@@ -167,7 +167,7 @@ fn groups(lead: &Lead) -> Vec<(&'static str, Vec<(String, String)>)> {
             .iter()
             .filter_map(|n| {
                 let text = value_text(&shown[*n]);
-                (!text.is_empty() && text != "[]").then(|| (n.replace('_', " "), text))
+                (!text.is_empty()).then(|| (n.replace('_', " "), text))
             })
             .collect()
     };

@@ -106,11 +106,15 @@ pub fn age(since: Timestamp, now: Timestamp) -> String {
     }
 }
 
-/// A JSON value as plain text: strings bare, nothing for null, the rest as JSON.
+/// A JSON value as plain text: strings bare, nothing for null, a list of plain values joined
+/// with commas, the rest as JSON.
 pub fn value_text(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::Null => String::new(),
         serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) if items.iter().all(|i| !i.is_array() && !i.is_object()) => {
+            items.iter().map(value_text).collect::<Vec<_>>().join(", ")
+        }
         other => other.to_string(),
     }
 }
@@ -133,6 +137,7 @@ mod tests {
     fn values_show_as_plain_text() {
         assert_eq!(value_text(&serde_json::json!("<b>")), "<b>");
         assert_eq!(value_text(&serde_json::Value::Null), "");
-        assert_eq!(value_text(&serde_json::json!([1, 2])), "[1,2]");
+        assert_eq!(value_text(&serde_json::json!(["0412", "0413"])), "0412, 0413");
+        assert_eq!(value_text(&serde_json::json!([{"a": 1}])), r#"[{"a":1}]"#);
     }
 }

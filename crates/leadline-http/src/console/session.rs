@@ -70,10 +70,6 @@ impl CsrfForm {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
-
-    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.fields.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
 }
 
 pub const MISSING_TOKEN: &str =

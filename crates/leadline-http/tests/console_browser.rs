@@ -1,0 +1,177 @@
+//! The operator console in a real browser: headless Chromium, driven over WebDriver, against a
+//! server on a loopback port. Each test signs in through the form, works the pages as an operator
+//! would, checks the database afterwards, and saves a screenshot of each page under
+//! `target/console-screenshots/`. Without Chromium the tests print why and pass as skipped.
+
+mod browser;
+mod console_fixture;
+
+use std::time::{Duration, Instant};
+
+use browser::Browser;
+use console_fixture::{return_status, HOSTILE_FIELD, HOSTILE_NAME};
+use leadline_app::keys::{self, KeyRequest};
+use leadline_app::{conformance, App, Principal};
+use leadline_http::{router, HttpSettings};
+use leadline_store::Backend;
+
+/// Serves the whole router on a loopback port; returns its base URL.
+async fn serve(app: &App) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = router(app.clone(), HttpSettings::default());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    base
+}
+
+async fn admin_key(app: &App) -> String {
+    let request = KeyRequest { role: "admin".into(), name: Some("Night shift".into()), ..KeyRequest::default() };
+    keys::create(app, &Principal::operator(), &request).await.unwrap().secret
+}
+
+fn prefix(app: &App) -> &'static str {
+    match app.store.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    }
+}
+
+/// Waits (bounded) until an element matching `css` is on the page, after a form post.
+async fn wait_for(b: &Browser, css: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while b.find_all(css).await.is_empty() {
+        assert!(Instant::now() < deadline, "`{css}` did not appear; the page is {}", b.url().await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn sign_in(b: &Browser, base: &str, key: &str) {
+    b.goto(&format!("{base}/console/dialer")).await;
+    assert!(b.url().await.ends_with("/console/sign-in"), "signed-out visitors are sent to sign in");
+    b.type_into("#api_key", key).await;
+    b.click("form.signin button").await;
+    wait_for(b, "header.top").await;
+}
+
+async fn sessions(app: &App) -> i64 {
+    let mut conn = app.store.read().await.unwrap();
+    leadline_store::console::count_sessions(&mut conn).await.unwrap()
+}
+
+conformance! {
+    async fn an_operator_signs_in_works_the_dialer_lead_and_returns_pages_and_signs_out(app) {
+        let f = console_fixture::build(&app).await;
+        let key = admin_key(&app).await;
+        let base = serve(&app).await;
+        let Some(b) = Browser::start().await else { return };
+        let shot = |name: &str| format!("{}-{name}", prefix(&app));
+
+        // Sign-in: a wrong key is refused on the page; the right one opens the dialer view.
+        b.goto(&format!("{base}/console/sign-in")).await;
+        b.type_into("#api_key", "ll_wrong").await;
+        b.click("form.signin button").await;
+        wait_for(&b, ".flash.failed").await;
+        assert_eq!(b.text(".flash.failed").await, "Not signed in: unknown API key.");
+        b.screenshot(&shot("sign-in")).await;
+        sign_in(&b, &base, &key).await;
+        assert!(b.url().await.ends_with("/console/dialer"));
+        assert_eq!(sessions(&app).await, 1);
+        assert_eq!(b.text("header.top .who").await, "Night shift (admin)");
+        let row = "#allocations tr[data-allocation='1']";
+        for (class, count) in [("dialable", "2"), ("callbacks", "1"), ("leased", "1"), ("closed", "1")] {
+            assert_eq!(b.text(&format!("{row} td.{class}")).await, count, "{class}");
+        }
+        b.screenshot(&shot("dialer")).await;
+
+        // The allocation's leads, and a lead whose fields hold markup: shown as text, never run.
+        b.click(&format!("{row} a")).await;
+        wait_for(&b, "#leads").await;
+        let names: Vec<String> = {
+            let mut names = Vec::new();
+            for cell in b.find_all("#leads td.lead-name").await { names.push(b.text_of(&cell).await); }
+            names
+        };
+        assert!(names.contains(&HOSTILE_NAME.to_string()), "{names:?}");
+        assert_eq!(b.title().await, "Leads · Leadline console", "no script from a lead ran");
+        b.screenshot(&shot("leads")).await;
+        b.goto(&format!("{base}/console/leads/{}", f.hostile_lead)).await;
+        assert_eq!(b.text("h1 .lead-name").await, HOSTILE_NAME);
+        let notes = b.script("return [...document.querySelectorAll('dt')].find(d => d.textContent === 'notes').nextElementSibling.textContent").await;
+        assert_eq!(notes, HOSTILE_FIELD);
+        assert_eq!(b.script("return document.querySelectorAll('main script, main img, main b').length").await, 0);
+        assert!(b.title().await.ends_with("· Leadline console"));
+        assert!(!b.find_all("ol.timeline > li").await.is_empty(), "the history is shown");
+        b.screenshot(&shot("lead")).await;
+
+        // Returns: approve one for credit, one for replacement, reject one with a denied reason.
+        b.goto(&format!("{base}/console/returns")).await;
+        assert_eq!(b.find_all("#returns-queue tbody tr").await.len(), 3);
+        b.screenshot(&shot("returns")).await;
+        let button = |id: i64, decision: &str| format!("tr[data-return='{id}'] button[value='{decision}']");
+        b.click(&button(f.returns[0], "approve_for_credit")).await;
+        wait_for(&b, ".flash.done").await;
+        assert_eq!(b.text(".flash.done").await, format!("Return #{} approved for credit.", f.returns[0]));
+        b.click(&button(f.returns[1], "approve_to_replace")).await;
+        wait_for(&b, ".flash.done").await;
+        assert_eq!(b.text(".flash.done").await, format!("Return #{} approved for replacement.", f.returns[1]));
+        // Reject without a denied reason: the page asks for one and nothing is posted.
+        b.click(&button(f.returns[2], "reject")).await;
+        let focused = b.script("return document.activeElement.getAttribute('name')").await;
+        assert_eq!(focused, "denied_reason_id", "the denied reason is asked for");
+        assert_eq!(b.text(".flash.done").await, format!("Return #{} approved for replacement.", f.returns[1]), "no post");
+        assert_eq!(return_status(&app, f.returns[2]).await, "pending");
+        b.select(&format!("tr[data-return='{}'] select", f.returns[2]), &f.denied_reason.to_string()).await;
+        b.click(&button(f.returns[2], "reject")).await;
+        wait_for(&b, ".flash.done").await;
+        assert_eq!(b.text(".flash.done").await, format!("Return #{} rejected.", f.returns[2]));
+        assert!(b.find_all("#returns-queue").await.is_empty(), "the queue is empty");
+        b.screenshot(&shot("returns-decided")).await;
+
+        // The database holds each decision and its effect.
+        assert_eq!(return_status(&app, f.returns[0]).await, "approved_credit");
+        assert_eq!(return_status(&app, f.returns[1]).await, "approved_replace");
+        assert_eq!(return_status(&app, f.returns[2]).await, "rejected");
+        let mut conn = app.store.read().await.unwrap();
+        let rejected = leadline_store::returns::get_return(&mut conn, f.returns[2]).await.unwrap().unwrap();
+        assert_eq!(rejected.denied_reason_id, Some(f.denied_reason));
+        let (entries, balance) = leadline_store::ledger::buyer_ledger(&mut conn, f.buyer, None, 10).await.unwrap();
+        assert_eq!((entries.len(), balance), (1, 1250));
+        let replacements = leadline_store::returns::replacement_requests(&mut conn, None, None, None, 10).await.unwrap();
+        assert_eq!(replacements.len(), 1);
+        assert_eq!(replacements[0].1, f.returns[1]);
+        let history = leadline_store::leads::history(&mut conn, f.sold_leads[0], None, 10).await.unwrap();
+        let last = history.last().unwrap();
+        assert_eq!((last.action.as_str(), last.api.as_str()), ("return:approved_credit", "console"));
+        drop(conn);
+
+        // The buyer's ledger shows the credit.
+        b.goto(&format!("{base}/console/ledger")).await;
+        b.select("#buyer_id", &f.buyer.to_string()).await;
+        b.click("form.find button").await;
+        wait_for(&b, "#balance").await;
+        assert_eq!(b.text("#balance").await, "12.50");
+        assert_eq!(b.find_all("#ledger tbody tr").await.len(), 1);
+        b.screenshot(&shot("ledger")).await;
+
+        // On a phone-sized window the pages fit the screen; wide tables scroll inside their box.
+        b.set_size(390, 844).await;
+        for (page, name) in [("/console/dialer", "dialer-phone"), ("/console/returns?status=approved_credit", "returns-phone"),
+                             (&*format!("/console/leads/{}", f.sold_leads[0]), "lead-phone")] {
+            b.goto(&format!("{base}{page}")).await;
+            let overflow = b.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth").await;
+            assert!(overflow.as_i64().unwrap() <= 0, "{page} is wider than a phone screen by {overflow} px");
+            b.screenshot(&shot(name)).await;
+        }
+        b.set_size(1280, 900).await;
+
+        // Signing out ends the session in the database; the pages ask to sign in again.
+        b.goto(&format!("{base}/console/dialer")).await;
+        b.click("form.signout button").await;
+        wait_for(&b, "form.signin").await;
+        assert_eq!(b.text(".flash.done").await, "You have signed out.");
+        assert_eq!(sessions(&app).await, 0);
+        b.goto(&format!("{base}/console/returns")).await;
+        assert!(b.url().await.ends_with("/console/sign-in"));
+        b.quit().await;
+    }
+}
