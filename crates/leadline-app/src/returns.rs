@@ -263,11 +263,19 @@ pub async fn decide(
         return_reason_id: None,
         denied_reason_id,
     };
-    request_on(app, by, api, &call).await
+    self::request(app, by, api, &call).await
 }
 
-async fn request_on(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> Result<ReturnView> {
-    request(app, by, api, call).await
+/// One return; a buyer key sees only its own (another buyer's is not found).
+pub async fn get(app: &App, by: &Principal, return_id: i64) -> Result<ReturnView> {
+    if by.role.buyer_id().is_none() && !by.role.campaign_ids().is_empty() {
+        return Err(AppError::Forbidden("a dialer key cannot read returns".into()));
+    }
+    let mut conn = app.store.read().await?;
+    match store::get_return(&mut conn, return_id).await? {
+        Some(record) if by.role.buyer_id().is_none_or(|own| own == record.buyer_id) => Ok(record.into()),
+        _ => Err(AppError::not_found("return", return_id)),
+    }
 }
 
 /// Returns the caller may see: a buyer key sees its own.
@@ -370,4 +378,59 @@ pub async fn replacements(
         })
         .collect();
     Ok(Page::new(items, limit, |r| r.id))
+}
+
+/// Fulfils a replacement request with another lead of the contract's vertical: the lead is sold
+/// to the contract at no charge (the buyer paid for the returned lead), the sale records the
+/// return it replaces, and the request is closed, in one transaction.
+pub async fn fulfil_replacement(
+    app: &App,
+    by: &Principal,
+    api: Api,
+    request_id: i64,
+    lead_id: i64,
+) -> Result<crate::sales::SaleView> {
+    by.require_admin()?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let request = store::replacement_request(&mut tx, app.store.backend(), request_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("replacement request", request_id))?;
+    if request.status != "pending" {
+        return Err(AppError::Conflict(format!("replacement request {request_id} is already {}", request.status)));
+    }
+    let lead = lead_store::get(&mut tx, lead_id)
+        .await?
+        .ok_or_else(|| AppError::invalid("lead_id", format!("no lead with id {lead_id}")))?;
+    let terms = leadline_store::sales::contract_terms(&mut tx, request.buyer_contract_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("buyer contract", request.buyer_contract_id))?;
+    if lead.vertical_id != Some(terms.vertical_id) {
+        return Err(AppError::invalid(
+            "lead_id",
+            format!("lead {lead_id} is not in vertical {}, which the contract buys", terms.vertical_id),
+        ));
+    }
+    let sale_id = store::insert_replacement_sale(&mut tx, lead_id, request.buyer_contract_id, request.return_id, now)
+        .await
+        .map_err(|e| match e {
+            StoreError::Unique(_) => {
+                AppError::Conflict(format!("contract {} has already bought lead {lead_id}", request.buyer_contract_id))
+            }
+            other => other.into(),
+        })?;
+    if !store::fulfil_replacement(&mut tx, request_id, sale_id).await? {
+        return Err(AppError::Conflict(format!("replacement request {request_id} was fulfilled meanwhile")));
+    }
+    let mut changes = Changes::default();
+    changes.insert(
+        "sale",
+        serde_json::Value::Null,
+        json!({"id": sale_id, "buyer_contract_id": request.buyer_contract_id, "price": "0.00", "replaces_return_id": request.return_id}),
+    );
+    lead_store::record_history(&mut tx, lead_id, now, by.actor(api), "sell:replacement", &changes).await?;
+    let sale =
+        leadline_store::sales::get(&mut tx, sale_id).await?.ok_or_else(|| AppError::not_found("sale", sale_id))?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(sale.into())
 }

@@ -238,3 +238,72 @@ pub async fn replacement_requests(
         })
         .collect()
 }
+
+/// A replacement request as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplacementRecord {
+    pub id: i64,
+    pub return_id: i64,
+    pub buyer_contract_id: i64,
+    pub buyer_id: i64,
+    pub status: String,
+    pub created_at: Timestamp,
+    pub fulfilled_sale_id: Option<i64>,
+}
+
+/// One replacement request, locked on PostgreSQL for the fulfilment that follows.
+pub async fn replacement_request(conn: &mut Conn, backend: Backend, id: i64) -> Result<Option<ReplacementRecord>> {
+    let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+    let row = sqlx::query(&format!(
+        "SELECT id, return_id, buyer_contract_id, buyer_id, status, created_at, fulfilled_sale_id \
+         FROM replacement_requests WHERE id = $1{lock}"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(ReplacementRecord {
+            id: r.try_get("id")?,
+            return_id: r.try_get("return_id")?,
+            buyer_contract_id: r.try_get("buyer_contract_id")?,
+            buyer_id: r.try_get("buyer_id")?,
+            status: r.try_get("status")?,
+            created_at: from_micros("created_at", r.try_get("created_at")?)?,
+            fulfilled_sale_id: r.try_get("fulfilled_sale_id")?,
+        })
+    })
+    .transpose()
+}
+
+/// Sells a replacement lead: a sale at no charge that points at the return it replaces.
+pub async fn insert_replacement_sale(
+    conn: &mut Conn,
+    lead_id: i64,
+    contract_id: i64,
+    return_id: i64,
+    at: Timestamp,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO sales (lead_id, buyer_contract_id, price_minor, sold_at, replaces_return_id) \
+         VALUES ($1, $2, 0, $3, $4) RETURNING id",
+    )
+    .bind(lead_id)
+    .bind(contract_id)
+    .bind(micros(at))
+    .bind(return_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Marks a pending request fulfilled by a sale; false when it was no longer pending.
+pub async fn fulfil_replacement(conn: &mut Conn, id: i64, sale_id: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE replacement_requests SET status = 'fulfilled', fulfilled_sale_id = $1 WHERE id = $2 AND status = 'pending'",
+    )
+    .bind(sale_id)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

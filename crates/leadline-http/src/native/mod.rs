@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod dialer;
 pub mod keys;
 pub mod leads;
+pub mod returns;
 pub mod sales;
 
 use axum::routing::{delete, get, post};
@@ -22,6 +23,13 @@ pub fn routes() -> Router<AppState> {
         .route("/leads/{id}/disposition", post(dialer::disposition))
         .route("/allocations/{id}/next-lead", post(dialer::next_lead))
         .route("/sales", get(sales::list).post(sales::create))
+        .route("/returns", get(returns::list).post(returns::create))
+        .route("/returns/{id}", get(returns::get))
+        .route("/returns/{id}/approve", post(returns::approve))
+        .route("/returns/{id}/reject", post(returns::reject))
+        .route("/buyers/{id}/ledger", get(returns::buyer_ledger))
+        .route("/replacement-requests", get(returns::replacement_requests))
+        .route("/replacement-requests/{id}/fulfil", post(returns::fulfil_replacement))
         .route("/catalog", axum::routing::put(catalog::apply))
         .route("/{collection}", get(catalog::list).post(catalog::create))
         .route("/{collection}/{id}", get(catalog::get).patch(catalog::change).delete(catalog::delete))
