@@ -182,6 +182,21 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// GETs `path` with the given `Cookie` header, and returns the status and body.
+    pub async fn get_with_cookie(&mut self, path: &str, cookie: &str) -> anyhow::Result<(u16, Bytes)> {
+        self.sender.ready().await?;
+        let request = hyper::Request::get(path)
+            .header("host", &self.host)
+            .header("cookie", cookie)
+            .body(Full::new(Bytes::new()))?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+}
+
 /// Serves the full router of `app` on a loopback port.
 pub async fn serve(app: App) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

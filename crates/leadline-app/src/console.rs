@@ -5,7 +5,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use leadline_core::access::Role;
-use leadline_store::console::{self as store, AllocationCounts, QueueFilter, QueuedReturn};
+use leadline_store::console::{self as store, AllocationCounts, GridFilter, GridSort, QueueFilter, QueuedReturn};
 use leadline_store::StoreError;
 use subtle::ConstantTimeEq;
 
@@ -189,14 +189,20 @@ pub async fn returns_queue(app: &App, by: &Principal, mut filter: QueueFilter) -
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PickList {
     Buyers,
+    BuyerContracts,
     RejectReasons,
     ReturnReasons,
+    Queues,
+    QueueStatuses,
 }
 
 /// Id and name of each row of a pick list the caller may read.
 pub async fn pick_list(app: &App, by: &Principal, list: PickList) -> Result<Vec<(i64, String)>> {
     let (table, collection) = match list {
         PickList::Buyers => ("buyers", "buyers"),
+        PickList::BuyerContracts => ("buyer_contracts", "buyer-contracts"),
+        PickList::Queues => ("queues", "queues"),
+        PickList::QueueStatuses => ("queue_statuses", "queue-statuses"),
         PickList::RejectReasons => ("reject_reasons", "reject-reasons"),
         PickList::ReturnReasons => ("return_reasons", "return-reasons"),
     };
@@ -205,4 +211,48 @@ pub async fn pick_list(app: &App, by: &Principal, list: PickList) -> Result<Vec<
     }
     let mut conn = app.store.read().await?;
     Ok(store::names(&mut conn, table).await?)
+}
+
+/// One page of the call-center grid with what its filters need.
+#[derive(Debug, Clone)]
+pub struct GridPage {
+    pub leads: Vec<leadline_core::lead::Lead>,
+    /// Leads matching the filter on every page.
+    pub total: i64,
+    /// Where the next page starts, when there may be one.
+    pub next: Option<(i64, i64)>,
+    /// Leads per queue status in the chosen queue (or in any queue).
+    pub statuses: Vec<(Option<i64>, i64)>,
+    /// Leads per queue.
+    pub queues: Vec<(i64, i64)>,
+}
+
+/// The call-center grid: leads by queue and status, filtered, sorted and paged in the database.
+/// A buyer key has no grid; a dialer key sees its campaigns' leads.
+pub async fn grid(app: &App, by: &Principal, mut filter: GridFilter) -> Result<GridPage> {
+    if by.role.buyer_id().is_some() {
+        return Err(AppError::Forbidden("a buyer key cannot see the call-center grid".into()));
+    }
+    if !(1..=200).contains(&filter.limit) {
+        return Err(AppError::invalid("limit", "must be between 1 and 200"));
+    }
+    filter.scope = by.role.lead_scope();
+    let mut conn = app.store.read().await?;
+    let leads = store::grid(&mut conn, &filter).await?;
+    let total = store::grid_count(&mut conn, &filter).await?;
+    let statuses = store::status_counts(&mut conn, &filter.scope, filter.queue_id).await?;
+    let queues = store::queue_counts(&mut conn, &filter.scope).await?;
+    let next = if leads.len() as i64 >= filter.limit {
+        leads.last().map(|l| {
+            let key = match filter.sort {
+                GridSort::Id => l.id,
+                GridSort::Updated => l.updated_at.as_microsecond(),
+                GridSort::Created => l.created_at.as_microsecond(),
+            };
+            (key, l.id)
+        })
+    } else {
+        None
+    };
+    Ok(GridPage { leads, total, next, statuses, queues })
 }

@@ -3,6 +3,8 @@
 //! queue with names). Writes to leads, returns and the ledger go through the use cases.
 
 use jiff::Timestamp;
+use leadline_core::access::LeadScope;
+use leadline_core::lead::Lead;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -238,4 +240,171 @@ pub async fn names(conn: &mut Conn, table: &'static str) -> Result<Vec<(i64, Str
         .fetch_all(&mut *conn)
         .await?;
     rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
+}
+
+/// How the call-center grid orders its rows; every order ends with the lead id, so a page
+/// boundary is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GridSort {
+    #[default]
+    Id,
+    Updated,
+    Created,
+}
+
+impl GridSort {
+    pub fn parse(text: &str) -> Option<GridSort> {
+        match text {
+            "id" => Some(GridSort::Id),
+            "updated" => Some(GridSort::Updated),
+            "created" => Some(GridSort::Created),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GridSort::Id => "id",
+            GridSort::Updated => "updated",
+            GridSort::Created => "created",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            GridSort::Id => "id",
+            GridSort::Updated => "updated_at",
+            GridSort::Created => "created_at",
+        }
+    }
+}
+
+/// Which leads the grid shows, in which order, from where.
+#[derive(Debug, Clone)]
+pub struct GridFilter {
+    pub scope: LeadScope,
+    pub queue_id: Option<i64>,
+    /// `Some(None)`: leads with no queue status.
+    pub queue_status_id: Option<Option<i64>>,
+    pub thrown_out: Option<bool>,
+    /// A lead id, ref, phone digits, or text found in the name or email.
+    pub search: Option<String>,
+    pub sort: GridSort,
+    pub descending: bool,
+    /// The sort key and id of the last row of the previous page.
+    pub after: Option<(i64, i64)>,
+    pub limit: i64,
+}
+
+impl Default for GridFilter {
+    fn default() -> Self {
+        GridFilter {
+            scope: LeadScope::All,
+            queue_id: None,
+            queue_status_id: None,
+            thrown_out: None,
+            search: None,
+            sort: GridSort::Id,
+            descending: true,
+            after: None,
+            limit: 50,
+        }
+    }
+}
+
+fn push_grid_filter(sql: &mut Sql, filter: &GridFilter) {
+    crate::leads::push_scope(sql, &filter.scope);
+    if let Some(queue) = filter.queue_id {
+        sql.push(" AND queue_id = ").bind(SqlArg::Int(Some(queue)));
+    }
+    match filter.queue_status_id {
+        Some(Some(status)) => {
+            sql.push(" AND queue_status_id = ").bind(SqlArg::Int(Some(status)));
+        }
+        Some(None) => {
+            sql.push(" AND queue_status_id IS NULL");
+        }
+        None => {}
+    }
+    if let Some(thrown_out) = filter.thrown_out {
+        sql.push(" AND thrown_out = ").bind(SqlArg::Bool(Some(thrown_out)));
+    }
+    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        // Digits (with phone punctuation) name a lead id or a phone; other text is looked for
+        // in the name and email, or taken as a ref.
+        let digits: String = search.chars().filter(char::is_ascii_digit).collect();
+        if !digits.is_empty() && search.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
+            sql.push(" AND (id IN (SELECT lead_id FROM lead_phones WHERE phone = ")
+                .bind(SqlArg::Text(Some(digits.clone())));
+            sql.push(")");
+            if let Ok(id) = digits.parse::<i64>() {
+                sql.push(" OR id = ").bind(SqlArg::Int(Some(id)));
+            }
+            sql.push(")");
+        } else {
+            let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let pattern = format!("%{escaped}%");
+            sql.push(" AND (LOWER(name) LIKE ").bind(SqlArg::Text(Some(pattern.clone()))).push(" ESCAPE '\\'");
+            sql.push(" OR LOWER(email) LIKE ").bind(SqlArg::Text(Some(pattern))).push(" ESCAPE '\\'");
+            sql.push(" OR ref = ").bind(SqlArg::Text(Some(search.to_uppercase()))).push(")");
+        }
+    }
+}
+
+/// One page of the grid.
+pub async fn grid(conn: &mut Conn, filter: &GridFilter) -> Result<Vec<Lead>> {
+    let mut sql = Sql::new(format!("{} WHERE 1 = 1", crate::leads::select()));
+    push_grid_filter(&mut sql, filter);
+    let column = filter.sort.column();
+    let (before, order) = if filter.descending { ("<", "DESC") } else { (">", "ASC") };
+    if let Some((key, id)) = filter.after {
+        if filter.sort == GridSort::Id {
+            sql.push(&format!(" AND id {before} ")).bind(SqlArg::Int(Some(id)));
+        } else {
+            sql.push(&format!(" AND ({column} {before} ")).bind(SqlArg::Int(Some(key)));
+            sql.push(&format!(" OR ({column} = ")).bind(SqlArg::Int(Some(key)));
+            sql.push(&format!(" AND id {before} ")).bind(SqlArg::Int(Some(id))).push("))");
+        }
+    }
+    if filter.sort == GridSort::Id {
+        sql.push(&format!(" ORDER BY id {order}"));
+    } else {
+        sql.push(&format!(" ORDER BY {column} {order}, id {order}"));
+    }
+    sql.push(" LIMIT ").bind(SqlArg::Int(Some(filter.limit)));
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(crate::leads::read).collect()
+}
+
+/// How many leads match the grid's filter (all pages).
+pub async fn grid_count(conn: &mut Conn, filter: &GridFilter) -> Result<i64> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM leads WHERE 1 = 1");
+    push_grid_filter(&mut sql, filter);
+    Ok(sql.query().fetch_one(&mut *conn).await?.try_get(0)?)
+}
+
+/// Leads per queue status within a queue (None: no status), for the grid's status filter.
+pub async fn status_counts(
+    conn: &mut Conn,
+    scope: &LeadScope,
+    queue_id: Option<i64>,
+) -> Result<Vec<(Option<i64>, i64)>> {
+    let mut sql = Sql::new("SELECT queue_status_id, COUNT(*) AS n FROM leads WHERE 1 = 1");
+    crate::leads::push_scope(&mut sql, scope);
+    match queue_id {
+        Some(queue) => sql.push(" AND queue_id = ").bind(SqlArg::Int(Some(queue))),
+        None => sql.push(" AND queue_id IS NOT NULL"),
+    };
+    sql.push(" GROUP BY queue_status_id ORDER BY queue_status_id");
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(|r| Ok((r.try_get("queue_status_id")?, r.try_get("n")?))).collect()
+}
+
+/// Leads per queue, for the grid's queue picker.
+pub async fn queue_counts(conn: &mut Conn, scope: &LeadScope) -> Result<Vec<(i64, i64)>> {
+    let mut sql = Sql::new("SELECT queue_id, COUNT(*) AS n FROM leads WHERE queue_id IS NOT NULL");
+    crate::leads::push_scope(&mut sql, scope);
+    sql.push(" GROUP BY queue_id ORDER BY queue_id");
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(|r| Ok((r.try_get("queue_id")?, r.try_get("n")?))).collect()
 }

@@ -39,6 +39,7 @@ pub fn csrf(session: &Session) -> Markup {
 fn nav_entries(role: &Role) -> Vec<(&'static str, &'static str, &'static str)> {
     let mut entries = Vec::new();
     if !matches!(role, Role::Buyer { .. }) {
+        entries.push(("grid", "/console/grid", "Grid"));
         entries.push(("dialer", "/console/dialer", "Dialer"));
     }
     if !matches!(role, Role::Dialer { .. }) {

@@ -10,6 +10,7 @@
 mod assets;
 mod dialer;
 mod error;
+mod grid;
 mod layout;
 mod returns;
 mod session;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/dialer", get(dialer::overview))
         .route("/console/leads", get(dialer::leads))
         .route("/console/leads/{id}", get(dialer::lead))
+        .route("/console/grid", get(grid::grid))
         .route("/console/returns", get(returns::queue))
         .route("/console/returns/{id}/decide", post(returns::decide))
         .route("/console/ledger", get(returns::ledger))

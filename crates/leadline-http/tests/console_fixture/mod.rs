@@ -16,6 +16,8 @@ pub const HOSTILE_NAME: &str = "<script>document.title='owned'</script><b>Bold</
 pub const HOSTILE_FIELD: &str = "<img src=x onerror=alert(1)>";
 
 pub struct Fixture {
+    /// Leads in call-center queue 1, in the order made.
+    pub queued: Vec<i64>,
     pub allocation: i64,
     pub hostile_lead: i64,
     /// Sold leads with a pending return each, and those returns.
@@ -44,7 +46,11 @@ pub async fn build(app: &App) -> Fixture {
         "buyers": [{"id": 1, "name": "Acme Energy"}],
         "buyer-contracts": [{"id": 1, "buyer_id": 1, "vertical_id": 1, "name": "Acme solar", "price": "12.50"}],
         "return-reasons": [{"id": 1, "name": "Wrong number"}],
-        "reject-reasons": [{"id": 1, "name": "Past the return window"}, {"id": 2, "name": "Lead was valid"}]
+        "reject-reasons": [{"id": 1, "name": "Past the return window"}, {"id": 2, "name": "Lead was valid"}],
+        "queues": [{"id": 1, "name": "Solar calls", "kind": "call_center", "vertical_id": 1},
+                   {"id": 2, "name": "Solar review", "kind": "review", "vertical_id": 1},
+                   {"id": 3, "name": "Hot leads", "kind": "custom", "vertical_id": 1}],
+        "queue-statuses": [{"id": 1, "name": "New"}, {"id": 2, "name": "No answer"}, {"id": 3, "name": "Qualified"}]
     });
     catalog::apply(app, &admin, &file).await.expect("the fixture catalog applies");
     let now = app.now();
@@ -101,7 +107,30 @@ pub async fn build(app: &App) -> Fixture {
         sold_leads.push(lead.id);
         return_ids.push(submitted.id);
     }
-    Fixture { allocation: 1, hostile_lead: hostile.id, sold_leads, returns: return_ids, buyer: 1, denied_reason: 2 }
+    // The call-center queue: 24 leads, statuses New, No answer, Qualified in turn.
+    let mut queued = Vec::new();
+    for i in 1..=24 {
+        let lead = leads::create(
+            app,
+            &admin,
+            Api::Native,
+            input(json!({"name": format!("Queued {i:02}"), "vertical_id": 1, "campaign_id": 1, "queue_id": 1,
+                         "queue_status_id": 1 + (i - 1) % 3, "phones": [format!("0400{i:06}")],
+                         "email": format!("q{i}@example.test")})),
+        )
+        .await
+        .unwrap();
+        queued.push(lead.id);
+    }
+    Fixture {
+        queued,
+        allocation: 1,
+        hostile_lead: hostile.id,
+        sold_leads,
+        returns: return_ids,
+        buyer: 1,
+        denied_reason: 2,
+    }
 }
 
 /// The status of a return, read straight from the store.

@@ -13,3 +13,8 @@ CREATE TABLE console_sessions (
     flash TEXT
 );
 CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+
+-- The call-center grid pages through one queue's leads by status or by last change, newest or
+-- oldest first, without sorting the whole queue for each page.
+CREATE INDEX leads_queue_status ON leads (queue_id, queue_status_id, id);
+CREATE INDEX leads_queue_updated ON leads (queue_id, updated_at, id);
