@@ -45,6 +45,22 @@ async fn wait_for(b: &Browser, css: &str) {
     }
 }
 
+/// Waits (bounded) until the element matching `css` reads `expected`: a form post's new page,
+/// not the page it was posted from.
+async fn wait_for_text(b: &Browser, css: &str, expected: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = b.find_all(css).await;
+        if let Some(element) = found.first() {
+            if b.text_of(element).await == expected {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "`{css}` never read {expected:?}; the page is {}", b.url().await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn sign_in(b: &Browser, base: &str, key: &str) {
     b.goto(&format!("{base}/console/dialer")).await;
     assert!(b.url().await.ends_with("/console/sign-in"), "signed-out visitors are sent to sign in");
@@ -83,6 +99,23 @@ conformance! {
         }
         b.screenshot(&shot("dialer")).await;
 
+        // The grid: pick a queue and a status in the filters; the rows and count follow.
+        b.click("header.top nav a[href='/console/grid']").await;
+        wait_for(&b, "#grid-filters").await;
+        b.select("#grid-filters select[name='queue_id']", "1").await;
+        b.select("#grid-filters select[name='status']", "2").await;
+        b.click("#grid-filters button").await;
+        wait_for(&b, "#grid").await;
+        assert!(b.url().await.contains("status=2"));
+        assert_eq!(b.text("#grid-total").await, "8 leads");
+        assert_eq!(b.find_all("#grid tbody tr").await.len(), 8);
+        for cell in b.find_all("#grid td.status").await {
+            assert_eq!(b.text_of(&cell).await, "No answer");
+        }
+        b.screenshot(&shot("grid")).await;
+        b.click("header.top nav a[href='/console/dialer']").await;
+        wait_for(&b, "#allocations").await;
+
         // The allocation's leads, and a lead whose fields hold markup: shown as text, never run.
         b.click(&format!("{row} a")).await;
         wait_for(&b, "#leads").await;
@@ -109,11 +142,9 @@ conformance! {
         b.screenshot(&shot("returns")).await;
         let button = |id: i64, decision: &str| format!("tr[data-return='{id}'] button[value='{decision}']");
         b.click(&button(f.returns[0], "approve_for_credit")).await;
-        wait_for(&b, ".flash.done").await;
-        assert_eq!(b.text(".flash.done").await, format!("Return #{} approved for credit.", f.returns[0]));
+        wait_for_text(&b, ".flash.done", &format!("Return #{} approved for credit.", f.returns[0])).await;
         b.click(&button(f.returns[1], "approve_to_replace")).await;
-        wait_for(&b, ".flash.done").await;
-        assert_eq!(b.text(".flash.done").await, format!("Return #{} approved for replacement.", f.returns[1]));
+        wait_for_text(&b, ".flash.done", &format!("Return #{} approved for replacement.", f.returns[1])).await;
         // Reject without a denied reason: the page asks for one and nothing is posted.
         b.click(&button(f.returns[2], "reject")).await;
         let focused = b.script("return document.activeElement.getAttribute('name')").await;
@@ -122,8 +153,7 @@ conformance! {
         assert_eq!(return_status(&app, f.returns[2]).await, "pending");
         b.select(&format!("tr[data-return='{}'] select", f.returns[2]), &f.denied_reason.to_string()).await;
         b.click(&button(f.returns[2], "reject")).await;
-        wait_for(&b, ".flash.done").await;
-        assert_eq!(b.text(".flash.done").await, format!("Return #{} rejected.", f.returns[2]));
+        wait_for_text(&b, ".flash.done", &format!("Return #{} rejected.", f.returns[2])).await;
         assert!(b.find_all("#returns-queue").await.is_empty(), "the queue is empty");
         b.screenshot(&shot("returns-decided")).await;
 
