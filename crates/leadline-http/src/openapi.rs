@@ -31,6 +31,8 @@ use crate::native;
         native::keys::revoke,
         native::sales::create,
         native::sales::list,
+        native::queues::act,
+        native::queues::ledger,
         native::catalog::apply,
     ),
     components(schemas(crate::error::Problem))
