@@ -373,14 +373,15 @@ fn soap_headers(headers: &HeaderMap) -> Result<(SoapVersion, Option<String>), St
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mut parts = content_type.split(';');
     let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-    let version =
-        match media.as_str() {
-            "text/xml" => SoapVersion::V11,
-            "application/soap+xml" => SoapVersion::V12,
-            _ => return Err(format!(
+    let version = match media.as_str() {
+        "text/xml" => SoapVersion::V11,
+        "application/soap+xml" => SoapVersion::V12,
+        _ => {
+            return Err(format!(
                 "Content-Type `{content_type}` is not SOAP; use text/xml (SOAP 1.1) or application/soap+xml (SOAP 1.2)"
-            )),
-        };
+            ))
+        }
+    };
     let action = match version {
         SoapVersion::V11 => headers.get("soapaction").and_then(|v| v.to_str().ok()).map(str::to_string),
         SoapVersion::V12 => parts.find_map(|p| {

@@ -34,7 +34,7 @@ pub async fn service_page(service: &'static Service, RawQuery(query): RawQuery, 
                     "<p>{} has no operation {}; it has {}.</p>",
                     escape(service.path),
                     escape(name.as_str()),
-                    escape(&service.names())
+                    escape(service.names())
                 ),
             ),
         };

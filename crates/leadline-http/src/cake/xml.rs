@@ -313,7 +313,9 @@ pub fn read_soap(body: &[u8], expected: Option<SoapVersion>) -> Result<SoapReque
                 Place::Prolog | Place::Done => return Err(client("an unexpected closing tag")),
             },
             Event::Text(t) => {
-                let text = t.unescape().map_err(|e| client(format!("text that cannot be read: {e}")))?;
+                let text = t.unescape().map_err(|_| {
+                    client("text holds an entity other than XML's predefined ones, or a malformed character reference")
+                })?;
                 match (&place, current.as_mut()) {
                     (Place::Param, Some((_, _, value))) => value.push_str(&text),
                     (Place::Header, _) => {}
