@@ -121,7 +121,7 @@ conformance! {
             (envelope(&format!("<UpdateLeadInQueue><api_key>{key}</api_key><lead_id>&xxe;</lead_id><action>throw_out</action></UpdateLeadInQueue>")), None,
              "text holds an entity other than XML&apos;s predefined ones, or a malformed character reference"),
             (envelope(&format!("<DeleteEverything>{good_inner}</DeleteEverything>")), None,
-             "/api/1/track.asmx has no operation `DeleteEverything`; it has UpdateLeadInQueue"),
+             "/api/1/track.asmx has no operation `DeleteEverything`; it has UpdateLeadInQueue, ReturnLead"),
             (envelope(&format!("<UpdateLeadInQueue>{good_inner}</UpdateLeadInQueue>")), Some("\"http://cakemarketing.com/api/1/ReturnLead\""),
              "the SOAP action `http://cakemarketing.com/api/1/ReturnLead` does not name the body&apos;s operation UpdateLeadInQueue"),
             (envelope(&format!("<UpdateLeadInQueue>{good_inner}</UpdateLeadInQueue><UpdateLeadInQueue>{good_inner}</UpdateLeadInQueue>")), None,
@@ -169,7 +169,7 @@ conformance! {
         assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         // An unknown operation path.
         let reply = t.send(Request::get("/api/1/track.asmx/DropTables?api_key=x").body(Body::empty()).unwrap()).await;
-        assert_eq!((reply.status, reply.text.as_str()), (StatusCode::NOT_FOUND, "/api/1/track.asmx has no operation `DropTables`; it has UpdateLeadInQueue"));
+        assert_eq!((reply.status, reply.text.as_str()), (StatusCode::NOT_FOUND, "/api/1/track.asmx has no operation `DropTables`; it has UpdateLeadInQueue, ReturnLead"));
         assert_eq!(t.get(&format!("/v1/leads/{id}")).await.body, before, "no refused request changed the lead");
     }
 
@@ -207,7 +207,7 @@ conformance! {
         let before = t.get(&format!("/v1/leads/{id}")).await.body;
         let deadline = Instant::now() + Duration::from_secs(3);
         let mut runner = proptest::test_runner::TestRunner::deterministic();
-        let strategy = (0usize..6, proptest::collection::vec(any::<u8>(), 0..400), proptest::bool::ANY);
+        let strategy = (0usize..8, proptest::collection::vec(any::<u8>(), 0..400), proptest::bool::ANY);
         let mut sent = 0;
         while Instant::now() < deadline && sent < 400 {
             let (how, mut bytes, wrap) = strategy.new_tree(&mut runner).unwrap().current();
@@ -226,7 +226,9 @@ conformance! {
                     let query: String = form_urlencoded::byte_serialize(&bytes).collect();
                     Request::get(format!("/api/1/get.asmx/Verticals?{query}")).body(Body::empty())
                 }
-                _ => Request::post("/api/1/get.asmx").header("Content-Type", "text/xml").body(Body::from(bytes)),
+                5 => Request::post("/api/1/get.asmx").header("Content-Type", "text/xml").body(Body::from(bytes)),
+                6 => Request::post("/api/2/track.asmx/ReturnLead").header("Content-Type", "application/json").body(Body::from(bytes)),
+                _ => Request::post("/buyers/api/1/leads.asmx").header("Content-Type", "application/soap+xml").body(Body::from(bytes)),
             };
             let reply = t.send(request.unwrap()).await;
             assert!(reply.status.as_u16() < 500, "{how}: {}", reply.text);

@@ -9,7 +9,7 @@ pub const GET_V1: Service = Service {
     name: "get",
     path: "/api/1/get.asmx",
     namespace: "http://cakemarketing.com/api/1/",
-    operations: &[&VERTICALS, &CUSTOM_QUEUE_STATUSES],
+    operations: &[&VERTICALS, &CUSTOM_QUEUE_STATUSES, &super::returns::GET_REJECT_REASONS],
 };
 
 /// How one look-up names its collection and elements.

@@ -13,6 +13,7 @@
 
 mod get;
 mod pages;
+mod returns;
 mod track;
 pub mod xml;
 
@@ -95,6 +96,8 @@ pub enum ResultType {
 pub enum Access {
     Admin,
     Buyer,
+    /// Admin and buyer keys (look-ups both sides need).
+    AdminOrBuyer,
 }
 
 /// The parameters a call carried, read by their declared kinds (absent and empty both `None`).
@@ -160,7 +163,7 @@ impl Service {
 }
 
 /// Every CAKE service Leadline answers.
-pub const SERVICES: &[&Service] = &[&track::TRACK_V1, &get::GET_V1];
+pub const SERVICES: &[&Service] = &[&track::TRACK_V1, &returns::TRACK_V2, &get::GET_V1, &returns::BUYERS_LEADS_V1];
 
 pub const API_KEY: Param =
     Param { name: "api_key", kind: Kind::Text, invalid: "Invalid API Key", doc: "an API key (at most 50 characters)" };
@@ -213,6 +216,7 @@ async fn answer(state: &AppState, operation: &'static Operation, raw: RawParams)
     let allowed = match operation.access {
         Access::Admin => principal.role == Role::Admin,
         Access::Buyer => matches!(principal.role, Role::Buyer { .. }),
+        Access::AdminOrBuyer => matches!(principal.role, Role::Admin | Role::Buyer { .. }),
     };
     if !allowed {
         return Outcome::Answer(failure(API_KEY.invalid));

@@ -15,7 +15,7 @@ pub const TRACK_V1: Service = Service {
     name: "track",
     path: "/api/1/track.asmx",
     namespace: "http://cakemarketing.com/api/1/",
-    operations: &[&UPDATE_LEAD_IN_QUEUE],
+    operations: &[&UPDATE_LEAD_IN_QUEUE, &super::returns::RETURN_LEAD_V1],
 };
 
 pub const INVALID_LEAD: &str = "Invalid Lead ID";
