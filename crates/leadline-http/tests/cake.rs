@@ -387,3 +387,44 @@ conformance! {
         }
     }
 }
+
+conformance! {
+    async fn concurrent_fees_all_land_and_concurrent_referrals_sell_once(app) {
+        let t = std::sync::Arc::new(TestApp::new(app).await);
+        let (r, id) = fixture(&t).await;
+        let mut fees = Vec::new();
+        for _ in 0..8 {
+            let (t, r) = (t.clone(), r.clone());
+            fees.push(tokio::spawn(async move {
+                let params = [("api_key", t.admin.as_str()), ("lead_id", r.as_str()), ("action", "add_call_center_fee"), ("call_center_fee", "0.01")];
+                send(&t, Transport::Get, TRACK, "UpdateLeadInQueue", &params).await
+            }));
+        }
+        for fee in fees {
+            assert_update_answer(&fee.await.unwrap(), Transport::Get, true, "Lead updated", Some(&r));
+        }
+        assert_eq!(t.get(&format!("/v1/leads/{id}/ledger")).await.body["total"], "0.08");
+        let mut referrals = Vec::new();
+        for _ in 0..4 {
+            let (t, r) = (t.clone(), r.clone());
+            referrals.push(tokio::spawn(async move {
+                let params = [("api_key", t.admin.as_str()), ("lead_id", r.as_str()), ("action", "refer_to_buyer"), ("buyer_contract_id", "7")];
+                send(&t, Transport::Get, TRACK, "UpdateLeadInQueue", &params).await.text
+            }));
+        }
+        let mut sold = 0;
+        for referral in referrals {
+            let text = referral.await.unwrap();
+            if text.contains("<success>true</success>") {
+                sold += 1;
+            } else {
+                assert!(text.contains("<message>Lead is already sold to this buyer contract</message>"), "{text}");
+            }
+        }
+        assert_eq!(sold, 1);
+        assert_eq!(t.get(&format!("/v1/sales?lead_id={id}")).await.body["items"].as_array().unwrap().len(), 1);
+        let history = history_actions(&t, id).await;
+        assert_eq!(history.iter().filter(|a| *a == "queue:add_call_center_fee").count(), 8);
+        assert_eq!(history.iter().filter(|a| *a == "queue:refer_to_buyer").count(), 1);
+    }
+}
