@@ -379,6 +379,19 @@ conformance! {
         let reply = run(buyer_return(&beta, &mine, "7", "3")).await;
         check(reply, false, "Invalid Lead ID");
         assert_eq!(balance(&t, 1).await, "0.00");
+        // The admin decides the pending returns: pending -> approved for credit, pending -> approved to replace.
+        let approve = [("api_key", t.admin.as_str()), ("lead_id", mine.as_str()), ("vertical_id", "32"), ("buyer_contract_id", ""), ("return_type", "approve_for_credit"), ("return_reason_id", ""), ("denied_reason_id", "")];
+        assert_return(&send(&t, How::Get, &V2, "ReturnLead", &approve).await, How::Get, &V2, "ReturnLead", true, "Lead Return Approved for Credit");
+        let replace = [("api_key", t.admin.as_str()), ("lead_id", shared.as_str()), ("vertical_id", "32"), ("buyer_contract_id", "7"), ("return_type", "approve_to_replace"), ("return_reason_id", ""), ("denied_reason_id", "")];
+        assert_return(&send(&t, How::Soap11, &V2, "ReturnLead", &replace).await, How::Soap11, &V2, "ReturnLead", true, "Lead Return Approved for Replacement");
+        assert_eq!((balance(&t, 1).await, balance(&t, 2).await), ("12.50".to_string(), "0.00".to_string()));
+        let replacements = leadline_app::returns::replacements(&t.app, &Principal::operator(), None, None, 100).await.unwrap();
+        let owed: Vec<(i64, i64)> = replacements.items.iter().map(|r| (r.buyer_id, r.buyer_contract_id)).collect();
+        assert_eq!(owed, [(1, 7)]);
+        // Once decided, the buyer cannot submit it again.
+        check(run(buyer_return(&acme, &mine, "", "3")).await, false, "Lead Return has Already been Decided");
+        let history = actions(&t, shared_id).await;
+        assert_eq!(history, ["create", "sell", "sell", "return:pending", "return:approved_replace"]);
     }
 
     async fn the_reason_look_ups_list_ids_and_names_on_get_and_soap(app) {

@@ -145,6 +145,21 @@ conformance! {
                 assert_eq!(reply.text, fault11(reason), "{body}");
             }
         }
+        // The same refusals in SOAP 1.2 come as 1.2 faults blaming the sender.
+        let envelope12 = |inner: &str| format!("<env:Envelope xmlns:env=\"{SOAP12}\"><env:Body>{inner}</env:Body></env:Envelope>");
+        let cases12 = [
+            (format!("<!DOCTYPE e [<!ENTITY a \"b\">]>{}", envelope12(&format!("<UpdateLeadInQueue>{good_inner}</UpdateLeadInQueue>"))), "a DOCTYPE is not allowed in a SOAP message"),
+            (envelope12(&format!("<UpdateLeadInQueue>{good_inner}")), "the envelope is not well-formed XML: ill-formed document: expected `&lt;/UpdateLeadInQueue&gt;`, but `&lt;/env:Body&gt;` was found"),
+            (envelope12(&format!("<Nope>{good_inner}</Nope>")), "/api/1/track.asmx has no operation `Nope`; it has UpdateLeadInQueue, ReturnLead"),
+        ];
+        for (body, reason) in cases12 {
+            let reply = post(&t, "/api/1/track.asmx", "application/soap+xml; charset=utf-8", None, body.clone()).await;
+            assert_eq!((reply.status, reply.content_type()), (StatusCode::BAD_REQUEST, "application/soap+xml; charset=utf-8"), "{body}");
+            assert_eq!(reply.text, fault12("soap:Sender", reason), "{body}");
+        }
+        let padding = " ".repeat(cake::BODY_LIMIT);
+        let reply = post(&t, "/api/1/track.asmx", "application/soap+xml", None, envelope12(&format!("<UpdateLeadInQueue>{good_inner}{padding}</UpdateLeadInQueue>"))).await;
+        assert_eq!((reply.status, reply.text.as_str()), (StatusCode::PAYLOAD_TOO_LARGE, fault12("soap:Sender", "the request body is larger than 65536 bytes").as_str()));
         // A SOAP 1.2 fault for a 1.1 envelope sent as 1.2.
         let reply = post(&t, "/api/1/track.asmx", "application/soap+xml", None, envelope(&format!("<UpdateLeadInQueue>{good_inner}</UpdateLeadInQueue>"))).await;
         assert_eq!((reply.status, reply.text.as_str()), (StatusCode::BAD_REQUEST, fault12("soap:VersionMismatch", "the envelope&apos;s SOAP version does not match the Content-Type").as_str()));
