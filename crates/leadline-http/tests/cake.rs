@@ -428,3 +428,41 @@ conformance! {
         assert_eq!(history.iter().filter(|a| *a == "queue:refer_to_buyer").count(), 1);
     }
 }
+
+conformance! {
+    async fn queues_are_found_per_vertical_and_dialer_keys_only_move_their_own_leads(app) {
+        let t = TestApp::new(app).await;
+        fixture(&t).await;
+        let vertical = t.create("verticals", json!({"name": "Pools"})).await;
+        let (_, _, campaign, allocation) = t.campaign().await;
+        let created = t.post("/v1/leads", json!({"vertical_id": vertical, "campaign_id": campaign, "allocation_id": allocation, "phones": ["0299990002"]})).await.body;
+        let (id, lead_ref) = (created["id"].as_i64().unwrap(), created["ref"].as_str().unwrap().to_string());
+        // No call-center queue for this vertical nor one for every vertical: refused, named.
+        let reply = t.post(&format!("/v1/leads/{id}/queue-actions"), json!({"action": "move_to_queue"})).await;
+        common::assert_problem(&reply, StatusCode::BAD_REQUEST, Some("queue_id"));
+        assert!(reply.body["detail"].as_str().unwrap().contains(&format!("no call_center queue for vertical {vertical}")), "{}", reply.text);
+        let params = [("api_key", t.admin.as_str()), ("lead_id", lead_ref.as_str()), ("action", "move_to_queue")];
+        assert_update_answer(&send(&t, Transport::Get, TRACK, "UpdateLeadInQueue", &params).await, Transport::Get, false, "Invalid Custom Queue ID", None);
+        // The review queue belongs to every vertical, so it is found.
+        let reply = t.post(&format!("/v1/leads/{id}/queue-actions"), json!({"action": "move_to_review_queue"})).await;
+        assert_eq!(reply.body["lead"]["queue_id"], 11, "{}", reply.text);
+        // A dialer key moves leads of its campaigns, but charges and sells nothing, and sees no other lead.
+        let dialer = t.dialer_key(vec![campaign]).await;
+        let act = |body: Value| {
+            let (t, dialer) = (&t, dialer.clone());
+            async move { t.call("POST", &format!("/v1/leads/{id}/queue-actions"), Some(&dialer), Some(&body)).await }
+        };
+        let reply = act(json!({"action": "change_status_only", "queue_status_id": 235})).await;
+        assert_eq!((reply.status, reply.body["lead"]["queue_status_id"].as_i64()), (StatusCode::OK, Some(235)), "{}", reply.text);
+        common::assert_problem(&act(json!({"action": "add_call_center_fee", "call_center_fee": "1.00"})).await, StatusCode::FORBIDDEN, None);
+        common::assert_problem(&act(json!({"action": "refer_to_buyer", "buyer_contract_id": 7})).await, StatusCode::FORBIDDEN, None);
+        let (_, other) = lead(&t, 32).await;
+        let reply = t.call("POST", &format!("/v1/leads/{other}/queue-actions"), Some(&dialer), Some(&json!({"action": "throw_out"}))).await;
+        common::assert_problem(&reply, StatusCode::NOT_FOUND, None);
+        assert_eq!(lead_state(&t, other).await["thrown_out"], false);
+        // The CAKE services take admin keys only, so the same dialer key is refused there.
+        let params = [("api_key", dialer.as_str()), ("lead_id", lead_ref.as_str()), ("custom_queue_status_id", "236"), ("action", "change_status_only")];
+        assert_update_answer(&send(&t, Transport::Get, TRACK, "UpdateLeadInQueue", &params).await, Transport::Get, false, "Invalid API Key", None);
+        assert_eq!(t.get(&format!("/v1/leads/{id}/ledger")).await.body["entries"], json!([]));
+    }
+}
