@@ -41,6 +41,8 @@ pub enum LeadKey {
 pub enum ReturnTargetError {
     #[error("no lead has this id or ref")]
     UnknownLead,
+    #[error("no vertical with id {0}")]
+    UnknownVertical(i64),
     #[error("the lead is not in vertical {0}")]
     WrongVertical(i64),
     #[error("the lead was never sold")]
@@ -61,7 +63,7 @@ impl From<ReturnTargetError> for AppError {
     fn from(error: ReturnTargetError) -> Self {
         let field = match error {
             ReturnTargetError::UnknownLead => "lead_id",
-            ReturnTargetError::WrongVertical(_) => "vertical_id",
+            ReturnTargetError::UnknownVertical(_) | ReturnTargetError::WrongVertical(_) => "vertical_id",
             ReturnTargetError::NotSold | ReturnTargetError::ContractDidNotBuy(_) | ReturnTargetError::Ambiguous(_) => {
                 "buyer_contract_id"
             }
@@ -146,6 +148,9 @@ pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> 
     }
     .ok_or(ReturnTargetError::UnknownLead)?;
     if let Some(vertical) = call.vertical_id {
+        if !leadline_store::catalog::exists(&mut tx, "verticals", vertical).await? {
+            return Err(ReturnTargetError::UnknownVertical(vertical).into());
+        }
         if lead.vertical_id != Some(vertical) {
             return Err(ReturnTargetError::WrongVertical(vertical).into());
         }

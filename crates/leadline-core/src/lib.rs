@@ -12,6 +12,7 @@ pub mod history;
 pub mod lead;
 pub mod money;
 pub mod phone;
+pub mod queues;
 pub mod returns;
 pub mod schedule;
 

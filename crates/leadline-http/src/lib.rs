@@ -3,6 +3,7 @@
 //! Handlers only translate: they parse the wire format, call a use case in `leadline-app`, and
 //! map its outcome back to the wire.
 
+pub mod cake;
 pub mod console;
 pub mod error;
 pub mod extract;
@@ -64,6 +65,7 @@ pub fn router_and_state(app: App, settings: HttpSettings) -> (Router, AppState) 
         .nest("/v1", native::routes())
         .merge(noojee::routes())
         .merge(ivvy::routes())
+        .merge(cake::routes())
         .merge(console::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(settings.body_limit))

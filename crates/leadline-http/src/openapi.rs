@@ -39,6 +39,8 @@ use crate::native;
         native::returns::buyer_ledger,
         native::returns::replacement_requests,
         native::returns::fulfil_replacement,
+        native::queues::act,
+        native::queues::ledger,
         native::catalog::apply,
     ),
     components(schemas(crate::error::Problem))

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod dialer;
 pub mod keys;
 pub mod leads;
+pub mod queues;
 pub mod returns;
 pub mod sales;
 
@@ -19,6 +20,8 @@ pub fn routes() -> Router<AppState> {
         .route("/leads", get(leads::list).post(leads::create))
         .route("/leads/{id}", get(leads::get).patch(leads::change))
         .route("/leads/{id}/history", get(leads::history))
+        .route("/leads/{id}/queue-actions", post(queues::act))
+        .route("/leads/{id}/ledger", get(queues::ledger))
         .route("/leads/{id}/release", post(dialer::release))
         .route("/leads/{id}/disposition", post(dialer::disposition))
         .route("/allocations/{id}/next-lead", post(dialer::next_lead))
