@@ -95,6 +95,17 @@ fn location(reply: &Reply) -> &str {
     reply.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
+async fn lead(t: &TestApp, id: i64) -> leadline_core::lead::Lead {
+    let mut conn = t.app.store.read().await.unwrap();
+    leadline_store::leads::get(&mut conn, id).await.unwrap().unwrap()
+}
+
+/// The lead's last history entry.
+async fn history(t: &TestApp, id: i64) -> leadline_core::history::HistoryEntry {
+    let mut conn = t.app.store.read().await.unwrap();
+    leadline_store::leads::history(&mut conn, id, None, 1000).await.unwrap().pop().unwrap()
+}
+
 async fn session_count(t: &TestApp) -> i64 {
     let mut conn = t.app.store.read().await.unwrap();
     leadline_store::console::count_sessions(&mut conn).await.unwrap()
@@ -364,6 +375,91 @@ conformance! {
         let mut dialer = Visitor::new(&t);
         dialer.sign_in(&t.dialer_key(vec![1]).await).await;
         assert_eq!(total(&dialer.get("/console/grid?queue_id=1").await), "24");
+    }
+
+    async fn grid_actions_go_through_the_queue_use_case_per_row_and_in_bulk(app) {
+        let t = TestApp::new(app).await;
+        let f = console_fixture::build(&t.app).await;
+        let mut v = Visitor::new(&t);
+        v.sign_in(&t.admin).await;
+        let page = v.get("/console/grid?queue_id=1&limit=25").await;
+        assert!(page.text.contains("id=\"grid-actions\""), "an admin gets the action toolbar");
+        let token = csrf_of(&page.text);
+        let q = &f.queued;
+        let (a, b, c) = (q[0].to_string(), q[1].to_string(), q[2].to_string());
+        let back = "/console/grid?queue_id=1&status=2";
+        let message = |page: &Reply| -> String {
+            let at = page.text.find("class=\"flash").expect("a message is shown");
+            let rest = &page.text[at..];
+            let start = rest.find('>').unwrap() + 1;
+            rest[start..rest.find("</p>").unwrap()].to_string()
+        };
+
+        // Bulk: set a status on the ticked leads; back to the view it was posted from.
+        let done = v.post("/console/grid/act", &[("csrf", &token), ("back", back), ("action", "change_status_only"),
+            ("queue_status_id", "3"), ("lead", &a), ("lead", &b), ("fee", "")]).await;
+        assert_eq!((done.status, location(&done)), (StatusCode::SEE_OTHER, back));
+        assert_eq!(message(&v.get(back).await), "Set status: done for 2 leads.");
+        assert_eq!(lead(&t, q[0]).await.queue_status_id, Some(3));
+        assert_eq!(lead(&t, q[1]).await.queue_status_id, Some(3));
+        assert_eq!(lead(&t, q[2]).await.queue_status_id, Some(3), "untouched: it was Qualified already");
+        let history = history(&t, q[0]).await;
+        assert_eq!((history.action.as_str(), history.api.as_str()), ("queue:change_status_only", "console"));
+
+        // A row's buttons: review, throw out.
+        v.post("/console/grid/act", &[("csrf", &token), ("row", &format!("{}:move_to_review_queue", q[3])), ("action", "throw_out")]).await;
+        assert_eq!(lead(&t, q[3]).await.queue_id, Some(2), "the row's own action wins over the toolbar's");
+        v.post("/console/grid/act", &[("csrf", &token), ("row", &format!("{}:throw_out", q[4]))]).await;
+        let out = lead(&t, q[4]).await;
+        assert_eq!((out.queue_id, out.thrown_out), (None, true));
+
+        // Moves, a fee, a referral.
+        v.post("/console/grid/act", &[("csrf", &token), ("action", "move_to_custom_queue"), ("queue_id", "3"), ("lead", &c)]).await;
+        assert_eq!(lead(&t, q[2]).await.queue_id, Some(3));
+        v.post("/console/grid/act", &[("csrf", &token), ("action", "move_to_queue"), ("lead", &c)]).await;
+        assert_eq!(lead(&t, q[2]).await.queue_id, Some(1));
+        v.post("/console/grid/act", &[("csrf", &token), ("action", "add_call_center_fee"), ("fee", "2.50"), ("lead", &a), ("lead", &b)]).await;
+        assert_eq!(message(&v.get("/console/grid").await), "Charge call-center fee: done for 2 leads.");
+        let ledger = leadline_app::queues::lead_ledger(&t.app, &leadline_app::Principal::operator(), q[0]).await.unwrap();
+        assert_eq!(ledger.total, "2.50");
+        v.post("/console/grid/act", &[("csrf", &token), ("action", "refer_to_buyer"), ("buyer_contract_id", "1"), ("lead", &a)]).await;
+        assert_eq!(message(&v.get("/console/grid").await), "Refer to buyer: done for 1 lead.");
+        let mut conn = t.app.store.read().await.unwrap();
+        let sales = leadline_store::sales::list(&mut conn, &leadline_store::sales::SaleFilter { lead_id: Some(q[0]), limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(sales.len(), 1);
+        drop(conn);
+
+        // Refusals are reported per lead and change nothing for those leads.
+        v.post("/console/grid/act", &[("csrf", &token), ("action", "change_status_only"), ("lead", &b), ("lead", &c)]).await;
+        let shown = message(&v.get("/console/grid").await);
+        assert!(shown.starts_with("Set status: done for 0 of 2 leads; lead #"), "{shown}");
+        assert!(shown.contains("change_status_only needs a queue status"), "{shown}");
+        v.post("/console/grid/act", &[("csrf", &token), ("action", "move_to_custom_queue"), ("queue_id", "2"), ("lead", &c)]).await;
+        assert!(message(&v.get("/console/grid").await).contains("is a review queue, not a custom one"));
+        v.post("/console/grid/act", &[("csrf", &token), ("action", "add_call_center_fee"), ("fee", "-1"), ("lead", &c)]).await;
+        assert!(message(&v.get("/console/grid").await).starts_with("Nothing was done: "));
+        v.post("/console/grid/act", &[("csrf", &token), ("action", "throw_out")]).await;
+        assert_eq!(message(&v.get("/console/grid").await), "Tick at least one lead first.");
+        v.post("/console/grid/act", &[("csrf", &token), ("action", "explode"), ("lead", &c)]).await;
+        assert!(message(&v.get("/console/grid").await).contains("`explode` is not one of"));
+        assert_eq!(lead(&t, q[2]).await.queue_id, Some(1));
+        // Going back never leaves the grid.
+        let away = v.post("/console/grid/act", &[("csrf", &token), ("back", "//elsewhere.test/x"), ("action", "throw_out")]).await;
+        assert_eq!(location(&away), "/console/grid");
+        // Without this session's token: refused, nothing thrown out.
+        let refused = v.post("/console/grid/act", &[("action", "throw_out"), ("lead", &c)]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(!lead(&t, q[2]).await.thrown_out);
+
+        // A read-only key sees the grid without the toolbar; a forged post is refused by the use case.
+        let mut reader = Visitor::new(&t);
+        reader.sign_in(&t.key("readonly").await).await;
+        let page = reader.get("/console/grid").await;
+        assert!(!page.text.contains("grid-actions") && page.text.contains("id=\"grid\""));
+        let token = csrf_of(&page.text);
+        reader.post("/console/grid/act", &[("csrf", &token), ("action", "throw_out"), ("lead", &c)]).await;
+        assert!(message(&reader.get("/console/grid").await).contains("cannot act on this lead's queue"));
+        assert!(!lead(&t, q[2]).await.thrown_out);
     }
 
     async fn console_pages_load_nothing_from_other_hosts(app) {

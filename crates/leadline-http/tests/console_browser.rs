@@ -50,11 +50,8 @@ async fn wait_for(b: &Browser, css: &str) {
 async fn wait_for_text(b: &Browser, css: &str, expected: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let found = b.find_all(css).await;
-        if let Some(element) = found.first() {
-            if b.text_of(element).await == expected {
-                return;
-            }
+        if b.text_now(css).await.as_deref() == Some(expected) {
+            return;
         }
         assert!(Instant::now() < deadline, "`{css}` never read {expected:?}; the page is {}", b.url().await);
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -67,6 +64,13 @@ async fn sign_in(b: &Browser, base: &str, key: &str) {
     b.type_into("#api_key", key).await;
     b.click("form.signin button").await;
     wait_for(b, "header.top").await;
+}
+
+/// A lead's queue, queue status and thrown-out flag, read from the store.
+async fn queue_state(app: &App, id: i64) -> (Option<i64>, Option<i64>, bool) {
+    let mut conn = app.store.read().await.unwrap();
+    let lead = leadline_store::leads::get(&mut conn, id).await.unwrap().unwrap();
+    (lead.queue_id, lead.queue_status_id, lead.thrown_out)
 }
 
 async fn sessions(app: &App) -> i64 {
@@ -113,6 +117,26 @@ conformance! {
             assert_eq!(b.text_of(&cell).await, "No answer");
         }
         b.screenshot(&shot("grid")).await;
+        // Tick two rows, set their status; then throw one lead out with its row's button.
+        let ticked: Vec<i64> = f.queued.iter().copied().skip(1).step_by(3).take(2).collect();
+        for id in &ticked {
+            b.click(&format!("#grid tr[data-lead='{id}'] input[name='lead']")).await;
+        }
+        b.select("#grid-actions select[name='action']", "change_status_only").await;
+        b.select("#grid-actions select[name='queue_status_id']", "3").await;
+        b.click("#apply").await;
+        wait_for_text(&b, ".flash.done", "Set status: done for 2 leads.").await;
+        assert!(b.url().await.contains("status=2"), "back on the same view");
+        assert_eq!(b.text("#grid-total").await, "6 leads");
+        for id in &ticked {
+            assert_eq!(queue_state(&app, *id).await, (Some(1), Some(3), false));
+        }
+        let out = f.queued[7];
+        b.click(&format!("#grid tr[data-lead='{out}'] button[value='{out}:throw_out']")).await;
+        wait_for_text(&b, ".flash.done", "Throw out: done for 1 lead.").await;
+        assert_eq!(queue_state(&app, out).await, (None, Some(2), true));
+        assert!(b.find_all(&format!("#grid tr[data-lead='{out}']")).await.is_empty());
+        b.screenshot(&shot("grid-after-actions")).await;
         b.click("header.top nav a[href='/console/dialer']").await;
         wait_for(&b, "#allocations").await;
 

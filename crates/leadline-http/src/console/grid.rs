@@ -9,6 +9,7 @@ use leadline_store::console::{GridFilter, GridSort};
 use maud::{html, Markup};
 
 use super::error::ConsoleError;
+use super::grid_actions;
 use super::layout::{self, time};
 use super::session::Signed;
 use crate::AppState;
@@ -153,10 +154,25 @@ pub async fn grid(
     let filter = query.filter()?;
     let page = console::grid(&state.app, &session.principal, filter.clone()).await?;
     let names = names(&state, &session.principal).await?;
+    let by = &session.principal;
+    let can_act = by.role.is_admin() || !by.role.campaign_ids().is_empty();
+    let toolbar = if can_act {
+        let contracts = console::pick_list(&state.app, by, PickList::BuyerContracts).await?;
+        Some(grid_actions::toolbar(&session, &query.href(&[]), &names.status_list, &names.queue_list, &contracts))
+    } else {
+        None
+    };
     let body = html! {
         h1 { "Call-center grid" }
         (filters(&query, &filter, &page, &names))
-        (table(&query, &filter, &page, &names, &session))
+        @if let Some(toolbar) = toolbar {
+            form #grid-actions method="post" action="/console/grid/act" {
+                (toolbar)
+                (table(&query, &filter, &page, &names, true))
+            }
+        } @else {
+            (table(&query, &filter, &page, &names, false))
+        }
     };
     Ok(layout::page("Grid", "grid", &session, body))
 }
@@ -225,14 +241,7 @@ fn sort_link(query: &GridQuery, filter: &GridFilter, sort: GridSort, label: &str
     html! { a href=(query.href(&[("sort", sort.as_str()), ("dir", dir), ("after", "")])) { (label) (arrow) } }
 }
 
-fn table(
-    query: &GridQuery,
-    filter: &GridFilter,
-    page: &GridPage,
-    names: &Names,
-    session: &leadline_app::console::Session,
-) -> Markup {
-    let _ = session;
+fn table(query: &GridQuery, filter: &GridFilter, page: &GridPage, names: &Names, actions: bool) -> Markup {
     html! {
         p.summary #grid-total {
             (page.total) " leads"
@@ -241,13 +250,16 @@ fn table(
         @if page.leads.is_empty() { p.empty { "No leads match." } } @else {
             div.table-wrap { table #grid {
                 thead { tr {
+                    @if actions { th { input type="checkbox" data-select-all="lead" aria-label="Tick every row"; } }
                     th { (sort_link(query, filter, GridSort::Id, "Lead")) }
                     th { "Name" } th { "Phone" } th { "Email" } th { "Queue" } th { "Status" } th { "Out" }
                     th { (sort_link(query, filter, GridSort::Updated, "Changed")) }
                     th { (sort_link(query, filter, GridSort::Created, "Created")) }
+                    @if actions { th { "" } }
                 } }
                 tbody { @for lead in &page.leads {
                     tr data-lead=(lead.id) {
+                        @if actions { td { input type="checkbox" name="lead" value=(lead.id) aria-label={ "Tick lead " (lead.id) }; } }
                         td { a href={ "/console/leads/" (lead.id) } { "#" (lead.id) } " " span.id { (lead.lead_ref) } }
                         td.lead-name { (lead.name.as_deref().unwrap_or("")) }
                         td { (lead.phones.first().map(|p| p.as_str()).unwrap_or("")) }
@@ -257,6 +269,12 @@ fn table(
                         td.out { @if lead.thrown_out { "yes" } }
                         td { (time(lead.updated_at)) }
                         td { (time(lead.created_at)) }
+                        @if actions {
+                            td.row-actions {
+                                button.quiet type="submit" name="row" value={ (lead.id) ":move_to_review_queue" } { "Review" }
+                                button.quiet type="submit" name="row" value={ (lead.id) ":throw_out" } { "Throw out" }
+                            }
+                        }
                     }
                 } }
             } }

@@ -11,6 +11,7 @@ mod assets;
 mod dialer;
 mod error;
 mod grid;
+mod grid_actions;
 mod layout;
 mod returns;
 mod session;
@@ -36,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/leads", get(dialer::leads))
         .route("/console/leads/{id}", get(dialer::lead))
         .route("/console/grid", get(grid::grid))
+        .route("/console/grid/act", post(grid_actions::act))
         .route("/console/returns", get(returns::queue))
         .route("/console/returns/{id}/decide", post(returns::decide))
         .route("/console/ledger", get(returns::ledger))

@@ -153,6 +153,16 @@ impl Browser {
         self.command("POST", &format!("/element/{}/click", element.0), Some(json!({}))).await;
     }
 
+    /// The text of the first element matching `css` right now, read in one step (no stale
+    /// element when the page changes between finding and reading); None when there is none.
+    pub async fn text_now(&self, css: &str) -> Option<String> {
+        let source = format!(
+            "const e = document.querySelector({}); return e ? e.innerText : null;",
+            serde_json::to_string(css).unwrap()
+        );
+        self.script(&source).await.as_str().map(str::to_string)
+    }
+
     /// Picks the option with this value in a `<select>`.
     pub async fn select(&self, select_css: &str, value: &str) {
         self.click(&format!("{select_css} option[value='{value}']")).await;
