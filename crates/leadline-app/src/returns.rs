@@ -10,7 +10,7 @@ use leadline_core::returns::{
 };
 use leadline_store::leads as lead_store;
 use leadline_store::ledger::{self, Entry};
-use leadline_store::returns::{self as store, NewReturn, ReturnFilter, ReturnRecord, SaleTerms};
+use leadline_store::returns::{self as store, NewReturn, ReplacementRecord, ReturnFilter, ReturnRecord, SaleTerms};
 use leadline_store::{Conn, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -356,6 +356,22 @@ pub struct ReplacementView {
     pub buyer_id: i64,
     pub status: String,
     pub created_at: Timestamp,
+    /// The sale of the replacement lead, once fulfilled.
+    pub fulfilled_sale_id: Option<i64>,
+}
+
+impl From<ReplacementRecord> for ReplacementView {
+    fn from(r: ReplacementRecord) -> Self {
+        ReplacementView {
+            id: r.id,
+            return_id: r.return_id,
+            buyer_contract_id: r.buyer_contract_id,
+            buyer_id: r.buyer_id,
+            status: r.status,
+            created_at: r.created_at,
+            fulfilled_sale_id: r.fulfilled_sale_id,
+        }
+    }
 }
 
 pub async fn replacements(
@@ -371,18 +387,7 @@ pub async fn replacements(
     }
     let mut conn = app.store.read().await?;
     let rows = store::replacement_requests(&mut conn, buyer, status, after, limit).await?;
-    let items = rows
-        .into_iter()
-        .map(|(id, return_id, buyer_contract_id, buyer_id, status, created_at)| ReplacementView {
-            id,
-            return_id,
-            buyer_contract_id,
-            buyer_id,
-            status,
-            created_at,
-        })
-        .collect();
-    Ok(Page::new(items, limit, |r| r.id))
+    Ok(Page::new(rows.into_iter().map(ReplacementView::from).collect(), limit, |r| r.id))
 }
 
 /// Fulfils a replacement request with another lead of the contract's vertical: the lead is sold

@@ -97,6 +97,8 @@ conformance! {
         assert_eq!(fulfilled.status, StatusCode::CREATED, "{}", fulfilled.text);
         assert_eq!((fulfilled.body["price"].as_str(), fulfilled.body["lead_id"].as_i64()), (Some("0.00"), Some(substitute)));
         assert!(t.get("/v1/replacement-requests?status=pending").await.body["items"].as_array().unwrap().is_empty());
+        let fulfilled_requests = t.get("/v1/replacement-requests?status=fulfilled").await;
+        assert_eq!(fulfilled_requests.body["items"][0]["fulfilled_sale_id"], fulfilled.body["id"]);
         assert_problem(&t.get("/v1/replacement-requests?status=late").await, StatusCode::BAD_REQUEST, Some("status"));
         assert_problem(&t.post("/v1/returns/999/reject", json!({"denied_reason_id": w.denied})).await, StatusCode::NOT_FOUND, None);
         assert_eq!(t.get(&format!("/v1/buyers/{}/ledger", w.buyer)).await.body["balance"], "0.00");

@@ -203,17 +203,15 @@ pub async fn add_replacement_request(
     Ok(row.try_get(0)?)
 }
 
-/// (id, return_id, buyer_contract_id, buyer_id, status, created_at) of replacement requests.
+/// Replacement requests, oldest first, optionally of one buyer or in one status.
 pub async fn replacement_requests(
     conn: &mut Conn,
     buyer_id: Option<i64>,
     status: Option<&str>,
     after: Option<i64>,
     limit: i64,
-) -> Result<Vec<(i64, i64, i64, i64, String, Timestamp)>> {
-    let mut sql = Sql::new(
-        "SELECT id, return_id, buyer_contract_id, buyer_id, status, created_at FROM replacement_requests WHERE 1 = 1",
-    );
+) -> Result<Vec<ReplacementRecord>> {
+    let mut sql = Sql::new(format!("SELECT {REPLACEMENT_COLUMNS} FROM replacement_requests WHERE 1 = 1"));
     if let Some(buyer) = buyer_id {
         sql.push(" AND buyer_id = ").bind(SqlArg::Int(Some(buyer)));
     }
@@ -225,18 +223,7 @@ pub async fn replacement_requests(
     }
     sql.push(" ORDER BY id LIMIT ").bind(SqlArg::Int(Some(limit)));
     let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("id")?,
-                r.try_get("return_id")?,
-                r.try_get("buyer_contract_id")?,
-                r.try_get("buyer_id")?,
-                r.try_get("status")?,
-                from_micros("created_at", r.try_get("created_at")?)?,
-            ))
-        })
-        .collect()
+    rows.iter().map(read_replacement).collect()
 }
 
 /// A replacement request as stored.
@@ -251,28 +238,28 @@ pub struct ReplacementRecord {
     pub fulfilled_sale_id: Option<i64>,
 }
 
+const REPLACEMENT_COLUMNS: &str = "id, return_id, buyer_contract_id, buyer_id, status, created_at, fulfilled_sale_id";
+
+fn read_replacement(r: &AnyRow) -> Result<ReplacementRecord> {
+    Ok(ReplacementRecord {
+        id: r.try_get("id")?,
+        return_id: r.try_get("return_id")?,
+        buyer_contract_id: r.try_get("buyer_contract_id")?,
+        buyer_id: r.try_get("buyer_id")?,
+        status: r.try_get("status")?,
+        created_at: from_micros("created_at", r.try_get("created_at")?)?,
+        fulfilled_sale_id: r.try_get("fulfilled_sale_id")?,
+    })
+}
+
 /// One replacement request, locked on PostgreSQL for the fulfilment that follows.
 pub async fn replacement_request(conn: &mut Conn, backend: Backend, id: i64) -> Result<Option<ReplacementRecord>> {
     let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
-    let row = sqlx::query(&format!(
-        "SELECT id, return_id, buyer_contract_id, buyer_id, status, created_at, fulfilled_sale_id \
-         FROM replacement_requests WHERE id = $1{lock}"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| {
-        Ok(ReplacementRecord {
-            id: r.try_get("id")?,
-            return_id: r.try_get("return_id")?,
-            buyer_contract_id: r.try_get("buyer_contract_id")?,
-            buyer_id: r.try_get("buyer_id")?,
-            status: r.try_get("status")?,
-            created_at: from_micros("created_at", r.try_get("created_at")?)?,
-            fulfilled_sale_id: r.try_get("fulfilled_sale_id")?,
-        })
-    })
-    .transpose()
+    let row = sqlx::query(&format!("SELECT {REPLACEMENT_COLUMNS} FROM replacement_requests WHERE id = $1{lock}"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(read_replacement).transpose()
 }
 
 /// Sells a replacement lead: a sale at no charge that points at the return it replaces.
