@@ -192,7 +192,7 @@ conformance! {
         assert_eq!((entries.len(), balance), (1, 1250));
         let replacements = leadline_store::returns::replacement_requests(&mut conn, None, None, None, 10).await.unwrap();
         assert_eq!(replacements.len(), 1);
-        assert_eq!(replacements[0].1, f.returns[1]);
+        assert_eq!(replacements[0].return_id, f.returns[1]);
         let history = leadline_store::leads::history(&mut conn, f.sold_leads[0], None, 10).await.unwrap();
         let last = history.last().unwrap();
         assert_eq!((last.action.as_str(), last.api.as_str()), ("return:approved_credit", "console"));
