@@ -113,7 +113,7 @@ conformance! {
         assert!(b.url().await.contains("status=2"));
         assert_eq!(b.text("#grid-total").await, "8 leads");
         assert_eq!(b.find_all("#grid tbody tr").await.len(), 8);
-        for cell in b.find_all("#grid td.status").await {
+        for cell in b.find_all("#grid td.queue-status").await {
             assert_eq!(b.text_of(&cell).await, "No answer");
         }
         b.screenshot(&shot("grid")).await;

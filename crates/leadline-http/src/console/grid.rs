@@ -265,7 +265,7 @@ fn table(query: &GridQuery, filter: &GridFilter, page: &GridPage, names: &Names,
                         td { (lead.phones.first().map(|p| p.as_str()).unwrap_or("")) }
                         td { (lead.email.as_deref().unwrap_or("")) }
                         td.queue { @if let Some(q) = lead.queue_id { (names.queues.get(&q).cloned().unwrap_or_else(|| format!("#{q}"))) } }
-                        td.status { @if let Some(s) = lead.queue_status_id { (names.statuses.get(&s).cloned().unwrap_or_else(|| format!("#{s}"))) } }
+                        td.queue-status { @if let Some(s) = lead.queue_status_id { (names.statuses.get(&s).cloned().unwrap_or_else(|| format!("#{s}"))) } }
                         td.out { @if lead.thrown_out { "yes" } }
                         td { (time(lead.updated_at)) }
                         td { (time(lead.created_at)) }
