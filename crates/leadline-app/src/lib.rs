@@ -2,6 +2,7 @@
 //! for the change, and persists the change with its history row in one transaction. Every edge
 //! (the native API, each vendor dialect, the CLI) calls these same functions.
 
+pub mod archive;
 pub mod catalog;
 pub mod crm;
 pub mod dialer;

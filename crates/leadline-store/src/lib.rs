@@ -7,6 +7,7 @@
 //! side. Every function takes a connection, so the same read runs on a pooled connection or
 //! inside a use case's transaction.
 
+pub mod archive;
 pub mod catalog;
 pub mod crm;
 pub mod dialer;
@@ -16,6 +17,7 @@ pub mod ledger;
 pub mod returns;
 pub mod sales;
 mod sql;
+pub mod vicidial;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -101,12 +103,14 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
     (3, "crm", include_str!("../migrations/sqlite/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/sqlite/0004_dialer.sql")),
+    (5, "archive", include_str!("../migrations/sqlite/0005_archive.sql")),
     (7, "returns", include_str!("../migrations/sqlite/0007_returns.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
     (3, "crm", include_str!("../migrations/postgres/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/postgres/0004_dialer.sql")),
+    (5, "archive", include_str!("../migrations/postgres/0005_archive.sql")),
     (7, "returns", include_str!("../migrations/postgres/0007_returns.sql")),
 ]);
 
