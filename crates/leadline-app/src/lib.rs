@@ -14,6 +14,8 @@ pub mod sales;
 pub mod signing;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "testing")]
+pub mod vicidial_testing;
 
 use std::sync::Arc;
 
