@@ -1,0 +1,184 @@
+//! Crash safety of `leadline archive`: a large run is killed with SIGKILL several times in the
+//! middle, and after each kill every lead is in the live table, the archive, or both with equal
+//! data (never in neither, never changed); a last run then finishes the job. On Leadline's SQLite
+//! store always, and on a VICIdial MariaDB database when `LEADLINE_TEST_MYSQL_URL` is set.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use leadline_app::testing::random_hex;
+use leadline_app::vicidial_testing::VicidialTestDb;
+use sqlx::{MySqlPool, Row, SqlitePool};
+
+const LEADS: i64 = 60_000;
+
+enum Site {
+    Sqlite(SqlitePool),
+    Mysql(MySqlPool),
+}
+
+impl Site {
+    fn tables(&self) -> (&'static str, &'static str) {
+        match self {
+            Site::Sqlite(_) => ("leads", "leads_archive"),
+            Site::Mysql(_) => ("vicidial_list", "vicidial_list_archive"),
+        }
+    }
+
+    async fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        match self {
+            Site::Sqlite(pool) => sqlx::query(&sql).fetch_one(pool).await.unwrap().get(0),
+            Site::Mysql(pool) => sqlx::query(&sql).fetch_one(pool).await.unwrap().get(0),
+        }
+    }
+
+    /// Every row of `table` as one quoted text of all the live table's columns, by id.
+    async fn rows(&self, table: &str) -> HashMap<i64, String> {
+        match self {
+            Site::Sqlite(pool) => {
+                let columns: Vec<String> = sqlx::query("SELECT name FROM pragma_table_info('leads') ORDER BY cid")
+                    .fetch_all(pool)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                let list = columns.iter().map(|c| format!("quote({c})")).collect::<Vec<_>>().join(" || ',' || ");
+                let sql = format!("SELECT id, {list} FROM {table}");
+                sqlx::query(&sql).fetch_all(pool).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect()
+            }
+            Site::Mysql(pool) => {
+                let columns: Vec<String> = sqlx::query(
+                    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+                     AND TABLE_NAME = 'vicidial_list' ORDER BY ORDINAL_POSITION",
+                )
+                .fetch_all(pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+                let list = columns.iter().map(|c| format!("QUOTE(`{c}`)")).collect::<Vec<_>>().join(", ");
+                let sql = format!("SELECT CAST(lead_id AS SIGNED), CAST(CONCAT_WS(',', {list}) AS CHAR) FROM {table}");
+                sqlx::query(&sql).fetch_all(pool).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect()
+            }
+        }
+    }
+
+    /// Every lead of `original` is live, archived, or both, and each copy is exactly the original.
+    async fn check(&self, original: &HashMap<i64, String>) -> (usize, usize) {
+        let (live_table, archive_table) = self.tables();
+        let live = self.rows(live_table).await;
+        let archived = self.rows(archive_table).await;
+        for (id, row) in original {
+            let (l, a) = (live.get(id), archived.get(id));
+            assert!(l.is_some() || a.is_some(), "lead {id} is in neither table");
+            for copy in [l, a].into_iter().flatten() {
+                assert_eq!(copy, row, "lead {id} changed");
+            }
+        }
+        assert_eq!(live.len() + archived.len() - live.keys().filter(|k| archived.contains_key(k)).count(), original.len());
+        (live.len(), archived.len())
+    }
+}
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch() -> Scratch {
+    let dir = std::env::temp_dir().join(format!("leadline-crash-{}", random_hex(6)));
+    std::fs::create_dir_all(&dir).unwrap();
+    Scratch(dir)
+}
+
+fn leadline(dir: &PathBuf, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_leadline"));
+    command
+        .args(args)
+        .args(["--database-url", &format!("sqlite://{}", dir.join("leadline.db").display())])
+        .current_dir(dir)
+        .env_remove("LEADLINE_DATABASE_URL")
+        .env_remove("LEADLINE_CONFIG");
+    command
+}
+
+/// Kills archive runs at growing amounts archived, checking after each kill; then finishes.
+async fn kill_and_resume(dir: &PathBuf, site: &Site, extra: &[&str]) {
+    let original = site.rows(site.tables().0).await;
+    assert_eq!(original.len() as i64, LEADS);
+    let mut args = vec!["archive", "--older-than", "0d", "--batch", "100"];
+    args.extend_from_slice(extra);
+    for fraction in [10, 4, 2] {
+        let mut child = leadline(dir, &args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let (_, archive_table) = site.tables();
+        let target = site.count(archive_table).await + LEADS / fraction / 3;
+        let started = Instant::now();
+        while site.count(archive_table).await < target {
+            assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+            assert!(started.elapsed() < Duration::from_secs(120), "the run made no progress");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let (live, archived) = site.check(&original).await;
+        assert!(live > 0 && archived > 0, "killed mid-run: {live} live, {archived} archived");
+    }
+    let finished = leadline(dir, &args).output().unwrap();
+    assert!(finished.status.success(), "{}", String::from_utf8_lossy(&finished.stderr));
+    let summary = String::from_utf8_lossy(&finished.stdout);
+    assert!(summary.contains("left in place"), "{summary}");
+    let (live, archived) = site.check(&original).await;
+    assert_eq!((live, archived), (0, LEADS as usize), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_archive_run_on_sqlite_loses_and_duplicates_nothing_and_a_rerun_finishes() {
+    let dir = scratch();
+    let migrated = leadline(&dir.0, &["migrate"]).output().unwrap();
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    let pool = SqlitePool::connect(&format!("sqlite://{}", dir.0.join("leadline.db").display())).await.unwrap();
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
+         INSERT INTO leads (id, ref, first_name, last_name, email, phones, fields, priority, dial_count, closed, \
+         thrown_out, version, created_at, updated_at) \
+         SELECT i, printf('R%07d', i), 'Ann' || i, CASE WHEN i % 7 = 0 THEN NULL ELSE 'Lee ' || i END, \
+         CASE WHEN i % 5 = 0 THEN '' ELSE NULL END, '[\"02' || printf('%08d', i) || '\"]', '{\"k\":' || i || '}', \
+         10, i % 3, 0, 0, 1, 1000000, 1000000 + i FROM n",
+    )
+    .bind(LEADS)
+    .execute(&pool)
+    .await
+    .unwrap();
+    kill_and_resume(&dir.0, &Site::Sqlite(pool), &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_archive_run_on_a_vicidial_database_loses_and_duplicates_nothing_and_a_rerun_finishes() {
+    let Some(vicidial) = VicidialTestDb::fresh().await else {
+        eprintln!("skipped: set LEADLINE_TEST_MYSQL_URL to run it on MariaDB");
+        return;
+    };
+    let dir = scratch();
+    std::fs::write(dir.0.join("leadline.toml"), format!("[vicidial]\ndatabase_url = \"{}\"\n", vicidial.url)).unwrap();
+    let pool = vicidial.db.pool().clone();
+    sqlx::query(
+        "INSERT INTO vicidial_list (lead_id, entry_date, modify_date, status, list_id, phone_number, first_name, \
+         last_name, comments, date_of_birth, `rank`, preferred_colour) \
+         SELECT seq, '2020-01-01 00:00:00', '2020-02-02 02:02:02', 'NEW', 101, CONCAT('312555', seq), \
+         CONCAT('Ann', seq), IF(seq % 7 = 0, NULL, CONCAT('Lee ', seq)), IF(seq % 5 = 0, '', NULL), '0000-00-00', \
+         seq % 3, 'teal' FROM seq_1_to_60000",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    kill_and_resume(&dir.0, &Site::Mysql(pool), &["--config", "leadline.toml"]).await;
+    vicidial.remove().await;
+}
