@@ -8,7 +8,7 @@
 
 use leadline_core::access::LeadScope;
 use leadline_core::archive::{missing_ids, Batch, BatchError, Counts, Direction};
-use leadline_core::history::{Api, Changes};
+use leadline_core::history::Api;
 use leadline_core::lead::Lead;
 use leadline_store::archive::{self as store, Table};
 use leadline_store::vicidial::{self, Side, VicidialDb};
@@ -80,10 +80,7 @@ pub async fn run(app: &App, target: &Target, by: &Principal, api: Api, batch: &B
                     (counts, moved, "dearchived")
                 }
             };
-            for id in moved {
-                leadline_store::leads::record_history(&mut tx, id, now, by.actor(api), action, &Changes::default())
-                    .await?;
-            }
+            store::record_history(&mut tx, &moved, now, by.actor(api), action).await?;
             tx.commit().await.map_err(leadline_store::StoreError::from)?;
             Ok(counts)
         }

@@ -224,6 +224,34 @@ pub async fn dearchive(
     Ok((counts, restored))
 }
 
+/// One history row per lead of `ids` (leads that left or came back), in one statement.
+pub async fn record_history(
+    conn: &mut Conn,
+    ids: &[i64],
+    at: Timestamp,
+    actor: leadline_core::history::Actor,
+    action: &str,
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new("INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) SELECT id, ");
+    sql.bind(SqlArg::Int(Some(micros(at))))
+        .push(", ")
+        .bind(SqlArg::Int(actor.key_id))
+        .push(", ")
+        .bind(SqlArg::Text(Some(actor.api.as_str().to_string())))
+        .push(", ")
+        .bind(SqlArg::Text(Some(action.to_string())))
+        .push(", '{}' FROM (SELECT id FROM leads WHERE id IN ");
+    push_ids(&mut sql, ids);
+    sql.push(" UNION SELECT id FROM leads_archive WHERE id IN ");
+    push_ids(&mut sql, ids);
+    sql.push(") AS moved ORDER BY id");
+    sql.query().execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// An archived lead.
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Lead>> {
     let sql = format!("SELECT id, {} FROM leads_archive WHERE id = $1", COLUMNS.join(", "));
