@@ -66,9 +66,9 @@ pub async fn run(app: &App, target: &Target, by: &Principal, api: Api, batch: &B
         Target::Leadline => {
             let now = app.now();
             let mut tx = app.store.begin().await?;
-            let found = store::found(&mut tx, source(batch.direction).0, ids).await?;
-            missing_ids(batch, &found).map_err(ArchiveError::Refused)?;
             let backend = app.store.backend();
+            let found = store::found_for_update(&mut tx, backend, source(batch.direction).0, ids).await?;
+            missing_ids(batch, &found).map_err(ArchiveError::Refused)?;
             let (counts, moved, action) = match batch.direction {
                 Direction::Archive => {
                     let (counts, moved) =

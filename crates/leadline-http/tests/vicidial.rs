@@ -262,4 +262,21 @@ conformance! {
         assert_eq!(t.get(&format!("/v1/leads/{sold}")).await.status, StatusCode::OK);
         assert_eq!(t.get(&format!("/v1/leads/{leased}")).await.status, StatusCode::OK);
     }
+    async fn two_batches_over_the_same_leads_at_once_archive_each_lead_once(app) {
+        let t = TestApp::new(app).await;
+        let mut ids = Vec::new();
+        for i in 0..40 {
+            ids.push(lead(&t, "Ann", &format!("02999900{i:02}")).await);
+        }
+        let (first, second) = tokio::join!(archive(&t, all_steps(json!(ids))), archive(&t, all_steps(json!(ids))));
+        let mut statuses = [first.status, second.status];
+        statuses.sort();
+        // One runs first and moves everything; the other then finds no live lead left.
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::BAD_REQUEST], "{} / {}", first.text, second.text);
+        let done = if first.status == StatusCode::OK { &first } else { &second };
+        assert_eq!(done.body, ok(40, 40, 0, 40));
+        for id in ids {
+            assert_eq!(t.get(&format!("/v1/archive/leads/{id}")).await.status, StatusCode::OK);
+        }
+    }
 }

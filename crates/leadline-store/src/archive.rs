@@ -110,6 +110,19 @@ pub async fn found(conn: &mut Conn, table: Table, ids: &[i64]) -> Result<Vec<i64
     rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
 }
 
+/// Which of `ids` are in `table`, locking those rows until the transaction ends on PostgreSQL, so
+/// two batches over the same leads run one after the other (SQLite's single writer already does).
+pub async fn found_for_update(conn: &mut Conn, backend: Backend, table: Table, ids: &[i64]) -> Result<Vec<i64>> {
+    if backend == Backend::Sqlite || ids.is_empty() {
+        return found(conn, table, ids).await;
+    }
+    let mut sql = Sql::new(format!("SELECT id FROM {} WHERE id IN ", table.name()));
+    push_ids(&mut sql, ids);
+    sql.push(" ORDER BY id FOR UPDATE");
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
+}
+
 /// Copies the rows of `ids` from `from` to the other table, column for column; returns how many.
 async fn copy(conn: &mut Conn, from: Table, ids: &[i64]) -> Result<u64> {
     if ids.is_empty() {
