@@ -81,14 +81,16 @@ impl Client {
 /// Sends batches of `batch` ids out of 1..=leads over `connections` connections; returns the
 /// time taken and the leads deleted from the live table.
 async fn archive_over_http(app: App, settings: HttpSettings, args: &Args) -> anyhow::Result<(Duration, u64)> {
-    let key = keys::create(&app, &Principal::operator(), &KeyRequest { role: "archiver".into(), ..KeyRequest::default() })
-        .await?
-        .secret;
+    let key =
+        keys::create(&app, &Principal::operator(), &KeyRequest { role: "archiver".into(), ..KeyRequest::default() })
+            .await?
+            .secret;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let router = leadline_http::router(app, settings);
     tokio::spawn(leadline_http::serve(listener, router, std::future::pending()));
-    let batches: Vec<Vec<i64>> = (1..=args.leads).collect::<Vec<_>>().chunks(args.batch as usize).map(<[i64]>::to_vec).collect();
+    let batches: Vec<Vec<i64>> =
+        (1..=args.leads).collect::<Vec<_>>().chunks(args.batch as usize).map(<[i64]>::to_vec).collect();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..args.connections {
@@ -111,8 +113,16 @@ async fn archive_over_http(app: App, settings: HttpSettings, args: &Args) -> any
 
 fn report(name: &str, leads: i64, baseline: Duration, http: Duration, deleted: u64) {
     println!("\n{name}: {leads} leads");
-    println!("  baseline, set-based SQL (copy all, delete equal rows): {:>7.1} s {:>9.0} leads/s", baseline.as_secs_f64(), leads as f64 / baseline.as_secs_f64());
-    println!("  HTTP, /vicidial/leads/archive in batches:              {:>7.1} s {:>9.0} leads/s ({deleted} deleted)", http.as_secs_f64(), leads as f64 / http.as_secs_f64());
+    println!(
+        "  baseline, set-based SQL (copy all, delete equal rows): {:>7.1} s {:>9.0} leads/s",
+        baseline.as_secs_f64(),
+        leads as f64 / baseline.as_secs_f64()
+    );
+    println!(
+        "  HTTP, /vicidial/leads/archive in batches:              {:>7.1} s {:>9.0} leads/s ({deleted} deleted)",
+        http.as_secs_f64(),
+        leads as f64 / http.as_secs_f64()
+    );
     println!("  HTTP / baseline time = {:.2}", http.as_secs_f64() / baseline.as_secs_f64());
 }
 
@@ -149,12 +159,17 @@ async fn leadline_store(args: &Args) -> anyhow::Result<()> {
     let same = columns.iter().map(|c| format!("a.{c} {op} leads.{c}")).collect::<Vec<_>>().join(" AND ");
     let started = Instant::now();
     let mut tx = app.store.begin().await?;
-    Sql::new(format!("INSERT INTO leads_archive (id, {list}) SELECT id, {list} FROM leads")).query().execute(&mut *tx).await?;
-    let deleted = Sql::new(format!("DELETE FROM leads WHERE EXISTS (SELECT 1 FROM leads_archive a WHERE a.id = leads.id AND {same})"))
+    Sql::new(format!("INSERT INTO leads_archive (id, {list}) SELECT id, {list} FROM leads"))
         .query()
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await?;
+    let deleted = Sql::new(format!(
+        "DELETE FROM leads WHERE EXISTS (SELECT 1 FROM leads_archive a WHERE a.id = leads.id AND {same})"
+    ))
+    .query()
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     tx.commit().await?;
     let baseline = started.elapsed();
     anyhow::ensure!(deleted == args.leads as u64, "the baseline deleted {deleted}");
@@ -222,9 +237,15 @@ async fn vicidial(server: &str, args: &Args) -> anyhow::Result<()> {
     .map(|r| r.get::<String, _>(0))
     .collect();
     let list = columns.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
-    let same = columns.iter().map(|c| format!("CAST(l.`{c}` AS BINARY) <=> CAST(a.`{c}` AS BINARY)")).collect::<Vec<_>>().join(" AND ");
+    let same = columns
+        .iter()
+        .map(|c| format!("CAST(l.`{c}` AS BINARY) <=> CAST(a.`{c}` AS BINARY)"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
     let started = Instant::now();
-    sqlx::query(&format!("INSERT INTO vicidial_list_archive ({list}) SELECT {list} FROM vicidial_list")).execute(&mut conn).await?;
+    sqlx::query(&format!("INSERT INTO vicidial_list_archive ({list}) SELECT {list} FROM vicidial_list"))
+        .execute(&mut conn)
+        .await?;
     let deleted = sqlx::query(&format!(
         "DELETE l FROM vicidial_list AS l JOIN vicidial_list_archive AS a ON a.lead_id = l.lead_id WHERE {same}"
     ))

@@ -46,7 +46,9 @@ pub fn authorize(by: &Principal) -> Result<()> {
     use leadline_core::access::Role;
     match by.role {
         Role::Admin | Role::Archiver => Ok(()),
-        _ => Err(AppError::Forbidden(format!("a {} key cannot archive leads; it needs an archiver key", by.role.name()))),
+        _ => {
+            Err(AppError::Forbidden(format!("a {} key cannot archive leads; it needs an archiver key", by.role.name())))
+        }
     }
 }
 
@@ -76,7 +78,8 @@ pub async fn run(app: &App, target: &Target, by: &Principal, api: Api, batch: &B
                     (counts, moved, "archived")
                 }
                 Direction::Dearchive => {
-                    let (counts, moved) = store::dearchive(&mut tx, backend, ids, (batch.insert, batch.delete), now).await?;
+                    let (counts, moved) =
+                        store::dearchive(&mut tx, backend, ids, (batch.insert, batch.delete), now).await?;
                     (counts, moved, "dearchived")
                 }
             };

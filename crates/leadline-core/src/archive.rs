@@ -140,7 +140,8 @@ pub fn check_request(body: &Value, direction: Direction, max_ids: usize) -> Resu
 /// archive to dearchive). Lists those that are not, in request order.
 pub fn missing_ids(batch: &Batch, found: &[i64]) -> Result<(), BatchError> {
     let found: HashSet<i64> = found.iter().copied().collect();
-    let missing: Vec<Value> = batch.lead_ids.iter().filter(|id| !found.contains(id)).map(|&id| Value::from(id)).collect();
+    let missing: Vec<Value> =
+        batch.lead_ids.iter().filter(|id| !found.contains(id)).map(|&id| Value::from(id)).collect();
     if missing.is_empty() {
         Ok(())
     } else {
@@ -227,7 +228,8 @@ mod tests {
 
     #[test]
     fn lead_ids_are_integers_at_least_one_at_most_the_limit_and_distinct() {
-        let base = |ids: Value| json!({"insert_leads": true, "update_leads": true, "delete_leads": true, "lead_ids": ids});
+        let base =
+            |ids: Value| json!({"insert_leads": true, "update_leads": true, "delete_leads": true, "lead_ids": ids});
         let e = check(base(json!([1, "0", 2.5, null]))).unwrap_err();
         assert_eq!(e.lead_ids, vec![json!("0"), json!(2.5), json!(null)]);
         assert_eq!(e.lead_errors, 3);
@@ -252,8 +254,9 @@ mod tests {
 
     #[test]
     fn missing_ids_are_listed_in_request_order() {
-        let batch = check(json!({"insert_leads": true, "update_leads": true, "delete_leads": true, "lead_ids": [5, 1, 9]}))
-            .unwrap();
+        let batch =
+            check(json!({"insert_leads": true, "update_leads": true, "delete_leads": true, "lead_ids": [5, 1, 9]}))
+                .unwrap();
         assert!(missing_ids(&batch, &[1, 5, 9]).is_ok());
         let e = missing_ids(&batch, &[1]).unwrap_err();
         assert_eq!((e.lead_errors, e.lead_ids), (2, vec![json!(5), json!(9)]));

@@ -110,11 +110,17 @@ async fn archiving_moves_every_column_custom_ones_and_modify_date_included() {
         assert!(before.0.as_ref().unwrap().contains("'teal'"), "{before:?}");
         assert_counts(&post(&t, "/vicidial/leads/archive", steps(true, true, true, &[a, b])).await, [2, 2, 0, 2]);
         assert_eq!(fingerprint(&db, "vicidial_list", a).await, None);
-        let after = (fingerprint(&db, "vicidial_list_archive", a).await, fingerprint(&db, "vicidial_list_archive", b).await);
+        let after =
+            (fingerprint(&db, "vicidial_list_archive", a).await, fingerprint(&db, "vicidial_list_archive", b).await);
         assert_eq!(after, before, "byte-equal, modify_date and the custom column carried over");
         let missing = post(&t, "/vicidial/leads/archive", steps(true, true, true, &[a])).await;
-        assert_eq!((missing.status, &missing.body), (StatusCode::BAD_REQUEST,
-            &json!({"message": "lead_ids does not exist", "lead_errors": 1, "lead_ids": [a]})));
+        assert_eq!(
+            (missing.status, &missing.body),
+            (
+                StatusCode::BAD_REQUEST,
+                &json!({"message": "lead_ids does not exist", "lead_errors": 1, "lead_ids": [a]})
+            )
+        );
     })
     .await;
 }
@@ -125,12 +131,17 @@ async fn the_update_step_refreshes_the_copy_and_keeps_the_live_modify_date() {
         let a = add(&db, Some("Smith")).await;
         assert_counts(&post(&t, "/vicidial/leads/archive", steps(true, false, false, &[a])).await, [1, 1, 0, 0]);
         // The dialer works the lead: MySQL stamps modify_date with the time of the change.
-        exec(&db, &format!("UPDATE vicidial_list SET city = 'Shelbyville', called_count = 4 WHERE lead_id = {a}")).await;
+        exec(&db, &format!("UPDATE vicidial_list SET city = 'Shelbyville', called_count = 4 WHERE lead_id = {a}"))
+            .await;
         let live = fingerprint(&db, "vicidial_list", a).await;
         assert!(!live.as_ref().unwrap().contains("2020-01-02 03:04:05','NEW"), "modify_date moved: {live:?}");
         assert_counts(&post(&t, "/vicidial/leads/archive", steps(true, false, true, &[a])).await, [1, 0, 0, 0]);
         assert_counts(&post(&t, "/vicidial/leads/archive", steps(true, true, true, &[a])).await, [1, 0, 1, 1]);
-        assert_eq!(fingerprint(&db, "vicidial_list_archive", a).await, live, "the archive holds the live row as it was");
+        assert_eq!(
+            fingerprint(&db, "vicidial_list_archive", a).await,
+            live,
+            "the archive holds the live row as it was"
+        );
     })
     .await;
 }
@@ -173,16 +184,37 @@ async fn dearchive_brings_rows_back_byte_for_byte_and_keeps_differing_archive_ro
         let b = add(&db, Some("Jones")).await;
         let before = fingerprint(&db, "vicidial_list", a).await;
         assert_counts(&post(&t, "/vicidial/leads/archive", steps(true, true, true, &[a, b])).await, [2, 2, 0, 2]);
-        exec(&db, &format!("UPDATE vicidial_list_archive SET comments = 'edited', modify_date = modify_date WHERE lead_id = {b}")).await;
-        let back = post(&t, "/vicidial/leads/dearchive", json!({"insert_leads": true, "delete_leads": true, "lead_ids": [a, b]})).await;
-        assert_eq!((back.status, &back.body), (StatusCode::OK, &json!({"message": "lead_ids batch was successfully processed",
-            "select_count": 2, "insert_count": 2, "delete_count": 2})), "{}", back.text);
+        exec(
+            &db,
+            &format!(
+                "UPDATE vicidial_list_archive SET comments = 'edited', modify_date = modify_date WHERE lead_id = {b}"
+            ),
+        )
+        .await;
+        let back = post(
+            &t,
+            "/vicidial/leads/dearchive",
+            json!({"insert_leads": true, "delete_leads": true, "lead_ids": [a, b]}),
+        )
+        .await;
+        assert_eq!(
+            (back.status, &back.body),
+            (
+                StatusCode::OK,
+                &json!({"message": "lead_ids batch was successfully processed",
+            "select_count": 2, "insert_count": 2, "delete_count": 2})
+            ),
+            "{}",
+            back.text
+        );
         assert_eq!(fingerprint(&db, "vicidial_list", a).await, before);
         // A live row that differs from its archive copy keeps the copy.
         let c = add(&db, Some("Brown")).await;
         assert_counts(&post(&t, "/vicidial/leads/archive", steps(true, true, false, &[c])).await, [1, 1, 0, 0]);
         exec(&db, &format!("UPDATE vicidial_list SET comments = 'live edit' WHERE lead_id = {c}")).await;
-        let kept = post(&t, "/vicidial/leads/dearchive", json!({"insert_leads": true, "delete_leads": true, "lead_ids": [c]})).await;
+        let kept =
+            post(&t, "/vicidial/leads/dearchive", json!({"insert_leads": true, "delete_leads": true, "lead_ids": [c]}))
+                .await;
         assert_eq!(kept.body["delete_count"], json!(0), "{}", kept.text);
         assert!(fingerprint(&db, "vicidial_list_archive", c).await.is_some());
     })

@@ -187,7 +187,11 @@ impl VicidialDb {
     }
 
     async fn found_on(conn: &mut MySqlConnection, side: Side, ids: &[i64]) -> Result<Vec<i64>> {
-        let sql = format!("SELECT CAST(lead_id AS SIGNED) FROM {} WHERE lead_id IN {}", side.table(), placeholders(ids.len()));
+        let sql = format!(
+            "SELECT CAST(lead_id AS SIGNED) FROM {} WHERE lead_id IN {}",
+            side.table(),
+            placeholders(ids.len())
+        );
         let rows = bind_ids(sqlx::query(&sql), ids).fetch_all(&mut *conn).await?;
         rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
     }

@@ -82,7 +82,11 @@ impl Progress {
             let step = if total == 0 { 10 } else { self.done * 10 / total };
             if step > self.last_step || self.done >= total {
                 self.last_step = step;
-                let _ = writeln!(err, "progress: {}/{} leads, {} moved, {:.0}/s", self.done, total, counts.delete_count, rate);
+                let _ = writeln!(
+                    err,
+                    "progress: {}/{} leads, {} moved, {:.0}/s",
+                    self.done, total, counts.delete_count, rate
+                );
             }
         }
     }
@@ -139,16 +143,25 @@ pub async fn run(app: &App, config: &Config, direction: Direction, args: Archive
         && !args.ignore_office_hours
         && settings.office_hours.as_ref().is_some_and(|hours| hours.contains(app.now()))
     {
-        anyhow::bail!("it is office hours (see [vicidial] in the configuration); archive later or pass --ignore-office-hours");
+        anyhow::bail!(
+            "it is office hours (see [vicidial] in the configuration); archive later or pass --ignore-office-hours"
+        );
     }
     let selection = Selection {
-        older_than_seconds: args.older_than.as_deref().map(parse_age).transpose().map_err(|e| anyhow::anyhow!("--older-than: {}", e.message))?,
+        older_than_seconds: args
+            .older_than
+            .as_deref()
+            .map(parse_age)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--older-than: {}", e.message))?,
         campaign: args.campaign.clone(),
         status: args.status.clone(),
     };
     let filtered = selection.older_than_seconds.is_some() || selection.campaign.is_some() || selection.status.is_some();
     if args.ids.is_some() == filtered {
-        anyhow::bail!("name the leads either with --ids FILE or with filters (--older-than, --campaign, --status), not both");
+        anyhow::bail!(
+            "name the leads either with --ids FILE or with filters (--older-than, --campaign, --status), not both"
+        );
     }
     let size = args.batch.unwrap_or(settings.max_lead_ids).max(1);
     let target = &settings.target;

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use leadline_app::signing::ServerKey;
-use leadline_http::ivvy::IvvySettings;
 use leadline_app::archive::Target;
+use leadline_app::signing::ServerKey;
 use leadline_core::archive::OfficeHours;
+use leadline_http::ivvy::IvvySettings;
 use leadline_http::vicidial::VicidialSettings;
 use leadline_http::HttpSettings;
 use leadline_store::vicidial::VicidialDb;

@@ -116,7 +116,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let operator = Principal::operator();
     match command {
         Command::Serve { demo } => serve(app, config, demo).await,
-        Command::Archive(args) => archive_cmd::run(&app, &config, leadline_core::archive::Direction::Archive, args).await,
+        Command::Archive(args) => {
+            archive_cmd::run(&app, &config, leadline_core::archive::Direction::Archive, args).await
+        }
         Command::Dearchive(args) => {
             archive_cmd::run(&app, &config, leadline_core::archive::Direction::Dearchive, args).await
         }

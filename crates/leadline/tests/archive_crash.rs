@@ -80,7 +80,10 @@ impl Site {
                 assert_eq!(copy, row, "lead {id} changed");
             }
         }
-        assert_eq!(live.len() + archived.len() - live.keys().filter(|k| archived.contains_key(k)).count(), original.len());
+        assert_eq!(
+            live.len() + archived.len() - live.keys().filter(|k| archived.contains_key(k)).count(),
+            original.len()
+        );
         (live.len(), archived.len())
     }
 }

@@ -144,7 +144,9 @@ async fn handle(
     match archive::run(&state.app, &settings.target, &principal, Api::Vicidial, &batch).await {
         Ok(counts) => done(direction, counts),
         Err(ArchiveError::Refused(error)) => refused(StatusCode::BAD_REQUEST, error),
-        Err(ArchiveError::App(AppError::Forbidden(_))) => message(StatusCode::UNAUTHORIZED, "unable to validate api user"),
+        Err(ArchiveError::App(AppError::Forbidden(_))) => {
+            message(StatusCode::UNAUTHORIZED, "unable to validate api user")
+        }
         Err(ArchiveError::App(error)) => failure(error),
     }
 }
