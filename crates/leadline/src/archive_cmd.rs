@@ -65,7 +65,7 @@ impl Progress {
         let mut err = std::io::stderr().lock();
         if self.bar {
             let width = 30;
-            let filled = if total == 0 { width } else { (self.done * width as u64 / total) as usize };
+            let filled = (self.done * width as u64).checked_div(total).map_or(width, |f| f as usize);
             let _ = write!(
                 err,
                 "\r[{}{}] {}/{} leads, {} moved, {:.0}/s ",
@@ -79,7 +79,7 @@ impl Progress {
             let _ = err.flush();
         } else {
             // Plain lines at every tenth of the run (and at its end), for logs.
-            let step = if total == 0 { 10 } else { self.done * 10 / total };
+            let step = (self.done * 10).checked_div(total).unwrap_or(10);
             if step > self.last_step || self.done >= total {
                 self.last_step = step;
                 let _ = writeln!(
