@@ -279,4 +279,30 @@ conformance! {
             assert_eq!(t.get(&format!("/v1/archive/leads/{id}")).await.status, StatusCode::OK);
         }
     }
+    async fn any_json_body_gets_200_or_a_400_with_a_message_never_a_5xx(app) {
+        let t = TestApp::new(app).await;
+        let a = lead(&t, "Ann", "0299990000").await;
+        let flags = [json!(true), json!(false), json!("true"), json!(1), json!(null), json!({})];
+        let id_lists = [json!([]), json!([a]), json!([a.to_string()]), json!([1.5]), json!("x"), json!({}), json!([a, a]),
+            json!(null), json!([-1]), json!([u64::MAX]), json!([[a]]), json!((0..600).collect::<Vec<i64>>())];
+        let mut bodies = vec![json!(null), json!([]), json!("text"), json!(7), json!({})];
+        for flag in &flags {
+            for ids in &id_lists {
+                bodies.push(json!({"insert_leads": flag, "update_leads": true, "delete_leads": false, "lead_ids": ids}));
+            }
+            for other in &flags {
+                bodies.push(json!({"insert_leads": true, "update_leads": flag, "delete_leads": other, "lead_ids": [a]}));
+            }
+        }
+        for body in bodies {
+            for path in ["/vicidial/leads/archive", "/vicidial/leads/dearchive"] {
+                let reply = call(&t, path, Some(&format!("Key={}", t.admin)), &body.to_string()).await;
+                assert!(matches!(reply.status, StatusCode::OK | StatusCode::BAD_REQUEST), "{path} {body}: {}", reply.text);
+                assert!(reply.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}: {}", reply.text);
+                if reply.status == StatusCode::BAD_REQUEST {
+                    assert!(reply.body["lead_errors"].is_u64() && reply.body["lead_ids"].is_array(), "{}", reply.text);
+                }
+            }
+        }
+    }
 }
