@@ -9,6 +9,7 @@ pub mod dialer;
 pub mod error;
 pub mod keys;
 pub mod leads;
+pub mod queues;
 pub mod returns;
 pub mod sales;
 pub mod signing;

@@ -10,7 +10,7 @@ use leadline_core::returns::{
 };
 use leadline_store::leads as lead_store;
 use leadline_store::ledger::{self, Entry};
-use leadline_store::returns::{self as store, NewReturn, ReturnFilter, ReturnRecord, SaleTerms};
+use leadline_store::returns::{self as store, NewReturn, ReplacementRecord, ReturnFilter, ReturnRecord, SaleTerms};
 use leadline_store::{Conn, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -41,6 +41,8 @@ pub enum LeadKey {
 pub enum ReturnTargetError {
     #[error("no lead has this id or ref")]
     UnknownLead,
+    #[error("no vertical with id {0}")]
+    UnknownVertical(i64),
     #[error("the lead is not in vertical {0}")]
     WrongVertical(i64),
     #[error("the lead was never sold")]
@@ -61,7 +63,7 @@ impl From<ReturnTargetError> for AppError {
     fn from(error: ReturnTargetError) -> Self {
         let field = match error {
             ReturnTargetError::UnknownLead => "lead_id",
-            ReturnTargetError::WrongVertical(_) => "vertical_id",
+            ReturnTargetError::UnknownVertical(_) | ReturnTargetError::WrongVertical(_) => "vertical_id",
             ReturnTargetError::NotSold | ReturnTargetError::ContractDidNotBuy(_) | ReturnTargetError::Ambiguous(_) => {
                 "buyer_contract_id"
             }
@@ -146,6 +148,9 @@ pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> 
     }
     .ok_or(ReturnTargetError::UnknownLead)?;
     if let Some(vertical) = call.vertical_id {
+        if !leadline_store::catalog::exists(&mut tx, "verticals", vertical).await? {
+            return Err(ReturnTargetError::UnknownVertical(vertical).into());
+        }
         if lead.vertical_id != Some(vertical) {
             return Err(ReturnTargetError::WrongVertical(vertical).into());
         }
@@ -263,11 +268,19 @@ pub async fn decide(
         return_reason_id: None,
         denied_reason_id,
     };
-    request_on(app, by, api, &call).await
+    self::request(app, by, api, &call).await
 }
 
-async fn request_on(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> Result<ReturnView> {
-    request(app, by, api, call).await
+/// One return; a buyer key sees only its own (another buyer's is not found).
+pub async fn get(app: &App, by: &Principal, return_id: i64) -> Result<ReturnView> {
+    if by.role.buyer_id().is_none() && !by.role.campaign_ids().is_empty() {
+        return Err(AppError::Forbidden("a dialer key cannot read returns".into()));
+    }
+    let mut conn = app.store.read().await?;
+    match store::get_return(&mut conn, return_id).await? {
+        Some(record) if by.role.buyer_id().is_none_or(|own| own == record.buyer_id) => Ok(record.into()),
+        _ => Err(AppError::not_found("return", return_id)),
+    }
 }
 
 /// Returns the caller may see: a buyer key sees its own.
@@ -343,6 +356,22 @@ pub struct ReplacementView {
     pub buyer_id: i64,
     pub status: String,
     pub created_at: Timestamp,
+    /// The sale of the replacement lead, once fulfilled.
+    pub fulfilled_sale_id: Option<i64>,
+}
+
+impl From<ReplacementRecord> for ReplacementView {
+    fn from(r: ReplacementRecord) -> Self {
+        ReplacementView {
+            id: r.id,
+            return_id: r.return_id,
+            buyer_contract_id: r.buyer_contract_id,
+            buyer_id: r.buyer_id,
+            status: r.status,
+            created_at: r.created_at,
+            fulfilled_sale_id: r.fulfilled_sale_id,
+        }
+    }
 }
 
 pub async fn replacements(
@@ -358,16 +387,60 @@ pub async fn replacements(
     }
     let mut conn = app.store.read().await?;
     let rows = store::replacement_requests(&mut conn, buyer, status, after, limit).await?;
-    let items = rows
-        .into_iter()
-        .map(|(id, return_id, buyer_contract_id, buyer_id, status, created_at)| ReplacementView {
-            id,
-            return_id,
-            buyer_contract_id,
-            buyer_id,
-            status,
-            created_at,
-        })
-        .collect();
-    Ok(Page::new(items, limit, |r| r.id))
+    Ok(Page::new(rows.into_iter().map(ReplacementView::from).collect(), limit, |r| r.id))
+}
+
+/// Fulfils a replacement request with another lead of the contract's vertical: the lead is sold
+/// to the contract at no charge (the buyer paid for the returned lead), the sale records the
+/// return it replaces, and the request is closed, in one transaction.
+pub async fn fulfil_replacement(
+    app: &App,
+    by: &Principal,
+    api: Api,
+    request_id: i64,
+    lead_id: i64,
+) -> Result<crate::sales::SaleView> {
+    by.require_admin()?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let request = store::replacement_request(&mut tx, app.store.backend(), request_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("replacement request", request_id))?;
+    if request.status != "pending" {
+        return Err(AppError::Conflict(format!("replacement request {request_id} is already {}", request.status)));
+    }
+    let lead = lead_store::get(&mut tx, lead_id)
+        .await?
+        .ok_or_else(|| AppError::invalid("lead_id", format!("no lead with id {lead_id}")))?;
+    let terms = leadline_store::sales::contract_terms(&mut tx, request.buyer_contract_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("buyer contract", request.buyer_contract_id))?;
+    if lead.vertical_id != Some(terms.vertical_id) {
+        return Err(AppError::invalid(
+            "lead_id",
+            format!("lead {lead_id} is not in vertical {}, which the contract buys", terms.vertical_id),
+        ));
+    }
+    let sale_id = store::insert_replacement_sale(&mut tx, lead_id, request.buyer_contract_id, request.return_id, now)
+        .await
+        .map_err(|e| match e {
+            StoreError::Unique(_) => {
+                AppError::Conflict(format!("contract {} has already bought lead {lead_id}", request.buyer_contract_id))
+            }
+            other => other.into(),
+        })?;
+    if !store::fulfil_replacement(&mut tx, request_id, sale_id).await? {
+        return Err(AppError::Conflict(format!("replacement request {request_id} was fulfilled meanwhile")));
+    }
+    let mut changes = Changes::default();
+    changes.insert(
+        "sale",
+        serde_json::Value::Null,
+        json!({"id": sale_id, "buyer_contract_id": request.buyer_contract_id, "price": "0.00", "replaces_return_id": request.return_id}),
+    );
+    lead_store::record_history(&mut tx, lead_id, now, by.actor(api), "sell:replacement", &changes).await?;
+    let sale =
+        leadline_store::sales::get(&mut tx, sale_id).await?.ok_or_else(|| AppError::not_found("sale", sale_id))?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(sale.into())
 }

@@ -1,10 +1,11 @@
 //! Sales: a lead sold to a buyer under a contract of the lead's vertical, at the contract's price.
 
+use jiff::Timestamp;
 use leadline_core::history::{Api, Changes};
 use leadline_core::money::Money;
 use leadline_store::leads as lead_store;
 use leadline_store::sales::{self as store, Sale, SaleFilter};
-use leadline_store::StoreError;
+use leadline_store::{Conn, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -37,13 +38,28 @@ impl From<Sale> for SaleView {
 /// Sells a lead under a contract. The lead must be in the contract's vertical, and a contract
 /// buys a lead once.
 pub async fn sell(app: &App, by: &Principal, api: Api, lead_id: i64, contract_id: i64) -> Result<SaleView> {
-    by.require_admin()?;
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    let lead = lead_store::get(&mut tx, lead_id)
+    let sale = sell_in(&mut tx, by, api, lead_id, contract_id, now).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(sale)
+}
+
+/// [`sell`] inside the caller's transaction, for use cases that sell as one step of more (a
+/// call-center referral to a buyer). The caller commits.
+pub async fn sell_in(
+    tx: &mut Conn,
+    by: &Principal,
+    api: Api,
+    lead_id: i64,
+    contract_id: i64,
+    now: Timestamp,
+) -> Result<SaleView> {
+    by.require_admin()?;
+    let lead = lead_store::get(tx, lead_id)
         .await?
         .ok_or_else(|| AppError::invalid("lead_id", format!("no lead with id {lead_id}")))?;
-    let terms = store::contract_terms(&mut tx, contract_id)
+    let terms = store::contract_terms(tx, contract_id)
         .await?
         .ok_or_else(|| AppError::invalid("buyer_contract_id", format!("no buyer contract with id {contract_id}")))?;
     if lead.vertical_id != Some(terms.vertical_id) {
@@ -52,7 +68,7 @@ pub async fn sell(app: &App, by: &Principal, api: Api, lead_id: i64, contract_id
             format!("contract {contract_id} buys vertical {}, and lead {lead_id} is not in it", terms.vertical_id),
         ));
     }
-    let sale_id = store::insert(&mut tx, lead_id, contract_id, terms.price_minor, now).await.map_err(|e| match e {
+    let sale_id = store::insert(tx, lead_id, contract_id, terms.price_minor, now).await.map_err(|e| match e {
         StoreError::Unique(_) => {
             AppError::Conflict(format!("contract {contract_id} has already bought lead {lead_id}"))
         }
@@ -60,9 +76,8 @@ pub async fn sell(app: &App, by: &Principal, api: Api, lead_id: i64, contract_id
     })?;
     let mut changes = Changes::default();
     changes.insert("sale", Value::Null, serde_json::json!({"id": sale_id, "buyer_contract_id": contract_id, "price": Money::from_minor(terms.price_minor).to_string()}));
-    lead_store::record_history(&mut tx, lead_id, now, by.actor(api), "sell", &changes).await?;
-    let sale = store::get(&mut tx, sale_id).await?.ok_or_else(|| AppError::not_found("sale", sale_id))?;
-    tx.commit().await.map_err(StoreError::from)?;
+    lead_store::record_history(tx, lead_id, now, by.actor(api), "sell", &changes).await?;
+    let sale = store::get(tx, sale_id).await?.ok_or_else(|| AppError::not_found("sale", sale_id))?;
     Ok(sale.into())
 }
 

@@ -13,6 +13,7 @@ pub mod history;
 pub mod lead;
 pub mod money;
 pub mod phone;
+pub mod queues;
 pub mod returns;
 pub mod schedule;
 

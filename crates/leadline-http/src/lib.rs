@@ -3,6 +3,7 @@
 //! Handlers only translate: they parse the wire format, call a use case in `leadline-app`, and
 //! map its outcome back to the wire.
 
+pub mod cake;
 pub mod error;
 pub mod extract;
 pub mod ivvy;
@@ -72,6 +73,7 @@ pub fn router_and_state(app: App, settings: HttpSettings) -> (Router, AppState) 
         .merge(noojee::routes())
         .merge(ivvy::routes())
         .merge(vicidial::routes())
+        .merge(cake::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

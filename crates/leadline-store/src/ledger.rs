@@ -69,29 +69,40 @@ pub async fn buyer_ledger(
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    let entries = rows
-        .iter()
-        .map(|row| {
-            let kind: String = row.try_get("kind")?;
-            Ok(LedgerRow {
-                id: row.try_get("id")?,
-                entry: Entry {
-                    kind: kind_name(&kind),
-                    buyer_id: row.try_get("buyer_id")?,
-                    lead_id: row.try_get("lead_id")?,
-                    sale_id: row.try_get("sale_id")?,
-                    return_id: row.try_get("return_id")?,
-                    amount_minor: row.try_get("amount_minor")?,
-                    at: from_micros("at", row.try_get("at")?)?,
-                    key_id: row.try_get("key_id")?,
-                },
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let entries = rows.iter().map(read_row).collect::<Result<Vec<_>>>()?;
     let balance: Option<i64> = sqlx::query("SELECT CAST(SUM(amount_minor) AS BIGINT) FROM ledger WHERE buyer_id = $1")
         .bind(buyer_id)
         .fetch_one(&mut *conn)
         .await?
         .try_get(0)?;
     Ok((entries, balance.unwrap_or(0)))
+}
+
+/// Every entry on one lead (call-center fees, buyer credits for its sales), oldest first.
+pub async fn lead_ledger(conn: &mut Conn, lead_id: i64) -> Result<Vec<LedgerRow>> {
+    let rows = sqlx::query(
+        "SELECT id, kind, buyer_id, lead_id, sale_id, return_id, amount_minor, at, key_id FROM ledger \
+         WHERE lead_id = $1 ORDER BY id",
+    )
+    .bind(lead_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(read_row).collect()
+}
+
+fn read_row(row: &sqlx::any::AnyRow) -> Result<LedgerRow> {
+    let kind: String = row.try_get("kind")?;
+    Ok(LedgerRow {
+        id: row.try_get("id")?,
+        entry: Entry {
+            kind: kind_name(&kind),
+            buyer_id: row.try_get("buyer_id")?,
+            lead_id: row.try_get("lead_id")?,
+            sale_id: row.try_get("sale_id")?,
+            return_id: row.try_get("return_id")?,
+            amount_minor: row.try_get("amount_minor")?,
+            at: from_micros("at", row.try_get("at")?)?,
+            key_id: row.try_get("key_id")?,
+        },
+    })
 }

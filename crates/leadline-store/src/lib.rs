@@ -14,6 +14,7 @@ pub mod dialer;
 pub mod keys;
 pub mod leads;
 pub mod ledger;
+pub mod queues;
 pub mod returns;
 pub mod sales;
 mod sql;

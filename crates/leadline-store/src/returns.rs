@@ -203,17 +203,15 @@ pub async fn add_replacement_request(
     Ok(row.try_get(0)?)
 }
 
-/// (id, return_id, buyer_contract_id, buyer_id, status, created_at) of replacement requests.
+/// Replacement requests, oldest first, optionally of one buyer or in one status.
 pub async fn replacement_requests(
     conn: &mut Conn,
     buyer_id: Option<i64>,
     status: Option<&str>,
     after: Option<i64>,
     limit: i64,
-) -> Result<Vec<(i64, i64, i64, i64, String, Timestamp)>> {
-    let mut sql = Sql::new(
-        "SELECT id, return_id, buyer_contract_id, buyer_id, status, created_at FROM replacement_requests WHERE 1 = 1",
-    );
+) -> Result<Vec<ReplacementRecord>> {
+    let mut sql = Sql::new(format!("SELECT {REPLACEMENT_COLUMNS} FROM replacement_requests WHERE 1 = 1"));
     if let Some(buyer) = buyer_id {
         sql.push(" AND buyer_id = ").bind(SqlArg::Int(Some(buyer)));
     }
@@ -225,16 +223,74 @@ pub async fn replacement_requests(
     }
     sql.push(" ORDER BY id LIMIT ").bind(SqlArg::Int(Some(limit)));
     let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("id")?,
-                r.try_get("return_id")?,
-                r.try_get("buyer_contract_id")?,
-                r.try_get("buyer_id")?,
-                r.try_get("status")?,
-                from_micros("created_at", r.try_get("created_at")?)?,
-            ))
-        })
-        .collect()
+    rows.iter().map(read_replacement).collect()
+}
+
+/// A replacement request as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplacementRecord {
+    pub id: i64,
+    pub return_id: i64,
+    pub buyer_contract_id: i64,
+    pub buyer_id: i64,
+    pub status: String,
+    pub created_at: Timestamp,
+    pub fulfilled_sale_id: Option<i64>,
+}
+
+const REPLACEMENT_COLUMNS: &str = "id, return_id, buyer_contract_id, buyer_id, status, created_at, fulfilled_sale_id";
+
+fn read_replacement(r: &AnyRow) -> Result<ReplacementRecord> {
+    Ok(ReplacementRecord {
+        id: r.try_get("id")?,
+        return_id: r.try_get("return_id")?,
+        buyer_contract_id: r.try_get("buyer_contract_id")?,
+        buyer_id: r.try_get("buyer_id")?,
+        status: r.try_get("status")?,
+        created_at: from_micros("created_at", r.try_get("created_at")?)?,
+        fulfilled_sale_id: r.try_get("fulfilled_sale_id")?,
+    })
+}
+
+/// One replacement request, locked on PostgreSQL for the fulfilment that follows.
+pub async fn replacement_request(conn: &mut Conn, backend: Backend, id: i64) -> Result<Option<ReplacementRecord>> {
+    let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+    let row = sqlx::query(&format!("SELECT {REPLACEMENT_COLUMNS} FROM replacement_requests WHERE id = $1{lock}"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(read_replacement).transpose()
+}
+
+/// Sells a replacement lead: a sale at no charge that points at the return it replaces.
+pub async fn insert_replacement_sale(
+    conn: &mut Conn,
+    lead_id: i64,
+    contract_id: i64,
+    return_id: i64,
+    at: Timestamp,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO sales (lead_id, buyer_contract_id, price_minor, sold_at, replaces_return_id) \
+         VALUES ($1, $2, 0, $3, $4) RETURNING id",
+    )
+    .bind(lead_id)
+    .bind(contract_id)
+    .bind(micros(at))
+    .bind(return_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Marks a pending request fulfilled by a sale; false when it was no longer pending.
+pub async fn fulfil_replacement(conn: &mut Conn, id: i64, sale_id: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE replacement_requests SET status = 'fulfilled', fulfilled_sale_id = $1 WHERE id = $2 AND status = 'pending'",
+    )
+    .bind(sale_id)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -5,6 +5,8 @@ pub mod catalog;
 pub mod dialer;
 pub mod keys;
 pub mod leads;
+pub mod queues;
+pub mod returns;
 pub mod sales;
 
 use axum::routing::{delete, get, post};
@@ -20,10 +22,19 @@ pub fn routes() -> Router<AppState> {
         .route("/leads/{id}", get(leads::get).patch(leads::change))
         .route("/leads/{id}/history", get(leads::history))
         .route("/archive/leads/{id}", get(archive::get))
+        .route("/leads/{id}/queue-actions", post(queues::act))
+        .route("/leads/{id}/ledger", get(queues::ledger))
         .route("/leads/{id}/release", post(dialer::release))
         .route("/leads/{id}/disposition", post(dialer::disposition))
         .route("/allocations/{id}/next-lead", post(dialer::next_lead))
         .route("/sales", get(sales::list).post(sales::create))
+        .route("/returns", get(returns::list).post(returns::create))
+        .route("/returns/{id}", get(returns::get))
+        .route("/returns/{id}/approve", post(returns::approve))
+        .route("/returns/{id}/reject", post(returns::reject))
+        .route("/buyers/{id}/ledger", get(returns::buyer_ledger))
+        .route("/replacement-requests", get(returns::replacement_requests))
+        .route("/replacement-requests/{id}/fulfil", post(returns::fulfil_replacement))
         .route("/catalog", axum::routing::put(catalog::apply))
         .route("/{collection}", get(catalog::list).post(catalog::create))
         .route("/{collection}/{id}", get(catalog::get).patch(catalog::change).delete(catalog::delete))
