@@ -2,6 +2,7 @@
 //! for the change, and persists the change with its history row in one transaction. Every edge
 //! (the native API, each vendor dialect, the CLI) calls these same functions.
 
+pub mod archive;
 pub mod catalog;
 pub mod console;
 pub mod crm;
@@ -15,6 +16,8 @@ pub mod sales;
 pub mod signing;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "testing")]
+pub mod vicidial_testing;
 
 use std::sync::Arc;
 

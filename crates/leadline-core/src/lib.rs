@@ -4,6 +4,7 @@
 //! Nothing here touches a database, a socket or the clock: callers pass `now` in.
 
 pub mod access;
+pub mod archive;
 pub mod catalog;
 pub mod crm;
 pub mod dialer;

@@ -13,6 +13,7 @@ pub mod native;
 pub mod noojee;
 pub mod openapi;
 pub mod ops;
+pub mod vicidial;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -29,11 +30,18 @@ pub struct HttpSettings {
     pub noojee: noojee::Limits,
     /// The iVvy dialect's signing key and whether it also takes plain bearer keys.
     pub ivvy: ivvy::IvvySettings,
+    /// The VICIdial archive dialect: office hours, batch limit, and where it archives.
+    pub vicidial: vicidial::VicidialSettings,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { body_limit: 1024 * 1024, noojee: noojee::Limits::default(), ivvy: ivvy::IvvySettings::default() }
+        HttpSettings {
+            body_limit: 1024 * 1024,
+            noojee: noojee::Limits::default(),
+            ivvy: ivvy::IvvySettings::default(),
+            vicidial: vicidial::VicidialSettings::default(),
+        }
     }
 }
 
@@ -65,6 +73,7 @@ pub fn router_and_state(app: App, settings: HttpSettings) -> (Router, AppState) 
         .nest("/v1", native::routes())
         .merge(noojee::routes())
         .merge(ivvy::routes())
+        .merge(vicidial::routes())
         .merge(cake::routes())
         .merge(console::routes())
         .fallback(error::not_found)

@@ -26,6 +26,7 @@ use crate::native;
         native::leads::change,
         native::leads::list,
         native::leads::history,
+        native::archive::get,
         native::keys::create,
         native::keys::list,
         native::keys::revoke,

@@ -8,10 +8,10 @@ use leadline_core::phone::Phone;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{after_explicit_id, from_micros, micros, Backend, Conn, Result, Sql, SqlArg, StoreError};
+use crate::{from_micros, micros, Backend, Conn, Result, Sql, SqlArg, StoreError};
 
 /// Every lead column but `id`, in the order [`args`] binds them.
-const COLUMNS: &[&str] = &[
+pub(crate) const COLUMNS: &[&str] = &[
     "ref",
     "external_id",
     "vertical_id",
@@ -186,15 +186,28 @@ pub(crate) fn read(row: &AnyRow) -> Result<Lead> {
 }
 
 /// Inserts a lead (id 0 means "assign one") with its phones, and returns its id.
+///
+/// An id held by an archived lead is never used again: a client-chosen one is refused as taken,
+/// and an assigned one lies above every id in `leads` and `leads_archive` (SQLite would otherwise
+/// reuse the highest id once its lead moved to the archive; PostgreSQL's sequence only moves on).
 pub async fn insert(conn: &mut Conn, backend: Backend, lead: &Lead) -> Result<i64> {
     let explicit = lead.id > 0;
+    if explicit && crate::archive::is_archived(conn, lead.id).await? {
+        return Err(StoreError::Unique(format!("lead id {} is held by an archived lead", lead.id)));
+    }
+    let assign_past_archive = !explicit && backend == Backend::Sqlite;
     let mut sql = Sql::new("INSERT INTO leads (");
-    if explicit {
+    if explicit || assign_past_archive {
         sql.push("id, ");
     }
     sql.push(&COLUMNS.join(", ")).push(") VALUES (");
     if explicit {
         sql.bind(SqlArg::Int(Some(lead.id))).push(", ");
+    } else if assign_past_archive {
+        sql.push(
+            "(SELECT MAX(m) + 1 FROM (SELECT COALESCE(MAX(id), 0) AS m FROM leads \
+             UNION ALL SELECT COALESCE(MAX(id), 0) FROM leads_archive) AS ids), ",
+        );
     }
     for (i, arg) in args(lead).into_iter().enumerate() {
         if i > 0 {
@@ -205,7 +218,7 @@ pub async fn insert(conn: &mut Conn, backend: Backend, lead: &Lead) -> Result<i6
     sql.push(") RETURNING id");
     let id: i64 = sql.query().fetch_one(&mut *conn).await?.try_get(0)?;
     if explicit {
-        after_explicit_id(conn, backend, "leads").await?;
+        crate::archive::after_explicit_lead_id(conn, backend).await?;
     }
     replace_phones(conn, id, &lead.phones).await?;
     Ok(id)
@@ -230,7 +243,7 @@ pub async fn update(conn: &mut Conn, lead: &Lead, expected_version: i64, phones_
     Ok(updated)
 }
 
-async fn replace_phones(conn: &mut Conn, lead_id: i64, phones: &[Phone]) -> Result<()> {
+pub(crate) async fn replace_phones(conn: &mut Conn, lead_id: i64, phones: &[Phone]) -> Result<()> {
     sqlx::query("DELETE FROM lead_phones WHERE lead_id = $1").bind(lead_id).execute(&mut *conn).await?;
     for (position, phone) in phones.iter().enumerate() {
         sqlx::query("INSERT INTO lead_phones (lead_id, position, phone) VALUES ($1, $2, $3)")

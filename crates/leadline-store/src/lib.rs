@@ -7,6 +7,7 @@
 //! side. Every function takes a connection, so the same read runs on a pooled connection or
 //! inside a use case's transaction.
 
+pub mod archive;
 pub mod catalog;
 pub mod console;
 pub mod crm;
@@ -18,6 +19,7 @@ pub mod queues;
 pub mod returns;
 pub mod sales;
 mod sql;
+pub mod vicidial;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -103,6 +105,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
     (3, "crm", include_str!("../migrations/sqlite/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/sqlite/0004_dialer.sql")),
+    (5, "archive", include_str!("../migrations/sqlite/0005_archive.sql")),
     (7, "returns", include_str!("../migrations/sqlite/0007_returns.sql")),
     (9, "console", include_str!("../migrations/sqlite/0009_console.sql")),
 ]);
@@ -110,6 +113,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
     (3, "crm", include_str!("../migrations/postgres/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/postgres/0004_dialer.sql")),
+    (5, "archive", include_str!("../migrations/postgres/0005_archive.sql")),
     (7, "returns", include_str!("../migrations/postgres/0007_returns.sql")),
     (9, "console", include_str!("../migrations/postgres/0009_console.sql")),
 ]);

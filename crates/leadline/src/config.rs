@@ -7,9 +7,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use leadline_app::archive::Target;
 use leadline_app::signing::ServerKey;
+use leadline_core::archive::OfficeHours;
 use leadline_http::ivvy::IvvySettings;
+use leadline_http::vicidial::VicidialSettings;
 use leadline_http::HttpSettings;
+use leadline_store::vicidial::VicidialDb;
 use leadline_store::PoolConfig;
 use serde::Deserialize;
 
@@ -58,6 +62,53 @@ struct FileConfig {
     noojee_batch_limit: Option<usize>,
     ivvy_signing_key: Option<String>,
     ivvy_allow_bearer: Option<bool>,
+    vicidial: Option<VicidialFile>,
+}
+
+/// `[vicidial]`: the archive dialect's office hours and limit, and the VICIdial database it acts
+/// on instead of Leadline's own lead table when `database_url` is set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VicidialFile {
+    database_url: Option<String>,
+    max_lead_ids: Option<usize>,
+    timezone: Option<String>,
+    office_hours: Option<Vec<leadline_core::schedule::Window>>,
+    holidays: Option<Vec<String>>,
+    pool_max_connections: Option<u32>,
+}
+
+impl VicidialFile {
+    fn settings(self) -> anyhow::Result<VicidialSettings> {
+        let defaults = VicidialSettings::default();
+        let office_hours = match (self.office_hours, self.timezone) {
+            (None, None) if self.holidays.is_none() => None,
+            (windows, Some(zone)) => Some(
+                OfficeHours::new(&zone, &windows.unwrap_or_default(), &self.holidays.unwrap_or_default())
+                    .map_err(|e| anyhow::anyhow!("[vicidial] {e}"))?,
+            ),
+            (_, None) => anyhow::bail!(
+                "[vicidial] office_hours and holidays need a timezone (an IANA name such as \"Australia/Sydney\")"
+            ),
+        };
+        let max_lead_ids = match self.max_lead_ids {
+            Some(0) => anyhow::bail!("[vicidial] max_lead_ids must be at least 1"),
+            Some(n) => n,
+            None => defaults.max_lead_ids,
+        };
+        let target = match self.database_url {
+            Some(url) if url.starts_with("mysql://") || url.starts_with("mariadb://") => {
+                let url = url.replacen("mariadb://", "mysql://", 1);
+                Target::Vicidial(
+                    VicidialDb::connect_lazy(&url, self.pool_max_connections.unwrap_or(4))
+                        .map_err(|e| anyhow::anyhow!("[vicidial] database_url: {e}"))?,
+                )
+            }
+            Some(url) => anyhow::bail!("[vicidial] database_url `{url}` is not a mysql://USER@HOST/DB URL"),
+            None => Target::Leadline,
+        };
+        Ok(VicidialSettings { office_hours, max_lead_ids, target })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +123,7 @@ pub struct Config {
     pub webhook_secret: Option<String>,
     pub noojee: leadline_http::noojee::Limits,
     pub ivvy: IvvySettings,
+    pub vicidial: VicidialSettings,
 }
 
 impl Config {
@@ -107,7 +159,9 @@ impl Config {
             insert_wait: file.noojee_insert_wait_seconds.map(Duration::from_secs).unwrap_or(defaults.insert_wait),
             batch_limit: file.noojee_batch_limit.unwrap_or(defaults.batch_limit).max(1),
         };
+        let vicidial = file.vicidial.unwrap_or_default().settings()?;
         Ok(Config {
+            vicidial,
             webhook_secret: args.webhook_secret.clone().or(file.webhook_secret),
             noojee,
             listen: args.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
@@ -133,7 +187,12 @@ impl Config {
     }
 
     pub fn http(&self) -> HttpSettings {
-        HttpSettings { body_limit: self.body_limit_bytes, noojee: self.noojee.clone(), ivvy: self.ivvy.clone() }
+        HttpSettings {
+            body_limit: self.body_limit_bytes,
+            noojee: self.noojee.clone(),
+            ivvy: self.ivvy.clone(),
+            vicidial: self.vicidial.clone(),
+        }
     }
 
     pub fn webhooks(&self) -> leadline_http::webhooks::WebhookSettings {
@@ -177,6 +236,36 @@ mod tests {
         assert_eq!(config.log, "info", "the default when nothing sets it");
         assert_eq!(config.noojee.concurrency, 8);
         std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn the_vicidial_section_sets_office_hours_the_limit_and_the_database() {
+        let path = file(
+            "vicidial",
+            "[vicidial]\nmax_lead_ids = 200\ntimezone = \"Australia/Sydney\"\nholidays = [\"2026-12-25\"]\n\
+             office_hours = [{day = \"mon\", start = \"08:00\", end = \"18:00\"}]\n\
+             database_url = \"mysql://root@127.0.0.1:3306/asterisk\"\n",
+        );
+        let config = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap();
+        std::fs::remove_file(path).unwrap();
+        assert_eq!(config.vicidial.max_lead_ids, 200);
+        let hours = config.vicidial.office_hours.as_ref().unwrap();
+        assert!(hours.contains("2026-11-22T23:00:00Z".parse().unwrap()), "Monday 10:00 in Sydney");
+        assert!(matches!(config.vicidial.target, Target::Vicidial(_)));
+        let defaults = Config::load(&ConfigArgs::default()).unwrap();
+        assert_eq!(defaults.vicidial.max_lead_ids, 500);
+        assert!(defaults.vicidial.office_hours.is_none());
+        for (name, text, expected) in [
+            ("nozone", "[vicidial]\noffice_hours = []\n", "need a timezone"),
+            ("zero", "[vicidial]\nmax_lead_ids = 0\n", "at least 1"),
+            ("pg", "[vicidial]\ndatabase_url = \"postgres://x@y/z\"\n", "not a mysql://"),
+            ("holiday", "[vicidial]\ntimezone = \"UTC\"\nholidays = [\"soon\"]\n", "holidays[0]"),
+        ] {
+            let path = file(name, text);
+            let error = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap_err();
+            std::fs::remove_file(path).unwrap();
+            assert!(format!("{error:#}").contains(expected), "{name}: {error:#}");
+        }
     }
 
     #[test]

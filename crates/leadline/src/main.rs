@@ -1,5 +1,6 @@
 //! The `leadline` command: the server and the operator's tools, over one database.
 
+mod archive_cmd;
 mod config;
 mod demo;
 
@@ -45,6 +46,10 @@ enum Command {
     },
     /// Bring the database schema up to date and exit.
     Migrate,
+    /// Move leads to the archive in batches (Leadline's store, or [vicidial] database_url).
+    Archive(archive_cmd::ArchiveArgs),
+    /// Bring archived leads back to the live table in batches.
+    Dearchive(archive_cmd::ArchiveArgs),
 }
 
 #[derive(Subcommand)]
@@ -111,6 +116,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let operator = Principal::operator();
     match command {
         Command::Serve { demo } => serve(app, config, demo).await,
+        Command::Archive(args) => {
+            archive_cmd::run(&app, &config, leadline_core::archive::Direction::Archive, args).await
+        }
+        Command::Dearchive(args) => {
+            archive_cmd::run(&app, &config, leadline_core::archive::Direction::Dearchive, args).await
+        }
         Command::Migrate => {
             println!("database at {} is up to date", config.database_url);
             Ok(())

@@ -1,5 +1,6 @@
 //! The native JSON API under `/v1`, authenticated by `Authorization: Bearer <key>`.
 
+pub mod archive;
 pub mod catalog;
 pub mod dialer;
 pub mod keys;
@@ -20,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/leads", get(leads::list).post(leads::create))
         .route("/leads/{id}", get(leads::get).patch(leads::change))
         .route("/leads/{id}/history", get(leads::history))
+        .route("/archive/leads/{id}", get(archive::get))
         .route("/leads/{id}/queue-actions", post(queues::act))
         .route("/leads/{id}/ledger", get(queues::ledger))
         .route("/leads/{id}/release", post(dialer::release))
