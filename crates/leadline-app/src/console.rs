@@ -5,7 +5,9 @@
 
 use jiff::{SignedDuration, Timestamp};
 use leadline_core::access::Role;
-use leadline_store::console::{self as store, AllocationCounts, GridFilter, GridSort, QueueFilter, QueuedReturn};
+use leadline_store::console::{
+    self as store, AllocationCounts, ArchiveRunRow, GridFilter, GridSort, QueueFilter, QueuedReturn,
+};
 use leadline_store::StoreError;
 use subtle::ConstantTimeEq;
 
@@ -263,4 +265,20 @@ pub async fn grid(app: &App, by: &Principal, mut filter: GridFilter) -> Result<G
         None
     };
     Ok(GridPage { leads, total, next, statuses, queues })
+}
+
+/// Records an archive run started from the console: its counts, or why it did not run.
+pub async fn record_archive_run(app: &App, by: &Principal, run: &ArchiveRunRow) -> Result<()> {
+    crate::archive::authorize(by)?;
+    let mut tx = app.store.begin().await?;
+    store::insert_archive_run(&mut tx, &ArchiveRunRow { key_id: by.key_id, ..run.clone() }).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(())
+}
+
+/// The last archive runs started from the console, newest first; for keys that may archive.
+pub async fn archive_runs(app: &App, by: &Principal, limit: i64) -> Result<Vec<ArchiveRunRow>> {
+    crate::archive::authorize(by)?;
+    let mut conn = app.store.read().await?;
+    Ok(store::archive_runs(&mut conn, limit).await?)
 }

@@ -61,6 +61,11 @@ impl<'a> Visitor<'a> {
         self.send("POST", path, Some(form)).await
     }
 
+    async fn post_owned(&mut self, path: &str, form: &[(&'static str, String)]) -> Reply {
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.post(path, &pairs).await
+    }
+
     /// Signs in with `key` through the sign-in form; returns the reply to the form post.
     async fn sign_in(&mut self, key: &str) -> Reply {
         let page = self.get("/console/sign-in").await;
@@ -460,6 +465,93 @@ conformance! {
         reader.post("/console/grid/act", &[("csrf", &token), ("action", "throw_out"), ("lead", &c)]).await;
         assert!(message(&reader.get("/console/grid").await).contains("cannot act on this lead's queue"));
         assert!(!lead(&t, q[2]).await.thrown_out);
+    }
+
+    async fn the_archive_page_runs_batches_by_id_outside_office_hours_and_lists_their_counts(app) {
+        let clock = leadline_app::testing::TestClock::at("2026-11-23T10:00:00Z"); // a Monday
+        let mut app = app;
+        app.clock = clock.clone();
+        let hours = leadline_core::archive::OfficeHours::new(
+            "UTC",
+            &[leadline_core::schedule::Window { day: "mon".into(), start: "09:00".into(), end: "17:00".into() }],
+            &[],
+        )
+        .unwrap();
+        let mut settings = leadline_http::HttpSettings::default();
+        settings.vicidial.office_hours = Some(hours);
+        let t = TestApp::with_settings(app, settings).await;
+        let f = console_fixture::build(&t.app).await;
+        let mut v = Visitor::new(&t);
+        v.sign_in(&t.admin).await;
+        let message = |page: &Reply| -> String {
+            let at = page.text.find("class=\"flash").expect("a message is shown");
+            let rest = &page.text[at..];
+            let start = rest.find('>').unwrap() + 1;
+            rest[start..rest.find("</p>").unwrap()].to_string()
+        };
+        let live = |id: i64| {
+            let app = t.app.clone();
+            async move { leadline_store::leads::get(&mut *app.store.read().await.unwrap(), id).await.unwrap().is_some() }
+        };
+        let (a, b) = (f.queued[0].to_string(), f.queued[1].to_string());
+        let ids = format!("{a}, {b}");
+
+        // Office hours: the page says so, and an archive run is refused; nothing moves.
+        let page = v.get("/console/archive").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(page.text.contains("It is office hours now."), "{}", page.text);
+        let token = csrf_of(&page.text);
+        let form = |direction: &'static str, ids: String| {
+            vec![("csrf", token.clone()), ("direction", direction.to_string()), ("lead_ids", ids),
+                 ("insert_leads", "true".into()), ("update_leads", "true".into()), ("delete_leads", "true".into())]
+        };
+        let refused = v.post_owned("/console/archive/run", &form("archive", ids.clone())).await;
+        assert_eq!((refused.status, location(&refused)), (StatusCode::SEE_OTHER, "/console/archive"));
+        assert_eq!(message(&v.get("/console/archive").await),
+                   "The archive run did not run: it is office hours; archiving waits until they end.");
+        assert!(live(f.queued[0]).await);
+
+        // After hours: the run moves both leads and the page lists its counts.
+        clock.advance(jiff::SignedDuration::from_hours(8));
+        let page = v.get("/console/archive").await;
+        assert!(page.text.contains("Outside office hours now"), "{}", page.text);
+        v.post_owned("/console/archive/run", &form("archive", ids.clone())).await;
+        let page = v.get("/console/archive").await;
+        assert_eq!(message(&page), "The archive run is done: 2 selected, 2 inserted, 0 updated, 2 deleted.");
+        assert!(!live(f.queued[0]).await && !live(f.queued[1]).await);
+        let archived = leadline_app::archive::get(&t.app, &leadline_app::Principal::operator(), f.queued[0]).await.unwrap();
+        assert_eq!(archived.name.as_deref(), Some("Queued 01"));
+        let runs_at = page.text.find("id=\"archive-runs\"").expect("the runs are listed");
+        let runs = &page.text[runs_at..];
+        assert!(runs.contains("<td>archive</td><td class=\"num\">2</td><td class=\"num\">2</td><td class=\"num\">2</td><td class=\"num\">0</td><td class=\"num\">2</td><td>done</td>"), "{runs}");
+        assert!(runs.contains("it is office hours; archiving waits until they end."), "the refused run is listed too");
+
+        // Refusals name what was wrong; nothing moves.
+        v.post_owned("/console/archive/run", &form("archive", format!("{}, x", f.queued[2]))).await;
+        assert_eq!(message(&v.get("/console/archive").await), "The archive run did not run: `x` is not a lead id");
+        v.post_owned("/console/archive/run", &form("archive", format!("{} 999999", f.queued[2]))).await;
+        assert_eq!(message(&v.get("/console/archive").await), "The archive run did not run: lead_ids does not exist: 999999");
+        v.post_owned("/console/archive/run", &form("archive", String::new())).await;
+        assert!(message(&v.get("/console/archive").await).starts_with("The archive run did not run: "));
+        assert!(live(f.queued[2]).await);
+
+        // Dearchive brings one back.
+        v.post_owned("/console/archive/run", &form("dearchive", a.clone())).await;
+        assert_eq!(message(&v.get("/console/archive").await), "The dearchive run is done: 1 selected, 1 inserted, 0 updated, 1 deleted.");
+        assert!(live(f.queued[0]).await);
+
+        // Without the session's token: refused. Keys that may not archive have no archive page.
+        let missing = v.post("/console/archive/run", &[("direction", "archive"), ("lead_ids", &b)]).await;
+        assert_eq!(missing.status, StatusCode::FORBIDDEN);
+        let mut reader = Visitor::new(&t);
+        reader.sign_in(&t.key("readonly").await).await;
+        assert_eq!(reader.get("/console/archive").await.status, StatusCode::FORBIDDEN);
+        let token = reader.csrf("/console/returns").await;
+        reader.post("/console/archive/run", &[("csrf", &token), ("direction", "dearchive"), ("lead_ids", &b)]).await;
+        assert!(!live(f.queued[1]).await, "a read-only key archives nothing");
+        let mut archiver = Visitor::new(&t);
+        archiver.sign_in(&t.key("archiver").await).await;
+        assert_eq!(archiver.get("/console/archive").await.status, StatusCode::OK);
     }
 
     async fn console_pages_load_nothing_from_other_hosts(app) {

@@ -79,7 +79,7 @@ async fn sessions(app: &App) -> i64 {
 }
 
 conformance! {
-    async fn an_operator_signs_in_works_the_dialer_lead_and_returns_pages_and_signs_out(app) {
+    async fn an_operator_signs_in_works_the_grid_dialer_lead_returns_and_archive_pages_and_signs_out(app) {
         let f = console_fixture::build(&app).await;
         let key = admin_key(&app).await;
         let base = serve(&app).await;
@@ -207,9 +207,29 @@ conformance! {
         assert_eq!(b.find_all("#ledger tbody tr").await.len(), 1);
         b.screenshot(&shot("ledger")).await;
 
+        // Archive: two leads by id, then one back; the page lists both runs' counts.
+        b.click("header.top nav a[href='/console/archive']").await;
+        wait_for(&b, "#archive-run").await;
+        assert!(b.text("#office-hours").await.starts_with("No office hours are configured"));
+        let (first, second) = (f.queued[10], f.queued[11]);
+        b.type_into("#lead_ids", &format!("{first}, {second}")).await;
+        b.click("#archive-run button[value='archive']").await;
+        wait_for_text(&b, ".flash.done", "The archive run is done: 2 selected, 2 inserted, 0 updated, 2 deleted.").await;
+        let mut conn = app.store.read().await.unwrap();
+        assert!(leadline_store::leads::get(&mut conn, first).await.unwrap().is_none());
+        assert!(leadline_store::archive::get(&mut conn, second).await.unwrap().is_some());
+        drop(conn);
+        b.type_into("#lead_ids", &second.to_string()).await;
+        b.click("#archive-run button[value='dearchive']").await;
+        wait_for_text(&b, ".flash.done", "The dearchive run is done: 1 selected, 1 inserted, 0 updated, 1 deleted.").await;
+        assert_eq!(queue_state(&app, second).await.0, Some(1), "back in its queue");
+        assert_eq!(b.find_all("#archive-runs tbody tr").await.len(), 2);
+        b.screenshot(&shot("archive")).await;
+
         // On a phone-sized window the pages fit the screen; wide tables scroll inside their box.
         b.set_size(390, 844).await;
         for (page, name) in [("/console/dialer", "dialer-phone"), ("/console/returns?status=approved_credit", "returns-phone"),
+                             ("/console/grid?queue_id=1", "grid-phone"), ("/console/archive", "archive-phone"),
                              (&*format!("/console/leads/{}", f.sold_leads[0]), "lead-phone")] {
             b.goto(&format!("{base}{page}")).await;
             let overflow = b.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth").await;

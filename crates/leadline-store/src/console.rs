@@ -408,3 +408,62 @@ pub async fn queue_counts(conn: &mut Conn, scope: &LeadScope) -> Result<Vec<(i64
     let rows = sql.query().fetch_all(&mut *conn).await?;
     rows.iter().map(|r| Ok((r.try_get("queue_id")?, r.try_get("n")?))).collect()
 }
+
+/// An archive or dearchive run started from the console.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveRunRow {
+    pub at: Timestamp,
+    pub key_id: Option<i64>,
+    pub direction: String,
+    pub lead_ids: i64,
+    /// Selected, inserted, updated, deleted.
+    pub counts: [i64; 4],
+    pub outcome: String,
+}
+
+pub async fn insert_archive_run(conn: &mut Conn, run: &ArchiveRunRow) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO console_archive_runs (at, key_id, direction, lead_ids, select_count, insert_count, update_count, \
+         delete_count, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(micros(run.at))
+    .bind(run.key_id)
+    .bind(run.direction.as_str())
+    .bind(run.lead_ids)
+    .bind(run.counts[0])
+    .bind(run.counts[1])
+    .bind(run.counts[2])
+    .bind(run.counts[3])
+    .bind(run.outcome.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// The last `limit` runs, newest first.
+pub async fn archive_runs(conn: &mut Conn, limit: i64) -> Result<Vec<ArchiveRunRow>> {
+    let rows = sqlx::query(
+        "SELECT at, key_id, direction, lead_ids, select_count, insert_count, update_count, delete_count, outcome \
+         FROM console_archive_runs ORDER BY id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ArchiveRunRow {
+                at: from_micros("at", r.try_get("at")?)?,
+                key_id: r.try_get("key_id")?,
+                direction: r.try_get("direction")?,
+                lead_ids: r.try_get("lead_ids")?,
+                counts: [
+                    r.try_get("select_count")?,
+                    r.try_get("insert_count")?,
+                    r.try_get("update_count")?,
+                    r.try_get("delete_count")?,
+                ],
+                outcome: r.try_get("outcome")?,
+            })
+        })
+        .collect()
+}

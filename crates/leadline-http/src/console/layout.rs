@@ -46,6 +46,9 @@ fn nav_entries(role: &Role) -> Vec<(&'static str, &'static str, &'static str)> {
         entries.push(("returns", "/console/returns", "Returns"));
         entries.push(("ledger", "/console/ledger", "Ledger"));
     }
+    if matches!(role, Role::Admin | Role::Archiver) {
+        entries.push(("archive", "/console/archive", "Archive"));
+    }
     entries
 }
 

@@ -7,6 +7,7 @@
 //! templates, which escape every value, so text from leads is shown as text. Each action calls
 //! the same use case as the APIs, with the session's key as the caller.
 
+mod archive;
 mod assets;
 mod dialer;
 mod error;
@@ -41,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/returns", get(returns::queue))
         .route("/console/returns/{id}/decide", post(returns::decide))
         .route("/console/ledger", get(returns::ledger))
+        .route("/console/archive", get(archive::page))
+        .route("/console/archive/run", post(archive::run))
         .layer(axum::middleware::map_response(security_headers))
 }
 

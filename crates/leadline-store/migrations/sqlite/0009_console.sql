@@ -18,3 +18,18 @@ CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
 -- oldest first, without sorting the whole queue for each page.
 CREATE INDEX leads_queue_status ON leads (queue_id, queue_status_id, id);
 CREATE INDEX leads_queue_updated ON leads (queue_id, updated_at, id);
+
+-- Archive and dearchive runs started from the console's archive page, with what each did (the
+-- counts of the batch) or why it did not run, for the page's list of last runs.
+CREATE TABLE console_archive_runs (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    key_id INTEGER,
+    direction TEXT NOT NULL,
+    lead_ids INTEGER NOT NULL,
+    select_count INTEGER NOT NULL,
+    insert_count INTEGER NOT NULL,
+    update_count INTEGER NOT NULL,
+    delete_count INTEGER NOT NULL,
+    outcome TEXT NOT NULL
+);
