@@ -491,7 +491,7 @@ conformance! {
         };
         let live = |id: i64| {
             let app = t.app.clone();
-            async move { leadline_store::leads::get(&mut *app.store.read().await.unwrap(), id).await.unwrap().is_some() }
+            async move { leadline_store::leads::get(&mut app.store.read().await.unwrap(), id).await.unwrap().is_some() }
         };
         let (a, b) = (f.queued[0].to_string(), f.queued[1].to_string());
         let ids = format!("{a}, {b}");
