@@ -11,7 +11,7 @@ use sqlx::Row;
 use crate::{after_explicit_id, from_micros, micros, Backend, Conn, Result, Sql, SqlArg, StoreError};
 
 /// Every lead column but `id`, in the order [`args`] binds them.
-const COLUMNS: &[&str] = &[
+pub(crate) const COLUMNS: &[&str] = &[
     "ref",
     "external_id",
     "vertical_id",
@@ -68,7 +68,7 @@ fn time(value: Option<Timestamp>) -> SqlArg {
     SqlArg::Int(value.map(micros))
 }
 
-fn args(lead: &Lead) -> Vec<SqlArg> {
+pub(crate) fn args(lead: &Lead) -> Vec<SqlArg> {
     let phones: Vec<&str> = lead.phones.iter().map(Phone::as_str).collect();
     vec![
         SqlArg::Text(Some(lead.lead_ref.clone())),

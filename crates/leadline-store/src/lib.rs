@@ -10,6 +10,7 @@
 pub mod catalog;
 pub mod crm;
 pub mod dialer;
+pub mod imports;
 pub mod keys;
 pub mod leads;
 pub mod ledger;
@@ -101,12 +102,14 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
     (3, "crm", include_str!("../migrations/sqlite/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/sqlite/0004_dialer.sql")),
+    (6, "imports", include_str!("../migrations/sqlite/0006_imports.sql")),
     (7, "returns", include_str!("../migrations/sqlite/0007_returns.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
     (3, "crm", include_str!("../migrations/postgres/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/postgres/0004_dialer.sql")),
+    (6, "imports", include_str!("../migrations/postgres/0006_imports.sql")),
     (7, "returns", include_str!("../migrations/postgres/0007_returns.sql")),
 ]);
 
