@@ -539,3 +539,14 @@ pub async fn external_ids_in_campaign(
     )
     .await
 }
+
+/// Records the size and SHA-256 of a job's file once its body is complete.
+pub async fn describe_file(conn: &mut Conn, id: i64, bytes: i64, sha256: &str) -> Result<()> {
+    sqlx::query("UPDATE imports SET file_bytes = $1, file_sha256 = $2 WHERE id = $3")
+        .bind(bytes)
+        .bind(sha256)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
