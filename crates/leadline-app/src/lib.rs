@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod crm;
 pub mod dialer;
 pub mod error;
+pub mod export;
 pub mod imports;
 pub mod keys;
 pub mod leads;

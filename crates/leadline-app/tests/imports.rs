@@ -330,4 +330,39 @@ conformance! {
         assert_eq!(job.error.as_deref(), Some("the upload was cut off before the whole body arrived"));
         let _ = SignedDuration::ZERO;
     }
+
+    async fn an_export_imports_into_a_new_campaign_with_every_field_kept(app) {
+        let w = world(&app).await;
+        new_lead(&app, json!({"campaign_id": w.campaign, "allocation_id": w.allocation, "external_id": "E,1",
+            "name": "Ann \"Annie\" Lee", "first_name": "Ann", "last_name": "Lee", "email": "ann@example.com",
+            "phones": ["61412000001", "61383218199"], "address1": "1 Main St\nUnit 2", "city": "Perth", "state": "WA",
+            "postal_code": "6000", "country": "AU", "fields": {"Roof Type": "tile", "Mobile": "61412000001", "n": 3, "ok": true},
+            "priority": 3, "callback_at": "2026-05-01T01:30:00Z", "description": "likes ☀️"})).await;
+        new_lead(&app, json!({"campaign_id": w.campaign, "allocation_id": w.allocation, "phones": ["61412000002"]})).await;
+        let mut bytes = Vec::new();
+        let selection = leadline_app::export::Selection { campaign_id: Some(w.campaign), ..Default::default() };
+        let count = leadline_app::export::export(&app, &admin(), &selection, leadline_app::export::Format::Csv, |chunk| {
+            bytes.extend_from_slice(&chunk);
+            async { Ok(()) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(count, 2);
+        let path = file(&bytes);
+        let req = ImportRequest { campaign_id: w.other_campaign, allocation_id: w.other_allocation, ..ImportRequest::default() };
+        let outcome = run(&app, &req, &path).await.unwrap();
+        assert_eq!(outcome.counts.loaded, 2, "{:?}", rejects_of(&app, outcome.job_id.unwrap()).await);
+        let before = leads_of(&app, w.campaign).await;
+        let after = leads_of(&app, w.other_campaign).await;
+        for (old, new) in before.iter().zip(&after) {
+            let content = |l: &Lead| {
+                let mut l = l.clone();
+                (l.id, l.lead_ref, l.campaign_id, l.allocation_id) = (0, String::new(), None, None);
+                (l.created_at, l.updated_at) = (jiff::Timestamp::UNIX_EPOCH, jiff::Timestamp::UNIX_EPOCH);
+                l
+            };
+            assert_eq!(content(old), content(new));
+            assert_eq!(new.campaign_id, Some(w.other_campaign));
+        }
+    }
 }
