@@ -2,6 +2,7 @@
 
 mod config;
 mod demo;
+mod lists;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +46,10 @@ enum Command {
     },
     /// Bring the database schema up to date and exit.
     Migrate,
+    /// Load a CSV file of leads into a campaign allocation (resumable; see docs/IMPORT.md).
+    Import(lists::ImportArgs),
+    /// Write leads out as CSV or NDJSON (the CSV imports back).
+    Export(lists::ExportArgs),
 }
 
 #[derive(Subcommand)]
@@ -111,6 +116,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let operator = Principal::operator();
     match command {
         Command::Serve { demo } => serve(app, config, demo).await,
+        Command::Import(args) => lists::import(&app, &operator, args).await,
+        Command::Export(args) => lists::export(&app, &operator, args).await,
         Command::Migrate => {
             println!("database at {} is up to date", config.database_url);
             Ok(())
