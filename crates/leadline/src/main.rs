@@ -235,6 +235,11 @@ async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
     let worker = tokio::spawn(worker.run(async move {
         let _ = worker_stopped.changed().await;
     }));
+    // CSV imports sent over HTTP run on every node; the database decides which node runs each.
+    let mut imports_stopped = stopped.clone();
+    let import_worker = tokio::spawn(leadline_http::native::imports::run_worker(app.clone(), async move {
+        let _ = imports_stopped.changed().await;
+    }));
     leadline_http::serve(listener, router, async move {
         shutdown_signal().await;
         let _ = stop.send(());
@@ -242,6 +247,7 @@ async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
     .await?;
     drop(stopped);
     let _ = worker.await;
+    let _ = import_worker.await;
     app.store.close().await;
     Ok(())
 }
