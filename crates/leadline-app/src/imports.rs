@@ -24,7 +24,7 @@ use leadline_core::import::{phone_key, Plan};
 use leadline_core::lead::{ref_from_bytes, Lead, REF_LEN};
 use leadline_core::DomainError;
 use leadline_store::imports::{self as store, Checkpoint, Job, NewJob, Reject};
-use leadline_store::{Conn, StoreError};
+use leadline_store::{Backend, Conn, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -432,6 +432,7 @@ fn text_key(text: &str) -> u64 {
 /// `conn` (inside the batch's transaction for a real run).
 async fn decide(
     conn: &mut Conn,
+    backend: Backend,
     target: &Target,
     allow_duplicates: bool,
     rows: Vec<Parsed>,
@@ -453,9 +454,13 @@ async fn decide(
         }
     }
     let form_refs: Vec<&str> = forms.iter().map(String::as_str).collect();
-    let dnc = store::dnc_listed(conn, target.campaign_id, &form_refs).await?;
-    let taken = if allow_duplicates { HashSet::new() } else { store::phones_in_campaign(conn, target.campaign_id, &phones).await? };
-    let externals_taken = store::external_ids_in_campaign(conn, target.campaign_id, &externals).await?;
+    let t0 = std::time::Instant::now();
+    let dnc = store::dnc_listed(conn, backend, target.campaign_id, &form_refs).await?;
+    let t1 = t0.elapsed();
+    let taken = if allow_duplicates { HashSet::new() } else { store::phones_in_campaign(conn, backend, target.campaign_id, &phones).await? };
+    let t2 = t0.elapsed();
+    let externals_taken = store::external_ids_in_campaign(conn, backend, target.campaign_id, &externals).await?;
+    eprintln!("TIMING dnc {t1:?} phones {:?} ext {:?}", t2 - t1, t0.elapsed() - t2);
     drop((phones, externals));
     let mut load = Vec::with_capacity(rows.len());
     let mut rejects = Vec::new();
@@ -516,11 +521,12 @@ async fn decide(
 
 /// Writes a batch's leads, their phones and history rows. Refs that turn out taken are drawn
 /// again.
-async fn write_leads(conn: &mut Conn, by: &Principal, api: Api, leads: Vec<(Lead, String)>, now: Timestamp) -> Result<()> {
+async fn write_leads(conn: &mut Conn, backend: Backend, by: &Principal, api: Api, leads: Vec<(Lead, String)>, now: Timestamp) -> Result<()> {
     let (mut pending, mut histories): (Vec<Lead>, Vec<String>) = leads.into_iter().unzip();
     let mut done: Vec<(i64, Lead, String)> = Vec::with_capacity(pending.len());
+    let t0 = std::time::Instant::now();
     while !pending.is_empty() {
-        let ids = store::insert_leads(conn, &pending).await.map_err(|e| match e {
+        let ids = store::insert_leads(conn, backend, &pending).await.map_err(|e| match e {
             StoreError::Unique(detail) => AppError::Conflict(format!(
                 "a lead was written into the campaign by someone else while this batch loaded ({detail}); run the import again to resume"
             )),
@@ -545,9 +551,12 @@ async fn write_leads(conn: &mut Conn, by: &Principal, api: Api, leads: Vec<(Lead
         .iter()
         .flat_map(|(id, lead, _)| lead.phones.iter().enumerate().map(move |(i, p)| (*id, i as i64, p.as_str())))
         .collect();
-    store::insert_phones(conn, &phones).await?;
+    let t1 = t0.elapsed();
+    store::insert_phones(conn, backend, &phones).await?;
+    let t2 = t0.elapsed();
     let history: Vec<(i64, &str)> = done.iter().map(|(id, _, h)| (*id, h.as_str())).collect();
-    store::insert_history(conn, &history, now, by.actor(api), "import").await?;
+    store::insert_history(conn, backend, &history, now, by.actor(api), "import").await?;
+    eprintln!("TIMING leads {t1:?} phones {:?} history {:?}", t2 - t1, t0.elapsed() - t2);
     Ok(())
 }
 
@@ -627,11 +636,14 @@ async fn load(
                 // Earlier batches are in the campaign already; only this batch's rows need
                 // remembering for duplicates within the file.
                 seen = Seen::default();
+                let t0 = std::time::Instant::now();
                 let mut tx = app.store.begin().await?;
                 let (leads, rejects) =
-                    decide(&mut tx, target, request.allow_duplicates, batch.rows, &mut seen, &mut next).await?;
-                write_leads(&mut tx, by, api, leads, now).await?;
-                store::insert_rejects(&mut tx, job.id, &rejects).await?;
+                    decide(&mut tx, app.store.backend(), target, request.allow_duplicates, batch.rows, &mut seen, &mut next).await?;
+                let t1 = t0.elapsed();
+                write_leads(&mut tx, app.store.backend(), by, api, leads, now).await?;
+                eprintln!("TIMING decide {t1:?} write {:?}", t0.elapsed() - t1);
+                store::insert_rejects(&mut tx, app.store.backend(), job.id, &rejects).await?;
                 let until = app.now().checked_add(CLAIM).unwrap_or(now);
                 if !store::checkpoint(&mut tx, job.id, token, &next, app.now(), until).await? {
                     return Err(AppError::Conflict(format!(
@@ -644,7 +656,7 @@ async fn load(
             None => {
                 let mut conn = app.store.read().await?;
                 let (_, rejects) =
-                    decide(&mut conn, target, request.allow_duplicates, batch.rows, &mut seen, &mut next).await?;
+                    decide(&mut conn, app.store.backend(), target, request.allow_duplicates, batch.rows, &mut seen, &mut next).await?;
                 progress.rejects(&rejects);
             }
         }
