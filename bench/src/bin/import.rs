@@ -61,7 +61,8 @@ fn generate(path: &PathBuf, rows: u64) -> anyhow::Result<()> {
     let roofs = ["tile", "metal", "slate", "flat"];
     for i in 0..rows {
         let mobile = if i > 0 && rng.below(100) == 0 { rng.below(i) } else { i };
-        let home = if i % 3 == 0 { format!("(03) {:04} {:04}", (i / 10_000) % 10_000, i % 10_000) } else { String::new() };
+        let home =
+            if i % 3 == 0 { format!("(03) {:04} {:04}", (i / 10_000) % 10_000, i % 10_000) } else { String::new() };
         writeln!(
             out,
             "04{:08},{home},First{i},\"Surname, {i}\",{} Example Street,{},{},person{i}@example.com,L{i},{}",
@@ -83,7 +84,12 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     generate(&path, args.rows)?;
     let bytes = std::fs::metadata(&path)?.len();
-    println!("generated {} rows ({:.0} MiB) in {:.1}s", args.rows, bytes as f64 / 1048576.0, started.elapsed().as_secs_f64());
+    println!(
+        "generated {} rows ({:.0} MiB) in {:.1}s",
+        args.rows,
+        bytes as f64 / 1048576.0,
+        started.elapsed().as_secs_f64()
+    );
 
     // Baseline: the csv crate alone reading every record.
     let started = Instant::now();

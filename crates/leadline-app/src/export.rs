@@ -119,7 +119,11 @@ impl Writer {
                     opt(&lead.state),
                     opt(&lead.postal_code),
                     opt(&lead.country),
-                    if lead.fields.is_empty() { String::new() } else { serde_json::Value::Object(lead.fields.clone()).to_string() },
+                    if lead.fields.is_empty() {
+                        String::new()
+                    } else {
+                        serde_json::Value::Object(lead.fields.clone()).to_string()
+                    },
                     lead.priority.to_string(),
                     lead.callback_at.map(|t| t.to_string()).unwrap_or_default(),
                     opt(&lead.disposition),
@@ -163,7 +167,13 @@ pub async fn page(app: &App, by: &Principal, selection: &Selection, after: i64) 
 }
 
 /// Streams every selected lead through `write`, a page at a time.
-pub async fn export<F, Fut>(app: &App, by: &Principal, selection: &Selection, format: Format, mut write: F) -> Result<u64>
+pub async fn export<F, Fut>(
+    app: &App,
+    by: &Principal,
+    selection: &Selection,
+    format: Format,
+    mut write: F,
+) -> Result<u64>
 where
     F: FnMut(Vec<u8>) -> Fut,
     Fut: std::future::Future<Output = std::io::Result<()>>,

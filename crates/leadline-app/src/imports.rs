@@ -203,7 +203,10 @@ impl Rows {
             }
         }
         let line = record.position().map(|p| self.first_line + p.line() - 1).unwrap_or(line);
-        if line == 1 && self.width.is_none() && record.get(0).is_some_and(|f| f.starts_with(&[0xFF, 0xFE]) || f.starts_with(&[0xFE, 0xFF])) {
+        if line == 1
+            && self.width.is_none()
+            && record.get(0).is_some_and(|f| f.starts_with(&[0xFF, 0xFE]) || f.starts_with(&[0xFE, 0xFF]))
+        {
             return Err(file_error(
                 "line 1: the file is UTF-16 text; save it as UTF-8 (CSV UTF-8 in spreadsheet programs)".into(),
             ));
@@ -216,7 +219,8 @@ impl Rows {
             )));
         }
         for (i, field) in record.iter().enumerate() {
-            let column = self.header.get(i).map(|h| format!("column `{h}`")).unwrap_or_else(|| format!("column {}", i + 1));
+            let column =
+                self.header.get(i).map(|h| format!("column `{h}`")).unwrap_or_else(|| format!("column {}", i + 1));
             if field.len() > MAX_FIELD_BYTES {
                 return Err(file_error(format!(
                     "line {line}, {column}: the field has {} bytes, more than the limit of {MAX_FIELD_BYTES}",
@@ -235,7 +239,9 @@ impl Rows {
     }
 
     fn read_header(&mut self) -> Result<Vec<String>> {
-        let Some(row) = self.next()? else { return Err(file_error("line 1: the file is empty; it needs a header row".into())) };
+        let Some(row) = self.next()? else {
+            return Err(file_error("line 1: the file is empty; it needs a header row".into()));
+        };
         let header: Vec<String> = row.record.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect();
         self.header = header.clone();
         Ok(header)
@@ -308,7 +314,9 @@ pub async fn target(app: &App, by: &Principal, request: &ImportRequest) -> Resul
         .await?
         .ok_or_else(|| AppError::invalid("template", format!("there is no template {template_id}")))?;
     let zone = match template.contact_hours_id {
-        Some(id) => dialer_store::contact_hours(&mut conn, id).await?.map(|s| s.zone().clone()).unwrap_or(TimeZone::UTC),
+        Some(id) => {
+            dialer_store::contact_hours(&mut conn, id).await?.map(|s| s.zone().clone()).unwrap_or(TimeZone::UTC)
+        }
         None => TimeZone::UTC,
     };
     let country = template.phone_country.as_deref().and_then(phone_country);
@@ -454,13 +462,13 @@ async fn decide(
         }
     }
     let form_refs: Vec<&str> = forms.iter().map(String::as_str).collect();
-    let t0 = std::time::Instant::now();
     let dnc = store::dnc_listed(conn, backend, target.campaign_id, &form_refs).await?;
-    let t1 = t0.elapsed();
-    let taken = if allow_duplicates { HashSet::new() } else { store::phones_in_campaign(conn, backend, target.campaign_id, &phones).await? };
-    let t2 = t0.elapsed();
+    let taken = if allow_duplicates {
+        HashSet::new()
+    } else {
+        store::phones_in_campaign(conn, backend, target.campaign_id, &phones).await?
+    };
     let externals_taken = store::external_ids_in_campaign(conn, backend, target.campaign_id, &externals).await?;
-    eprintln!("TIMING dnc {t1:?} phones {:?} ext {:?}", t2 - t1, t0.elapsed() - t2);
     drop((phones, externals));
     let mut load = Vec::with_capacity(rows.len());
     let mut rejects = Vec::new();
@@ -474,10 +482,7 @@ async fn decide(
                 continue;
             }
         };
-        let listed = lead
-            .phones
-            .iter()
-            .find(|p| dnc_forms(p.as_str(), target.country).iter().any(|f| dnc.contains(f)));
+        let listed = lead.phones.iter().find(|p| dnc_forms(p.as_str(), target.country).iter().any(|f| dnc.contains(f)));
         if let Some(phone) = listed {
             counts.rejected_dnc += 1;
             rejects.push(reject(format!("phone {phone} is on a do-not-call list")));
@@ -521,10 +526,16 @@ async fn decide(
 
 /// Writes a batch's leads, their phones and history rows. Refs that turn out taken are drawn
 /// again.
-async fn write_leads(conn: &mut Conn, backend: Backend, by: &Principal, api: Api, leads: Vec<(Lead, String)>, now: Timestamp) -> Result<()> {
+async fn write_leads(
+    conn: &mut Conn,
+    backend: Backend,
+    by: &Principal,
+    api: Api,
+    leads: Vec<(Lead, String)>,
+    now: Timestamp,
+) -> Result<()> {
     let (mut pending, mut histories): (Vec<Lead>, Vec<String>) = leads.into_iter().unzip();
     let mut done: Vec<(i64, Lead, String)> = Vec::with_capacity(pending.len());
-    let t0 = std::time::Instant::now();
     while !pending.is_empty() {
         let ids = store::insert_leads(conn, backend, &pending).await.map_err(|e| match e {
             StoreError::Unique(detail) => AppError::Conflict(format!(
@@ -551,12 +562,9 @@ async fn write_leads(conn: &mut Conn, backend: Backend, by: &Principal, api: Api
         .iter()
         .flat_map(|(id, lead, _)| lead.phones.iter().enumerate().map(move |(i, p)| (*id, i as i64, p.as_str())))
         .collect();
-    let t1 = t0.elapsed();
     store::insert_phones(conn, backend, &phones).await?;
-    let t2 = t0.elapsed();
     let history: Vec<(i64, &str)> = done.iter().map(|(id, _, h)| (*id, h.as_str())).collect();
     store::insert_history(conn, backend, &history, now, by.actor(api), "import").await?;
-    eprintln!("TIMING leads {t1:?} phones {:?} history {:?}", t2 - t1, t0.elapsed() - t2);
     Ok(())
 }
 
@@ -636,13 +644,18 @@ async fn load(
                 // Earlier batches are in the campaign already; only this batch's rows need
                 // remembering for duplicates within the file.
                 seen = Seen::default();
-                let t0 = std::time::Instant::now();
                 let mut tx = app.store.begin().await?;
-                let (leads, rejects) =
-                    decide(&mut tx, app.store.backend(), target, request.allow_duplicates, batch.rows, &mut seen, &mut next).await?;
-                let t1 = t0.elapsed();
+                let (leads, rejects) = decide(
+                    &mut tx,
+                    app.store.backend(),
+                    target,
+                    request.allow_duplicates,
+                    batch.rows,
+                    &mut seen,
+                    &mut next,
+                )
+                .await?;
                 write_leads(&mut tx, app.store.backend(), by, api, leads, now).await?;
-                eprintln!("TIMING decide {t1:?} write {:?}", t0.elapsed() - t1);
                 store::insert_rejects(&mut tx, app.store.backend(), job.id, &rejects).await?;
                 let until = app.now().checked_add(CLAIM).unwrap_or(now);
                 if !store::checkpoint(&mut tx, job.id, token, &next, app.now(), until).await? {
@@ -655,8 +668,16 @@ async fn load(
             }
             None => {
                 let mut conn = app.store.read().await?;
-                let (_, rejects) =
-                    decide(&mut conn, app.store.backend(), target, request.allow_duplicates, batch.rows, &mut seen, &mut next).await?;
+                let (_, rejects) = decide(
+                    &mut conn,
+                    app.store.backend(),
+                    target,
+                    request.allow_duplicates,
+                    batch.rows,
+                    &mut seen,
+                    &mut next,
+                )
+                .await?;
                 progress.rejects(&rejects);
             }
         }
@@ -891,9 +912,13 @@ impl Upload {
         if !rest.is_empty() {
             self.flush_chunk(&rest).await?;
         }
-        let source = StoredBody { app: self.app.clone(), job_id: self.job_id, handle: tokio::runtime::Handle::current() };
-        let checked = tokio::task::spawn_blocking(move || scan(&source)).await.map_err(|e| file_error(e.to_string()))?;
-        let checked = checked.and_then(|s| Plan::new(&s.header, &self.target.template.fields, &self.request.maps).map(|_| s).map_err(AppError::from));
+        let source =
+            StoredBody { app: self.app.clone(), job_id: self.job_id, handle: tokio::runtime::Handle::current() };
+        let checked =
+            tokio::task::spawn_blocking(move || scan(&source)).await.map_err(|e| file_error(e.to_string()))?;
+        let checked = checked.and_then(|s| {
+            Plan::new(&s.header, &self.target.template.fields, &self.request.maps).map(|_| s).map_err(AppError::from)
+        });
         let mut tx = self.app.store.begin().await?;
         match checked {
             Err(error) => {
@@ -906,7 +931,9 @@ impl Upload {
                 store::set_status(&mut tx, self.job_id, "pending", self.app.now()).await?;
                 tx.commit().await.map_err(StoreError::from)?;
                 let mut conn = self.app.store.read().await?;
-                Ok(store::get_job(&mut conn, self.job_id).await?.ok_or_else(|| AppError::not_found("import", self.job_id))?)
+                Ok(store::get_job(&mut conn, self.job_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("import", self.job_id))?)
             }
         }
     }

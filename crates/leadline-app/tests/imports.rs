@@ -34,7 +34,8 @@ async fn world(app: &App) -> World {
     )
     .await;
     let campaign = create(app, "campaigns", json!({"template_id": template, "name": "Solar"})).await;
-    let allocation = create(app, "allocations", json!({"campaign_id": campaign, "name": "Week 1", "active": true})).await;
+    let allocation =
+        create(app, "allocations", json!({"campaign_id": campaign, "name": "Week 1", "active": true})).await;
     let other_campaign = create(app, "campaigns", json!({"template_id": template, "name": "Solar B"})).await;
     let other_allocation =
         create(app, "allocations", json!({"campaign_id": other_campaign, "name": "B1", "active": true})).await;
@@ -61,8 +62,8 @@ async fn rejects_of(app: &App, job: i64) -> Vec<Reject> {
     imports::rejects(app, &admin(), job, 0, 10_000).await.unwrap()
 }
 
-async fn run(app: &App, req: &ImportRequest, path: &PathBuf) -> Result<Outcome, AppError> {
-    imports::import_file(app, &admin(), req, path.clone(), Tuning::default(), &mut ()).await
+async fn run(app: &App, req: &ImportRequest, path: &std::path::Path) -> Result<Outcome, AppError> {
+    imports::import_file(app, &admin(), req, path.to_path_buf(), Tuning::default(), &mut ()).await
 }
 
 fn phones(lead: &Lead) -> Vec<&str> {

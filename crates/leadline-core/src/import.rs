@@ -110,23 +110,30 @@ impl Plan {
         for name in header {
             let fill = match maps.iter().rev().find(|(column, _)| column == name) {
                 Some((_, field)) if field.trim().is_empty() || field.trim() == "-" => Fill::Ignored,
-                Some((_, field)) => match template.iter().position(|f| f.name == *field || key(&f.name) == key(field)) {
-                    Some(index) => Fill::Template(index),
-                    None => match attribute(field) {
-                        Some(attr) => Fill::Attr(attr),
-                        None => {
-                            return Err(DomainError::new(
-                                "map",
-                                format!(
+                Some((_, field)) => {
+                    match template.iter().position(|f| f.name == *field || key(&f.name) == key(field)) {
+                        Some(index) => Fill::Template(index),
+                        None => match attribute(field) {
+                            Some(attr) => Fill::Attr(attr),
+                            None => {
+                                return Err(DomainError::new(
+                                    "map",
+                                    format!(
                                     "--map {name}={field}: `{field}` is neither a field of the campaign's template \
                                      ({}) nor a lead attribute ({})",
                                     template.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
-                                    ATTRIBUTES.iter().map(|(n, _)| *n).filter(|n| !n.starts_with("nj")).collect::<Vec<_>>().join(", ")
+                                    ATTRIBUTES
+                                        .iter()
+                                        .map(|(n, _)| *n)
+                                        .filter(|n| !n.starts_with("nj"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
                                 ),
-                            ))
-                        }
-                    },
-                },
+                                ))
+                            }
+                        },
+                    }
+                }
                 None => match template.iter().position(|f| key(&f.name) == key(name)) {
                     Some(index) => Fill::Template(index),
                     None => attribute(name).map(Fill::Attr).unwrap_or(Fill::Ignored),
@@ -167,7 +174,12 @@ impl Plan {
 
     /// The lead input one row asks for. Empty cells fill nothing. `zone` reads callback dates
     /// written as wall time.
-    pub fn input(&self, row: &[&str], country: Option<&PhoneCountry>, zone: &TimeZone) -> Result<LeadInput, DomainError> {
+    pub fn input(
+        &self,
+        row: &[&str],
+        country: Option<&PhoneCountry>,
+        zone: &TimeZone,
+    ) -> Result<LeadInput, DomainError> {
         let mut record = DialerRecord::default();
         let mut extra_phones: Vec<&str> = Vec::new();
         let mut custom: Option<Map<String, Value>> = None;
@@ -227,7 +239,12 @@ impl Plan {
                 Attr::Description => input.description = text,
                 Attr::Priority => match cell.trim().parse::<i64>() {
                     Ok(n) if (0..=100).contains(&n) => input.priority = Some(n),
-                    _ => return Err(DomainError::new("priority", format!("`{cell}` is not a whole number from 0 to 100"))),
+                    _ => {
+                        return Err(DomainError::new(
+                            "priority",
+                            format!("`{cell}` is not a whole number from 0 to 100"),
+                        ))
+                    }
                 },
                 Attr::CallbackAt => {
                     let at = match cell.trim().parse::<Timestamp>() {
@@ -274,10 +291,17 @@ mod tests {
 
     #[test]
     fn header_names_match_template_fields_and_attributes_without_case_or_punctuation() {
-        let plan = Plan::new(&header(&["NAME", "home_phone", "E-mail", "External ID", "Notes"]), &template(), &[]).unwrap();
+        let plan =
+            Plan::new(&header(&["NAME", "home_phone", "E-mail", "External ID", "Notes"]), &template(), &[]).unwrap();
         assert_eq!(
             plan.columns,
-            vec![Fill::Template(0), Fill::Template(3), Fill::Attr(Attr::Email), Fill::Attr(Attr::ExternalId), Fill::Ignored]
+            vec![
+                Fill::Template(0),
+                Fill::Template(3),
+                Fill::Attr(Attr::Email),
+                Fill::Attr(Attr::ExternalId),
+                Fill::Ignored
+            ]
         );
         assert_eq!(plan.ignored, vec!["Notes".to_string()]);
     }
@@ -315,12 +339,19 @@ mod tests {
 
     #[test]
     fn a_row_becomes_a_lead_input_with_phones_normalized_in_template_order() {
-        let plan =
-            Plan::new(&header(&["Name", "Home Phone", "Mobile", "phones", "Colour", "priority", "email"]), &template(), &[])
-                .unwrap();
+        let plan = Plan::new(
+            &header(&["Name", "Home Phone", "Mobile", "phones", "Colour", "priority", "email"]),
+            &template(),
+            &[],
+        )
+        .unwrap();
         let au = phone_country("AU");
         let input = plan
-            .input(&["Ann Lee", "(03) 8321 8199", "0412 345 678", "+61 2 9999 0000;0412345678", "red", "5", "a@b.co"], au, &TimeZone::UTC)
+            .input(
+                &["Ann Lee", "(03) 8321 8199", "0412 345 678", "+61 2 9999 0000;0412345678", "red", "5", "a@b.co"],
+                au,
+                &TimeZone::UTC,
+            )
             .unwrap();
         assert_eq!(input.name, Some(Some("Ann Lee".into())));
         assert_eq!(input.phones, Some(vec!["61412345678".into(), "61383218199".into(), "61299990000".into()]));

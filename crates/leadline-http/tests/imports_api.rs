@@ -11,8 +11,11 @@ use serde_json::json;
 
 async fn setup(t: &TestApp) -> (i64, i64) {
     let template = t
-        .create("campaign-templates", json!({"name": "T", "phone_country": "AU",
-            "fields": [{"name": "Mobile", "kind": "phone"}, {"name": "First Name", "kind": "text"}]}))
+        .create(
+            "campaign-templates",
+            json!({"name": "T", "phone_country": "AU",
+            "fields": [{"name": "Mobile", "kind": "phone"}, {"name": "First Name", "kind": "text"}]}),
+        )
         .await;
     let campaign = t.create("campaigns", json!({"template_id": template, "name": "C"})).await;
     let allocation = t.create("allocations", json!({"campaign_id": campaign, "name": "A", "active": true})).await;

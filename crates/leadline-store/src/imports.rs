@@ -277,12 +277,14 @@ pub async fn finish(conn: &mut Conn, id: i64, status: &str, error: Option<&str>,
 
 /// Sets a job's status (`receiving` → `pending` once its body is complete and checked).
 pub async fn set_status(conn: &mut Conn, id: i64, status: &str, now: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE imports SET status = $1, updated_at = $2, claim_token = NULL, claimed_until = NULL WHERE id = $3")
-        .bind(status)
-        .bind(micros(now))
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE imports SET status = $1, updated_at = $2, claim_token = NULL, claimed_until = NULL WHERE id = $3",
+    )
+    .bind(status)
+    .bind(micros(now))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -344,9 +346,7 @@ pub async fn rejects(conn: &mut Conn, id: i64, after_line: i64, limit: i64) -> R
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|r| Ok(Reject { line: r.try_get(0)?, reason: r.try_get(1)?, record: r.try_get(2)? }))
-        .collect()
+    rows.iter().map(|r| Ok(Reject { line: r.try_get(0)?, reason: r.try_get(1)?, record: r.try_get(2)? })).collect()
 }
 
 /// The n-th parameter; every statement here numbers them in the order they appear and binds
@@ -427,7 +427,8 @@ pub async fn insert_leads(conn: &mut Conn, backend: Backend, leads: &[Lead]) -> 
 /// Inserts (lead id, position, phone) rows.
 pub async fn insert_phones(conn: &mut Conn, backend: Backend, rows: &[(i64, i64, &str)]) -> Result<()> {
     for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT) {
-        let text = format!("INSERT INTO lead_phones (lead_id, position, phone) VALUES {}", values(backend, chunk.len(), 3));
+        let text =
+            format!("INSERT INTO lead_phones (lead_id, position, phone) VALUES {}", values(backend, chunk.len(), 3));
         let mut query = sqlx::query(&text);
         for (lead_id, position, phone) in chunk {
             query = query.bind(*lead_id).bind(*position).bind(*phone);
@@ -468,8 +469,10 @@ pub async fn insert_history(
 
 pub async fn insert_rejects(conn: &mut Conn, backend: Backend, id: i64, rows: &[Reject]) -> Result<()> {
     for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT / 2) {
-        let text =
-            format!("INSERT INTO import_rejects (import_id, line, reason, record) VALUES {}", values(backend, chunk.len(), 4));
+        let text = format!(
+            "INSERT INTO import_rejects (import_id, line, reason, record) VALUES {}",
+            values(backend, chunk.len(), 4)
+        );
         let mut query = sqlx::query(&text);
         for reject in chunk {
             query = query.bind(id).bind(reject.line).bind(reject.reason.as_str()).bind(reject.record.as_str());
@@ -514,7 +517,12 @@ async fn matching(
 }
 
 /// Which of `phones` (in any written form) are on the system-wide list or this campaign's.
-pub async fn dnc_listed(conn: &mut Conn, backend: Backend, campaign_id: i64, phones: &[&str]) -> Result<HashSet<String>> {
+pub async fn dnc_listed(
+    conn: &mut Conn,
+    backend: Backend,
+    campaign_id: i64,
+    phones: &[&str],
+) -> Result<HashSet<String>> {
     matching(
         conn,
         backend,
@@ -528,7 +536,12 @@ pub async fn dnc_listed(conn: &mut Conn, backend: Backend, campaign_id: i64, pho
 }
 
 /// Which of `phones` a lead of the campaign already has.
-pub async fn phones_in_campaign(conn: &mut Conn, backend: Backend, campaign_id: i64, phones: &[&str]) -> Result<HashSet<String>> {
+pub async fn phones_in_campaign(
+    conn: &mut Conn,
+    backend: Backend,
+    campaign_id: i64,
+    phones: &[&str],
+) -> Result<HashSet<String>> {
     matching(
         conn,
         backend,

@@ -85,9 +85,14 @@ impl Bar {
         self.last = Some(now);
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
         let rate = (at.rows_read - self.first_rows) as f64 / secs;
-        let fraction = if self.total_bytes == 0 { 1.0 } else { (at.byte_offset as f64 / self.total_bytes as f64).min(1.0) };
+        let fraction =
+            if self.total_bytes == 0 { 1.0 } else { (at.byte_offset as f64 / self.total_bytes as f64).min(1.0) };
         let bytes_rate = (at.byte_offset - self.first_offset) as f64 / secs;
-        let eta = if bytes_rate > 0.0 { (self.total_bytes as f64 - at.byte_offset as f64).max(0.0) / bytes_rate } else { 0.0 };
+        let eta = if bytes_rate > 0.0 {
+            (self.total_bytes as f64 - at.byte_offset as f64).max(0.0) / bytes_rate
+        } else {
+            0.0
+        };
         let rejected = at.rejected_dnc + at.rejected_duplicate + at.rejected_invalid;
         let text = format!(
             "{:>5.1}%  {} rows  {} loaded  {} rejected  {:.0} rows/s  ETA {:.0}s",
@@ -145,7 +150,8 @@ pub async fn import(app: &App, by: &Principal, args: ImportArgs) -> anyhow::Resu
         maps: args.maps,
         allow_duplicates: args.allow_duplicates,
     };
-    let total_bytes = std::fs::metadata(&args.file).with_context(|| format!("could not read {}", args.file.display()))?.len();
+    let total_bytes =
+        std::fs::metadata(&args.file).with_context(|| format!("could not read {}", args.file.display()))?.len();
     let rejects_at = rejects_path(&args.file, args.rejects);
     let mut bar = Bar {
         total_bytes,

@@ -45,7 +45,8 @@ fn flag(params: &[(String, String)], name: &str) -> Result<bool, ApiError> {
 /// A job as the API shows it.
 pub fn view(job: &Job) -> Value {
     let c = &job.checkpoint;
-    let percent = if job.file_bytes > 0 { (c.byte_offset as f64 * 100.0 / job.file_bytes as f64).min(100.0) } else { 0.0 };
+    let percent =
+        if job.file_bytes > 0 { (c.byte_offset as f64 * 100.0 / job.file_bytes as f64).min(100.0) } else { 0.0 };
     json!({
         "id": job.id,
         "status": job.status,
@@ -89,7 +90,8 @@ pub async fn create(
         maps,
         allow_duplicates: flag(&params, "allow_duplicates")?,
     };
-    let name = params.iter().find(|(k, _)| k == "file_name").map(|(_, v)| v.clone()).unwrap_or_else(|| "upload.csv".into());
+    let name =
+        params.iter().find(|(k, _)| k == "file_name").map(|(_, v)| v.clone()).unwrap_or_else(|| "upload.csv".into());
     let mut upload = Upload::begin(&state.app, &by, request, &name).await?;
     let mut body = body;
     let mut received: u64 = 0;
@@ -121,13 +123,21 @@ pub async fn create(
 }
 
 /// `GET /v1/imports/{id}`: progress and outcome.
-pub async fn get(State(state): State<AppState>, Caller(by): Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(by): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let job = imports::get(&state.app, &by, parse_id(&id)?).await?;
     Ok(Json(view(&job)).into_response())
 }
 
 /// `GET /v1/imports/{id}/rejects`: the rejected rows as CSV (`line,reason,row`).
-pub async fn rejects(State(state): State<AppState>, Caller(by): Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn rejects(
+    State(state): State<AppState>,
+    Caller(by): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     imports::get(&state.app, &by, id).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
@@ -147,7 +157,8 @@ pub async fn rejects(State(state): State<AppState>, Caller(by): Caller, Path(id)
             for r in &page {
                 let _ = writer.write_record([r.line.to_string().as_str(), r.reason.as_str(), r.record.as_str()]);
             }
-            let bytes = std::mem::replace(&mut writer, csv::Writer::from_writer(Vec::new())).into_inner().unwrap_or_default();
+            let bytes =
+                std::mem::replace(&mut writer, csv::Writer::from_writer(Vec::new())).into_inner().unwrap_or_default();
             if sender.send(Ok(bytes)).await.is_err() {
                 return;
             }
@@ -160,7 +171,10 @@ pub async fn rejects(State(state): State<AppState>, Caller(by): Caller, Path(id)
     Ok(stream(receiver, "text/csv; charset=utf-8"))
 }
 
-fn stream(receiver: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>, content_type: &'static str) -> Response {
+fn stream(
+    receiver: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+    content_type: &'static str,
+) -> Response {
     let body = Body::from_stream(ReceiverStream(receiver));
     ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
 }
@@ -170,7 +184,10 @@ struct ReceiverStream(tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error
 
 impl futures_core::Stream for ReceiverStream {
     type Item = Result<Vec<u8>, std::io::Error>;
-    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
         self.0.poll_recv(cx)
     }
 }
@@ -182,7 +199,8 @@ pub async fn export_leads(
     Caller(by): Caller,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let format = Format::parse(params.iter().rev().find(|(k, _)| k == "format").map(|(_, v)| v.as_str()).unwrap_or("csv"))?;
+    let format =
+        Format::parse(params.iter().rev().find(|(k, _)| k == "format").map(|(_, v)| v.as_str()).unwrap_or("csv"))?;
     let updated_since = match params.iter().rev().find(|(k, _)| k == "updated_since") {
         Some((_, v)) => Some(v.parse::<jiff::Timestamp>().map_err(|_| {
             ApiError::bad_request("updated_since", format!("updated_since must be an RFC 3339 time, not `{v}`"))
