@@ -140,7 +140,7 @@ async fn main() -> anyhow::Result<()> {
     let c = outcome.counts;
     let rate = c.rows_read as f64 / seconds;
     println!(
-        "import ({}): {} rows in {seconds:.1}s = {rate:.0} rows/s ({:.0}% of parse-only); {} loaded, {} DNC, {} duplicates, {} invalid",
+        "import ({}): {} rows in {seconds:.1}s = {rate:.0} rows/s ({:.1}% of parse-only); {} loaded, {} DNC, {} duplicates, {} invalid",
         if args.database == "sqlite" { "SQLite" } else { "PostgreSQL" },
         c.rows_read,
         100.0 * rate / parse_rate,
