@@ -404,7 +404,9 @@ pub async fn insert_leads(conn: &mut Conn, backend: Backend, leads: &[Lead]) -> 
             &partial
         };
         let args: Vec<SqlArg> = chunk.iter().flat_map(crate::leads::args).collect();
-        let mut query = sqlx::query(text);
+        // Only the full-size statement is kept prepared; the odd sizes of a batch's last rows
+        // would otherwise fill every connection's statement cache with large statements.
+        let mut query = sqlx::query(text).persistent(chunk.len() == LEADS_PER_STATEMENT);
         for arg in &args {
             query = match arg {
                 SqlArg::Int(v) => query.bind(*v),
@@ -429,7 +431,7 @@ pub async fn insert_phones(conn: &mut Conn, backend: Backend, rows: &[(i64, i64,
     for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT) {
         let text =
             format!("INSERT INTO lead_phones (lead_id, position, phone) VALUES {}", values(backend, chunk.len(), 3));
-        let mut query = sqlx::query(&text);
+        let mut query = sqlx::query(&text).persistent(false);
         for (lead_id, position, phone) in chunk {
             query = query.bind(*lead_id).bind(*position).bind(*phone);
         }
@@ -452,7 +454,7 @@ pub async fn insert_history(
             "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) VALUES {}",
             values(backend, chunk.len(), 6)
         );
-        let mut query = sqlx::query(&text);
+        let mut query = sqlx::query(&text).persistent(false);
         for (lead_id, changes) in chunk {
             query = query
                 .bind(*lead_id)
@@ -473,7 +475,7 @@ pub async fn insert_rejects(conn: &mut Conn, backend: Backend, id: i64, rows: &[
             "INSERT INTO import_rejects (import_id, line, reason, record) VALUES {}",
             values(backend, chunk.len(), 4)
         );
-        let mut query = sqlx::query(&text);
+        let mut query = sqlx::query(&text).persistent(false);
         for reject in chunk {
             query = query.bind(id).bind(reject.line).bind(reject.reason.as_str()).bind(reject.record.as_str());
         }
@@ -504,7 +506,8 @@ async fn matching(
         text.push_str(suffix);
         text.push_str(&param(backend, chunk.len() + 1));
         text.push_str(tail);
-        let mut query = sqlx::query(&text);
+        // Not kept prepared: each batch's list has its own length.
+        let mut query = sqlx::query(&text).persistent(false);
         for value in chunk {
             query = query.bind(*value);
         }
