@@ -8,6 +8,8 @@ pub mod console;
 pub mod crm;
 pub mod dialer;
 pub mod error;
+pub mod export;
+pub mod imports;
 pub mod keys;
 pub mod leads;
 pub mod queues;

@@ -10,6 +10,7 @@ pub mod crm;
 pub mod dialer;
 pub mod error;
 pub mod history;
+pub mod import;
 pub mod lead;
 pub mod money;
 pub mod phone;

@@ -68,7 +68,7 @@ fn time(value: Option<Timestamp>) -> SqlArg {
     SqlArg::Int(value.map(micros))
 }
 
-fn args(lead: &Lead) -> Vec<SqlArg> {
+pub(crate) fn args(lead: &Lead) -> Vec<SqlArg> {
     let phones: Vec<&str> = lead.phones.iter().map(Phone::as_str).collect();
     vec![
         SqlArg::Text(Some(lead.lead_ref.clone())),

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod console;
 pub mod crm;
 pub mod dialer;
+pub mod imports;
 pub mod keys;
 pub mod leads;
 pub mod ledger;
@@ -106,6 +107,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (3, "crm", include_str!("../migrations/sqlite/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/sqlite/0004_dialer.sql")),
     (5, "archive", include_str!("../migrations/sqlite/0005_archive.sql")),
+    (6, "imports", include_str!("../migrations/sqlite/0006_imports.sql")),
     (7, "returns", include_str!("../migrations/sqlite/0007_returns.sql")),
     (9, "console", include_str!("../migrations/sqlite/0009_console.sql")),
 ]);
@@ -114,6 +116,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (3, "crm", include_str!("../migrations/postgres/0003_crm.sql")),
     (4, "dialer", include_str!("../migrations/postgres/0004_dialer.sql")),
     (5, "archive", include_str!("../migrations/postgres/0005_archive.sql")),
+    (6, "imports", include_str!("../migrations/postgres/0006_imports.sql")),
     (7, "returns", include_str!("../migrations/postgres/0007_returns.sql")),
     (9, "console", include_str!("../migrations/postgres/0009_console.sql")),
 ]);

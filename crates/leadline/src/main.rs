@@ -3,6 +3,7 @@
 mod archive_cmd;
 mod config;
 mod demo;
+mod lists;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,10 @@ enum Command {
     Archive(archive_cmd::ArchiveArgs),
     /// Bring archived leads back to the live table in batches.
     Dearchive(archive_cmd::ArchiveArgs),
+    /// Load a CSV file of leads into a campaign allocation (resumable; see docs/IMPORT.md).
+    Import(lists::ImportArgs),
+    /// Write leads out as CSV or NDJSON (the CSV imports back).
+    Export(lists::ExportArgs),
 }
 
 #[derive(Subcommand)]
@@ -122,6 +127,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Dearchive(args) => {
             archive_cmd::run(&app, &config, leadline_core::archive::Direction::Dearchive, args).await
         }
+        Command::Import(args) => lists::import(&app, &operator, args).await,
+        Command::Export(args) => lists::export(&app, &operator, args).await,
         Command::Migrate => {
             println!("database at {} is up to date", config.database_url);
             Ok(())
@@ -239,6 +246,11 @@ async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
     let worker = tokio::spawn(worker.run(async move {
         let _ = worker_stopped.changed().await;
     }));
+    // CSV imports sent over HTTP run on every node; the database decides which node runs each.
+    let mut imports_stopped = stopped.clone();
+    let import_worker = tokio::spawn(leadline_http::native::imports::run_worker(app.clone(), async move {
+        let _ = imports_stopped.changed().await;
+    }));
     leadline_http::serve(listener, router, async move {
         shutdown_signal().await;
         let _ = stop.send(());
@@ -246,6 +258,7 @@ async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
     .await?;
     drop(stopped);
     let _ = worker.await;
+    let _ = import_worker.await;
     app.store.close().await;
     Ok(())
 }

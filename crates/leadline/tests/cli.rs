@@ -128,3 +128,67 @@ fn a_first_serve_prints_an_admin_key_whose_curl_line_works() {
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
     assert!(response.contains("\"name\":\"Solar\""), "the demo catalog is loaded: {response}");
 }
+
+#[test]
+fn import_loads_a_list_writes_its_rejects_and_export_writes_it_back() {
+    let scratch = Scratch::new("import");
+    std::fs::write(
+        scratch.0.join("catalog.json"),
+        r#"{"campaign-templates": [{"id": 1, "name": "T", "phone_country": "AU",
+              "fields": [{"name": "Mobile", "kind": "phone"}, {"name": "First Name", "kind": "text"}]}],
+            "campaigns": [{"id": 1, "template_id": 1, "name": "C"}],
+            "allocations": [{"id": 1, "campaign_id": 1, "name": "A", "active": true}],
+            "dnc": [{"id": 1, "phone": "0412000003"}]}"#,
+    )
+    .unwrap();
+    assert!(scratch.leadline(&["apply", "catalog.json"]).status.success());
+    std::fs::write(
+        scratch.0.join("list.csv"),
+        "Tel,First Name,Notes\n0412000001,Ann,x\n0412000001,Dup,y\n0412000003,Dnc,z\n",
+    )
+    .unwrap();
+    let dry = scratch.leadline(&[
+        "import",
+        "list.csv",
+        "--campaign",
+        "1",
+        "--allocation",
+        "1",
+        "--map",
+        "Tel=Mobile",
+        "--dry-run",
+    ]);
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(
+        stdout(&dry).starts_with("dry run (nothing written) import of list.csv: 3 rows read, 1 would load, 2 rejected"),
+        "{}",
+        stdout(&dry)
+    );
+    let output =
+        scratch.leadline(&["import", "list.csv", "--campaign", "1", "--allocation", "1", "--map", "Tel=Mobile"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let shown = stdout(&output);
+    assert!(shown.starts_with("import 1 of list.csv: 3 rows read, 1 loaded, 2 rejected (1 on a do-not-call list, 1 duplicates, 0 invalid)"), "{shown}");
+    assert!(shown.contains("columns that fill nothing: Notes"), "{shown}");
+    let rejects = std::fs::read_to_string(scratch.0.join("list.rejects.csv")).unwrap();
+    assert_eq!(
+        rejects,
+        "line,reason,row\n3,phone 61412000001 is on an earlier row of this file,\"0412000001,Dup,y\"\n4,phone 61412000003 is on a do-not-call list,\"0412000003,Dnc,z\"\n"
+    );
+    let again =
+        scratch.leadline(&["import", "list.csv", "--campaign", "1", "--allocation", "1", "--map", "Tel=Mobile"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("was already imported"));
+    let export = scratch.leadline(&["export", "--campaign", "1"]);
+    let text = stdout(&export);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[1].contains(",Ann,,,61412000001,"), "{}", lines[1]);
+    std::fs::write(scratch.0.join("bad.csv"), "Mobile,First Name\n0412000009,A,extra\n").unwrap();
+    let bad = scratch.leadline(&["import", "bad.csv", "--campaign", "1", "--allocation", "1"]);
+    assert!(!bad.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr).trim(),
+        "leadline: file: line 2: the row has 3 fields but the header has 2"
+    );
+}

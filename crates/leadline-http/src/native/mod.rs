@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod catalog;
 pub mod dialer;
+pub mod imports;
 pub mod keys;
 pub mod leads;
 pub mod queues;
@@ -19,6 +20,10 @@ pub fn routes() -> Router<AppState> {
         .route("/keys", get(keys::list).post(keys::create))
         .route("/keys/{id}", delete(keys::revoke))
         .route("/leads", get(leads::list).post(leads::create))
+        .route("/leads/export", get(imports::export_leads))
+        .route("/imports", post(imports::create))
+        .route("/imports/{id}", get(imports::get))
+        .route("/imports/{id}/rejects", get(imports::rejects))
         .route("/leads/{id}", get(leads::get).patch(leads::change))
         .route("/leads/{id}/history", get(leads::history))
         .route("/archive/leads/{id}", get(archive::get))

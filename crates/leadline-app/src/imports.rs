@@ -1,0 +1,1022 @@
+//! List loading: a CSV file into a campaign allocation, streamed in constant memory.
+//!
+//! An import runs in two passes over the file. The first checks the whole file (UTF-8 text,
+//! every row as wide as the header, no field or row over the size limits, a header that fills
+//! something) and takes its SHA-256, writing nothing: a bad file is refused with the line that is
+//! wrong, before a single lead is loaded. The second reads it again on a parser thread that
+//! maps each row to a lead (template mapping and phone normalization as for dialer loads),
+//! while this task checks DNC and duplicates in bulk and commits a batch of leads at a time,
+//! together with the job's checkpoint (byte offset and line reached). A run that is cut short
+//! resumes after the last committed batch, so no row is loaded twice.
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use leadline_core::dialer::{dnc_forms, phone_country, PhoneCountry};
+use leadline_core::history::{Api, Changes};
+use leadline_core::import::{phone_key, Plan};
+use leadline_core::lead::{ref_from_bytes, Lead, REF_LEN};
+use leadline_core::DomainError;
+use leadline_store::imports::{self as store, Checkpoint, Job, NewJob, Reject};
+use leadline_store::{Backend, Conn, StoreError};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{App, AppError, Principal, Result};
+
+/// Rows per committed batch.
+pub const BATCH_ROWS: usize = 5000;
+/// Largest field accepted; a bigger one is almost always a quote left open.
+pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+/// Largest row accepted (all its fields); reading stops there, so memory stays bounded.
+pub const MAX_ROW_BYTES: u64 = 1024 * 1024;
+/// How long a claim on a running job lasts without a checkpoint.
+const CLAIM: SignedDuration = SignedDuration::from_secs(60);
+
+/// What to import and how.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportRequest {
+    pub campaign_id: i64,
+    pub allocation_id: i64,
+    /// Must be the campaign's template when given.
+    pub template_id: Option<i64>,
+    /// COLUMN → FIELD overrides (FIELD empty or `-`: ignore the column).
+    pub maps: Vec<(String, String)>,
+    pub allow_duplicates: bool,
+}
+
+impl ImportRequest {
+    /// The options that make two runs the same import (for resuming), as stored with the job.
+    fn options(&self) -> String {
+        serde_json::json!({"maps": self.maps, "allow_duplicates": self.allow_duplicates}).to_string()
+    }
+}
+
+/// Where an import's bytes come from; `open` may be called several times (check, then load,
+/// then again on resume), each time from a byte offset.
+pub trait Source: Send + Sync + 'static {
+    fn open(&self, offset: u64) -> io::Result<Box<dyn Read + Send>>;
+}
+
+/// A file on this machine's disk.
+#[derive(Debug, Clone)]
+pub struct FileSource(pub PathBuf);
+
+impl Source for FileSource {
+    fn open(&self, offset: u64) -> io::Result<Box<dyn Read + Send>> {
+        use std::io::Seek;
+        let mut file = std::fs::File::open(&self.0)?;
+        file.seek(io::SeekFrom::Start(offset))?;
+        Ok(Box::new(file))
+    }
+}
+
+/// A body sent to `POST /v1/imports`, kept in the database in chunks so any node can read it.
+/// Read from a blocking thread (it waits on the database through the runtime handle).
+#[derive(Debug, Clone)]
+pub struct StoredBody {
+    app: App,
+    job_id: i64,
+    handle: tokio::runtime::Handle,
+}
+
+struct StoredReader {
+    body: StoredBody,
+    offset: u64,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl Read for StoredReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at >= self.chunk.len() {
+            let body = self.body.clone();
+            let offset = self.offset;
+            let found = self.body.handle.block_on(async move {
+                let mut conn = body.app.store.read().await?;
+                store::chunk_at(&mut conn, body.job_id, offset as i64).await
+            });
+            match found.map_err(|e| io::Error::other(e.to_string()))? {
+                Some((start, data)) if (start as u64) <= offset && offset < start as u64 + data.len() as u64 => {
+                    self.at = (offset - start as u64) as usize;
+                    self.chunk = data;
+                }
+                _ => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+impl Source for StoredBody {
+    fn open(&self, offset: u64) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(StoredReader { body: self.clone(), offset, chunk: Vec::new(), at: 0 }))
+    }
+}
+
+/// Stops reading when one row runs past [`MAX_ROW_BYTES`], so an unclosed quote cannot make the
+/// parser buffer the rest of the file. `row_start` is the byte where the current row began.
+struct Guard<R> {
+    inner: R,
+    handed: u64,
+    row_start: Arc<AtomicU64>,
+    hasher: Option<Sha256>,
+}
+
+const TOO_BIG: &str = "row over the size limit";
+
+impl<R: Read> Read for Guard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.handed.saturating_sub(self.row_start.load(Ordering::Relaxed)) > MAX_ROW_BYTES {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, TOO_BIG));
+        }
+        let n = self.inner.read(buf)?;
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buf[..n]);
+        }
+        self.handed += n as u64;
+        Ok(n)
+    }
+}
+
+fn file_error(message: String) -> AppError {
+    AppError::Invalid(DomainError::new("file", message))
+}
+
+/// A CSV reader over a source from `offset`, whose lines count from `first_line`.
+struct Rows {
+    reader: csv::Reader<Guard<Box<dyn Read + Send>>>,
+    row_start: Arc<AtomicU64>,
+    offset: u64,
+    first_line: u64,
+    width: Option<usize>,
+    header: Vec<String>,
+}
+
+/// One row read: its line, the bytes where the next row starts, and its fields.
+struct RawRow {
+    line: u64,
+    next_offset: u64,
+    next_line: u64,
+    record: csv::ByteRecord,
+}
+
+impl Rows {
+    fn open(source: &dyn Source, offset: u64, first_line: u64, hash: bool) -> Result<Rows> {
+        let inner = source.open(offset).map_err(|e| file_error(format!("the file could not be read: {e}")))?;
+        let row_start = Arc::new(AtomicU64::new(0));
+        let guard = Guard { inner, handed: 0, row_start: row_start.clone(), hasher: hash.then(Sha256::new) };
+        let reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(guard);
+        Ok(Rows { reader, row_start, offset, first_line, width: None, header: Vec::new() })
+    }
+
+    fn line(&self) -> u64 {
+        self.first_line + self.reader.position().line().saturating_sub(1)
+    }
+
+    /// The next row, checked: as wide as the header, UTF-8, no field over the limit.
+    fn next(&mut self) -> Result<Option<RawRow>> {
+        let mut record = csv::ByteRecord::new();
+        let line = self.line();
+        self.row_start.store(self.reader.position().byte(), Ordering::Relaxed);
+        match self.reader.read_byte_record(&mut record) {
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+            Err(e) => {
+                return Err(match e.kind() {
+                    csv::ErrorKind::Io(io) if io.to_string() == TOO_BIG => file_error(format!(
+                        "line {line}: the row runs past {} bytes; a quote is probably left open there",
+                        MAX_ROW_BYTES
+                    )),
+                    _ => file_error(format!("line {line}: the file could not be read: {e}")),
+                })
+            }
+        }
+        let line = record.position().map(|p| self.first_line + p.line() - 1).unwrap_or(line);
+        if line == 1
+            && self.width.is_none()
+            && record.get(0).is_some_and(|f| f.starts_with(&[0xFF, 0xFE]) || f.starts_with(&[0xFE, 0xFF]))
+        {
+            return Err(file_error(
+                "line 1: the file is UTF-16 text; save it as UTF-8 (CSV UTF-8 in spreadsheet programs)".into(),
+            ));
+        }
+        let width = *self.width.get_or_insert(record.len());
+        if record.len() != width {
+            return Err(file_error(format!(
+                "line {line}: the row has {} fields but the header has {width}",
+                record.len()
+            )));
+        }
+        for (i, field) in record.iter().enumerate() {
+            let column =
+                self.header.get(i).map(|h| format!("column `{h}`")).unwrap_or_else(|| format!("column {}", i + 1));
+            if field.len() > MAX_FIELD_BYTES {
+                return Err(file_error(format!(
+                    "line {line}, {column}: the field has {} bytes, more than the limit of {MAX_FIELD_BYTES}",
+                    field.len()
+                )));
+            }
+            if let Err(e) = std::str::from_utf8(field) {
+                return Err(file_error(format!(
+                    "line {line}, {column}: byte 0x{:02X} is not UTF-8 text; save the file as UTF-8",
+                    field[e.valid_up_to()]
+                )));
+            }
+        }
+        let next_offset = self.offset + self.reader.position().byte();
+        Ok(Some(RawRow { line, next_offset, next_line: self.line(), record }))
+    }
+
+    fn read_header(&mut self) -> Result<Vec<String>> {
+        let Some(row) = self.next()? else {
+            return Err(file_error("line 1: the file is empty; it needs a header row".into()));
+        };
+        let header: Vec<String> = row.record.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect();
+        self.header = header.clone();
+        Ok(header)
+    }
+
+    fn sha256(self) -> String {
+        let guard = self.reader.into_inner();
+        guard.hasher.map(|h| h.finalize().iter().map(|b| format!("{b:02x}")).collect()).unwrap_or_default()
+    }
+}
+
+/// What the checking pass found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scan {
+    pub header: Vec<String>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Reads a whole source once, checking every row, and takes its SHA-256. Blocking.
+pub fn scan(source: &dyn Source) -> Result<Scan> {
+    let mut rows = Rows::open(source, 0, 1, true)?;
+    let header = rows.read_header()?;
+    let mut count = 0;
+    let mut bytes = 0;
+    while let Some(row) = rows.next()? {
+        count += 1;
+        bytes = row.next_offset;
+    }
+    bytes = bytes.max(rows.reader.position().byte());
+    Ok(Scan { header, rows: count, bytes, sha256: rows.sha256() })
+}
+
+/// The campaign an import loads into, checked.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub campaign_id: i64,
+    pub allocation_id: i64,
+    pub template_id: i64,
+    pub template: leadline_store::dialer::Template,
+    pub country: Option<&'static PhoneCountry>,
+    pub zone: TimeZone,
+}
+
+pub async fn target(app: &App, by: &Principal, request: &ImportRequest) -> Result<Target> {
+    use leadline_store::dialer as dialer_store;
+    if !by.role.can_write_lead_in(Some(request.campaign_id)) {
+        return Err(AppError::Forbidden(format!("a {} key cannot load leads into this campaign", by.role.name())));
+    }
+    let mut conn = app.store.read().await?;
+    let template_id = dialer_store::campaign_template(&mut conn, request.campaign_id)
+        .await?
+        .ok_or_else(|| AppError::invalid("campaign", format!("there is no campaign {}", request.campaign_id)))?;
+    if let Some(asked) = request.template_id {
+        if asked != template_id {
+            return Err(AppError::invalid(
+                "template",
+                format!("campaign {} uses template {template_id}, not {asked}", request.campaign_id),
+            ));
+        }
+    }
+    if dialer_store::allocation_campaign(&mut conn, request.allocation_id).await? != Some(request.campaign_id) {
+        return Err(AppError::invalid(
+            "allocation",
+            format!("there is no allocation {} in campaign {}", request.allocation_id, request.campaign_id),
+        ));
+    }
+    let template = dialer_store::template(&mut conn, template_id)
+        .await?
+        .ok_or_else(|| AppError::invalid("template", format!("there is no template {template_id}")))?;
+    let zone = match template.contact_hours_id {
+        Some(id) => {
+            dialer_store::contact_hours(&mut conn, id).await?.map(|s| s.zone().clone()).unwrap_or(TimeZone::UTC)
+        }
+        None => TimeZone::UTC,
+    };
+    let country = template.phone_country.as_deref().and_then(phone_country);
+    Ok(Target {
+        campaign_id: request.campaign_id,
+        allocation_id: request.allocation_id,
+        template_id,
+        template,
+        country,
+        zone,
+    })
+}
+
+/// One row after mapping: a lead ready to load, or why not.
+struct Parsed {
+    line: u64,
+    record: csv::ByteRecord,
+    lead: std::result::Result<(Lead, String), String>,
+}
+
+/// A batch handed from the parser thread: its rows and where the file was read up to.
+struct Batch {
+    rows: Vec<Parsed>,
+    next_offset: u64,
+    next_line: u64,
+}
+
+fn record_text(record: &csv::ByteRecord) -> String {
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let _ = writer.write_byte_record(record);
+    let mut bytes = writer.into_inner().unwrap_or_default();
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Reads rows from `from` on, maps them to leads, and sends them in batches. Blocking.
+#[allow(clippy::too_many_arguments)]
+fn parse(
+    source: &dyn Source,
+    from: &Checkpoint,
+    plan: Option<&Plan>,
+    target: &Target,
+    request: &ImportRequest,
+    now: Timestamp,
+    batch_rows: usize,
+    out: tokio::sync::mpsc::Sender<Result<Batch>>,
+) -> Result<()> {
+    let mut rows = Rows::open(source, 0, 1, false)?;
+    let header = rows.read_header()?;
+    let owned_plan;
+    let plan = match plan {
+        Some(p) => p,
+        None => {
+            owned_plan = Plan::new(&header, &target.template.fields, &request.maps)?;
+            &owned_plan
+        }
+    };
+    if from.byte_offset > 0 {
+        rows = Rows::open(source, from.byte_offset as u64, from.next_line as u64, false)?;
+        rows.width = Some(header.len());
+        rows.header = header;
+    }
+    loop {
+        let mut batch = Batch { rows: Vec::with_capacity(batch_rows), next_offset: 0, next_line: 0 };
+        let mut random = vec![0u8; batch_rows * REF_LEN];
+        getrandom::fill(&mut random).map_err(|e| AppError::Store(StoreError::Corrupt(e.to_string())))?;
+        while batch.rows.len() < batch_rows {
+            let Some(raw) = rows.next()? else { break };
+            // Checked as UTF-8 by `next`.
+            let cells: Vec<&str> = raw.record.iter().map(|f| std::str::from_utf8(f).unwrap_or("")).collect();
+            let i = batch.rows.len() * REF_LEN;
+            let lead_ref = ref_from_bytes(random[i..i + REF_LEN].try_into().expect("REF_LEN bytes"));
+            let lead = plan
+                .input(&cells, target.country, &target.zone)
+                .and_then(|mut input| {
+                    input.campaign_id = Some(Some(target.campaign_id));
+                    input.allocation_id = Some(Some(target.allocation_id));
+                    input.contact_hours_id = Some(target.template.contact_hours_id);
+                    Lead::create(lead_ref, input, now)
+                })
+                .map(|lead| {
+                    let mut changes = serde_json::to_value(Changes::between(None, &lead)).unwrap_or_default();
+                    if let Some(map) = changes.as_object_mut() {
+                        // The history row's lead_id says which lead; the id is not known yet.
+                        map.remove("id");
+                    }
+                    (lead, changes.to_string())
+                })
+                .map_err(|e| e.to_string());
+            drop(cells);
+            batch.next_offset = raw.next_offset;
+            batch.next_line = raw.next_line;
+            batch.rows.push(Parsed { line: raw.line, record: raw.record, lead });
+        }
+        let last = batch.rows.len() < batch_rows;
+        if batch.rows.is_empty() {
+            return Ok(());
+        }
+        if out.blocking_send(Ok(batch)).is_err() || last {
+            return Ok(());
+        }
+    }
+}
+
+/// Phones and external ids a dry run has seen, as small keys (no text kept).
+#[derive(Default)]
+struct Seen {
+    phones: HashSet<u64>,
+    external_ids: HashSet<u64>,
+}
+
+fn text_key(text: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Decides each row of a batch: load it, or reject it with a reason. Look-ups run in bulk on
+/// `conn` (inside the batch's transaction for a real run).
+async fn decide(
+    conn: &mut Conn,
+    backend: Backend,
+    target: &Target,
+    allow_duplicates: bool,
+    rows: Vec<Parsed>,
+    seen: &mut Seen,
+    counts: &mut Checkpoint,
+) -> Result<(Vec<(Lead, String)>, Vec<Reject>)> {
+    let mut forms: Vec<String> = Vec::new();
+    let mut phones: Vec<&str> = Vec::new();
+    let mut externals: Vec<&str> = Vec::new();
+    for row in &rows {
+        if let Ok((lead, _)) = &row.lead {
+            for phone in &lead.phones {
+                phones.push(phone.as_str());
+                forms.extend(dnc_forms(phone.as_str(), target.country));
+            }
+            if let Some(external) = &lead.external_id {
+                externals.push(external);
+            }
+        }
+    }
+    let form_refs: Vec<&str> = forms.iter().map(String::as_str).collect();
+    let dnc = store::dnc_listed(conn, backend, target.campaign_id, &form_refs).await?;
+    let taken = if allow_duplicates {
+        HashSet::new()
+    } else {
+        store::phones_in_campaign(conn, backend, target.campaign_id, &phones).await?
+    };
+    let externals_taken = store::external_ids_in_campaign(conn, backend, target.campaign_id, &externals).await?;
+    drop((phones, externals));
+    let mut load = Vec::with_capacity(rows.len());
+    let mut rejects = Vec::new();
+    for row in rows {
+        let reject = |reason: String| Reject { line: row.line as i64, reason, record: record_text(&row.record) };
+        let (lead, history) = match row.lead {
+            Ok(pair) => pair,
+            Err(reason) => {
+                counts.rejected_invalid += 1;
+                rejects.push(reject(reason));
+                continue;
+            }
+        };
+        let listed = lead.phones.iter().find(|p| dnc_forms(p.as_str(), target.country).iter().any(|f| dnc.contains(f)));
+        if let Some(phone) = listed {
+            counts.rejected_dnc += 1;
+            rejects.push(reject(format!("phone {phone} is on a do-not-call list")));
+            continue;
+        }
+        if !allow_duplicates {
+            if let Some(phone) = lead.phones.iter().find(|p| taken.contains(p.as_str())) {
+                counts.rejected_duplicate += 1;
+                rejects.push(reject(format!("phone {phone} is already on a lead of campaign {}", target.campaign_id)));
+                continue;
+            }
+            if let Some(phone) = lead.phones.iter().find(|p| seen.phones.contains(&phone_key(p.as_str()))) {
+                counts.rejected_duplicate += 1;
+                rejects.push(reject(format!("phone {phone} is on an earlier row of this file")));
+                continue;
+            }
+        }
+        if let Some(external) = &lead.external_id {
+            if externals_taken.contains(external) {
+                counts.rejected_duplicate += 1;
+                rejects.push(reject(format!(
+                    "external id `{external}` is already on a lead of campaign {}",
+                    target.campaign_id
+                )));
+                continue;
+            }
+            if !seen.external_ids.insert(text_key(external)) {
+                counts.rejected_duplicate += 1;
+                rejects.push(reject(format!("external id `{external}` is on an earlier row of this file")));
+                continue;
+            }
+        }
+        if !allow_duplicates {
+            seen.phones.extend(lead.phones.iter().map(|p| phone_key(p.as_str())));
+        }
+        counts.loaded += 1;
+        load.push((lead, history));
+    }
+    Ok((load, rejects))
+}
+
+/// Writes a batch's leads, their phones and history rows. Refs that turn out taken are drawn
+/// again.
+async fn write_leads(
+    conn: &mut Conn,
+    backend: Backend,
+    by: &Principal,
+    api: Api,
+    leads: Vec<(Lead, String)>,
+    now: Timestamp,
+) -> Result<()> {
+    let (mut pending, mut histories): (Vec<Lead>, Vec<String>) = leads.into_iter().unzip();
+    let mut done: Vec<(i64, Lead, String)> = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let ids = store::insert_leads(conn, backend, &pending).await.map_err(|e| match e {
+            StoreError::Unique(detail) => AppError::Conflict(format!(
+                "a lead was written into the campaign by someone else while this batch loaded ({detail}); run the import again to resume"
+            )),
+            other => other.into(),
+        })?;
+        let mut retry = Vec::new();
+        let mut retry_history = Vec::new();
+        for ((id, mut lead), history) in ids.into_iter().zip(pending).zip(histories) {
+            match id {
+                Some(id) => done.push((id, lead, history)),
+                None => {
+                    lead.lead_ref = crate::leads::new_ref();
+                    retry.push(lead);
+                    retry_history.push(history);
+                }
+            }
+        }
+        pending = retry;
+        histories = retry_history;
+    }
+    let phones: Vec<(i64, i64, &str)> = done
+        .iter()
+        .flat_map(|(id, lead, _)| lead.phones.iter().enumerate().map(move |(i, p)| (*id, i as i64, p.as_str())))
+        .collect();
+    store::insert_phones(conn, backend, &phones).await?;
+    let history: Vec<(i64, &str)> = done.iter().map(|(id, _, h)| (*id, h.as_str())).collect();
+    store::insert_history(conn, backend, &history, now, by.actor(api), "import").await?;
+    Ok(())
+}
+
+/// How a run reports: after each batch, the checkpoint reached; on a dry run, the rejects.
+pub trait Progress: Send {
+    fn batch(&mut self, at: &Checkpoint);
+    fn rejects(&mut self, _rejects: &[Reject]) {}
+}
+
+impl Progress for () {
+    fn batch(&mut self, _: &Checkpoint) {}
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub job_id: Option<i64>,
+    pub counts: Checkpoint,
+    pub ignored_columns: Vec<String>,
+    /// True when this run continued a job that an earlier run had started.
+    pub resumed: bool,
+}
+
+/// Knobs for tests and the bench.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    pub batch_rows: usize,
+    /// Stop (as if interrupted) after this many batches; for tests of resuming.
+    pub stop_after_batches: Option<usize>,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning { batch_rows: BATCH_ROWS, stop_after_batches: None }
+    }
+}
+
+/// Runs the loading pass of `job` from its checkpoint, as the holder of `token`.
+#[allow(clippy::too_many_arguments)]
+async fn load(
+    app: &App,
+    by: &Principal,
+    api: Api,
+    job: Option<(&Job, &str)>,
+    source: Arc<dyn Source>,
+    target: &Target,
+    request: &ImportRequest,
+    tuning: Tuning,
+    progress: &mut dyn Progress,
+) -> Result<Checkpoint> {
+    let now = app.now();
+    let mut counts = job.map(|(j, _)| j.checkpoint).unwrap_or_default();
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(2);
+    let parser = {
+        let (source, target, request, from) = (source.clone(), target.clone(), request.clone(), counts);
+        tokio::task::spawn_blocking(move || {
+            let result = parse(&*source, &from, None, &target, &request, now, tuning.batch_rows, sender.clone());
+            if let Err(e) = result {
+                let _ = sender.blocking_send(Err(e));
+            }
+        })
+    };
+    let mut seen = Seen::default();
+    let mut batches = 0;
+    while let Some(batch) = receiver.recv().await {
+        let batch = batch?;
+        if tuning.stop_after_batches == Some(batches) {
+            break;
+        }
+        batches += 1;
+        let mut next = counts;
+        next.rows_read += batch.rows.len() as i64;
+        next.byte_offset = batch.next_offset as i64;
+        next.next_line = batch.next_line as i64;
+        match job {
+            Some((job, token)) => {
+                // Earlier batches are in the campaign already; only this batch's rows need
+                // remembering for duplicates within the file.
+                seen = Seen::default();
+                let mut tx = app.store.begin().await?;
+                let (leads, rejects) = decide(
+                    &mut tx,
+                    app.store.backend(),
+                    target,
+                    request.allow_duplicates,
+                    batch.rows,
+                    &mut seen,
+                    &mut next,
+                )
+                .await?;
+                write_leads(&mut tx, app.store.backend(), by, api, leads, now).await?;
+                store::insert_rejects(&mut tx, app.store.backend(), job.id, &rejects).await?;
+                let until = app.now().checked_add(CLAIM).unwrap_or(now);
+                if !store::checkpoint(&mut tx, job.id, token, &next, app.now(), until).await? {
+                    return Err(AppError::Conflict(format!(
+                        "import {} was taken over by another process; nothing more was loaded here",
+                        job.id
+                    )));
+                }
+                tx.commit().await.map_err(StoreError::from)?;
+            }
+            None => {
+                let mut conn = app.store.read().await?;
+                let (_, rejects) = decide(
+                    &mut conn,
+                    app.store.backend(),
+                    target,
+                    request.allow_duplicates,
+                    batch.rows,
+                    &mut seen,
+                    &mut next,
+                )
+                .await?;
+                progress.rejects(&rejects);
+            }
+        }
+        counts = next;
+        progress.batch(&counts);
+    }
+    drop(receiver);
+    let _ = parser.await;
+    Ok(counts)
+}
+
+/// What starting an import found: a new job, or one to resume.
+fn claim_token() -> String {
+    crate::leads::new_ref() + &crate::leads::new_ref()
+}
+
+/// Imports a file on this machine (the CLI): checks it, finds or creates its job, and loads it,
+/// resuming a job of the same file, campaign, allocation and options that an earlier run left
+/// unfinished. A file already loaded by a finished job is refused.
+pub async fn import_file(
+    app: &App,
+    by: &Principal,
+    request: &ImportRequest,
+    path: PathBuf,
+    tuning: Tuning,
+    progress: &mut dyn Progress,
+) -> Result<Outcome> {
+    let target = target(app, by, request).await?;
+    let source: Arc<dyn Source> = Arc::new(FileSource(path.clone()));
+    let scanned = {
+        let source = source.clone();
+        tokio::task::spawn_blocking(move || scan(&*source)).await.map_err(|e| file_error(e.to_string()))??
+    };
+    let plan = Plan::new(&scanned.header, &target.template.fields, &request.maps)?;
+    let options = request.options();
+    let now = app.now();
+    let mut conn = app.store.read().await?;
+    let existing =
+        store::job_for_file(&mut conn, &scanned.sha256, request.campaign_id, request.allocation_id, &options).await?;
+    drop(conn);
+    let token = claim_token();
+    let until = now.checked_add(CLAIM).unwrap_or(now);
+    let (job_id, resumed) = match existing {
+        Some(job) if job.status == "done" => {
+            return Err(AppError::Conflict(format!(
+                "this file was already imported into allocation {} of campaign {} by import {} ({} loaded, {} rejected); nothing was loaded again",
+                job.allocation_id,
+                job.campaign_id,
+                job.id,
+                job.checkpoint.loaded,
+                job.checkpoint.rejected_dnc + job.checkpoint.rejected_duplicate + job.checkpoint.rejected_invalid
+            )))
+        }
+        Some(job) => {
+            let mut conn = app.store.begin().await?;
+            if !store::claim(&mut conn, job.id, &token, now, until).await? {
+                return Err(AppError::Conflict(format!(
+                    "import {} of this file is running in another process (its claim lasts until {}); try again after that",
+                    job.id,
+                    job.claimed_until.map(|t| t.to_string()).unwrap_or_default()
+                )));
+            }
+            conn.commit().await.map_err(StoreError::from)?;
+            (job.id, true)
+        }
+        None => {
+            let mut tx = app.store.begin().await?;
+            let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let id = store::create_job(
+                &mut tx,
+                &NewJob {
+                    source: "cli",
+                    status: "pending",
+                    file_name: &file_name,
+                    file_bytes: scanned.bytes as i64,
+                    file_sha256: &scanned.sha256,
+                    campaign_id: target.campaign_id,
+                    allocation_id: target.allocation_id,
+                    template_id: target.template_id,
+                    options: &options,
+                    key_id: by.key_id,
+                },
+                now,
+            )
+            .await?;
+            store::claim(&mut tx, id, &token, now, until).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            (id, false)
+        }
+    };
+    let job = get(app, by, job_id).await?;
+    let counts = run_claimed(app, by, Api::Cli, &job, &token, source, &target, request, tuning, progress).await?;
+    Ok(Outcome { job_id: Some(job_id), counts, ignored_columns: plan.ignored, resumed })
+}
+
+/// Loads a claimed job to its end and marks it done, or leaves it resumable when interrupted.
+#[allow(clippy::too_many_arguments)]
+async fn run_claimed(
+    app: &App,
+    by: &Principal,
+    api: Api,
+    job: &Job,
+    token: &str,
+    source: Arc<dyn Source>,
+    target: &Target,
+    request: &ImportRequest,
+    tuning: Tuning,
+    progress: &mut dyn Progress,
+) -> Result<Checkpoint> {
+    let counts = load(app, by, api, Some((job, token)), source, target, request, tuning, progress).await?;
+    if tuning.stop_after_batches.is_none() {
+        let mut tx = app.store.begin().await?;
+        store::finish(&mut tx, job.id, "done", None, app.now()).await?;
+        store::delete_chunks(&mut tx, job.id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+    }
+    Ok(counts)
+}
+
+/// Goes through a file as an import would, writing nothing: the counts it would reach and
+/// (through `progress`) the rows it would reject.
+pub async fn dry_run(
+    app: &App,
+    by: &Principal,
+    request: &ImportRequest,
+    source: Arc<dyn Source>,
+    tuning: Tuning,
+    progress: &mut dyn Progress,
+) -> Result<Outcome> {
+    let target = target(app, by, request).await?;
+    let scanned = {
+        let source = source.clone();
+        tokio::task::spawn_blocking(move || scan(&*source)).await.map_err(|e| file_error(e.to_string()))??
+    };
+    let plan = Plan::new(&scanned.header, &target.template.fields, &request.maps)?;
+    let counts = load(app, by, Api::Cli, None, source, &target, request, tuning, progress).await?;
+    Ok(Outcome { job_id: None, counts, ignored_columns: plan.ignored, resumed: false })
+}
+
+/// A job as callers see it.
+pub async fn get(app: &App, by: &Principal, id: i64) -> Result<Job> {
+    let mut conn = app.store.read().await?;
+    let job = store::get_job(&mut conn, id).await?.ok_or_else(|| AppError::not_found("import", id))?;
+    let own = by.key_id.is_some() && by.key_id == job.key_id;
+    if !(by.role.is_admin() || own) {
+        return Err(AppError::not_found("import", id));
+    }
+    Ok(job)
+}
+
+/// A page of a job's rejected rows, after line `after`.
+pub async fn rejects(app: &App, by: &Principal, id: i64, after: i64, limit: i64) -> Result<Vec<Reject>> {
+    get(app, by, id).await?;
+    let mut conn = app.store.read().await?;
+    Ok(store::rejects(&mut conn, id, after, limit).await?)
+}
+
+/// An import body being received (for `POST /v1/imports`): stored in chunks as it arrives, then
+/// checked whole before the job becomes pending. Dropped unfinished, it is cleaned up by the
+/// next worker pass once its claim lapses.
+pub struct Upload {
+    app: App,
+    job_id: i64,
+    token: String,
+    request: ImportRequest,
+    buffer: Vec<u8>,
+    seq: i64,
+    written: u64,
+    target: Target,
+}
+
+/// Bytes per stored chunk.
+const CHUNK_BYTES: usize = 1024 * 1024;
+
+impl Upload {
+    pub async fn begin(app: &App, by: &Principal, request: ImportRequest, file_name: &str) -> Result<Upload> {
+        let target = target(app, by, &request).await?;
+        let now = app.now();
+        let token = claim_token();
+        let mut tx = app.store.begin().await?;
+        let job_id = store::create_job(
+            &mut tx,
+            &NewJob {
+                source: "http",
+                status: "receiving",
+                file_name,
+                file_bytes: 0,
+                file_sha256: "",
+                campaign_id: target.campaign_id,
+                allocation_id: target.allocation_id,
+                template_id: target.template_id,
+                options: &request.options(),
+                key_id: by.key_id,
+            },
+            now,
+        )
+        .await?;
+        store::hold(&mut tx, job_id, &token, now.checked_add(CLAIM).unwrap_or(now)).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(Upload { app: app.clone(), job_id, token, request, buffer: Vec::new(), seq: 0, written: 0, target })
+    }
+
+    pub fn job_id(&self) -> i64 {
+        self.job_id
+    }
+
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.buffer.extend_from_slice(bytes);
+        while self.buffer.len() >= CHUNK_BYTES {
+            let rest = self.buffer.split_off(CHUNK_BYTES);
+            let chunk = std::mem::replace(&mut self.buffer, rest);
+            self.flush_chunk(&chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_chunk(&mut self, chunk: &[u8]) -> Result<()> {
+        let mut tx = self.app.store.begin().await?;
+        store::add_chunk(&mut tx, self.job_id, self.seq, self.written as i64, chunk).await?;
+        let until = self.app.now().checked_add(CLAIM).unwrap_or(self.app.now());
+        store::extend_claim(&mut tx, self.job_id, &self.token, until).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.seq += 1;
+        self.written += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// Stores the rest, checks the whole body, and makes the job pending; a bad body removes the
+    /// job and comes back as the error naming its line.
+    pub async fn finish(mut self) -> Result<Job> {
+        let rest = std::mem::take(&mut self.buffer);
+        if !rest.is_empty() {
+            self.flush_chunk(&rest).await?;
+        }
+        let source =
+            StoredBody { app: self.app.clone(), job_id: self.job_id, handle: tokio::runtime::Handle::current() };
+        let checked =
+            tokio::task::spawn_blocking(move || scan(&source)).await.map_err(|e| file_error(e.to_string()))?;
+        let checked = checked.and_then(|s| {
+            Plan::new(&s.header, &self.target.template.fields, &self.request.maps).map(|_| s).map_err(AppError::from)
+        });
+        let mut tx = self.app.store.begin().await?;
+        match checked {
+            Err(error) => {
+                store::delete_job(&mut tx, self.job_id).await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                Err(error)
+            }
+            Ok(scanned) => {
+                describe(&mut tx, self.job_id, &scanned).await?;
+                store::set_status(&mut tx, self.job_id, "pending", self.app.now()).await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                let mut conn = self.app.store.read().await?;
+                Ok(store::get_job(&mut conn, self.job_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("import", self.job_id))?)
+            }
+        }
+    }
+
+    /// Gives up on the upload (the client went away, or the body was too big): removes it.
+    pub async fn abort(self) -> Result<()> {
+        let mut tx = self.app.store.begin().await?;
+        store::delete_job(&mut tx, self.job_id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+}
+
+async fn describe(conn: &mut Conn, id: i64, scanned: &Scan) -> Result<()> {
+    store::describe_file(conn, id, scanned.bytes as i64, &scanned.sha256).await?;
+    Ok(())
+}
+
+/// One pass of the import worker on a node: removes uploads abandoned half-way, then takes one
+/// HTTP job that is pending or whose runner died (its claim lapsed) and runs it to the end.
+/// Returns whether it ran a job. Any number of nodes may call this at once: the claim in the
+/// database decides which one runs each job.
+pub async fn work_once(app: &App, tuning: Tuning) -> Result<bool> {
+    let now = app.now();
+    let (abandoned, candidates) = {
+        let mut conn = app.store.read().await?;
+        (store::abandoned_uploads(&mut conn, now).await?, store::claimable_http_jobs(&mut conn, now, 5).await?)
+    };
+    for id in abandoned {
+        let mut tx = app.store.begin().await?;
+        store::finish(&mut tx, id, "failed", Some("the upload was cut off before the whole body arrived"), now).await?;
+        store::delete_chunks(&mut tx, id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+    }
+    for id in candidates {
+        let token = claim_token();
+        let until = now.checked_add(CLAIM).unwrap_or(now);
+        let mut tx = app.store.begin().await?;
+        let claimed = store::claim(&mut tx, id, &token, now, until).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        if !claimed {
+            continue;
+        }
+        let mut conn = app.store.read().await?;
+        let Some(job) = store::get_job(&mut conn, id).await? else { continue };
+        drop(conn);
+        let outcome = run_http_job(app, &job, &token, tuning).await;
+        if let Err(error) = outcome {
+            // A job that cannot go on (its campaign was deleted, its body is unreadable) is
+            // marked failed with the reason rather than retried for ever. A store failure
+            // leaves it running: its claim lapses and a node resumes it.
+            if !matches!(error, AppError::Store(_)) {
+                let mut tx = app.store.begin().await?;
+                store::finish(&mut tx, id, "failed", Some(&error.to_string()), app.now()).await?;
+                store::delete_chunks(&mut tx, id).await?;
+                tx.commit().await.map_err(StoreError::from)?;
+            } else {
+                tracing::error!(import = id, %error, "import job stopped; it resumes once its claim lapses");
+            }
+        }
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+async fn run_http_job(app: &App, job: &Job, token: &str, tuning: Tuning) -> Result<Checkpoint> {
+    #[derive(Deserialize)]
+    struct Options {
+        maps: Vec<(String, String)>,
+        allow_duplicates: bool,
+    }
+    let options: Options = serde_json::from_str(&job.options)
+        .map_err(|e| AppError::Store(StoreError::Corrupt(format!("imports.options: {e}"))))?;
+    let request = ImportRequest {
+        campaign_id: job.campaign_id,
+        allocation_id: job.allocation_id,
+        template_id: Some(job.template_id),
+        maps: options.maps,
+        allow_duplicates: options.allow_duplicates,
+    };
+    let by = Principal { key_id: job.key_id, role: leadline_core::access::Role::Admin };
+    let target = target(app, &by, &request).await?;
+    let source: Arc<dyn Source> =
+        Arc::new(StoredBody { app: app.clone(), job_id: job.id, handle: tokio::runtime::Handle::current() });
+    run_claimed(app, &by, Api::Native, job, token, source, &target, &request, tuning, &mut ()).await
+}

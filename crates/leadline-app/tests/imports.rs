@@ -1,0 +1,369 @@
+//! List loading: mapping, normalization, DNC, duplicates, rejects, dry runs, resuming, bad
+//! files, and HTTP jobs that survive a restart — on every backend.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use common::*;
+use jiff::SignedDuration;
+use leadline_app::imports::{self, ImportRequest, Outcome, Progress, Tuning, Upload};
+use leadline_app::{App, AppError};
+use leadline_core::lead::Lead;
+use leadline_store::imports::{Checkpoint, Reject};
+use leadline_store::leads::LeadFilter;
+use serde_json::json;
+
+struct World {
+    campaign: i64,
+    allocation: i64,
+    other_campaign: i64,
+    other_allocation: i64,
+    template: i64,
+}
+
+async fn world(app: &App) -> World {
+    let template = create(
+        app,
+        "campaign-templates",
+        json!({"name": "Solar list", "phone_country": "AU", "fields": [
+            {"name": "First Name", "kind": "text"}, {"name": "Surname", "kind": "text"},
+            {"name": "Mobile", "kind": "phone"}, {"name": "Home Phone", "kind": "phone"},
+            {"name": "Suburb", "kind": "text"}, {"name": "Roof Type", "kind": "text"}]}),
+    )
+    .await;
+    let campaign = create(app, "campaigns", json!({"template_id": template, "name": "Solar"})).await;
+    let allocation =
+        create(app, "allocations", json!({"campaign_id": campaign, "name": "Week 1", "active": true})).await;
+    let other_campaign = create(app, "campaigns", json!({"template_id": template, "name": "Solar B"})).await;
+    let other_allocation =
+        create(app, "allocations", json!({"campaign_id": other_campaign, "name": "B1", "active": true})).await;
+    World { campaign, allocation, other_campaign, other_allocation, template }
+}
+
+fn file(content: &[u8]) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("leadline-import-{}.csv", random_hex(8)));
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+fn request(w: &World) -> ImportRequest {
+    ImportRequest { campaign_id: w.campaign, allocation_id: w.allocation, ..ImportRequest::default() }
+}
+
+async fn leads_of(app: &App, campaign: i64) -> Vec<Lead> {
+    let mut conn = app.store.read().await.unwrap();
+    let filter = LeadFilter { campaign_id: Some(campaign), limit: 100_000, ..LeadFilter::default() };
+    leadline_store::leads::list(&mut conn, &filter).await.unwrap()
+}
+
+async fn rejects_of(app: &App, job: i64) -> Vec<Reject> {
+    imports::rejects(app, &admin(), job, 0, 10_000).await.unwrap()
+}
+
+async fn run(app: &App, req: &ImportRequest, path: &std::path::Path) -> Result<Outcome, AppError> {
+    imports::import_file(app, &admin(), req, path.to_path_buf(), Tuning::default(), &mut ()).await
+}
+
+fn phones(lead: &Lead) -> Vec<&str> {
+    lead.phones.iter().map(|p| p.as_str()).collect()
+}
+
+#[derive(Default)]
+struct Collect {
+    batches: Vec<Checkpoint>,
+    rejects: Vec<Reject>,
+}
+
+impl Progress for Collect {
+    fn batch(&mut self, at: &Checkpoint) {
+        self.batches.push(*at);
+    }
+    fn rejects(&mut self, rejects: &[Reject]) {
+        self.rejects.extend_from_slice(rejects);
+    }
+}
+
+conformance! {
+    async fn columns_fill_template_fields_and_phones_are_normalized(app) {
+        let w = world(&app).await;
+        let path = file(
+            "first_name,SURNAME,mobile,Home Phone,Roof Type,E-mail,External ID,priority,Notes\n\
+             Ann,Lee,0412 345 678,(03) 8321 8199,tile,ann@example.com,X-1,5,ignored\n\
+             Bob,Ray,+61 413 000 111,,metal,,X-2,,\n"
+                .as_bytes(),
+        );
+        let outcome = run(&app, &request(&w), &path).await.unwrap();
+        assert_eq!(outcome.counts.loaded, 2);
+        assert_eq!(outcome.counts.rows_read, 2);
+        assert_eq!(outcome.ignored_columns, vec!["Notes".to_string()]);
+        let leads = leads_of(&app, w.campaign).await;
+        assert_eq!(leads.len(), 2);
+        let ann = &leads[0];
+        assert_eq!(ann.first_name.as_deref(), Some("Ann"));
+        assert_eq!(ann.last_name.as_deref(), Some("Lee"));
+        assert_eq!(phones(ann), vec!["61412345678", "61383218199"]);
+        assert_eq!(ann.fields["Roof Type"], "tile");
+        assert_eq!(ann.email.as_deref(), Some("ann@example.com"));
+        assert_eq!(ann.external_id.as_deref(), Some("X-1"));
+        assert_eq!(ann.priority, 5);
+        assert_eq!(ann.allocation_id, Some(w.allocation));
+        assert_eq!(phones(&leads[1]), vec!["61413000111"]);
+        assert_eq!(leads[1].priority, 10);
+        let history = history(&app, ann.id).await;
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].action, "import");
+        assert_eq!(history[0].api, "cli");
+        let job = imports::get(&app, &admin(), outcome.job_id.unwrap()).await.unwrap();
+        assert_eq!(job.status, "done");
+    }
+
+    async fn a_map_names_the_field_a_column_fills(app) {
+        let w = world(&app).await;
+        let path = file(b"Tel,Town\n0412345678,Perth\n");
+        let mut req = request(&w);
+        req.maps = vec![("Tel".into(), "Mobile".into()), ("Town".into(), "Suburb".into())];
+        run(&app, &req, &path).await.unwrap();
+        let leads = leads_of(&app, w.campaign).await;
+        assert_eq!(phones(&leads[0]), vec!["61412345678"]);
+        assert_eq!(leads[0].city.as_deref(), Some("Perth"));
+    }
+
+    async fn numbers_on_a_dnc_list_are_rejected_with_their_line(app) {
+        let w = world(&app).await;
+        create(&app, "dnc", json!({"phone": "0412000001"})).await;
+        create(&app, "dnc", json!({"phone": "61412000002", "campaign_id": w.campaign})).await;
+        create(&app, "dnc", json!({"phone": "61412000003", "campaign_id": w.other_campaign})).await;
+        let path = file(b"Mobile,First Name\n0412 000 001,A\n0412000002,B\n0412000003,C\nnot a phone,D\n,E\n");
+        let outcome = run(&app, &request(&w), &path).await.unwrap();
+        assert_eq!(outcome.counts.loaded, 1, "only the number on another campaign's list loads");
+        assert_eq!(outcome.counts.rejected_dnc, 2);
+        assert_eq!(outcome.counts.rejected_invalid, 2);
+        let rejects = rejects_of(&app, outcome.job_id.unwrap()).await;
+        let shown: Vec<(i64, &str, &str)> =
+            rejects.iter().map(|r| (r.line, r.reason.as_str(), r.record.as_str())).collect();
+        assert_eq!(shown[0], (2, "phone 61412000001 is on a do-not-call list", "0412 000 001,A"));
+        assert_eq!(shown[1], (3, "phone 61412000002 is on a do-not-call list", "0412000002,B"));
+        assert_eq!(shown[2].0, 5);
+        assert!(shown[2].1.starts_with("Mobile: `not a phone` is not a phone number"), "{}", shown[2].1);
+        assert_eq!(shown[3], (6, "phones: the row has no phone number", ",E"));
+    }
+
+    async fn duplicate_phones_are_rejected_within_the_file_and_against_the_campaign(app) {
+        let w = world(&app).await;
+        new_lead(&app, json!({"campaign_id": w.campaign, "phones": ["61412000009"]})).await;
+        new_lead(&app, json!({"campaign_id": w.other_campaign, "phones": ["61412000008"]})).await;
+        // Batches of two: the repeat on line 3 is in the same batch as line 2, the one on line 6
+        // in a later batch.
+        let path = file(b"Mobile,Home Phone\n0412000001,\n0412000001,\n0412000009,\n0412000008,\n0412000002,0412000001\n");
+        let tuning = Tuning { batch_rows: 2, ..Tuning::default() };
+        let outcome = imports::import_file(&app, &admin(), &request(&w), path.clone(), tuning, &mut ()).await.unwrap();
+        assert_eq!(outcome.counts.loaded, 2);
+        assert_eq!(outcome.counts.rejected_duplicate, 3);
+        let rejects = rejects_of(&app, outcome.job_id.unwrap()).await;
+        let lines: Vec<(i64, &str)> = rejects.iter().map(|r| (r.line, r.reason.as_str())).collect();
+        assert_eq!(lines[0], (3, "phone 61412000001 is on an earlier row of this file"));
+        assert_eq!(lines[1], (4, format!("phone 61412000009 is already on a lead of campaign {}", w.campaign).as_str()));
+        assert_eq!(lines[2], (6, format!("phone 61412000001 is already on a lead of campaign {}", w.campaign).as_str()));
+        let loaded: Vec<Vec<String>> =
+            leads_of(&app, w.campaign).await.iter().map(|l| l.phones.iter().map(|p| p.to_string()).collect()).collect();
+        assert_eq!(loaded, vec![vec!["61412000009"], vec!["61412000001"], vec!["61412000008"]]);
+    }
+
+    async fn allowing_duplicates_loads_repeated_phones_but_never_dnc(app) {
+        let w = world(&app).await;
+        create(&app, "dnc", json!({"phone": "61412000005"})).await;
+        let path = file(b"Mobile\n0412000001\n0412000001\n0412000005\n");
+        let mut req = request(&w);
+        req.allow_duplicates = true;
+        let outcome = run(&app, &req, &path).await.unwrap();
+        assert_eq!((outcome.counts.loaded, outcome.counts.rejected_dnc), (2, 1));
+    }
+
+    async fn a_repeated_external_id_is_rejected(app) {
+        let w = world(&app).await;
+        let path = file(b"Mobile,external_id\n0412000001,A\n0412000002,A\n");
+        let outcome = run(&app, &request(&w), &path).await.unwrap();
+        assert_eq!((outcome.counts.loaded, outcome.counts.rejected_duplicate), (1, 1));
+        let again = file(b"Mobile,external_id\n0412000003,A\n");
+        let outcome = run(&app, &request(&w), &again).await.unwrap();
+        assert_eq!(outcome.counts.rejected_duplicate, 1);
+        assert_eq!(rejects_of(&app, outcome.job_id.unwrap()).await[0].reason, format!("external id `A` is already on a lead of campaign {}", w.campaign));
+    }
+
+    async fn a_dry_run_reports_what_would_happen_and_writes_nothing(app) {
+        let w = world(&app).await;
+        create(&app, "dnc", json!({"phone": "61412000005"})).await;
+        let content = b"Mobile\n0412000001\n0412000001\n0412000005\n0412000002\n0412000001\n";
+        let path = file(content);
+        let tuning = Tuning { batch_rows: 2, ..Tuning::default() };
+        let mut seen = Collect::default();
+        let source = Arc::new(imports::FileSource(path.clone()));
+        let dry = imports::dry_run(&app, &admin(), &request(&w), source, tuning, &mut seen).await.unwrap();
+        assert_eq!(dry.job_id, None);
+        assert!(leads_of(&app, w.campaign).await.is_empty());
+        let lines: Vec<i64> = seen.rejects.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![3, 4, 6]);
+        let real = imports::import_file(&app, &admin(), &request(&w), path, tuning, &mut ()).await.unwrap();
+        assert_eq!(dry.counts.loaded, real.counts.loaded);
+        assert_eq!(dry.counts.rejected_duplicate, real.counts.rejected_duplicate);
+        assert_eq!(dry.counts.rejected_dnc, real.counts.rejected_dnc);
+        assert_eq!(seen.batches.len(), 3);
+    }
+
+    async fn an_interrupted_import_resumes_without_loading_a_row_twice(app) {
+        let w = world(&app).await;
+        let mut content = String::from("Mobile,First Name\n");
+        for i in 0..25 {
+            content.push_str(&format!("04120000{i:02},\"Name\r\n{i}\"\r\n"));
+        }
+        let path = file(content.as_bytes());
+        // Duplicates allowed, so only the checkpoint (not the duplicate check) keeps rows single.
+        let mut req = request(&w);
+        req.allow_duplicates = true;
+        let stop = Tuning { batch_rows: 4, stop_after_batches: Some(3) };
+        let first = imports::import_file(&app, &admin(), &req, path.clone(), stop, &mut ()).await.unwrap();
+        assert_eq!(first.counts.loaded, 12);
+        assert_eq!(leads_of(&app, w.campaign).await.len(), 12);
+        // The claim of the interrupted run lasts a minute; a new run waits for it to lapse.
+        let refused = imports::import_file(&app, &admin(), &req, path.clone(), Tuning::default(), &mut ()).await.unwrap_err();
+        assert!(refused.to_string().contains("is running in another process"), "{refused}");
+        let later = App { store: app.store.clone(), clock: TestClock::at("2099-01-01T00:00:00Z") };
+        let second = imports::import_file(&later, &admin(), &req, path.clone(), Tuning { batch_rows: 4, stop_after_batches: None }, &mut ()).await.unwrap();
+        assert!(second.resumed);
+        assert_eq!(second.job_id, first.job_id);
+        assert_eq!(second.counts.loaded, 25);
+        let leads = leads_of(&app, w.campaign).await;
+        assert_eq!(leads.len(), 25);
+        let mut numbers: Vec<String> = leads.iter().map(|l| l.phones[0].to_string()).collect();
+        numbers.dedup();
+        assert_eq!(numbers.len(), 25);
+        assert_eq!(leads[24].first_name.as_deref(), Some("Name\r\n24"));
+        let done = run(&later, &req, &path).await.unwrap_err();
+        assert!(done.to_string().contains("was already imported"), "{done}");
+    }
+
+    async fn bad_files_are_refused_naming_the_line_and_nothing_is_loaded(app) {
+        let w = world(&app).await;
+        let long = "x".repeat(70_000);
+        let open_quote = format!("Mobile,First Name\n0412000001,\"never closed\n{}", "0412000002,B\n".repeat(100_000));
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"Mobile,First Name\n0412000001,A\n0412000002,Ren\xe9\n".to_vec(), "line 3, column `First Name`: byte 0xE9 is not UTF-8 text; save the file as UTF-8"),
+            (b"Mobile,First Name\n0412000001,A\n0412000002,B,extra\n".to_vec(), "line 3: the row has 3 fields but the header has 2"),
+            (b"foo,bar\n1,2\n".to_vec(), "line 1: no column of the header (foo, bar) matches a field of the campaign's template"),
+            (format!("Mobile,First Name\n0412000001,A\n0412000002,{long}\n").into_bytes(), "line 3, column `First Name`: the field has 70000 bytes, more than the limit of 65536"),
+            (open_quote.into_bytes(), "line 2: the row runs past 1048576 bytes; a quote is probably left open there"),
+            (b"\xff\xfeM\x00o\x00".to_vec(), "line 1: the file is UTF-16 text"),
+            (b"".to_vec(), "line 1: the file is empty"),
+        ];
+        for (content, expected) in cases {
+            let path = file(&content);
+            let error = run(&app, &request(&w), &path).await.unwrap_err();
+            match &error {
+                AppError::Invalid(d) => {
+                    assert_eq!(d.field, "file");
+                    assert!(d.message.starts_with(expected), "{} does not start with {expected}", d.message);
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(leads_of(&app, w.campaign).await.is_empty());
+        }
+    }
+
+    async fn an_import_names_a_campaign_allocation_and_template_that_belong_together(app) {
+        let w = world(&app).await;
+        let path = file(b"Mobile\n0412000001\n");
+        let mut req = request(&w);
+        req.allocation_id = w.other_allocation;
+        assert!(run(&app, &req, &path).await.unwrap_err().to_string().contains("no allocation"));
+        let mut req = request(&w);
+        req.template_id = Some(w.template + 100);
+        assert!(run(&app, &req, &path).await.unwrap_err().to_string().contains(&format!("uses template {}", w.template)));
+    }
+
+    async fn an_http_import_runs_on_a_worker_and_survives_a_restart(app) {
+        let w = world(&app).await;
+        let mut upload = Upload::begin(&app, &admin(), request(&w), "list.csv").await.unwrap();
+        upload.write(b"Mobile,First Name\n").await.unwrap();
+        for i in 0..30 {
+            upload.write(format!("04120000{i:02},N{i}\n").as_bytes()).await.unwrap();
+        }
+        let job = upload.finish().await.unwrap();
+        assert_eq!(job.status, "pending");
+        // A node takes the job, commits two batches and dies.
+        let stop = Tuning { batch_rows: 5, stop_after_batches: Some(2) };
+        assert!(imports::work_once(&app, stop).await.unwrap());
+        let job = imports::get(&app, &admin(), job.id).await.unwrap();
+        assert_eq!((job.status.as_str(), job.checkpoint.loaded), ("running", 10));
+        // While its claim lasts nobody else takes it; once it lapses another node resumes it.
+        assert!(!imports::work_once(&app, Tuning::default()).await.unwrap());
+        let later = App { store: app.store.clone(), clock: TestClock::at("2099-01-01T00:00:00Z") };
+        assert!(imports::work_once(&later, Tuning { batch_rows: 5, stop_after_batches: None }).await.unwrap());
+        let job = imports::get(&app, &admin(), job.id).await.unwrap();
+        assert_eq!((job.status.as_str(), job.checkpoint.loaded, job.checkpoint.rows_read), ("done", 30, 30));
+        assert_eq!(leads_of(&app, w.campaign).await.len(), 30);
+        // Its stored body is gone once it is done.
+        let mut conn = app.store.read().await.unwrap();
+        assert!(leadline_store::imports::chunk_at(&mut conn, job.id, 0).await.unwrap().is_none());
+    }
+
+    async fn a_bad_http_body_is_refused_and_leaves_no_job(app) {
+        let w = world(&app).await;
+        let mut upload = Upload::begin(&app, &admin(), request(&w), "bad.csv").await.unwrap();
+        let id = upload.job_id();
+        upload.write(b"Mobile,First Name\n0412000001,A\n0412000002\n").await.unwrap();
+        let error = upload.finish().await.unwrap_err();
+        assert_eq!(error.to_string(), "file: line 3: the row has 1 fields but the header has 2");
+        assert!(matches!(imports::get(&app, &admin(), id).await, Err(AppError::NotFound { .. })));
+    }
+
+    async fn an_upload_cut_off_half_way_is_marked_failed(app) {
+        let w = world(&app).await;
+        let mut upload = Upload::begin(&app, &admin(), request(&w), "cut.csv").await.unwrap();
+        let id = upload.job_id();
+        upload.write(b"Mobile\n0412000001\n").await.unwrap();
+        drop(upload);
+        let later = App { store: app.store.clone(), clock: TestClock::at("2099-01-01T00:00:00Z") };
+        imports::work_once(&later, Tuning::default()).await.unwrap();
+        let job = imports::get(&app, &admin(), id).await.unwrap();
+        assert_eq!(job.status, "failed");
+        assert_eq!(job.error.as_deref(), Some("the upload was cut off before the whole body arrived"));
+        let _ = SignedDuration::ZERO;
+    }
+
+    async fn an_export_imports_into_a_new_campaign_with_every_field_kept(app) {
+        let w = world(&app).await;
+        new_lead(&app, json!({"campaign_id": w.campaign, "allocation_id": w.allocation, "external_id": "E,1",
+            "name": "Ann \"Annie\" Lee", "first_name": "Ann", "last_name": "Lee", "email": "ann@example.com",
+            "phones": ["61412000001", "61383218199"], "address1": "1 Main St\nUnit 2", "city": "Perth", "state": "WA",
+            "postal_code": "6000", "country": "AU", "fields": {"Roof Type": "tile", "Mobile": "61412000001", "n": 3, "ok": true},
+            "priority": 3, "callback_at": "2026-05-01T01:30:00Z", "description": "likes ☀️"})).await;
+        new_lead(&app, json!({"campaign_id": w.campaign, "allocation_id": w.allocation, "phones": ["61412000002"]})).await;
+        let mut bytes = Vec::new();
+        let selection = leadline_app::export::Selection { campaign_id: Some(w.campaign), ..Default::default() };
+        let count = leadline_app::export::export(&app, &admin(), &selection, leadline_app::export::Format::Csv, |chunk| {
+            bytes.extend_from_slice(&chunk);
+            async { Ok(()) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(count, 2);
+        let path = file(&bytes);
+        let req = ImportRequest { campaign_id: w.other_campaign, allocation_id: w.other_allocation, ..ImportRequest::default() };
+        let outcome = run(&app, &req, &path).await.unwrap();
+        assert_eq!(outcome.counts.loaded, 2, "{:?}", rejects_of(&app, outcome.job_id.unwrap()).await);
+        let before = leads_of(&app, w.campaign).await;
+        let after = leads_of(&app, w.other_campaign).await;
+        for (old, new) in before.iter().zip(&after) {
+            let content = |l: &Lead| {
+                let mut l = l.clone();
+                (l.id, l.lead_ref, l.campaign_id, l.allocation_id) = (0, String::new(), None, None);
+                (l.created_at, l.updated_at) = (jiff::Timestamp::UNIX_EPOCH, jiff::Timestamp::UNIX_EPOCH);
+                l
+            };
+            assert_eq!(content(old), content(new));
+            assert_eq!(new.campaign_id, Some(w.other_campaign));
+        }
+    }
+}

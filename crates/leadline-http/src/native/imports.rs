@@ -1,0 +1,255 @@
+//! `/v1/imports` (CSV list loading as a background job) and `/v1/leads/export` (streaming).
+//! Handlers translate only; the imports and export use cases do the work.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http_body_util::BodyExt;
+use leadline_app::export::{self, Format, Selection};
+use leadline_app::imports::{self, ImportRequest, Tuning, Upload};
+use leadline_app::App;
+use leadline_store::imports::Job;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::extract::{parse_id, Caller};
+use crate::AppState;
+
+/// Largest CSV body `POST /v1/imports` takes (it is stored in the database as it arrives).
+pub const MAX_IMPORT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+fn int(params: &[(String, String)], name: &str, required: bool) -> Result<Option<i64>, ApiError> {
+    match params.iter().rev().find(|(k, _)| k == name) {
+        Some((_, v)) => v
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(name, format!("{name} must be an integer id, not `{v}`"))),
+        None if required => Err(ApiError::bad_request(name, format!("{name} is required"))),
+        None => Ok(None),
+    }
+}
+
+fn flag(params: &[(String, String)], name: &str) -> Result<bool, ApiError> {
+    match params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()) {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") | Some("") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(name, format!("{name} must be true or false, not `{other}`"))),
+    }
+}
+
+/// A job as the API shows it.
+pub fn view(job: &Job) -> Value {
+    let c = &job.checkpoint;
+    let percent =
+        if job.file_bytes > 0 { (c.byte_offset as f64 * 100.0 / job.file_bytes as f64).min(100.0) } else { 0.0 };
+    json!({
+        "id": job.id,
+        "status": job.status,
+        "file_name": job.file_name,
+        "file_bytes": job.file_bytes,
+        "campaign_id": job.campaign_id,
+        "allocation_id": job.allocation_id,
+        "template_id": job.template_id,
+        "progress": {"bytes_read": c.byte_offset, "percent": (percent * 10.0).round() / 10.0, "rows_read": c.rows_read},
+        "loaded": c.loaded,
+        "rejected": {"dnc": c.rejected_dnc, "duplicate": c.rejected_duplicate, "invalid": c.rejected_invalid},
+        "error": job.error,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "finished_at": job.finished_at,
+        "rejects": format!("/v1/imports/{}/rejects", job.id),
+    })
+}
+
+/// `POST /v1/imports?campaign_id=…&allocation_id=…[&template_id=…][&map=COLUMN=FIELD…][&allow_duplicates=true]`
+/// with the CSV as the body: stored, checked whole, then loaded by a worker. 202 with the job.
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(by): Caller,
+    Query(params): Query<Vec<(String, String)>>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let mut maps = Vec::new();
+    for (key, value) in &params {
+        if key == "map" {
+            let (column, field) = value
+                .split_once('=')
+                .ok_or_else(|| ApiError::bad_request("map", format!("map must read COLUMN=FIELD, not `{value}`")))?;
+            maps.push((column.to_string(), field.to_string()));
+        }
+    }
+    let request = ImportRequest {
+        campaign_id: int(&params, "campaign_id", true)?.unwrap_or_default(),
+        allocation_id: int(&params, "allocation_id", true)?.unwrap_or_default(),
+        template_id: int(&params, "template_id", false)?,
+        maps,
+        allow_duplicates: flag(&params, "allow_duplicates")?,
+    };
+    let name =
+        params.iter().find(|(k, _)| k == "file_name").map(|(_, v)| v.clone()).unwrap_or_else(|| "upload.csv".into());
+    let mut upload = Upload::begin(&state.app, &by, request, &name).await?;
+    let mut body = body;
+    let mut received: u64 = 0;
+    loop {
+        match body.frame().await {
+            None => break,
+            Some(Err(e)) => {
+                upload.abort().await?;
+                return Err(ApiError::bad_request("", format!("the request body could not be read: {e}")));
+            }
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    received += data.len() as u64;
+                    if received > MAX_IMPORT_BYTES {
+                        upload.abort().await?;
+                        return Err(ApiError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            format!("an import body may be at most {MAX_IMPORT_BYTES} bytes"),
+                        ));
+                    }
+                    upload.write(&data).await?;
+                }
+            }
+        }
+    }
+    let job = upload.finish().await?;
+    let location = HeaderValue::from_str(&format!("/v1/imports/{}", job.id)).expect("digits are a valid header");
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(view(&job))).into_response())
+}
+
+/// `GET /v1/imports/{id}`: progress and outcome.
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(by): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = imports::get(&state.app, &by, parse_id(&id)?).await?;
+    Ok(Json(view(&job)).into_response())
+}
+
+/// `GET /v1/imports/{id}/rejects`: the rejected rows as CSV (`line,reason,row`).
+pub async fn rejects(
+    State(state): State<AppState>,
+    Caller(by): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    imports::get(&state.app, &by, id).await?;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let app = state.app.clone();
+    tokio::spawn(async move {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        let _ = writer.write_record(["line", "reason", "row"]);
+        let mut after = 0;
+        loop {
+            let page = match imports::rejects(&app, &by, id, after, 1000).await {
+                Ok(page) => page,
+                Err(e) => {
+                    let _ = sender.send(Err(std::io::Error::other(e.to_string()))).await;
+                    return;
+                }
+            };
+            for r in &page {
+                let _ = writer.write_record([r.line.to_string().as_str(), r.reason.as_str(), r.record.as_str()]);
+            }
+            let bytes =
+                std::mem::replace(&mut writer, csv::Writer::from_writer(Vec::new())).into_inner().unwrap_or_default();
+            if sender.send(Ok(bytes)).await.is_err() {
+                return;
+            }
+            match page.last() {
+                Some(last) => after = last.line,
+                None => return,
+            }
+        }
+    });
+    Ok(stream(receiver, "text/csv; charset=utf-8"))
+}
+
+fn stream(
+    receiver: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+    content_type: &'static str,
+) -> Response {
+    let body = Body::from_stream(ReceiverStream(receiver));
+    ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
+}
+
+/// A channel receiver as a stream of body chunks.
+struct ReceiverStream(tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>);
+
+impl futures_core::Stream for ReceiverStream {
+    type Item = Result<Vec<u8>, std::io::Error>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+/// `GET /v1/leads/export?[campaign_id][&allocation_id][&updated_since][&format=csv|ndjson]`:
+/// every lead the key may see, streamed a page at a time.
+pub async fn export_leads(
+    State(state): State<AppState>,
+    Caller(by): Caller,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let format =
+        Format::parse(params.iter().rev().find(|(k, _)| k == "format").map(|(_, v)| v.as_str()).unwrap_or("csv"))?;
+    let updated_since = match params.iter().rev().find(|(k, _)| k == "updated_since") {
+        Some((_, v)) => Some(v.parse::<jiff::Timestamp>().map_err(|_| {
+            ApiError::bad_request("updated_since", format!("updated_since must be an RFC 3339 time, not `{v}`"))
+        })?),
+        None => None,
+    };
+    let selection = Selection {
+        campaign_id: int(&params, "campaign_id", false)?,
+        allocation_id: int(&params, "allocation_id", false)?,
+        updated_since,
+    };
+    // The first page is read here, so a failure is still an error response, not a cut body.
+    export::page(&state.app, &by, &selection, 0).await?;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let app = state.app.clone();
+    tokio::spawn(async move {
+        let sink = sender.clone();
+        let result = export::export(&app, &by, &selection, format, move |bytes| {
+            let sink = sink.clone();
+            async move { sink.send(Ok(bytes)).await.map_err(|_| std::io::Error::other("the client went away")) }
+        })
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "lead export stopped");
+            let _ = sender.send(Err(std::io::Error::other(e.to_string()))).await;
+        }
+    });
+    Ok(stream(receiver, format.content_type()))
+}
+
+/// Runs HTTP import jobs on this node until `stop` resolves: any pending job, or one whose node
+/// died (its claim lapsed), is taken through a claim in the database, so several nodes share
+/// the work and a job survives a restart.
+pub async fn run_worker(app: App, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        let ran = match imports::work_once(&app, Tuning::default()).await {
+            Ok(ran) => ran,
+            Err(error) => {
+                tracing::error!(%error, "the import worker could not look for jobs");
+                false
+            }
+        };
+        if ran {
+            continue;
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}

@@ -1,0 +1,590 @@
+//! List loading: import jobs and their checkpoints, rejected rows, uploaded bodies, and the bulk
+//! statements that load many leads at once.
+//!
+//! Bulk writes use multi-row `INSERT … VALUES (…), (…), …` statements: one statement per few
+//! hundred rows instead of one per row, which is what makes a million-row file load in seconds on
+//! SQLite. Parameters per statement stay under SQLite's limit (32,766) and PostgreSQL's (65,535).
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use jiff::Timestamp;
+use leadline_core::history::Actor;
+use leadline_core::lead::Lead;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{from_micros, micros, Backend, Conn, Result, SqlArg};
+
+/// Leads per multi-row INSERT (44 parameters each).
+pub const LEADS_PER_STATEMENT: usize = 500;
+/// Values per `IN (…)` look-up.
+const LOOKUP_CHUNK: usize = 2000;
+/// Small rows (phones, history, rejects) per multi-row INSERT.
+const SMALL_ROWS_PER_STATEMENT: usize = 2000;
+
+/// An import job as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: i64,
+    /// `cli` (a file on the operator's disk) or `http` (a body kept in `import_chunks`).
+    pub source: String,
+    /// `receiving`, `pending`, `running`, `done` or `failed`.
+    pub status: String,
+    pub file_name: String,
+    pub file_bytes: i64,
+    pub file_sha256: String,
+    pub campaign_id: i64,
+    pub allocation_id: i64,
+    pub template_id: i64,
+    /// The import's options as JSON (column maps, duplicates allowed).
+    pub options: String,
+    pub key_id: Option<i64>,
+    pub claim_token: Option<String>,
+    pub claimed_until: Option<Timestamp>,
+    pub checkpoint: Checkpoint,
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// How far a job has got: where to read on from, and what it did so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Byte offset of the first row not yet done (0: the header is not read yet).
+    pub byte_offset: i64,
+    /// Line number of that row.
+    pub next_line: i64,
+    pub rows_read: i64,
+    pub loaded: i64,
+    pub rejected_dnc: i64,
+    pub rejected_duplicate: i64,
+    pub rejected_invalid: i64,
+}
+
+/// What a new job starts with.
+#[derive(Debug, Clone)]
+pub struct NewJob<'a> {
+    pub source: &'a str,
+    pub status: &'a str,
+    pub file_name: &'a str,
+    pub file_bytes: i64,
+    pub file_sha256: &'a str,
+    pub campaign_id: i64,
+    pub allocation_id: i64,
+    pub template_id: i64,
+    pub options: &'a str,
+    pub key_id: Option<i64>,
+}
+
+/// A rejected row: its line, why, and the row as written (CSV).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub line: i64,
+    pub reason: String,
+    pub record: String,
+}
+
+const JOB_COLUMNS: &str = "id, source, status, file_name, file_bytes, file_sha256, campaign_id, allocation_id, \
+    template_id, options, key_id, claim_token, claimed_until, byte_offset, next_line, rows_read, loaded, \
+    rejected_dnc, rejected_duplicate, rejected_invalid, error, created_at, updated_at, finished_at";
+
+fn read_job(row: &AnyRow) -> Result<Job> {
+    let opt_time = |column: &str| -> Result<Option<Timestamp>> {
+        row.try_get::<Option<i64>, _>(column)?.map(|v| from_micros(column, v)).transpose()
+    };
+    Ok(Job {
+        id: row.try_get("id")?,
+        source: row.try_get("source")?,
+        status: row.try_get("status")?,
+        file_name: row.try_get("file_name")?,
+        file_bytes: row.try_get("file_bytes")?,
+        file_sha256: row.try_get("file_sha256")?,
+        campaign_id: row.try_get("campaign_id")?,
+        allocation_id: row.try_get("allocation_id")?,
+        template_id: row.try_get("template_id")?,
+        options: row.try_get("options")?,
+        key_id: row.try_get("key_id")?,
+        claim_token: row.try_get("claim_token")?,
+        claimed_until: opt_time("claimed_until")?,
+        checkpoint: Checkpoint {
+            byte_offset: row.try_get("byte_offset")?,
+            next_line: row.try_get("next_line")?,
+            rows_read: row.try_get("rows_read")?,
+            loaded: row.try_get("loaded")?,
+            rejected_dnc: row.try_get("rejected_dnc")?,
+            rejected_duplicate: row.try_get("rejected_duplicate")?,
+            rejected_invalid: row.try_get("rejected_invalid")?,
+        },
+        error: row.try_get("error")?,
+        created_at: from_micros("created_at", row.try_get("created_at")?)?,
+        updated_at: from_micros("updated_at", row.try_get("updated_at")?)?,
+        finished_at: opt_time("finished_at")?,
+    })
+}
+
+pub async fn create_job(conn: &mut Conn, job: &NewJob<'_>, now: Timestamp) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO imports (source, status, file_name, file_bytes, file_sha256, campaign_id, allocation_id, \
+         template_id, options, key_id, byte_offset, next_line, rows_read, loaded, rejected_dnc, rejected_duplicate, \
+         rejected_invalid, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 1, 0, 0, 0, 0, 0, $11, $11) RETURNING id",
+    )
+    .bind(job.source)
+    .bind(job.status)
+    .bind(job.file_name)
+    .bind(job.file_bytes)
+    .bind(job.file_sha256)
+    .bind(job.campaign_id)
+    .bind(job.allocation_id)
+    .bind(job.template_id)
+    .bind(job.options)
+    .bind(job.key_id)
+    .bind(micros(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+pub async fn get_job(conn: &mut Conn, id: i64) -> Result<Option<Job>> {
+    let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM imports WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(read_job).transpose()
+}
+
+/// The latest job of the same file (by content) into the same campaign allocation, with the
+/// same options, that is not failed: one to resume, or one that already loaded this file.
+pub async fn job_for_file(
+    conn: &mut Conn,
+    sha256: &str,
+    campaign_id: i64,
+    allocation_id: i64,
+    options: &str,
+) -> Result<Option<Job>> {
+    let row = sqlx::query(&format!(
+        "SELECT {JOB_COLUMNS} FROM imports WHERE file_sha256 = $1 AND campaign_id = $2 AND allocation_id = $3 \
+         AND options = $4 AND status <> 'failed' ORDER BY id DESC LIMIT 1"
+    ))
+    .bind(sha256)
+    .bind(campaign_id)
+    .bind(allocation_id)
+    .bind(options)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(read_job).transpose()
+}
+
+/// Takes a job that is pending, or running under a claim that lapsed, for `token` until `until`.
+/// True if this caller got it: the conditional UPDATE lets exactly one of several racing
+/// processes or nodes win.
+pub async fn claim(conn: &mut Conn, id: i64, token: &str, now: Timestamp, until: Timestamp) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE imports SET status = 'running', claim_token = $1, claimed_until = $2, updated_at = $3 \
+         WHERE id = $4 AND status IN ('pending', 'running') AND (claimed_until IS NULL OR claimed_until <= $3)",
+    )
+    .bind(token)
+    .bind(micros(until))
+    .bind(micros(now))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// HTTP jobs any node may take now: pending, or running under a lapsed claim (a node died).
+pub async fn claimable_http_jobs(conn: &mut Conn, now: Timestamp, limit: i64) -> Result<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT id FROM imports WHERE source = 'http' AND status IN ('pending', 'running') \
+         AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY id LIMIT $2",
+    )
+    .bind(micros(now))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
+/// Uploads whose node died before the body was complete (claim lapsed while `receiving`).
+pub async fn abandoned_uploads(conn: &mut Conn, now: Timestamp) -> Result<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT id FROM imports WHERE status = 'receiving' AND claimed_until IS NOT NULL AND claimed_until <= $1",
+    )
+    .bind(micros(now))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
+/// Records progress (in the transaction that committed the batch) and extends the claim. False
+/// if the job is no longer this token's (another process took it over after a lapse).
+pub async fn checkpoint(
+    conn: &mut Conn,
+    id: i64,
+    token: &str,
+    at: &Checkpoint,
+    now: Timestamp,
+    until: Timestamp,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE imports SET byte_offset = $1, next_line = $2, rows_read = $3, loaded = $4, rejected_dnc = $5, \
+         rejected_duplicate = $6, rejected_invalid = $7, claimed_until = $8, updated_at = $9 \
+         WHERE id = $10 AND claim_token = $11 AND status = 'running'",
+    )
+    .bind(at.byte_offset)
+    .bind(at.next_line)
+    .bind(at.rows_read)
+    .bind(at.loaded)
+    .bind(at.rejected_dnc)
+    .bind(at.rejected_duplicate)
+    .bind(at.rejected_invalid)
+    .bind(micros(until))
+    .bind(micros(now))
+    .bind(id)
+    .bind(token)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Extends a claim without progress (while a body is received or a file is checked).
+pub async fn extend_claim(conn: &mut Conn, id: i64, token: &str, until: Timestamp) -> Result<bool> {
+    let done = sqlx::query("UPDATE imports SET claimed_until = $1 WHERE id = $2 AND claim_token = $3")
+        .bind(micros(until))
+        .bind(id)
+        .bind(token)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends a job: `done`, or `failed` with the reason. The claim is released.
+pub async fn finish(conn: &mut Conn, id: i64, status: &str, error: Option<&str>, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "UPDATE imports SET status = $1, error = $2, finished_at = $3, updated_at = $3, claim_token = NULL, \
+         claimed_until = NULL WHERE id = $4",
+    )
+    .bind(status)
+    .bind(error)
+    .bind(micros(now))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets a job's status (`receiving` → `pending` once its body is complete and checked).
+pub async fn set_status(conn: &mut Conn, id: i64, status: &str, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "UPDATE imports SET status = $1, updated_at = $2, claim_token = NULL, claimed_until = NULL WHERE id = $3",
+    )
+    .bind(status)
+    .bind(micros(now))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes a new job for `token` right away (an upload in progress), before it is claimable.
+pub async fn hold(conn: &mut Conn, id: i64, token: &str, until: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE imports SET claim_token = $1, claimed_until = $2 WHERE id = $3")
+        .bind(token)
+        .bind(micros(until))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_job(conn: &mut Conn, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM import_chunks WHERE import_id = $1").bind(id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM import_rejects WHERE import_id = $1").bind(id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM imports WHERE id = $1").bind(id).execute(&mut *conn).await?;
+    Ok(())
+}
+
+pub async fn add_chunk(conn: &mut Conn, id: i64, seq: i64, start_offset: i64, data: &[u8]) -> Result<()> {
+    sqlx::query("INSERT INTO import_chunks (import_id, seq, start_offset, data) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(seq)
+        .bind(start_offset)
+        .bind(data.to_vec())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The stored chunk that holds byte `offset` of a job's body: its start offset and bytes.
+pub async fn chunk_at(conn: &mut Conn, id: i64, offset: i64) -> Result<Option<(i64, Vec<u8>)>> {
+    let row = sqlx::query(
+        "SELECT start_offset, data FROM import_chunks WHERE import_id = $1 AND start_offset <= $2 \
+         ORDER BY start_offset DESC LIMIT 1",
+    )
+    .bind(id)
+    .bind(offset)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some((row.try_get(0)?, row.try_get(1)?)))
+}
+
+pub async fn delete_chunks(conn: &mut Conn, id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM import_chunks WHERE import_id = $1").bind(id).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// A page of a job's rejected rows, in file order.
+pub async fn rejects(conn: &mut Conn, id: i64, after_line: i64, limit: i64) -> Result<Vec<Reject>> {
+    let rows = sqlx::query(
+        "SELECT line, reason, record FROM import_rejects WHERE import_id = $1 AND line > $2 ORDER BY line LIMIT $3",
+    )
+    .bind(id)
+    .bind(after_line)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| Ok(Reject { line: r.try_get(0)?, reason: r.try_get(1)?, record: r.try_get(2)? })).collect()
+}
+
+/// The n-th parameter; every statement here numbers them in the order they appear and binds
+/// them in that order. On SQLite they are bare `?`: sqlx asks SQLite for each parameter's name
+/// when binding, which for named ones (`$n`, `?n`) walks a list of all of them, so a statement
+/// with 20,000 named parameters spends seconds binding; nameless ones cost nothing.
+fn param(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => "?".to_string(),
+        Backend::Postgres => format!("${n}"),
+    }
+}
+
+/// `($1, $2, …), (…), …` for `rows` rows of `width` parameters, numbered from 1.
+fn values(backend: Backend, rows: usize, width: usize) -> String {
+    let mut text = String::with_capacity(rows * width * 6);
+    let mut n = 0;
+    for row in 0..rows {
+        if row > 0 {
+            text.push_str(", ");
+        }
+        text.push('(');
+        for column in 0..width {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            n += 1;
+            text.push_str(&param(backend, n));
+        }
+        text.push(')');
+    }
+    text
+}
+
+fn lead_insert_text(backend: Backend, rows: usize) -> String {
+    format!(
+        "INSERT INTO leads ({}) VALUES {} ON CONFLICT (ref) DO NOTHING RETURNING id, ref",
+        crate::leads::COLUMNS.join(", "),
+        values(backend, rows, crate::leads::COLUMNS.len())
+    )
+}
+
+/// Inserts new leads (ids assigned by the database) many rows per statement. Returns each
+/// lead's id, or None where its ref was taken (the caller draws another and tries again); any
+/// other refusal (an external id already used) fails the whole call.
+pub async fn insert_leads(conn: &mut Conn, backend: Backend, leads: &[Lead]) -> Result<Vec<Option<i64>>> {
+    static FULL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    let mut ids = Vec::with_capacity(leads.len());
+    for chunk in leads.chunks(LEADS_PER_STATEMENT) {
+        let partial;
+        let text = if chunk.len() == LEADS_PER_STATEMENT {
+            FULL[backend as usize].get_or_init(|| lead_insert_text(backend, LEADS_PER_STATEMENT))
+        } else {
+            partial = lead_insert_text(backend, chunk.len());
+            &partial
+        };
+        let args: Vec<SqlArg> = chunk.iter().flat_map(crate::leads::args).collect();
+        // Only the full-size statement is kept prepared; the odd sizes of a batch's last rows
+        // would otherwise fill every connection's statement cache with large statements.
+        let mut query = sqlx::query(text).persistent(chunk.len() == LEADS_PER_STATEMENT);
+        for arg in &args {
+            query = match arg {
+                SqlArg::Int(v) => query.bind(*v),
+                SqlArg::Bool(v) => query.bind(*v),
+                SqlArg::Text(v) => query.bind(v.as_deref()),
+            };
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
+        let mut by_ref = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.try_get(0)?;
+            let lead_ref: String = row.try_get(1)?;
+            by_ref.insert(lead_ref, id);
+        }
+        ids.extend(chunk.iter().map(|lead| by_ref.get(&lead.lead_ref).copied()));
+    }
+    Ok(ids)
+}
+
+/// Inserts (lead id, position, phone) rows.
+pub async fn insert_phones(conn: &mut Conn, backend: Backend, rows: &[(i64, i64, &str)]) -> Result<()> {
+    for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT) {
+        let text =
+            format!("INSERT INTO lead_phones (lead_id, position, phone) VALUES {}", values(backend, chunk.len(), 3));
+        let mut query = sqlx::query(&text).persistent(false);
+        for (lead_id, position, phone) in chunk {
+            query = query.bind(*lead_id).bind(*position).bind(*phone);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Appends one history row per (lead id, changes as JSON), all with one time, actor and action.
+pub async fn insert_history(
+    conn: &mut Conn,
+    backend: Backend,
+    rows: &[(i64, &str)],
+    at: Timestamp,
+    actor: Actor,
+    action: &str,
+) -> Result<()> {
+    for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT) {
+        let text = format!(
+            "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) VALUES {}",
+            values(backend, chunk.len(), 6)
+        );
+        let mut query = sqlx::query(&text).persistent(false);
+        for (lead_id, changes) in chunk {
+            query = query
+                .bind(*lead_id)
+                .bind(micros(at))
+                .bind(actor.key_id)
+                .bind(actor.api.as_str())
+                .bind(action)
+                .bind(*changes);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub async fn insert_rejects(conn: &mut Conn, backend: Backend, id: i64, rows: &[Reject]) -> Result<()> {
+    for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT / 2) {
+        let text = format!(
+            "INSERT INTO import_rejects (import_id, line, reason, record) VALUES {}",
+            values(backend, chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&text).persistent(false);
+        for reject in chunk {
+            query = query.bind(id).bind(reject.line).bind(reject.reason.as_str()).bind(reject.record.as_str());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Runs `SELECT <column> … IN (…)` over `values` in chunks and collects the matches.
+async fn matching(
+    conn: &mut Conn,
+    backend: Backend,
+    prefix: &str,
+    suffix: &str,
+    campaign_id: i64,
+    tail: &str,
+    values: &[&str],
+) -> Result<HashSet<String>> {
+    let mut found = HashSet::new();
+    for chunk in values.chunks(LOOKUP_CHUNK) {
+        let mut text = String::from(prefix);
+        for i in 0..chunk.len() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            text.push_str(&param(backend, i + 1));
+        }
+        text.push_str(suffix);
+        text.push_str(&param(backend, chunk.len() + 1));
+        text.push_str(tail);
+        // Not kept prepared: each batch's list has its own length.
+        let mut query = sqlx::query(&text).persistent(false);
+        for value in chunk {
+            query = query.bind(*value);
+        }
+        query = query.bind(campaign_id);
+        for row in query.fetch_all(&mut *conn).await? {
+            found.insert(row.try_get::<String, _>(0)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Which of `phones` (in any written form) are on the system-wide list or this campaign's.
+pub async fn dnc_listed(
+    conn: &mut Conn,
+    backend: Backend,
+    campaign_id: i64,
+    phones: &[&str],
+) -> Result<HashSet<String>> {
+    matching(
+        conn,
+        backend,
+        "SELECT phone FROM dnc WHERE phone IN (",
+        ") AND (campaign_id IS NULL OR campaign_id = ",
+        campaign_id,
+        ")",
+        phones,
+    )
+    .await
+}
+
+/// Which of `phones` a lead of the campaign already has.
+pub async fn phones_in_campaign(
+    conn: &mut Conn,
+    backend: Backend,
+    campaign_id: i64,
+    phones: &[&str],
+) -> Result<HashSet<String>> {
+    matching(
+        conn,
+        backend,
+        // CROSS JOIN makes SQLite start from the phones (by their index) instead of walking every
+        // lead of the campaign, which it may otherwise choose for a long IN list.
+        "SELECT p.phone FROM lead_phones p CROSS JOIN leads l WHERE l.id = p.lead_id AND p.phone IN (",
+        ") AND l.campaign_id = ",
+        campaign_id,
+        "",
+        phones,
+    )
+    .await
+}
+
+/// Which of `external_ids` a lead of the campaign already has.
+pub async fn external_ids_in_campaign(
+    conn: &mut Conn,
+    backend: Backend,
+    campaign_id: i64,
+    external_ids: &[&str],
+) -> Result<HashSet<String>> {
+    matching(
+        conn,
+        backend,
+        "SELECT external_id FROM leads WHERE external_id IN (",
+        ") AND campaign_id = ",
+        campaign_id,
+        "",
+        external_ids,
+    )
+    .await
+}
+
+/// Records the size and SHA-256 of a job's file once its body is complete.
+pub async fn describe_file(conn: &mut Conn, id: i64, bytes: i64, sha256: &str) -> Result<()> {
+    sqlx::query("UPDATE imports SET file_bytes = $1, file_sha256 = $2 WHERE id = $3")
+        .bind(bytes)
+        .bind(sha256)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
