@@ -31,6 +31,20 @@ fn route_groups() -> Vec<(&'static str, &'static str, Option<Value>)> {
         ("GET", "/v1/keys", None),
         ("POST", "/v1/keys", Some(json!({"role": "readonly"}))),
         ("DELETE", "/v1/keys/1", None),
+        ("GET", "/v1/returns", None),
+        ("POST", "/v1/returns", Some(json!({"lead_id": 1, "return_reason_id": 1}))),
+        ("GET", "/v1/returns/1", None),
+        ("POST", "/v1/returns/1/approve", Some(json!({"for": "credit"}))),
+        ("POST", "/v1/returns/1/reject", Some(json!({"denied_reason_id": 1}))),
+        ("GET", "/v1/buyers/1/ledger", None),
+        ("GET", "/v1/replacement-requests", None),
+        ("POST", "/v1/replacement-requests/1/fulfil", Some(json!({"lead_id": 1}))),
+        ("POST", "/v1/leads/1/queue-actions", Some(json!({"action": "throw_out"}))),
+        ("GET", "/v1/leads/1/ledger", None),
+        ("GET", "/v1/leads/export", None),
+        ("GET", "/v1/imports/1", None),
+        ("GET", "/v1/archive/leads/1", None),
+        ("POST", "/v1/allocations/1/next-lead", Some(json!({}))),
     ]
 }
 
@@ -90,6 +104,9 @@ conformance! {
             ("GET", "/v1/keys", None),
             ("POST", "/v1/keys", Some(json!({"role": "admin"}))),
             ("DELETE", "/v1/keys/1", None),
+            ("POST", "/v1/returns/1/approve", Some(json!({"for": "credit"}))),
+            ("POST", "/v1/returns/1/reject", Some(json!({"denied_reason_id": 1}))),
+            ("POST", "/v1/replacement-requests/1/fulfil", Some(json!({"lead_id": 1}))),
         ];
         for key in [&readonly, &archiver, &buyer_key] {
             for (method, path, body) in &writes_or_admin {

@@ -235,6 +235,7 @@ async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
         }
         None => println!("\nCreate a key with `leadline keys create --role admin` if you have none at hand."),
     }
+    println!("Operator console: {base}/console (sign in with an API key)");
     println!("API reference: {base}/docs   OpenAPI: {base}/openapi.json   Metrics: {base}/metrics");
     tracing::info!(%address, "serving");
     let router = leadline_http::router(app.clone(), config.http());
