@@ -137,6 +137,53 @@ conformance! {
         assert_eq!(queue_state(&app, out).await, (None, Some(2), true));
         assert!(b.find_all(&format!("#grid tr[data-lead='{out}']")).await.is_empty());
         b.screenshot(&shot("grid-after-actions")).await;
+
+        // The other actions, each on a lead still in the view: review (row button), a custom
+        // move, a fee and a referral (ticked), then back from review to the call-center queue.
+        let rows = b.script("return Array.from(document.querySelectorAll('#grid tbody tr')).map(r => Number(r.dataset.lead))").await;
+        let rows: Vec<i64> = rows.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        assert!(rows.len() >= 4, "{rows:?}");
+        let (reviewed, moved, charged, referred) = (rows[0], rows[1], rows[2], rows[3]);
+        b.click(&format!("#grid tr[data-lead='{reviewed}'] button[value='{reviewed}:move_to_review_queue']")).await;
+        wait_for_text(&b, ".flash.done", "Send to review: done for 1 lead.").await;
+        assert_eq!(queue_state(&app, reviewed).await.0, Some(2));
+        let bulk = |lead: i64, action: &'static str| {
+            let b = &b;
+            async move {
+                b.click(&format!("#grid tr[data-lead='{lead}'] input[name='lead']")).await;
+                b.select("#grid-actions select[name='action']", action).await;
+            }
+        };
+        bulk(moved, "move_to_custom_queue").await;
+        b.select("#grid-actions select[name='queue_id']", "3").await;
+        b.click("#apply").await;
+        wait_for_text(&b, ".flash.done", "Move to custom queue: done for 1 lead.").await;
+        assert_eq!(queue_state(&app, moved).await.0, Some(3));
+        bulk(charged, "add_call_center_fee").await;
+        b.type_into("#grid-actions input[name='fee']", "2.50").await;
+        b.click("#apply").await;
+        wait_for_text(&b, ".flash.done", "Charge call-center fee: done for 1 lead.").await;
+        let fees = {
+            let mut conn = app.store.read().await.unwrap();
+            leadline_store::ledger::lead_ledger(&mut conn, charged).await.unwrap()
+        };
+        assert_eq!(fees.iter().map(|r| (r.entry.kind, r.entry.amount_minor)).collect::<Vec<_>>(), [("call_center_fee", 250)]);
+        bulk(referred, "refer_to_buyer").await;
+        b.select("#grid-actions select[name='buyer_contract_id']", "1").await;
+        b.click("#apply").await;
+        wait_for_text(&b, ".flash.done", "Refer to buyer: done for 1 lead.").await;
+        let sales = {
+            let mut conn = app.store.read().await.unwrap();
+            let filter = leadline_store::sales::SaleFilter { lead_id: Some(referred), limit: 10, ..Default::default() };
+            leadline_store::sales::list(&mut conn, &filter).await.unwrap()
+        };
+        assert_eq!(sales.iter().map(|s| (s.buyer_contract_id, s.price_minor)).collect::<Vec<_>>(), [(1, 1250)]);
+        b.goto(&format!("{base}/console/grid?queue_id=2")).await;
+        wait_for(&b, &format!("#grid tr[data-lead='{reviewed}']")).await;
+        bulk(reviewed, "move_to_queue").await;
+        b.click("#apply").await;
+        wait_for_text(&b, ".flash.done", "Move to call-center queue: done for 1 lead.").await;
+        assert_eq!(queue_state(&app, reviewed).await.0, Some(1));
         b.click("header.top nav a[href='/console/dialer']").await;
         wait_for(&b, "#allocations").await;
 
