@@ -43,6 +43,13 @@ use crate::native;
         native::queues::act,
         native::queues::ledger,
         native::catalog::apply,
+        native::dialer::next_lead,
+        native::dialer::release,
+        native::dialer::disposition,
+        native::imports::create,
+        native::imports::get,
+        native::imports::rejects,
+        native::imports::export_leads,
     ),
     components(schemas(crate::error::Problem))
 )]

@@ -52,7 +52,14 @@ conformance! {
         assert_eq!(doc.status, StatusCode::OK);
         assert_eq!(doc.body["openapi"], "3.1.0");
         let paths = doc.body["paths"].as_object().unwrap();
-        for path in ["/v1/leads", "/v1/leads/{id}", "/v1/leads/{id}/history", "/v1/keys", "/v1/keys/{id}", "/v1/sales", "/v1/catalog"] {
+        for path in [
+            "/v1/leads", "/v1/leads/{id}", "/v1/leads/{id}/history", "/v1/keys", "/v1/keys/{id}", "/v1/sales", "/v1/catalog",
+            "/v1/returns", "/v1/returns/{id}", "/v1/returns/{id}/approve", "/v1/returns/{id}/reject",
+            "/v1/buyers/{id}/ledger", "/v1/replacement-requests", "/v1/replacement-requests/{id}/fulfil",
+            "/v1/leads/{id}/queue-actions", "/v1/leads/{id}/ledger", "/v1/archive/leads/{id}",
+            "/v1/imports", "/v1/imports/{id}", "/v1/imports/{id}/rejects", "/v1/leads/export",
+            "/v1/allocations/{id}/next-lead", "/v1/leads/{id}/release", "/v1/leads/{id}/disposition",
+        ] {
             assert!(paths.contains_key(path), "{path}");
         }
         for c in COLLECTIONS {

@@ -68,6 +68,15 @@ pub fn view(job: &Job) -> Value {
 
 /// `POST /v1/imports?campaign_id=…&allocation_id=…[&template_id=…][&map=COLUMN=FIELD…][&allow_duplicates=true]`
 /// with the CSV as the body: stored, checked whole, then loaded by a worker. 202 with the job.
+#[utoipa::path(post, path = "/v1/imports", tag = "imports",
+    params(("campaign_id" = i64, Query), ("allocation_id" = i64, Query), ("template_id" = Option<i64>, Query),
+        ("map" = Option<String>, Query, description = "COLUMN=FIELD; repeat for several columns"),
+        ("allow_duplicates" = Option<bool>, Query), ("file_name" = Option<String>, Query)),
+    request_body(content = String, content_type = "text/csv", description = "the CSV file, header row first"),
+    responses((status = 202, description = "the job (id, status, progress, counts); Location names it"),
+        (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+        (status = 413, body = crate::error::Problem)),
+    security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     Caller(by): Caller,
@@ -123,6 +132,10 @@ pub async fn create(
 }
 
 /// `GET /v1/imports/{id}`: progress and outcome.
+#[utoipa::path(get, path = "/v1/imports/{id}", tag = "imports", params(("id" = i64, Path)),
+    responses((status = 200, description = "the job: status, progress, loaded and rejected counts, error"),
+        (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     Caller(by): Caller,
@@ -133,6 +146,10 @@ pub async fn get(
 }
 
 /// `GET /v1/imports/{id}/rejects`: the rejected rows as CSV (`line,reason,row`).
+#[utoipa::path(get, path = "/v1/imports/{id}/rejects", tag = "imports", params(("id" = i64, Path)),
+    responses((status = 200, content_type = "text/csv", description = "the rejected rows: line, reason, row"),
+        (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
 pub async fn rejects(
     State(state): State<AppState>,
     Caller(by): Caller,
@@ -194,6 +211,13 @@ impl futures_core::Stream for ReceiverStream {
 
 /// `GET /v1/leads/export?[campaign_id][&allocation_id][&updated_since][&format=csv|ndjson]`:
 /// every lead the key may see, streamed a page at a time.
+#[utoipa::path(get, path = "/v1/leads/export", tag = "leads",
+    params(("campaign_id" = Option<i64>, Query), ("allocation_id" = Option<i64>, Query),
+        ("updated_since" = Option<String>, Query, description = "RFC 3339 time"),
+        ("format" = Option<String>, Query, description = "csv (default) or ndjson")),
+    responses((status = 200, description = "every lead the key may see, streamed (text/csv or application/x-ndjson)"),
+        (status = 400, body = crate::error::Problem)),
+    security(("bearer" = [])))]
 pub async fn export_leads(
     State(state): State<AppState>,
     Caller(by): Caller,
