@@ -26,6 +26,9 @@ pub enum AppError {
     /// A return was refused by the rules of returns.
     #[error("{0}")]
     Return(leadline_core::returns::ReturnError),
+    /// A return call did not name one sale the caller may return; the error names the field.
+    #[error("{0}")]
+    ReturnTarget(crate::returns::ReturnTargetError),
     /// A store failure the caller cannot fix; its detail goes to the log only.
     #[error("internal error")]
     Store(#[from] StoreError),

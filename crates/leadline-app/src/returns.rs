@@ -59,9 +59,10 @@ pub enum ReturnTargetError {
     UnknownDeniedReason(i64),
 }
 
-impl From<ReturnTargetError> for AppError {
-    fn from(error: ReturnTargetError) -> Self {
-        let field = match error {
+impl ReturnTargetError {
+    /// The input field the refusal is about.
+    pub fn field(&self) -> &'static str {
+        match self {
             ReturnTargetError::UnknownLead => "lead_id",
             ReturnTargetError::UnknownVertical(_) | ReturnTargetError::WrongVertical(_) => "vertical_id",
             ReturnTargetError::NotSold | ReturnTargetError::ContractDidNotBuy(_) | ReturnTargetError::Ambiguous(_) => {
@@ -69,8 +70,13 @@ impl From<ReturnTargetError> for AppError {
             }
             ReturnTargetError::UnknownReturnReason(_) | ReturnTargetError::ReturnReasonRequired => "return_reason_id",
             ReturnTargetError::UnknownDeniedReason(_) => "denied_reason_id",
-        };
-        AppError::invalid(field, error.to_string())
+        }
+    }
+}
+
+impl From<ReturnTargetError> for AppError {
+    fn from(error: ReturnTargetError) -> Self {
+        AppError::ReturnTarget(error)
     }
 }
 

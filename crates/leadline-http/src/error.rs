@@ -41,6 +41,7 @@ impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
         let status = match &error {
             AppError::Invalid(d) => return ApiError::bad_request(d.field.clone(), d.to_string()),
+            AppError::ReturnTarget(t) => return ApiError::bad_request(t.field(), t.to_string()),
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,

@@ -126,6 +126,7 @@ pub async fn sign_in(app: &App, request: KeyRequest) -> Principal {
 pub fn invalid<T: Debug>(result: Result<T, AppError>) -> DomainError {
     match result {
         Err(AppError::Invalid(error)) => error,
+        Err(AppError::ReturnTarget(target)) => DomainError::new(target.field(), target.to_string()),
         other => panic!("expected an Invalid error, got {other:?}"),
     }
 }

@@ -192,7 +192,7 @@ fn return_lead(state: AppState, by: Principal, args: Args) -> HandlerFuture {
         };
         match returns::request(&state.app, &by, Api::Cake, &call).await {
             Ok(_) => succeeded(request),
-            Err(error) => refused(error, |e| message(e, &call, false)),
+            Err(error) => refused(error, |e| message(e, false)),
         }
     })
 }
@@ -213,33 +213,29 @@ fn buyer_return(state: AppState, by: Principal, args: Args) -> HandlerFuture {
         }
         match returns::request(&state.app, &by, Api::Cake, &call).await {
             Ok(_) => succeeded(ReturnRequest::SubmitForApproval),
-            Err(error) => refused(error, |e| message(e, &call, true)),
+            Err(error) => refused(error, |e| message(e, true)),
         }
     })
 }
 
 /// The CAKE message for a refused return. For a buyer, a lead it did not buy reads exactly like
 /// a lead that does not exist, so a buyer key learns nothing of other buyers' sales.
-fn message(error: &AppError, call: &ReturnCall, buyer: bool) -> String {
-    let is = |e: &leadline_core::DomainError, target: ReturnTargetError| e.message == target.to_string();
+fn message(error: &AppError, buyer: bool) -> String {
     match error {
-        AppError::Invalid(e) => match e.field.as_str() {
-            "lead_id" => INVALID_LEAD.into(),
-            "vertical_id" => match call.vertical_id {
-                Some(v) if is(e, ReturnTargetError::WrongVertical(v)) => LEAD_NOT_IN_VERTICAL.into(),
-                _ => INVALID_VERTICAL.into(),
-            },
-            "buyer_contract_id" if is(e, ReturnTargetError::NotSold) => {
-                if buyer { INVALID_LEAD } else { NOT_SOLD }.into()
+        AppError::ReturnTarget(target) => match target {
+            ReturnTargetError::UnknownLead => INVALID_LEAD,
+            ReturnTargetError::WrongVertical(_) => LEAD_NOT_IN_VERTICAL,
+            ReturnTargetError::UnknownVertical(_) => INVALID_VERTICAL,
+            ReturnTargetError::NotSold if buyer => INVALID_LEAD,
+            ReturnTargetError::NotSold => NOT_SOLD,
+            ReturnTargetError::ContractDidNotBuy(_) => INVALID_CONTRACT,
+            ReturnTargetError::Ambiguous(_) => AMBIGUOUS,
+            ReturnTargetError::UnknownReturnReason(_) | ReturnTargetError::ReturnReasonRequired => {
+                INVALID_RETURN_REASON
             }
-            "buyer_contract_id" => match call.buyer_contract_id {
-                Some(c) if is(e, ReturnTargetError::ContractDidNotBuy(c)) => INVALID_CONTRACT.into(),
-                _ => AMBIGUOUS.into(),
-            },
-            "return_reason_id" => INVALID_RETURN_REASON.into(),
-            "denied_reason_id" => INVALID_DENIED_REASON.into(),
-            _ => e.to_string(),
-        },
+            ReturnTargetError::UnknownDeniedReason(_) => INVALID_DENIED_REASON,
+        }
+        .into(),
         AppError::Return(r) => match r {
             ReturnError::AlreadyInReturnList => ALREADY_IN_RETURN_LIST,
             ReturnError::AlreadyDecided(_) => ALREADY_DECIDED,

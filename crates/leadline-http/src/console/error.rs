@@ -27,7 +27,9 @@ impl From<AppError> for ConsoleError {
     fn from(error: AppError) -> Self {
         let status = match &error {
             AppError::Unauthorized(_) => return ConsoleError::SignIn,
-            AppError::Invalid(_) | AppError::Dialer(_) | AppError::Return(_) => StatusCode::BAD_REQUEST,
+            AppError::Invalid(_) | AppError::Dialer(_) | AppError::Return(_) | AppError::ReturnTarget(_) => {
+                StatusCode::BAD_REQUEST
+            }
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             AppError::Conflict(_) | AppError::StaleVersion { .. } => StatusCode::CONFLICT,

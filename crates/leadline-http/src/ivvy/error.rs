@@ -53,9 +53,11 @@ impl IvvyError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             // Dialer and return refusals come from calls this dialect does not make.
-            AppError::Conflict(_) | AppError::StaleVersion { .. } | AppError::Dialer(_) | AppError::Return(_) => {
-                StatusCode::CONFLICT
-            }
+            AppError::Conflict(_)
+            | AppError::StaleVersion { .. }
+            | AppError::Dialer(_)
+            | AppError::Return(_)
+            | AppError::ReturnTarget(_) => StatusCode::CONFLICT,
             AppError::Store(cause) => {
                 tracing::error!(error = %cause, source = ?std::error::Error::source(cause), "store failure");
                 StatusCode::INTERNAL_SERVER_ERROR
