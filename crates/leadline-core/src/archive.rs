@@ -64,7 +64,16 @@ impl BatchError {
     fn listing(message: &str, ids: Vec<Value>) -> BatchError {
         BatchError { message: message.into(), lead_errors: ids.len(), lead_ids: ids }
     }
+
+    /// Whether the batch was refused because some ids are not where it reads from (`lead_ids`
+    /// lists them); a bulk run drops those and goes on.
+    pub fn is_missing_ids(&self) -> bool {
+        self.message == MISSING_IDS
+    }
 }
+
+/// The seed's message for ids that are not in the table a batch reads from.
+const MISSING_IDS: &str = "lead_ids does not exist";
 
 /// What a batch did. `select_count` is the ids found where the batch reads from; the others count
 /// rows actually written (an update that would change nothing is not made and not counted; a
@@ -145,7 +154,7 @@ pub fn missing_ids(batch: &Batch, found: &[i64]) -> Result<(), BatchError> {
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(BatchError::listing("lead_ids does not exist", missing))
+        Err(BatchError::listing(MISSING_IDS, missing))
     }
 }
 

@@ -123,7 +123,7 @@ async fn run_batch(app: &App, target: &Target, mut batch: Batch) -> anyhow::Resu
     loop {
         match archive::run(app, target, &Principal::operator(), Api::Cli, &batch).await {
             Ok(counts) => return Ok((counts, vanished)),
-            Err(ArchiveError::Refused(error)) if error.message == "lead_ids does not exist" => {
+            Err(ArchiveError::Refused(error)) if error.is_missing_ids() => {
                 let gone: Vec<i64> = error.lead_ids.iter().filter_map(|v| v.as_i64()).collect();
                 vanished += gone.len() as u64;
                 batch.lead_ids.retain(|id| !gone.contains(id));

@@ -146,25 +146,14 @@ async fn kill_and_resume(dir: &PathBuf, site: &Site, extra: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_archive_run_on_sqlite_loses_and_duplicates_nothing_and_a_rerun_finishes() {
-    let dir = scratch();
-    let migrated = leadline(&dir.0, &["migrate"]).output().unwrap();
-    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
-    let pool = SqlitePool::connect(&format!("sqlite://{}", dir.0.join("leadline.db").display())).await.unwrap();
-    seed_sqlite(&pool).await;
-    kill_and_resume(&dir.0, &Site::Sqlite(pool), &[]).await;
+    let (dir, site) = seeded_sqlite().await;
+    kill_and_resume(&dir.0, &site, &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_archive_run_on_a_vicidial_database_loses_and_duplicates_nothing_and_a_rerun_finishes() {
-    let Some(vicidial) = VicidialTestDb::fresh().await else {
-        eprintln!("skipped: set LEADLINE_TEST_MYSQL_URL to run it on MariaDB");
-        return;
-    };
-    let dir = scratch();
-    std::fs::write(dir.0.join("leadline.toml"), format!("[vicidial]\ndatabase_url = \"{}\"\n", vicidial.url)).unwrap();
-    let pool = vicidial.db.pool().clone();
-    seed_mysql(&pool).await;
-    kill_and_resume(&dir.0, &Site::Mysql(pool), &["--config", "leadline.toml"]).await;
+    let Some((dir, site, vicidial)) = seeded_vicidial().await else { return };
+    kill_and_resume(&dir.0, &site, &["--config", "leadline.toml"]).await;
     vicidial.remove().await;
 }
 
@@ -255,26 +244,38 @@ async fn kill_server_and_resume(dir: &PathBuf, site: &Site, extra: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_during_api_batches_on_sqlite_loses_nothing_and_a_second_run_finishes() {
+    let (dir, site) = seeded_sqlite().await;
+    kill_server_and_resume(&dir.0, &site, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_during_api_batches_on_a_vicidial_database_loses_nothing_and_a_second_run_finishes() {
+    let Some((dir, site, vicidial)) = seeded_vicidial().await else { return };
+    kill_server_and_resume(&dir.0, &site, &["--config", "leadline.toml"]).await;
+    vicidial.remove().await;
+}
+
+/// A scratch directory with a migrated, seeded Leadline SQLite database.
+async fn seeded_sqlite() -> (Scratch, Site) {
     let dir = scratch();
     let migrated = leadline(&dir.0, &["migrate"]).output().unwrap();
     assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
     let pool = SqlitePool::connect(&format!("sqlite://{}", dir.0.join("leadline.db").display())).await.unwrap();
     seed_sqlite(&pool).await;
-    kill_server_and_resume(&dir.0, &Site::Sqlite(pool), &[]).await;
+    (dir, Site::Sqlite(pool))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_killed_during_api_batches_on_a_vicidial_database_loses_nothing_and_a_second_run_finishes() {
+/// A scratch directory configured for a fresh, seeded VICIdial database; None without MariaDB.
+async fn seeded_vicidial() -> Option<(Scratch, Site, VicidialTestDb)> {
     let Some(vicidial) = VicidialTestDb::fresh().await else {
         eprintln!("skipped: set LEADLINE_TEST_MYSQL_URL to run it on MariaDB");
-        return;
+        return None;
     };
     let dir = scratch();
     std::fs::write(dir.0.join("leadline.toml"), format!("[vicidial]\ndatabase_url = \"{}\"\n", vicidial.url)).unwrap();
     let pool = vicidial.db.pool().clone();
     seed_mysql(&pool).await;
-    kill_server_and_resume(&dir.0, &Site::Mysql(pool), &["--config", "leadline.toml"]).await;
-    vicidial.remove().await;
+    Some((dir, Site::Mysql(pool), vicidial))
 }
 
 async fn seed_sqlite(pool: &SqlitePool) {
