@@ -166,6 +166,12 @@ pub struct OfficeHours {
     holidays: BTreeSet<Date>,
 }
 
+/// Whether office hours hold a batch back at `now`: archiving waits for them to end (the live
+/// table is busy then); dearchiving may run at any time. No office hours hold nothing back.
+pub fn held_by_office_hours(hours: Option<&OfficeHours>, direction: Direction, now: jiff::Timestamp) -> bool {
+    direction == Direction::Archive && hours.is_some_and(|hours| hours.contains(now))
+}
+
 impl OfficeHours {
     /// `holidays` are local dates written YYYY-MM-DD. Errors name the field.
     pub fn new(timezone: &str, windows: &[Window], holidays: &[String]) -> Result<OfficeHours, DomainError> {

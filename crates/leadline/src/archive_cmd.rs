@@ -139,9 +139,8 @@ async fn run_batch(app: &App, target: &Target, mut batch: Batch) -> anyhow::Resu
 
 pub async fn run(app: &App, config: &Config, direction: Direction, args: ArchiveArgs) -> anyhow::Result<()> {
     let settings = &config.vicidial;
-    if direction == Direction::Archive
-        && !args.ignore_office_hours
-        && settings.office_hours.as_ref().is_some_and(|hours| hours.contains(app.now()))
+    if !args.ignore_office_hours
+        && leadline_core::archive::held_by_office_hours(settings.office_hours.as_ref(), direction, app.now())
     {
         anyhow::bail!(
             "it is office hours (see [vicidial] in the configuration); archive later or pass --ignore-office-hours"

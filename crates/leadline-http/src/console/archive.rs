@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::response::Redirect;
 use leadline_app::archive::{self, ArchiveError, Target};
 use leadline_app::console::{self, Flash};
-use leadline_core::archive::{check_request, Counts, Direction};
+use leadline_core::archive::{check_request, held_by_office_hours, Counts, Direction};
 use leadline_core::history::Api;
 use leadline_store::console::ArchiveRunRow;
 use maud::{html, Markup};
@@ -99,9 +99,7 @@ pub async fn run(State(state): State<AppState>, form: CsrfForm) -> Result<Redire
     };
     let verb = direction.verb();
     let outcome: Result<(usize, Counts), String> = async {
-        if direction == Direction::Archive
-            && settings.office_hours.as_ref().is_some_and(|h| h.contains(state.app.now()))
-        {
+        if held_by_office_hours(settings.office_hours.as_ref(), direction, state.app.now()) {
             return Err("it is office hours; archiving waits until they end.".to_string());
         }
         let lead_ids = ids(form.get("lead_ids").unwrap_or(""))?;

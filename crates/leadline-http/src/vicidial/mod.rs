@@ -16,7 +16,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use leadline_app::archive::{self, ArchiveError, Target};
 use leadline_app::{keys, AppError, Principal};
-use leadline_core::archive::{check_request, BatchError, Counts, Direction, OfficeHours, DEFAULT_MAX_LEAD_IDS};
+use leadline_core::archive::{
+    check_request, held_by_office_hours, BatchError, Counts, Direction, OfficeHours, DEFAULT_MAX_LEAD_IDS,
+};
 use leadline_core::history::Api;
 use serde_json::{json, Value};
 
@@ -93,13 +95,14 @@ fn failure(error: AppError) -> Response {
     unexpected(text)
 }
 
-/// The parser's complaint in the seed's wording: what, where in the document, line and position.
-fn parse_failure(body: &[u8]) -> Option<String> {
+/// The body as JSON, or the parser's complaint in the seed's wording: what, where in the
+/// document, line and position.
+fn parse_body(body: &[u8]) -> Result<Value, String> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let outcome: Result<Value, _> = serde_path_to_error::deserialize(&mut deserializer);
     let (path, inner) = match outcome {
-        Ok(_) => match deserializer.end() {
-            Ok(()) => return None,
+        Ok(value) => match deserializer.end() {
+            Ok(()) => return Ok(value),
             Err(e) => (String::from("."), e),
         },
         Err(e) => (e.path().to_string(), e.into_inner()),
@@ -107,7 +110,7 @@ fn parse_failure(body: &[u8]) -> Option<String> {
     let what = inner.to_string();
     let what = what.split(" at line ").next().unwrap_or(&what).to_string();
     let path = if path == "." { String::new() } else { path };
-    Some(format!("{what}. Path '{path}', line {}, position {}.", inner.line(), inner.column()))
+    Err(format!("{what}. Path '{path}', line {}, position {}.", inner.line(), inner.column()))
 }
 
 async fn handle(
@@ -121,9 +124,7 @@ async fn handle(
         Err(response) => return response,
     };
     let settings = &state.settings.vicidial;
-    if direction == Direction::Archive
-        && settings.office_hours.as_ref().is_some_and(|hours| hours.contains(state.app.now()))
-    {
+    if held_by_office_hours(settings.office_hours.as_ref(), direction, state.app.now()) {
         return message(StatusCode::FORBIDDEN, "api cannot be executed during office hours time condition");
     }
     let body = match body {
@@ -133,10 +134,10 @@ async fn handle(
         }
         Err(rejection) => return unexpected(format!("the request body could not be read: {rejection}")),
     };
-    if let Some(text) = parse_failure(&body) {
-        return unexpected(text);
-    }
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let value = match parse_body(&body) {
+        Ok(value) => value,
+        Err(text) => return unexpected(text),
+    };
     let batch = match check_request(&value, direction, settings.max_lead_ids) {
         Ok(batch) => batch,
         Err(error) => return refused(StatusCode::BAD_REQUEST, error),
@@ -176,10 +177,10 @@ mod tests {
 
     #[test]
     fn a_parse_failure_names_the_path_line_and_position() {
-        let text = parse_failure(b"{\"lead_ids\": [1, 2, s]}").unwrap();
+        let text = parse_body(b"{\"lead_ids\": [1, 2, s]}").unwrap_err();
         assert_eq!(text, "expected value. Path 'lead_ids[2]', line 1, position 21.");
-        assert!(parse_failure(b"").unwrap().starts_with("EOF while parsing a value. Path '', line 1"));
-        assert!(parse_failure(b"{} x").unwrap().starts_with("trailing characters."));
-        assert_eq!(parse_failure(b" {\"a\": 1} "), None);
+        assert!(parse_body(b"").unwrap_err().starts_with("EOF while parsing a value. Path '', line 1"));
+        assert!(parse_body(b"{} x").unwrap_err().starts_with("trailing characters."));
+        assert_eq!(parse_body(b" {\"a\": 1} "), Ok(json!({"a": 1})));
     }
 }
