@@ -432,3 +432,120 @@ pub async fn history(conn: &mut Conn, lead_id: i64, after: Option<i64>, limit: i
         })
         .collect()
 }
+
+/// Lead writes on SQLite's direct writer ([`crate::writer`]): one prepared statement per row,
+/// kept in the connection's statement cache.
+pub mod direct {
+    use std::sync::OnceLock;
+
+    use jiff::Timestamp;
+    use leadline_core::history::Actor;
+    use leadline_core::lead::Lead;
+    use leadline_core::phone::Phone;
+    use rusqlite::{params, CachedStatement, Connection};
+
+    use super::{args, COLUMNS};
+    use crate::{micros, Result};
+
+    const PHONE: &str = "INSERT INTO lead_phones (lead_id, position, phone) VALUES (?1, ?2, ?3)";
+    const HISTORY: &str =
+        "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+    /// The id the next new lead gets: past every live and archived lead, as [`super::insert`]
+    /// assigns them, so an archived lead's id is never given out again.
+    pub fn next_id(conn: &Connection) -> Result<i64> {
+        Ok(conn
+            .prepare_cached(
+                "SELECT MAX(m) + 1 FROM (SELECT COALESCE(MAX(id), 0) AS m FROM leads \
+                 UNION ALL SELECT COALESCE(MAX(id), 0) FROM leads_archive)",
+            )?
+            .query_row([], |row| row.get(0))?)
+    }
+
+    /// Inserts new leads, their phones and their history rows, with the statements prepared
+    /// once for many leads.
+    pub struct NewLeads<'c> {
+        lead: CachedStatement<'c>,
+        phone: CachedStatement<'c>,
+        history: CachedStatement<'c>,
+    }
+
+    impl<'c> NewLeads<'c> {
+        pub fn new(conn: &'c Connection) -> Result<NewLeads<'c>> {
+            static LEAD: OnceLock<String> = OnceLock::new();
+            let lead = LEAD.get_or_init(|| {
+                let marks: Vec<String> = (1..=COLUMNS.len() + 1).map(|n| format!("?{n}")).collect();
+                format!(
+                    "INSERT INTO leads (id, {}) VALUES ({}) ON CONFLICT (ref) DO NOTHING",
+                    COLUMNS.join(", "),
+                    marks.join(", ")
+                )
+            });
+            Ok(NewLeads {
+                lead: conn.prepare_cached(lead)?,
+                phone: conn.prepare_cached(PHONE)?,
+                history: conn.prepare_cached(HISTORY)?,
+            })
+        }
+
+        /// Inserts a new lead under `id`. False when its ref is taken (the caller draws another);
+        /// any other refusal (an external id already used in the campaign) is an error.
+        pub fn lead(&mut self, id: i64, lead: &Lead) -> Result<bool> {
+            let values = args(lead);
+            let mut bound: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(values.len() + 1);
+            bound.push(&id);
+            bound.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
+            Ok(self.lead.execute(bound.as_slice())? == 1)
+        }
+
+        pub fn phones(&mut self, lead_id: i64, phones: &[Phone]) -> Result<()> {
+            for (position, phone) in phones.iter().enumerate() {
+                self.phone.execute(params![lead_id, position as i64, phone.as_str()])?;
+            }
+            Ok(())
+        }
+
+        /// Appends a history row; `changes` is the change set as JSON.
+        pub fn history(
+            &mut self,
+            lead_id: i64,
+            at: Timestamp,
+            actor: Actor,
+            action: &str,
+            changes: &str,
+        ) -> Result<()> {
+            self.history.execute(params![lead_id, micros(at), actor.key_id, actor.api.as_str(), action, changes])?;
+            Ok(())
+        }
+    }
+
+    /// Replaces a lead's phone rows after its phones changed.
+    pub fn replace_phones(conn: &Connection, lead_id: i64, phones: &[Phone]) -> Result<()> {
+        conn.prepare_cached("DELETE FROM lead_phones WHERE lead_id = ?1")?.execute([lead_id])?;
+        let mut statement = conn.prepare_cached(PHONE)?;
+        for (position, phone) in phones.iter().enumerate() {
+            statement.execute(params![lead_id, position as i64, phone.as_str()])?;
+        }
+        Ok(())
+    }
+
+    /// Appends a history row; `changes` is the change set as JSON.
+    pub fn record_history(
+        conn: &Connection,
+        lead_id: i64,
+        at: Timestamp,
+        actor: Actor,
+        action: &str,
+        changes: &str,
+    ) -> Result<()> {
+        conn.prepare_cached(HISTORY)?.execute(params![
+            lead_id,
+            micros(at),
+            actor.key_id,
+            actor.api.as_str(),
+            action,
+            changes
+        ])?;
+        Ok(())
+    }
+}

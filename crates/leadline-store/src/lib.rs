@@ -21,6 +21,7 @@ pub mod returns;
 pub mod sales;
 mod sql;
 pub mod vicidial;
+pub mod writer;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -30,6 +31,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor};
 
+pub use rusqlite::Connection as DirectConn;
 pub use sql::{Sql, SqlArg};
 pub use sqlx::AnyConnection as Conn;
 
@@ -58,6 +60,28 @@ pub enum StoreError {
     Database(sqlx::Error),
     #[error("migrating the database failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Sqlite(rusqlite::Error),
+    /// The SQLite writer thread could not take or finish a write; nothing of it was kept.
+    #[error("the write was not committed: {0}")]
+    Writer(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        use rusqlite::ffi;
+        if let rusqlite::Error::SqliteFailure(failure, message) = &error {
+            let detail = || message.clone().unwrap_or_else(|| failure.to_string());
+            match failure.extended_code {
+                ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    return StoreError::Unique(detail())
+                }
+                ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return StoreError::ForeignKey(detail()),
+                _ => {}
+            }
+        }
+        StoreError::Sqlite(error)
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -96,6 +120,8 @@ pub struct Store {
     backend: Backend,
     write: AnyPool,
     read: AnyPool,
+    /// The direct writer, on a SQLite file (see [`writer`]).
+    writer: Option<std::sync::Arc<writer::Writer>>,
 }
 
 /// Migrations embedded in the binary, per backend.
@@ -110,6 +136,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (6, "imports", include_str!("../migrations/sqlite/0006_imports.sql")),
     (7, "returns", include_str!("../migrations/sqlite/0007_returns.sql")),
     (9, "console", include_str!("../migrations/sqlite/0009_console.sql")),
+    (10, "lean lead indexes", include_str!("../migrations/sqlite/0010_lean_lead_indexes.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -119,6 +146,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (6, "imports", include_str!("../migrations/postgres/0006_imports.sql")),
     (7, "returns", include_str!("../migrations/postgres/0007_returns.sql")),
     (9, "console", include_str!("../migrations/postgres/0009_console.sql")),
+    (10, "lean lead indexes", include_str!("../migrations/postgres/0010_lean_lead_indexes.sql")),
 ]);
 
 impl<'s> MigrationSource<'s> for Embedded {
@@ -161,6 +189,9 @@ impl Store {
                 let write = AnyPoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(config.acquire_timeout)
+                    // A local file needs no liveness check, and the direct writer takes this
+                    // connection as its lock once per group.
+                    .test_before_acquire(false)
                     .after_connect(sqlite_setup)
                     .connect_with(options.clone())
                     .await?;
@@ -170,7 +201,15 @@ impl Store {
                     .after_connect(sqlite_setup)
                     .connect_with(options)
                     .await?;
-                Ok(Store { backend, write, read })
+                let file =
+                    sqlx::sqlite::SqliteConnectOptions::from_str(&url).map_err(|e| StoreError::Url(e.to_string()))?;
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                let writer = if in_memory {
+                    None
+                } else {
+                    Some(std::sync::Arc::new(writer::Writer::start(file.get_filename(), write.clone())?))
+                };
+                Ok(Store { backend, write, read, writer })
             }
             Backend::Postgres => {
                 let options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
@@ -179,7 +218,7 @@ impl Store {
                     .acquire_timeout(config.acquire_timeout)
                     .connect_with(options)
                     .await?;
-                Ok(Store { backend, write: pool.clone(), read: pool })
+                Ok(Store { backend, write: pool.clone(), read: pool, writer: None })
             }
         }
     }
@@ -198,6 +237,12 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The direct writer for the hot write paths: on a SQLite file, None on PostgreSQL (whose
+    /// sqlx driver has no per-statement thread hand-off to avoid).
+    pub fn writer(&self) -> Option<&writer::Writer> {
+        self.writer.as_deref()
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN

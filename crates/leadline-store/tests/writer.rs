@@ -1,0 +1,135 @@
+//! The SQLite direct writer: group commit, a failed unit rolled back alone, a failed commit
+//! reported to every unit of its group, and no interleaving with sqlx's writer.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use leadline_store::{PoolConfig, Store, StoreError};
+
+/// A fresh SQLite file with a scratch table; removed on drop.
+struct Scratch {
+    store: Store,
+    path: std::path::PathBuf,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+        }
+    }
+}
+
+async fn scratch() -> Scratch {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "leadline-writer-{}-{}.db",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let store = Store::connect(&format!("sqlite://{}", path.display()), &PoolConfig::default()).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    sqlx::query("CREATE TABLE parents (id INTEGER PRIMARY KEY)").execute(&mut *tx).await.unwrap();
+    sqlx::query("CREATE TABLE items (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parents(id))")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    Scratch { store, path }
+}
+
+async fn item_ids(store: &Store) -> Vec<i64> {
+    let mut conn = store.read().await.unwrap();
+    sqlx::query_scalar("SELECT id FROM items ORDER BY id").fetch_all(&mut *conn).await.unwrap()
+}
+
+fn insert_item(conn: &leadline_store::DirectConn, id: i64) -> Result<(), StoreError> {
+    conn.execute("INSERT INTO items (id) VALUES (?1)", [id])?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_units_all_commit_and_a_failing_one_is_rolled_back_alone() {
+    let s = scratch().await;
+    let mut tasks = Vec::new();
+    for id in 1..=300i64 {
+        let store = s.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let writer = store.writer().expect("a SQLite file has a direct writer");
+            writer
+                .run(move |conn| {
+                    insert_item(conn, id)?;
+                    if id % 10 == 0 {
+                        // Fails after writing: what it wrote must not stay.
+                        return Err(StoreError::Corrupt(format!("unit {id} refused")));
+                    }
+                    Ok(id)
+                })
+                .await
+        }));
+    }
+    let mut refused = 0;
+    for (i, task) in tasks.into_iter().enumerate() {
+        match task.await.unwrap() {
+            Ok(id) => assert_eq!(id, i as i64 + 1),
+            Err(StoreError::Corrupt(message)) => {
+                assert_eq!(message, format!("unit {} refused", i + 1));
+                refused += 1;
+            }
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(refused, 30);
+    let ids = item_ids(&s.store).await;
+    assert_eq!(ids.len(), 270);
+    assert!(ids.iter().all(|id| id % 10 != 0), "no refused unit's row was kept");
+}
+
+#[tokio::test]
+async fn a_panicking_unit_fails_alone_and_the_writer_goes_on() {
+    let s = scratch().await;
+    let writer = s.store.writer().unwrap();
+    let outcome: Result<(), StoreError> = writer
+        .run(|conn| {
+            insert_item(conn, 1)?;
+            panic!("a bug in a unit of work");
+        })
+        .await;
+    assert!(matches!(outcome, Err(StoreError::Writer(_))), "{outcome:?}");
+    writer.run(|conn| insert_item(conn, 2)).await.unwrap();
+    assert_eq!(item_ids(&s.store).await, vec![2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_that_fails_fails_every_unit_of_its_group() {
+    let s = scratch().await;
+    let writer = s.store.writer().unwrap();
+    // A deferred foreign key is checked at COMMIT: the unit itself succeeds, the commit fails.
+    let outcome: Result<(), StoreError> = writer
+        .run(|conn| {
+            conn.execute_batch("PRAGMA defer_foreign_keys = ON; INSERT INTO items (id, parent_id) VALUES (1, 99);")?;
+            Ok(())
+        })
+        .await;
+    match outcome {
+        Err(StoreError::Writer(message)) => assert!(message.contains("FOREIGN KEY"), "{message}"),
+        other => panic!("expected a failed commit, got {other:?}"),
+    }
+    assert!(item_ids(&s.store).await.is_empty());
+    writer.run(|conn| insert_item(conn, 2)).await.unwrap();
+    assert_eq!(item_ids(&s.store).await, vec![2], "the writer recovered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_wait_for_an_open_sqlx_write_transaction() {
+    let s = scratch().await;
+    let mut tx = s.store.begin().await.unwrap();
+    sqlx::query("INSERT INTO items (id) VALUES (1)").execute(&mut *tx).await.unwrap();
+    let store = s.store.clone();
+    let unit = tokio::spawn(async move { store.writer().unwrap().run(|conn| insert_item(conn, 2)).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!unit.is_finished(), "the unit waits for the process's write lock");
+    tx.commit().await.unwrap();
+    unit.await.unwrap().unwrap();
+    assert_eq!(item_ids(&s.store).await, vec![1, 2]);
+}
