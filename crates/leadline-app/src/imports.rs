@@ -19,19 +19,21 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use leadline_core::dialer::{dnc_forms, phone_country, PhoneCountry};
-use leadline_core::history::{Api, Changes};
+use leadline_core::history::{Actor, Api};
 use leadline_core::import::{phone_key, Plan};
 use leadline_core::lead::{ref_from_bytes, Lead, REF_LEN};
 use leadline_core::DomainError;
 use leadline_store::imports::{self as store, Checkpoint, Job, NewJob, Reject};
-use leadline_store::{Backend, Conn, StoreError};
+use leadline_store::leads as lead_store;
+use leadline_store::{Backend, Conn, DirectConn, StoreError};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::{App, AppError, Principal, Result};
 
 /// Rows per committed batch.
-pub const BATCH_ROWS: usize = 5000;
+pub const BATCH_ROWS: usize = 10_000;
 /// Largest field accepted; a bigger one is almost always a quote left open.
 pub const MAX_FIELD_BYTES: usize = 64 * 1024;
 /// Largest row accepted (all its fields); reading stops there, so memory stays bounded.
@@ -334,7 +336,7 @@ pub async fn target(app: &App, by: &Principal, request: &ImportRequest) -> Resul
 struct Parsed {
     line: u64,
     record: csv::ByteRecord,
-    lead: std::result::Result<(Lead, String), String>,
+    lead: std::result::Result<Lead, String>,
 }
 
 /// A batch handed from the parser thread: its rows and where the file was read up to.
@@ -399,14 +401,6 @@ fn parse(
                     input.contact_hours_id = Some(target.template.contact_hours_id);
                     Lead::create(lead_ref, input, now)
                 })
-                .map(|lead| {
-                    let mut changes = serde_json::to_value(Changes::between(None, &lead)).unwrap_or_default();
-                    if let Some(map) = changes.as_object_mut() {
-                        // The history row's lead_id says which lead; the id is not known yet.
-                        map.remove("id");
-                    }
-                    (lead, changes.to_string())
-                })
                 .map_err(|e| e.to_string());
             drop(cells);
             batch.next_offset = raw.next_offset;
@@ -436,60 +430,105 @@ fn text_key(text: &str) -> u64 {
     hasher.finish()
 }
 
-/// Decides each row of a batch: load it, or reject it with a reason. Look-ups run in bulk on
-/// `conn` (inside the batch's transaction for a real run).
-async fn decide(
+/// What a batch's rows ask the database: every written form of their phones (for DNC), their
+/// phones (for duplicates), their external ids.
+struct Wanted<'a> {
+    forms: Vec<String>,
+    phones: Vec<&'a str>,
+    externals: Vec<&'a str>,
+}
+
+fn wanted<'a>(rows: &'a [Parsed], target: &Target) -> Wanted<'a> {
+    let mut wanted = Wanted { forms: Vec::new(), phones: Vec::new(), externals: Vec::new() };
+    for row in rows {
+        if let Ok(lead) = &row.lead {
+            for phone in &lead.phones {
+                wanted.phones.push(phone.as_str());
+                wanted.forms.extend(dnc_forms(phone.as_str(), target.country));
+            }
+            if let Some(external) = &lead.external_id {
+                wanted.externals.push(external);
+            }
+        }
+    }
+    wanted
+}
+
+/// What the database answered for a batch.
+struct Found {
+    dnc: HashSet<String>,
+    phones_taken: HashSet<String>,
+    externals_taken: HashSet<String>,
+}
+
+/// Looks a batch's phones and external ids up in bulk on `conn` (inside the batch's
+/// transaction for a real run).
+async fn find(
     conn: &mut Conn,
     backend: Backend,
     target: &Target,
     allow_duplicates: bool,
+    rows: &[Parsed],
+) -> Result<Found> {
+    let wanted = wanted(rows, target);
+    let forms: Vec<&str> = wanted.forms.iter().map(String::as_str).collect();
+    Ok(Found {
+        dnc: store::dnc_listed(conn, backend, target.campaign_id, &forms).await?,
+        phones_taken: if allow_duplicates {
+            HashSet::new()
+        } else {
+            store::phones_in_campaign(conn, backend, target.campaign_id, &wanted.phones).await?
+        },
+        externals_taken: store::external_ids_in_campaign(conn, backend, target.campaign_id, &wanted.externals).await?,
+    })
+}
+
+/// [`find`] on SQLite's direct writer.
+fn find_direct(conn: &DirectConn, target: &Target, allow_duplicates: bool, rows: &[Parsed]) -> Result<Found> {
+    let wanted = wanted(rows, target);
+    let forms: Vec<&str> = wanted.forms.iter().map(String::as_str).collect();
+    Ok(Found {
+        dnc: store::direct::dnc_listed(conn, target.campaign_id, &forms)?,
+        phones_taken: if allow_duplicates {
+            HashSet::new()
+        } else {
+            store::direct::phones_in_campaign(conn, target.campaign_id, &wanted.phones)?
+        },
+        externals_taken: store::direct::external_ids_in_campaign(conn, target.campaign_id, &wanted.externals)?,
+    })
+}
+
+/// Decides each row of a batch from what the look-ups found: load it, or reject it with a
+/// reason.
+fn decide(
+    target: &Target,
+    allow_duplicates: bool,
     rows: Vec<Parsed>,
+    found: &Found,
     seen: &mut Seen,
     counts: &mut Checkpoint,
-) -> Result<(Vec<(Lead, String)>, Vec<Reject>)> {
-    let mut forms: Vec<String> = Vec::new();
-    let mut phones: Vec<&str> = Vec::new();
-    let mut externals: Vec<&str> = Vec::new();
-    for row in &rows {
-        if let Ok((lead, _)) = &row.lead {
-            for phone in &lead.phones {
-                phones.push(phone.as_str());
-                forms.extend(dnc_forms(phone.as_str(), target.country));
-            }
-            if let Some(external) = &lead.external_id {
-                externals.push(external);
-            }
-        }
-    }
-    let form_refs: Vec<&str> = forms.iter().map(String::as_str).collect();
-    let dnc = store::dnc_listed(conn, backend, target.campaign_id, &form_refs).await?;
-    let taken = if allow_duplicates {
-        HashSet::new()
-    } else {
-        store::phones_in_campaign(conn, backend, target.campaign_id, &phones).await?
-    };
-    let externals_taken = store::external_ids_in_campaign(conn, backend, target.campaign_id, &externals).await?;
-    drop((phones, externals));
+) -> (Vec<(Lead, i64)>, Vec<Reject>) {
     let mut load = Vec::with_capacity(rows.len());
     let mut rejects = Vec::new();
     for row in rows {
         let reject = |reason: String| Reject { line: row.line as i64, reason, record: record_text(&row.record) };
-        let (lead, history) = match row.lead {
-            Ok(pair) => pair,
+        let lead = match row.lead {
+            Ok(lead) => lead,
             Err(reason) => {
                 counts.rejected_invalid += 1;
                 rejects.push(reject(reason));
                 continue;
             }
         };
-        let listed = lead.phones.iter().find(|p| dnc_forms(p.as_str(), target.country).iter().any(|f| dnc.contains(f)));
+        let listed =
+            lead.phones.iter().find(|p| dnc_forms(p.as_str(), target.country).iter().any(|f| found.dnc.contains(f)));
         if let Some(phone) = listed {
             counts.rejected_dnc += 1;
             rejects.push(reject(format!("phone {phone} is on a do-not-call list")));
             continue;
         }
         if !allow_duplicates {
-            if let Some(phone) = lead.phones.iter().find(|p| taken.contains(p.as_str())) {
+            if let Some(phone) = lead.phones.iter().find(|p| found.phones_taken.contains(p.as_str())) {
                 counts.rejected_duplicate += 1;
                 rejects.push(reject(format!("phone {phone} is already on a lead of campaign {}", target.campaign_id)));
                 continue;
@@ -501,7 +540,7 @@ async fn decide(
             }
         }
         if let Some(external) = &lead.external_id {
-            if externals_taken.contains(external) {
+            if found.externals_taken.contains(external) {
                 counts.rejected_duplicate += 1;
                 rejects.push(reject(format!(
                     "external id `{external}` is already on a lead of campaign {}",
@@ -519,30 +558,45 @@ async fn decide(
             seen.phones.extend(lead.phones.iter().map(|p| phone_key(p.as_str())));
         }
         counts.loaded += 1;
-        load.push((lead, history));
+        load.push((lead, row.line as i64));
     }
-    Ok((load, rejects))
+    (load, rejects)
 }
 
-/// Writes a batch's leads, their phones and history rows. Refs that turn out taken are drawn
-/// again.
+/// A unique refusal while loading a batch: another writer put a lead into the campaign
+/// between the look-ups and the insert (possible only across processes or nodes).
+fn written_meanwhile(error: StoreError) -> AppError {
+    match error {
+        StoreError::Unique(detail) => AppError::Conflict(format!(
+            "a lead was written into the campaign by someone else while this batch loaded ({detail}); run the import again to resume"
+        )),
+        other => other.into(),
+    }
+}
+
+/// An imported lead's history row: where it came from (the job, which keeps the file's name and
+/// SHA-256, and the line). Its values at creation are its row's values less what later history
+/// rows changed, so they are not written out a second time.
+fn import_history(job_id: i64, line: i64) -> String {
+    json!({"import": {"old": null, "new": {"job": job_id, "line": line}}}).to_string()
+}
+
+/// Writes a batch's leads (with the line each came from), their phones and history rows. Refs
+/// that turn out taken are drawn again.
 async fn write_leads(
     conn: &mut Conn,
     backend: Backend,
     by: &Principal,
     api: Api,
-    leads: Vec<(Lead, String)>,
+    job_id: i64,
+    leads: Vec<(Lead, i64)>,
     now: Timestamp,
 ) -> Result<()> {
-    let (mut pending, mut histories): (Vec<Lead>, Vec<String>) = leads.into_iter().unzip();
+    let (mut pending, lines): (Vec<Lead>, Vec<i64>) = leads.into_iter().unzip();
+    let mut histories: Vec<String> = lines.into_iter().map(|line| import_history(job_id, line)).collect();
     let mut done: Vec<(i64, Lead, String)> = Vec::with_capacity(pending.len());
     while !pending.is_empty() {
-        let ids = store::insert_leads(conn, backend, &pending).await.map_err(|e| match e {
-            StoreError::Unique(detail) => AppError::Conflict(format!(
-                "a lead was written into the campaign by someone else while this batch loaded ({detail}); run the import again to resume"
-            )),
-            other => other.into(),
-        })?;
+        let ids = store::insert_leads(conn, backend, &pending).await.map_err(written_meanwhile)?;
         let mut retry = Vec::new();
         let mut retry_history = Vec::new();
         for ((id, mut lead), history) in ids.into_iter().zip(pending).zip(histories) {
@@ -566,6 +620,44 @@ async fn write_leads(
     let history: Vec<(i64, &str)> = done.iter().map(|(id, _, h)| (*id, h.as_str())).collect();
     store::insert_history(conn, backend, &history, now, by.actor(api), "import").await?;
     Ok(())
+}
+
+/// One batch of a real run on SQLite's direct writer: the look-ups, the decisions, the leads
+/// with their phones and history, the rejects and the checkpoint, all in the writer's
+/// transaction. Returns the checkpoint reached.
+struct DirectBatch {
+    target: Target,
+    allow_duplicates: bool,
+    rows: Vec<Parsed>,
+    job_id: i64,
+    token: String,
+    actor: Actor,
+    now: Timestamp,
+    until: Timestamp,
+}
+
+fn load_batch_direct(conn: &DirectConn, batch: DirectBatch, mut next: Checkpoint) -> Result<Checkpoint> {
+    let found = find_direct(conn, &batch.target, batch.allow_duplicates, &batch.rows)?;
+    let (leads, rejects) =
+        decide(&batch.target, batch.allow_duplicates, batch.rows, &found, &mut Seen::default(), &mut next);
+    let first_id = lead_store::direct::next_id(conn)?;
+    let mut new = lead_store::direct::NewLeads::new(conn)?;
+    for (id, (mut lead, line)) in (first_id..).zip(leads) {
+        while !new.lead(id, &lead).map_err(written_meanwhile)? {
+            lead.lead_ref = crate::leads::new_ref();
+        }
+        new.phones(id, &lead.phones)?;
+        new.history(id, batch.now, batch.actor, "import", &import_history(batch.job_id, line))?;
+    }
+    store::direct::insert_rejects(conn, batch.job_id, &rejects)?;
+    if !store::direct::checkpoint(conn, batch.job_id, &batch.token, &next, batch.now, batch.until)? {
+        return Err(taken_over(batch.job_id));
+    }
+    Ok(next)
+}
+
+fn taken_over(job_id: i64) -> AppError {
+    AppError::Conflict(format!("import {job_id} was taken over by another process; nothing more was loaded here"))
 }
 
 /// How a run reports: after each batch, the checkpoint reached; on a dry run, the rejects.
@@ -617,7 +709,9 @@ async fn load(
 ) -> Result<Checkpoint> {
     let now = app.now();
     let mut counts = job.map(|(j, _)| j.checkpoint).unwrap_or_default();
-    let (sender, mut receiver) = tokio::sync::mpsc::channel(2);
+    // One batch waits while one is written and the next is parsed: enough to keep both threads busy,
+    // and what bounds memory.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(1);
     let parser = {
         let (source, target, request, from) = (source.clone(), target.clone(), request.clone(), counts);
         tokio::task::spawn_blocking(move || {
@@ -641,43 +735,40 @@ async fn load(
         next.next_line = batch.next_line as i64;
         match job {
             Some((job, token)) => {
-                // Earlier batches are in the campaign already; only this batch's rows need
-                // remembering for duplicates within the file.
-                seen = Seen::default();
-                let mut tx = app.store.begin().await?;
-                let (leads, rejects) = decide(
-                    &mut tx,
-                    app.store.backend(),
-                    target,
-                    request.allow_duplicates,
-                    batch.rows,
-                    &mut seen,
-                    &mut next,
-                )
-                .await?;
-                write_leads(&mut tx, app.store.backend(), by, api, leads, now).await?;
-                store::insert_rejects(&mut tx, app.store.backend(), job.id, &rejects).await?;
                 let until = app.now().checked_add(CLAIM).unwrap_or(now);
-                if !store::checkpoint(&mut tx, job.id, token, &next, app.now(), until).await? {
-                    return Err(AppError::Conflict(format!(
-                        "import {} was taken over by another process; nothing more was loaded here",
-                        job.id
-                    )));
+                if let Some(writer) = app.store.writer() {
+                    let batch = DirectBatch {
+                        target: target.clone(),
+                        allow_duplicates: request.allow_duplicates,
+                        rows: batch.rows,
+                        job_id: job.id,
+                        token: token.to_string(),
+                        actor: by.actor(api),
+                        now: app.now(),
+                        until,
+                    };
+                    next = writer.run(move |conn| load_batch_direct(conn, batch, next)).await?;
+                } else {
+                    // Earlier batches are in the campaign already; only this batch's rows need
+                    // remembering for duplicates within the file.
+                    seen = Seen::default();
+                    let backend = app.store.backend();
+                    let mut tx = app.store.begin().await?;
+                    let found = find(&mut tx, backend, target, request.allow_duplicates, &batch.rows).await?;
+                    let (leads, rejects) =
+                        decide(target, request.allow_duplicates, batch.rows, &found, &mut seen, &mut next);
+                    write_leads(&mut tx, backend, by, api, job.id, leads, now).await?;
+                    store::insert_rejects(&mut tx, backend, job.id, &rejects).await?;
+                    if !store::checkpoint(&mut tx, job.id, token, &next, app.now(), until).await? {
+                        return Err(taken_over(job.id));
+                    }
+                    tx.commit().await.map_err(StoreError::from)?;
                 }
-                tx.commit().await.map_err(StoreError::from)?;
             }
             None => {
                 let mut conn = app.store.read().await?;
-                let (_, rejects) = decide(
-                    &mut conn,
-                    app.store.backend(),
-                    target,
-                    request.allow_duplicates,
-                    batch.rows,
-                    &mut seen,
-                    &mut next,
-                )
-                .await?;
+                let found = find(&mut conn, app.store.backend(), target, request.allow_duplicates, &batch.rows).await?;
+                let (_, rejects) = decide(target, request.allow_duplicates, batch.rows, &found, &mut seen, &mut next);
                 progress.rejects(&rejects);
             }
         }

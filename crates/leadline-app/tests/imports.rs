@@ -244,6 +244,27 @@ conformance! {
         assert!(done.to_string().contains("was already imported"), "{done}");
     }
 
+    async fn an_imported_lead_records_its_job_and_line_and_never_takes_an_archived_id(app) {
+        use leadline_app::archive::{self, Target};
+        use leadline_core::archive::{Batch, Direction};
+        let w = world(&app).await;
+        run(&app, &request(&w), &file(b"Mobile\n0412000001\n0412000002\n")).await.unwrap();
+        let first = leads_of(&app, w.campaign).await;
+        let newest = first.iter().map(|l| l.id).max().unwrap();
+        let batch = Batch { direction: Direction::Archive, insert: true, update: false, delete: true, lead_ids: vec![newest] };
+        archive::run(&app, &Target::Leadline, &admin(), leadline_core::history::Api::Cli, &batch).await.unwrap();
+        let outcome = run(&app, &request(&w), &file(b"Mobile\n0412000003\n")).await.unwrap();
+        let loaded = leads_of(&app, w.campaign).await.into_iter().find(|l| l.phones[0].as_str() == "61412000003").unwrap();
+        assert!(loaded.id > newest, "lead {} reuses an id at or below archived lead {newest}", loaded.id);
+        let history = history(&app, loaded.id).await;
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].action, "import");
+        assert_eq!(
+            history[0].changes,
+            json!({"import": {"old": null, "new": {"job": outcome.job_id.unwrap(), "line": 2}}})
+        );
+    }
+
     async fn bad_files_are_refused_naming_the_line_and_nothing_is_loaded(app) {
         let w = world(&app).await;
         let long = "x".repeat(70_000);
