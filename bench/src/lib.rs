@@ -11,6 +11,10 @@ use hyper_util::rt::TokioIo;
 use leadline_app::App;
 use leadline_store::{Backend, PoolConfig, Sql, Store};
 
+/// The allocator the `leadline` binary uses, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A fresh database: a new SQLite file, or a new schema on the given PostgreSQL server.
 pub async fn fresh_store(database: &str) -> anyhow::Result<(Store, String)> {
     let tag = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos());
