@@ -218,6 +218,12 @@ pub async fn abandoned_uploads(conn: &mut Conn, now: Timestamp) -> Result<Vec<i6
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
 
+/// The checkpoint's statement; its parameters appear in number order, so the direct writer's
+/// SQLite binds them by position too.
+const CHECKPOINT: &str = "UPDATE imports SET byte_offset = $1, next_line = $2, rows_read = $3, loaded = $4, \
+    rejected_dnc = $5, rejected_duplicate = $6, rejected_invalid = $7, claimed_until = $8, updated_at = $9 \
+    WHERE id = $10 AND claim_token = $11 AND status = 'running'";
+
 /// Records progress (in the transaction that committed the batch) and extends the claim. False
 /// if the job is no longer this token's (another process took it over after a lapse).
 pub async fn checkpoint(
@@ -228,24 +234,20 @@ pub async fn checkpoint(
     now: Timestamp,
     until: Timestamp,
 ) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE imports SET byte_offset = $1, next_line = $2, rows_read = $3, loaded = $4, rejected_dnc = $5, \
-         rejected_duplicate = $6, rejected_invalid = $7, claimed_until = $8, updated_at = $9 \
-         WHERE id = $10 AND claim_token = $11 AND status = 'running'",
-    )
-    .bind(at.byte_offset)
-    .bind(at.next_line)
-    .bind(at.rows_read)
-    .bind(at.loaded)
-    .bind(at.rejected_dnc)
-    .bind(at.rejected_duplicate)
-    .bind(at.rejected_invalid)
-    .bind(micros(until))
-    .bind(micros(now))
-    .bind(id)
-    .bind(token)
-    .execute(&mut *conn)
-    .await?;
+    let done = sqlx::query(CHECKPOINT)
+        .bind(at.byte_offset)
+        .bind(at.next_line)
+        .bind(at.rows_read)
+        .bind(at.loaded)
+        .bind(at.rejected_dnc)
+        .bind(at.rejected_duplicate)
+        .bind(at.rejected_invalid)
+        .bind(micros(until))
+        .bind(micros(now))
+        .bind(id)
+        .bind(token)
+        .execute(&mut *conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -660,25 +662,19 @@ pub mod direct {
         now: Timestamp,
         until: Timestamp,
     ) -> Result<bool> {
-        let changed = conn
-            .prepare_cached(
-                "UPDATE imports SET byte_offset = ?1, next_line = ?2, rows_read = ?3, loaded = ?4, rejected_dnc = ?5, \
-                 rejected_duplicate = ?6, rejected_invalid = ?7, claimed_until = ?8, updated_at = ?9 \
-                 WHERE id = ?10 AND claim_token = ?11 AND status = 'running'",
-            )?
-            .execute(params![
-                at.byte_offset,
-                at.next_line,
-                at.rows_read,
-                at.loaded,
-                at.rejected_dnc,
-                at.rejected_duplicate,
-                at.rejected_invalid,
-                micros(until),
-                micros(now),
-                id,
-                token
-            ])?;
+        let changed = conn.prepare_cached(super::CHECKPOINT)?.execute(params![
+            at.byte_offset,
+            at.next_line,
+            at.rows_read,
+            at.loaded,
+            at.rejected_dnc,
+            at.rejected_duplicate,
+            at.rejected_invalid,
+            micros(until),
+            micros(now),
+            id,
+            token
+        ])?;
         Ok(changed == 1)
     }
 }

@@ -518,34 +518,4 @@ pub mod direct {
             Ok(())
         }
     }
-
-    /// Replaces a lead's phone rows after its phones changed.
-    pub fn replace_phones(conn: &Connection, lead_id: i64, phones: &[Phone]) -> Result<()> {
-        conn.prepare_cached("DELETE FROM lead_phones WHERE lead_id = ?1")?.execute([lead_id])?;
-        let mut statement = conn.prepare_cached(PHONE)?;
-        for (position, phone) in phones.iter().enumerate() {
-            statement.execute(params![lead_id, position as i64, phone.as_str()])?;
-        }
-        Ok(())
-    }
-
-    /// Appends a history row; `changes` is the change set as JSON.
-    pub fn record_history(
-        conn: &Connection,
-        lead_id: i64,
-        at: Timestamp,
-        actor: Actor,
-        action: &str,
-        changes: &str,
-    ) -> Result<()> {
-        conn.prepare_cached(HISTORY)?.execute(params![
-            lead_id,
-            micros(at),
-            actor.key_id,
-            actor.api.as_str(),
-            action,
-            changes
-        ])?;
-        Ok(())
-    }
 }
