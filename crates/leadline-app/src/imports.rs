@@ -632,6 +632,9 @@ struct DirectBatch {
     job_id: i64,
     token: String,
     actor: Actor,
+    /// The run's start: the leads' creation time and their history rows' (as on the sqlx path).
+    started: Timestamp,
+    /// When this batch's checkpoint is written.
     now: Timestamp,
     until: Timestamp,
 }
@@ -647,7 +650,7 @@ fn load_batch_direct(conn: &DirectConn, batch: DirectBatch, mut next: Checkpoint
             lead.lead_ref = crate::leads::new_ref();
         }
         new.phones(id, &lead.phones)?;
-        new.history(id, batch.now, batch.actor, "import", &import_history(batch.job_id, line))?;
+        new.history(id, batch.started, batch.actor, "import", &import_history(batch.job_id, line))?;
     }
     store::direct::insert_rejects(conn, batch.job_id, &rejects)?;
     if !store::direct::checkpoint(conn, batch.job_id, &batch.token, &next, batch.now, batch.until)? {
@@ -744,6 +747,7 @@ async fn load(
                         job_id: job.id,
                         token: token.to_string(),
                         actor: by.actor(api),
+                        started: now,
                         now: app.now(),
                         until,
                     };
