@@ -55,30 +55,48 @@ pub struct FieldChange {
 pub struct Changes(BTreeMap<String, FieldChange>);
 
 /// Bookkeeping that moves with every change and so is not itself history.
+#[cfg(test)]
 const NOT_HISTORY: &[&str] = &["version", "updated_at", "created_at"];
+
+/// A value a new lead's history leaves out: nothing set.
+fn is_empty(value: &Value) -> bool {
+    value.is_null() || value.as_array().is_some_and(|a| a.is_empty()) || value.as_object().is_some_and(|o| o.is_empty())
+}
 
 impl Changes {
     /// Field-by-field difference; `old` is `None` for a new lead (every set field is recorded).
+    /// Fields are named as a lead serializes; only the fields that differ are turned into JSON,
+    /// since this runs inside every lead write.
     pub fn between(old: Option<&Lead>, new: &Lead) -> Changes {
-        let as_map = |lead: &Lead| match serde_json::to_value(lead) {
-            Ok(Value::Object(map)) => map,
-            _ => unreachable!("a lead serializes to an object"),
-        };
-        let new_map = as_map(new);
-        let old_map = old.map(as_map).unwrap_or_default();
         let mut changes = BTreeMap::new();
-        for (key, new_value) in new_map {
-            if NOT_HISTORY.contains(&key.as_str()) {
-                continue;
-            }
-            let old_value = old_map.get(&key).cloned().unwrap_or(Value::Null);
-            let empty = |v: &Value| {
-                v.is_null() || v.as_array().is_some_and(|a| a.is_empty()) || v.as_object().is_some_and(|o| o.is_empty())
+        macro_rules! compare {
+            ($($field:ident $(as $name:literal)?),* $(,)?) => {
+                // Naming every field here makes adding one to `Lead` without deciding its
+                // history a compile error.
+                let Lead { $($field: _,)* version: _, updated_at: _, created_at: _ } = new;
+                $(
+                    if old.is_none_or(|old| old.$field != new.$field) {
+                        let value = serde_json::to_value(&new.$field).expect("lead fields serialize");
+                        let before = old.map_or(Value::Null, |old| {
+                            serde_json::to_value(&old.$field).expect("lead fields serialize")
+                        });
+                        if before != value && (old.is_some() || !is_empty(&value)) {
+                            let name = compare!(@name $field $($name)?);
+                            changes.insert(name.to_string(), FieldChange { old: before, new: value });
+                        }
+                    }
+                )*
             };
-            if old_value != new_value && !(old.is_none() && empty(&new_value)) {
-                changes.insert(key, FieldChange { old: old_value, new: new_value });
-            }
+            (@name $field:ident) => { stringify!($field) };
+            (@name $field:ident $name:literal) => { $name };
         }
+        compare!(
+            id, lead_ref as "ref", external_id, vertical_id, campaign_id, allocation_id, name, first_name, last_name,
+            email, phones, address1, city, state, postal_code, country, fields, disposition, callback_at, priority,
+            contact_hours_id, dial_count, last_dialed_at, lock_holder, lock_until, closed, queue_id, queue_status_id,
+            thrown_out, quality_id, industry_id, source_id, company_id, contact_id, company_lead_contact_id,
+            owner_user_id, type_id, subtype_id, stage_id, stage_reason_id, channel_id, description,
+        );
         Changes(changes)
     }
 
@@ -111,4 +129,65 @@ pub struct HistoryEntry {
     /// Field name → `{old, new}`.
     #[schema(value_type = Object)]
     pub changes: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lead::LeadInput;
+
+    /// What `between` must equal: both leads as JSON objects, compared key by key.
+    fn by_json(old: Option<&Lead>, new: &Lead) -> Changes {
+        let as_map = |lead: &Lead| match serde_json::to_value(lead) {
+            Ok(Value::Object(map)) => map,
+            _ => unreachable!("a lead serializes to an object"),
+        };
+        let old_map = old.map(as_map).unwrap_or_default();
+        let mut changes = BTreeMap::new();
+        for (key, value) in as_map(new) {
+            let before = old_map.get(&key).cloned().unwrap_or(Value::Null);
+            if !NOT_HISTORY.contains(&key.as_str()) && before != value && (old.is_some() || !is_empty(&value)) {
+                changes.insert(key, FieldChange { old: before, new: value });
+            }
+        }
+        Changes(changes)
+    }
+
+    #[test]
+    fn between_names_and_values_every_changed_field_as_the_leads_json_does() {
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        let input: LeadInput = serde_json::from_value(serde_json::json!({
+            "name": "Ann", "phones": ["0398765432"], "city": "Perth", "fields": {"Colour": "red"}
+        }))
+        .unwrap();
+        let base = Lead::create("ABCDEFGHJK".into(), input, now).unwrap();
+        assert_eq!(Changes::between(None, &base), by_json(None, &base));
+        assert!(
+            Changes::between(None, &base).get("ref").is_some() && Changes::between(None, &base).get("email").is_none()
+        );
+        let mut variants = Vec::new();
+        let mut lead = base.clone();
+        lead.lead_ref = "ZZZZZZZZZZ".into();
+        variants.push(lead);
+        let mut lead = base.clone();
+        lead.city = None;
+        lead.email = Some("a@b.c".into());
+        lead.priority = 3;
+        variants.push(lead);
+        let mut lead = base.clone();
+        lead.fields.insert("Colour".into(), Value::from("blue"));
+        lead.phones.clear();
+        lead.closed = true;
+        lead.callback_at = Some(now);
+        variants.push(lead);
+        let mut lead = base.clone();
+        lead.version += 1;
+        lead.updated_at = Timestamp::from_second(1_800_000_000).unwrap();
+        variants.push(lead);
+        for next in &variants {
+            assert_eq!(Changes::between(Some(&base), next), by_json(Some(&base), next));
+            assert_eq!(Changes::between(Some(next), &base), by_json(Some(next), &base));
+        }
+        assert!(Changes::between(Some(&base), &variants[3]).is_empty(), "bookkeeping is not history");
+    }
 }
