@@ -1,6 +1,8 @@
 //! Dialer use cases: loading and updating campaign leads (what Noojee's CampaignAPI does),
 //! dispositions and their actions, and the dial queue (lease the next lead, release it).
 
+use std::sync::Arc;
+
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use leadline_core::dialer::{
@@ -10,9 +12,10 @@ use leadline_core::dialer::{
 use leadline_core::history::{Api, Changes};
 use leadline_core::lead::Lead;
 use leadline_core::schedule::Schedule;
-use leadline_store::dialer::{self as store, Template};
+use leadline_store::dialer::{self as store, Setup, Template};
+use leadline_store::exec::finish_now;
 use leadline_store::leads as lead_store;
-use leadline_store::{Conn, StoreError};
+use leadline_store::{Conn, Direct, Exec, StoreError};
 use serde_json::json;
 
 use crate::leads::{insert_new, new_ref};
@@ -26,6 +29,7 @@ pub struct CampaignIds {
     pub allocation_id: Option<i64>,
 }
 
+#[derive(Clone)]
 struct Campaign {
     template: Template,
     campaign_id: i64,
@@ -33,19 +37,31 @@ struct Campaign {
     country: Option<&'static PhoneCountry>,
 }
 
-async fn campaign(conn: &mut Conn, ids: CampaignIds) -> Result<Campaign> {
+fn campaign(setup: &Setup, ids: CampaignIds) -> Result<Campaign> {
     let template_id = ids.template_id.ok_or(DialerError::NoTemplate)?;
-    let template = store::template(conn, template_id).await?.ok_or(DialerError::NoTemplate)?;
+    let template = setup.templates.get(&template_id).ok_or(DialerError::NoTemplate)?;
     let campaign_id = ids.campaign_id.ok_or(DialerError::NoCampaign)?;
-    if store::campaign_template(conn, campaign_id).await? != Some(template_id) {
+    if setup.campaign_templates.get(&campaign_id) != Some(&template_id) {
         return Err(DialerError::NoCampaign.into());
     }
     let allocation_id = ids.allocation_id.ok_or(DialerError::NoAllocation)?;
-    if store::allocation_campaign(conn, allocation_id).await? != Some(campaign_id) {
+    if setup.allocation_campaigns.get(&allocation_id) != Some(&campaign_id) {
         return Err(DialerError::NoAllocation.into());
     }
     let country = template.phone_country.as_deref().and_then(phone_country);
-    Ok(Campaign { template, campaign_id, allocation_id, country })
+    Ok(Campaign { template: template.clone(), campaign_id, allocation_id, country })
+}
+
+/// The campaign a request names, in the node's set-up. A miss is checked against the
+/// database's set-up before it is refused, since another node may have just created it.
+async fn find_campaign(app: &App, ids: CampaignIds) -> Result<(Arc<Setup>, Campaign)> {
+    let setup = app.setup.current(&app.store).await?;
+    if let Ok(c) = campaign(&setup, ids) {
+        return Ok((setup, c));
+    }
+    let setup = app.setup.newer_than(&app.store, setup.revision).await?;
+    let c = campaign(&setup, ids)?;
+    Ok((setup, c))
 }
 
 fn check_campaign(by: &Principal, campaign_id: Option<i64>) -> Result<()> {
@@ -57,24 +73,19 @@ fn check_campaign(by: &Principal, campaign_id: Option<i64>) -> Result<()> {
 }
 
 /// The contact hours a record names (or the lead's, or the template's), and its zone.
-async fn resolve_hours(
-    conn: &mut Conn,
+fn resolve_hours(
+    setup: &Setup,
     record: &DialerRecord,
     current: Option<i64>,
     template: &Template,
 ) -> Result<(Option<i64>, TimeZone)> {
     let id = match record.contact_hours.as_deref() {
         Some(name) if !is_no_change(name) => Some(
-            store::contact_hours_named(conn, name)
-                .await?
-                .ok_or_else(|| DialerError::UnknownContactHours(name.to_string()))?,
+            *setup.contact_hours_named.get(name).ok_or_else(|| DialerError::UnknownContactHours(name.to_string()))?,
         ),
         _ => current.or(template.contact_hours_id),
     };
-    let zone = match id {
-        Some(id) => store::contact_hours(conn, id).await?.map(|s| s.zone().clone()).unwrap_or(TimeZone::UTC),
-        None => TimeZone::UTC,
-    };
+    let zone = id.and_then(|id| setup.contact_hours.get(&id)).map(|s| s.zone().clone()).unwrap_or(TimeZone::UTC);
     Ok((id, zone))
 }
 
@@ -84,9 +95,9 @@ fn phone_strings(lead: &Lead) -> Vec<String> {
 
 /// The first of `phones` on the system-wide or the campaign's do-not-call list, in any of the
 /// ways it may have been written there.
-async fn on_dnc(conn: &mut Conn, c: &Campaign, phones: &[String]) -> Result<Option<String>> {
+async fn on_dnc(tx: &mut impl Exec, c: &Campaign, phones: &[String]) -> Result<Option<String>> {
     for phone in phones {
-        if store::dnc_listed(conn, c.campaign_id, &dnc_forms(phone, c.country)).await?.is_some() {
+        if store::dnc_listed(tx, c.campaign_id, &dnc_forms(phone, c.country)).await?.is_some() {
             return Ok(Some(phone.clone()));
         }
     }
@@ -95,26 +106,27 @@ async fn on_dnc(conn: &mut Conn, c: &Campaign, phones: &[String]) -> Result<Opti
 
 /// Looks up and applies a disposition code; `<No Change>` keeps the current one (and fires
 /// nothing). Returns the side effects to carry out.
-async fn dispose(
-    conn: &mut Conn,
-    template_id: i64,
-    lead: &mut Lead,
-    code: &str,
-    now: Timestamp,
-) -> Result<Vec<SideEffect>> {
+fn dispose(setup: &Setup, template_id: i64, lead: &mut Lead, code: &str, now: Timestamp) -> Result<Vec<SideEffect>> {
     if is_no_change(code) {
         return if lead.disposition.is_some() { Ok(Vec::new()) } else { Err(DialerError::NoDispositionToKeep.into()) };
     }
-    let disposition = store::disposition(conn, template_id, code.trim())
-        .await?
+    let disposition = setup
+        .dispositions
+        .get(&(template_id, code.trim().to_string()))
         .ok_or_else(|| DialerError::UnknownDisposition(code.to_string()))?;
-    Ok(apply_disposition(lead, &disposition, now))
+    Ok(apply_disposition(lead, disposition, now))
+}
+
+fn allocation_gone(allocation_id: i64, what: &str) -> AppError {
+    AppError::Conflict(format!("the disposition {what} allocation {allocation_id}, which no longer exists"))
 }
 
 /// Carries out side effects inside the transaction: DNC rows, copies, webhooks in the outbox.
+#[allow(clippy::too_many_arguments)]
 async fn carry_out(
-    conn: &mut Conn,
+    tx: &mut impl Exec,
     app: &App,
+    setup: &Setup,
     by: &Principal,
     api: Api,
     lead: &Lead,
@@ -125,15 +137,14 @@ async fn carry_out(
         match effect {
             SideEffect::AddDnc(phones) => {
                 for phone in phones {
-                    store::add_dnc(conn, &phone).await?;
+                    store::add_dnc(tx, &phone).await?;
                 }
             }
             SideEffect::CopyTo(allocation_id) => {
-                let campaign_id = store::allocation_campaign(conn, allocation_id).await?.ok_or_else(|| {
-                    AppError::Conflict(format!(
-                        "the disposition copies to allocation {allocation_id}, which no longer exists"
-                    ))
-                })?;
+                let campaign_id = *setup
+                    .allocation_campaigns
+                    .get(&allocation_id)
+                    .ok_or_else(|| allocation_gone(allocation_id, "copies to"))?;
                 let mut copy = lead.clone();
                 copy.id = 0;
                 copy.lead_ref = new_ref();
@@ -153,14 +164,14 @@ async fn carry_out(
                 copy.version = 1;
                 copy.created_at = now;
                 copy.updated_at = now;
-                insert_new(conn, app, &mut copy).await?;
+                insert_new(tx, app, &mut copy).await?;
                 let mut changes = Changes::between(None, &copy);
                 changes.insert("copied_from", serde_json::Value::Null, json!(lead.id));
-                lead_store::record_history(conn, copy.id, now, by.actor(api), "copy", &changes).await?;
+                lead_store::record_history(tx, copy.id, now, by.actor(api), "copy", &changes).await?;
             }
             SideEffect::Webhook(url) => {
                 let body = json!({"event": "disposition", "disposition": lead.disposition, "lead": lead}).to_string();
-                store::enqueue_webhook(conn, lead.id, &url, &body, now).await?;
+                store::enqueue_webhook(tx, lead.id, &url, &body, now).await?;
             }
         }
     }
@@ -168,13 +179,186 @@ async fn carry_out(
 }
 
 /// A move to another allocation takes the lead into that allocation's campaign.
-async fn follow_allocation(conn: &mut Conn, lead: &mut Lead) -> Result<()> {
+fn follow_allocation(setup: &Setup, lead: &mut Lead) -> Result<()> {
     if let Some(allocation) = lead.allocation_id {
-        lead.campaign_id = Some(store::allocation_campaign(conn, allocation).await?.ok_or_else(|| {
-            AppError::Conflict(format!("the disposition moves to allocation {allocation}, which no longer exists"))
-        })?);
+        lead.campaign_id =
+            Some(*setup.allocation_campaigns.get(&allocation).ok_or_else(|| allocation_gone(allocation, "moves to"))?);
     }
     Ok(())
+}
+
+/// What a dialer write does, as it travels to the transaction that does it.
+#[derive(Clone)]
+enum Write {
+    Insert { allow_duplicates: bool },
+    Update { external_id: String },
+}
+
+/// Everything a dialer write needs inside its transaction, owned, so it can be handed to
+/// SQLite's writer thread.
+#[derive(Clone)]
+struct Job {
+    app: App,
+    by: Principal,
+    api: Api,
+    setup: Arc<Setup>,
+    campaign: Campaign,
+    record: DialerRecord,
+    write: Write,
+    now: Timestamp,
+}
+
+/// Runs a dialer write in one transaction: on SQLite's direct writer when the database is a
+/// SQLite file, else in a sqlx transaction. When the node's set-up turns out to be stale, the
+/// write is retried once with a fresh one.
+async fn write(
+    app: &App,
+    by: &Principal,
+    api: Api,
+    ids: CampaignIds,
+    record: &DialerRecord,
+    write: Write,
+) -> Result<Lead> {
+    let (mut setup, mut campaign) = find_campaign(app, ids).await?;
+    for _ in 0..2 {
+        let job = Job {
+            app: app.clone(),
+            by: by.clone(),
+            api,
+            setup: setup.clone(),
+            campaign,
+            record: record.clone(),
+            write: write.clone(),
+            now: app.now(),
+        };
+        let outcome = match app.store.writer() {
+            Some(writer) => writer.run(move |conn| finish_now(job.run(&mut Direct::new(conn)))).await?,
+            None => {
+                let mut tx = app.store.begin().await?;
+                let outcome = job.run(&mut tx).await?;
+                tx.commit().await.map_err(StoreError::from)?;
+                outcome
+            }
+        };
+        if let Some(lead) = outcome {
+            return Ok(lead);
+        }
+        setup = app.setup.newer_than(&app.store, setup.revision).await?;
+        campaign = self::campaign(&setup, ids)?;
+    }
+    Err(set_up_kept_changing())
+}
+
+fn set_up_kept_changing() -> AppError {
+    AppError::Conflict("the campaign set-up kept changing during the write; retry".into())
+}
+
+impl Job {
+    /// The write itself; None (nothing written) when the set-up changed since it was read.
+    async fn run(&self, tx: &mut impl Exec) -> Result<Option<Lead>> {
+        if store::setup_revision(tx).await? != self.setup.revision {
+            return Ok(None);
+        }
+        match &self.write {
+            Write::Insert { allow_duplicates } => self.insert(tx, *allow_duplicates).await.map(Some),
+            Write::Update { external_id } => self.update(tx, external_id).await.map(Some),
+        }
+    }
+
+    async fn insert(&self, tx: &mut impl Exec, allow_duplicates: bool) -> Result<Lead> {
+        let Job { app, by, api, setup, campaign: c, record, now, .. } = self;
+        let (hours, zone) = resolve_hours(setup, record, None, &c.template)?;
+        let mut input = record.to_input(&c.template.fields, c.country, None)?;
+        let phones = input.phones.clone().unwrap_or_default();
+        if phones.is_empty() {
+            return Err(DialerError::NoPhone.into());
+        }
+        if let Some(phone) = on_dnc(tx, c, &phones).await? {
+            return Err(DialerError::Dnc(phone).into());
+        }
+        if !allow_duplicates {
+            if let Some(phone) = store::phone_in_campaign(tx, c.campaign_id, &phones, None).await? {
+                return Err(DialerError::DuplicatePhone(phone).into());
+            }
+        }
+        if let Some(external) = &record.external_id {
+            if store::lead_by_external_id(tx, c.campaign_id, external).await?.is_some() {
+                return Err(DialerError::ExternalIdTaken(external.clone()).into());
+            }
+        }
+        input.campaign_id = Some(Some(c.campaign_id));
+        input.allocation_id = Some(Some(c.allocation_id));
+        input.contact_hours_id = Some(hours);
+        if let Some(text) = &record.callback {
+            input.callback_at = Some(Some(parse_callback(text, &zone)?));
+        }
+        let mut lead = Lead::create(new_ref(), input, *now)?;
+        let effects = match &record.disposition {
+            Some(code) => dispose(setup, c.template.id, &mut lead, code, *now)?,
+            None => Vec::new(),
+        };
+        follow_allocation(setup, &mut lead)?;
+        match insert_new(tx, app, &mut lead).await {
+            Err(AppError::Conflict(_)) if record.external_id.is_some() => {
+                return Err(DialerError::ExternalIdTaken(record.external_id.clone().unwrap_or_default()).into())
+            }
+            other => other?,
+        }
+        lead_store::record_history(tx, lead.id, *now, by.actor(*api), "create", &Changes::between(None, &lead)).await?;
+        carry_out(tx, app, setup, by, *api, &lead, effects, *now).await?;
+        Ok(lead)
+    }
+
+    async fn update(&self, tx: &mut impl Exec, external: &str) -> Result<Lead> {
+        let Job { app, by, api, setup, campaign: c, record, now, .. } = self;
+        let now = *now;
+        let current =
+            store::lead_by_external_id(tx, c.campaign_id, external).await?.ok_or(DialerError::LeadNotFound)?;
+        if let (Some(holder), Some(until)) = (&current.lock_holder, current.lock_until) {
+            if until > now {
+                return Err(DialerError::Leased { holder: holder.clone(), until }.into());
+            }
+        }
+        let mut input = record.to_input(&c.template.fields, c.country, Some(&current))?;
+        input.external_id = None;
+        let (hours, zone) = resolve_hours(setup, record, current.contact_hours_id, &c.template)?;
+        input.contact_hours_id = Some(hours);
+        if let Some(text) = record.callback.as_deref().filter(|t| !is_no_change(t)) {
+            input.callback_at = Some(Some(parse_callback(text, &zone)?));
+        }
+        let (mut next, _) = current.change(input, now)?;
+        if next.phones.is_empty() {
+            return Err(DialerError::NoPhone.into());
+        }
+        let added: Vec<String> =
+            phone_strings(&next).into_iter().filter(|p| !phone_strings(&current).contains(p)).collect();
+        if let Some(phone) = on_dnc(tx, c, &added).await? {
+            return Err(DialerError::Dnc(phone).into());
+        }
+        let effects = match &record.disposition {
+            Some(code) => dispose(setup, c.template.id, &mut next, code, now)?,
+            None => Vec::new(),
+        };
+        follow_allocation(setup, &mut next)?;
+        let changes = Changes::between(Some(&current), &next);
+        if changes.is_empty() && effects.is_empty() {
+            return Ok(current);
+        }
+        next.version = current.version + 1;
+        next.updated_at = now;
+        let phones_changed = changes.get("phones").is_some();
+        match lead_store::update(tx, &current, &next, phones_changed).await {
+            Ok(true) => {}
+            Ok(false) => return Err(DialerError::StaleVersion.into()),
+            Err(StoreError::Unique(_)) => return Err(DialerError::ExternalIdTaken(external.to_string()).into()),
+            Err(other) => return Err(other.into()),
+        }
+        let action =
+            if record.disposition.as_deref().is_some_and(|d| !is_no_change(d)) { "disposition" } else { "update" };
+        lead_store::record_history(tx, next.id, now, by.actor(*api), action, &changes).await?;
+        carry_out(tx, app, setup, by, *api, &next, effects, now).await?;
+        Ok(next)
+    }
 }
 
 /// Loads a new lead into a campaign allocation.
@@ -190,113 +374,14 @@ pub async fn insert(
     if let Some(field) = record.no_change_field() {
         return Err(DialerError::NoChangeOnInsert(field).into());
     }
-    let now = app.now();
-    // Campaign set-up is read before the write transaction, on a read connection, so the single
-    // SQLite writer holds its lock only for the lead itself (the foreign keys still refuse a
-    // campaign deleted in between).
-    let (c, (hours, zone)) = {
-        let mut read = app.store.read().await?;
-        let c = campaign(&mut read, ids).await?;
-        let hours = resolve_hours(&mut read, record, None, &c.template).await?;
-        (c, hours)
-    };
-    let mut tx = app.store.begin().await?;
-    let mut input = record.to_input(&c.template.fields, c.country, None)?;
-    let phones = input.phones.clone().unwrap_or_default();
-    if phones.is_empty() {
-        return Err(DialerError::NoPhone.into());
-    }
-    if let Some(phone) = on_dnc(&mut tx, &c, &phones).await? {
-        return Err(DialerError::Dnc(phone).into());
-    }
-    if !allow_duplicates {
-        if let Some(phone) = store::phone_in_campaign(&mut tx, c.campaign_id, &phones, None).await? {
-            return Err(DialerError::DuplicatePhone(phone).into());
-        }
-    }
-    if let Some(external) = &record.external_id {
-        if store::lead_by_external_id(&mut tx, app.store.backend(), c.campaign_id, external).await?.is_some() {
-            return Err(DialerError::ExternalIdTaken(external.clone()).into());
-        }
-    }
-    input.campaign_id = Some(Some(c.campaign_id));
-    input.allocation_id = Some(Some(c.allocation_id));
-    input.contact_hours_id = Some(hours);
-    if let Some(text) = &record.callback {
-        input.callback_at = Some(Some(parse_callback(text, &zone)?));
-    }
-    let mut lead = Lead::create(new_ref(), input, now)?;
-    let effects = match &record.disposition {
-        Some(code) => dispose(&mut tx, c.template.id, &mut lead, code, now).await?,
-        None => Vec::new(),
-    };
-    follow_allocation(&mut tx, &mut lead).await?;
-    match insert_new(&mut tx, app, &mut lead).await {
-        Err(AppError::Conflict(_)) if record.external_id.is_some() => {
-            return Err(DialerError::ExternalIdTaken(record.external_id.clone().unwrap_or_default()).into())
-        }
-        other => other?,
-    }
-    lead_store::record_history(&mut tx, lead.id, now, by.actor(api), "create", &Changes::between(None, &lead)).await?;
-    carry_out(&mut tx, app, by, api, &lead, effects, now).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(lead)
+    write(app, by, api, ids, record, Write::Insert { allow_duplicates }).await
 }
 
 /// Updates the lead with the record's external id in the campaign; only the fields given change.
 pub async fn update(app: &App, by: &Principal, api: Api, ids: CampaignIds, record: &DialerRecord) -> Result<Lead> {
     check_campaign(by, ids.campaign_id)?;
-    let external = record.external_id.clone().ok_or(DialerError::NoExternalId)?;
-    let now = app.now();
-    let c = campaign(&mut *app.store.read().await?, ids).await?;
-    let mut tx = app.store.begin().await?;
-    let current = store::lead_by_external_id(&mut tx, app.store.backend(), c.campaign_id, &external)
-        .await?
-        .ok_or(DialerError::LeadNotFound)?;
-    if let (Some(holder), Some(until)) = (&current.lock_holder, current.lock_until) {
-        if until > now {
-            return Err(DialerError::Leased { holder: holder.clone(), until }.into());
-        }
-    }
-    let mut input = record.to_input(&c.template.fields, c.country, Some(&current))?;
-    input.external_id = None;
-    let (hours, zone) = resolve_hours(&mut tx, record, current.contact_hours_id, &c.template).await?;
-    input.contact_hours_id = Some(hours);
-    if let Some(text) = record.callback.as_deref().filter(|t| !is_no_change(t)) {
-        input.callback_at = Some(Some(parse_callback(text, &zone)?));
-    }
-    let (mut next, _) = current.change(input, now)?;
-    if next.phones.is_empty() {
-        return Err(DialerError::NoPhone.into());
-    }
-    let added: Vec<String> =
-        phone_strings(&next).into_iter().filter(|p| !phone_strings(&current).contains(p)).collect();
-    if let Some(phone) = on_dnc(&mut tx, &c, &added).await? {
-        return Err(DialerError::Dnc(phone).into());
-    }
-    let effects = match &record.disposition {
-        Some(code) => dispose(&mut tx, c.template.id, &mut next, code, now).await?,
-        None => Vec::new(),
-    };
-    follow_allocation(&mut tx, &mut next).await?;
-    let changes = Changes::between(Some(&current), &next);
-    if changes.is_empty() && effects.is_empty() {
-        return Ok(current);
-    }
-    next.version = current.version + 1;
-    next.updated_at = now;
-    let phones_changed = changes.get("phones").is_some();
-    match lead_store::update(&mut tx, &next, current.version, phones_changed).await {
-        Ok(true) => {}
-        Ok(false) => return Err(DialerError::StaleVersion.into()),
-        Err(StoreError::Unique(_)) => return Err(DialerError::ExternalIdTaken(external).into()),
-        Err(other) => return Err(other.into()),
-    }
-    let action = if record.disposition.as_deref().is_some_and(|d| !is_no_change(d)) { "disposition" } else { "update" };
-    lead_store::record_history(&mut tx, next.id, now, by.actor(api), action, &changes).await?;
-    carry_out(&mut tx, app, by, api, &next, effects, now).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(next)
+    let external_id = record.external_id.clone().ok_or(DialerError::NoExternalId)?;
+    write(app, by, api, ids, record, Write::Update { external_id }).await
 }
 
 /// Leases the next dialable lead of an allocation to `holder` for `lease`: open, not held,
@@ -347,7 +432,7 @@ pub async fn next_lead(
             next.last_dialed_at = Some(now);
             next.version += 1;
             next.updated_at = now;
-            if !lead_store::update(&mut tx, &next, lead.version, false).await? {
+            if !lead_store::update(&mut tx, &lead, &next, false).await? {
                 continue;
             }
             let changes = Changes::between(Some(&lead), &next);
@@ -390,7 +475,7 @@ pub async fn release(app: &App, by: &Principal, lead_id: i64, holder: &str) -> R
     next.lock_until = None;
     next.version += 1;
     next.updated_at = now;
-    if !lead_store::update(&mut tx, &next, lead.version, false).await? {
+    if !lead_store::update(&mut tx, &lead, &next, false).await? {
         return Err(DialerError::StaleVersion.into());
     }
     lead_store::record_history(
@@ -415,30 +500,39 @@ pub async fn set_disposition(
     code: &str,
     holder: Option<&str>,
 ) -> Result<Lead> {
-    let now = app.now();
-    let mut tx = app.store.begin().await?;
-    let lead = load_for_dialer(&mut tx, app, by, lead_id).await?;
-    if let (Some(h), Some(until)) = (&lead.lock_holder, lead.lock_until) {
-        if until > now && holder != Some(h.as_str()) {
-            return Err(DialerError::Leased { holder: h.clone(), until }.into());
+    let mut setup = app.setup.current(&app.store).await?;
+    for _ in 0..3 {
+        let now = app.now();
+        let mut tx = app.store.begin().await?;
+        if store::setup_revision(&mut tx).await? != setup.revision {
+            drop(tx);
+            setup = app.setup.newer_than(&app.store, setup.revision).await?;
+            continue;
         }
+        let lead = load_for_dialer(&mut tx, app, by, lead_id).await?;
+        if let (Some(h), Some(until)) = (&lead.lock_holder, lead.lock_until) {
+            if until > now && holder != Some(h.as_str()) {
+                return Err(DialerError::Leased { holder: h.clone(), until }.into());
+            }
+        }
+        let campaign = lead
+            .campaign_id
+            .ok_or_else(|| AppError::invalid("lead", "the lead is in no campaign, so it has no dispositions"))?;
+        let template_id =
+            *setup.campaign_templates.get(&campaign).ok_or_else(|| AppError::not_found("campaign", campaign))?;
+        let mut next = lead.clone();
+        let effects = dispose(&setup, template_id, &mut next, code, now)?;
+        follow_allocation(&setup, &mut next)?;
+        next.version += 1;
+        next.updated_at = now;
+        if !lead_store::update(&mut tx, &lead, &next, false).await? {
+            return Err(DialerError::StaleVersion.into());
+        }
+        let changes = Changes::between(Some(&lead), &next);
+        lead_store::record_history(&mut tx, lead_id, now, by.actor(Api::Native), "disposition", &changes).await?;
+        carry_out(&mut tx, app, &setup, by, Api::Native, &next, effects, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        return Ok(next);
     }
-    let campaign = lead
-        .campaign_id
-        .ok_or_else(|| AppError::invalid("lead", "the lead is in no campaign, so it has no dispositions"))?;
-    let template_id =
-        store::campaign_template(&mut tx, campaign).await?.ok_or_else(|| AppError::not_found("campaign", campaign))?;
-    let mut next = lead.clone();
-    let effects = dispose(&mut tx, template_id, &mut next, code, now).await?;
-    follow_allocation(&mut tx, &mut next).await?;
-    next.version += 1;
-    next.updated_at = now;
-    if !lead_store::update(&mut tx, &next, lead.version, false).await? {
-        return Err(DialerError::StaleVersion.into());
-    }
-    let changes = Changes::between(Some(&lead), &next);
-    lead_store::record_history(&mut tx, lead_id, now, by.actor(Api::Native), "disposition", &changes).await?;
-    carry_out(&mut tx, app, by, Api::Native, &next, effects, now).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(next)
+    Err(set_up_kept_changing())
 }

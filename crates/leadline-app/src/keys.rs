@@ -2,7 +2,9 @@
 
 use jiff::{SignedDuration, Timestamp};
 use leadline_core::access::Role;
+use leadline_store::exec::finish_now;
 use leadline_store::keys::{self as store, KeyRecord, NewKey};
+use leadline_store::Direct;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -159,8 +161,11 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Principal> {
         return Err(AppError::Unauthorized("unknown API key".into()));
     }
     let hash = hash_secret(secret);
-    let mut conn = app.store.read().await?;
-    let Some((record, stored_hash)) = store::find_by_hash(&mut conn, &hash).await? else {
+    let found = match app.store.readers() {
+        Some(readers) => readers.read(|conn| finish_now(store::find_by_hash(&mut Direct::new(conn), &hash)))?,
+        None => store::find_by_hash(&mut app.store.read().await?, &hash).await?,
+    };
+    let Some((record, stored_hash)) = found else {
         return Err(AppError::Unauthorized("unknown API key".into()));
     };
     if !bool::from(stored_hash.as_bytes().ct_eq(hash.as_bytes())) {

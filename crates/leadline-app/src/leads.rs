@@ -96,7 +96,7 @@ pub async fn create(app: &App, by: &Principal, api: Api, input: LeadInput) -> Re
 /// Inserts a new lead inside the caller's transaction, first drawing its ref again while the
 /// drawn one is taken (at ten million leads one draw in a hundred thousand collides). Sets the
 /// lead's id. A foreign-key refusal comes back as the store error, for the caller to explain.
-pub(crate) async fn insert_new(tx: &mut Conn, app: &App, lead: &mut Lead) -> Result<()> {
+pub(crate) async fn insert_new(tx: &mut impl leadline_store::Exec, app: &App, lead: &mut Lead) -> Result<()> {
     while store::ref_taken(tx, &lead.lead_ref).await? {
         lead.lead_ref = new_ref();
     }
@@ -167,7 +167,7 @@ pub async fn change(
         check_write(by, next.campaign_id)?;
         check_allocation(&mut tx, &next).await?;
         let phones_changed = changes.get("phones").is_some();
-        match store::update(&mut tx, &next, current.version, phones_changed).await {
+        match store::update(&mut tx, &current, &next, phones_changed).await {
             Ok(true) => {
                 store::record_history(&mut tx, id, now, by.actor(api), "update", &changes).await?;
                 tx.commit().await.map_err(StoreError::from)?;

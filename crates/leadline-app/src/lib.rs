@@ -15,6 +15,7 @@ pub mod leads;
 pub mod queues;
 pub mod returns;
 pub mod sales;
+pub mod setup;
 pub mod signing;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -46,17 +47,19 @@ impl Clock for SystemClock {
     }
 }
 
-/// The application: the store and the clock. Cheap to clone; holds no state of its own, so any
-/// number of nodes can serve one database.
+/// The application: the store, the clock, and the node's copy of the dialer set-up. Cheap to
+/// clone. It holds nothing the database does not: the set-up copy is checked against the
+/// database in every write that uses it, so any number of nodes can serve one database.
 #[derive(Clone, Debug)]
 pub struct App {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
+    pub setup: Arc<setup::SetupCache>,
 }
 
 impl App {
     pub fn new(store: Store) -> App {
-        App { store, clock: Arc::new(SystemClock) }
+        App { store, clock: Arc::new(SystemClock), setup: Arc::default() }
     }
 
     /// The current time, to the microsecond: the precision the store keeps timestamps in, so a

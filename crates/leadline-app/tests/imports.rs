@@ -229,7 +229,7 @@ conformance! {
         // The claim of the interrupted run lasts a minute; a new run waits for it to lapse.
         let refused = imports::import_file(&app, &admin(), &req, path.clone(), Tuning::default(), &mut ()).await.unwrap_err();
         assert!(refused.to_string().contains("is running in another process"), "{refused}");
-        let later = App { store: app.store.clone(), clock: TestClock::at("2099-01-01T00:00:00Z") };
+        let later = App { clock: TestClock::at("2099-01-01T00:00:00Z"), ..app.clone() };
         let second = imports::import_file(&later, &admin(), &req, path.clone(), Tuning { batch_rows: 4, stop_after_batches: None }, &mut ()).await.unwrap();
         assert!(second.resumed);
         assert_eq!(second.job_id, first.job_id);
@@ -319,7 +319,7 @@ conformance! {
         assert_eq!((job.status.as_str(), job.checkpoint.loaded), ("running", 10));
         // While its claim lasts nobody else takes it; once it lapses another node resumes it.
         assert!(!imports::work_once(&app, Tuning::default()).await.unwrap());
-        let later = App { store: app.store.clone(), clock: TestClock::at("2099-01-01T00:00:00Z") };
+        let later = App { clock: TestClock::at("2099-01-01T00:00:00Z"), ..app.clone() };
         assert!(imports::work_once(&later, Tuning { batch_rows: 5, stop_after_batches: None }).await.unwrap());
         let job = imports::get(&app, &admin(), job.id).await.unwrap();
         assert_eq!((job.status.as_str(), job.checkpoint.loaded, job.checkpoint.rows_read), ("done", 30, 30));
@@ -345,7 +345,7 @@ conformance! {
         let id = upload.job_id();
         upload.write(b"Mobile\n0412000001\n").await.unwrap();
         drop(upload);
-        let later = App { store: app.store.clone(), clock: TestClock::at("2099-01-01T00:00:00Z") };
+        let later = App { clock: TestClock::at("2099-01-01T00:00:00Z"), ..app.clone() };
         imports::work_once(&later, Tuning::default()).await.unwrap();
         let job = imports::get(&app, &admin(), id).await.unwrap();
         assert_eq!(job.status, "failed");

@@ -53,7 +53,7 @@ impl Ivvy {
 
     async fn with(app: App, allow_bearer: bool) -> Ivvy {
         let clock = TestClock::at(NOW);
-        let app = App { store: app.store.clone(), clock: clock.clone() };
+        let app = App { clock: clock.clone(), ..App::new(app.store.clone()) };
         let server_key = server_key();
         let settings = settings(allow_bearer);
         let t = TestApp::with_settings(app.clone(), settings).await;
@@ -500,7 +500,8 @@ async fn a_replay_to_another_node_is_refused(backend: Backend) {
     };
     let one = Ivvy::new(db.app.clone()).await;
     let second = db.second_node().await;
-    let two = leadline_http::router(App { store: second.store.clone(), clock: one.clock.clone() }, settings(false));
+    let two =
+        leadline_http::router(App { clock: one.clock.clone(), ..App::new(second.store.clone()) }, settings(false));
     let uri = "/api/1.0/test?action=ping";
     let first = one.t.send(one.request(uri, "{}", DOTNET_CONTENT_TYPE, IVVY_NOW, Spoil::default())).await;
     assert_exact(&first, StatusCode::OK, json!({"success": true}));

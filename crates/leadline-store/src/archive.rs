@@ -19,7 +19,7 @@ use leadline_core::lead::Lead;
 use sqlx::Row;
 
 use crate::leads::{self, COLUMNS};
-use crate::{micros, Backend, Conn, Result, Sql, SqlArg};
+use crate::{micros, Backend, Conn, Exec, Result, Sql, SqlArg};
 
 /// The two sides of the archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,22 +54,22 @@ pub struct Selection {
     pub status: Option<String>,
 }
 
-pub(crate) async fn is_archived(conn: &mut Conn, id: i64) -> Result<bool> {
-    let row = sqlx::query("SELECT 1 FROM leads_archive WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
-    Ok(row.is_some())
+pub(crate) async fn is_archived(conn: &mut impl Exec, id: i64) -> Result<bool> {
+    let sql = Sql::fixed("SELECT 1 AS archived FROM leads_archive WHERE id = $1", [SqlArg::Int(Some(id))]);
+    Ok(conn.optional_row(&sql).await?.is_some())
 }
 
 /// After a lead was written with an id of the caller's: moves PostgreSQL's sequence past every id
 /// in use, archived ones included, so it never hands out an archived lead's id. (SQLite assigns
 /// past both tables in `leads::insert` itself.)
-pub(crate) async fn after_explicit_lead_id(conn: &mut Conn, backend: Backend) -> Result<()> {
+pub(crate) async fn after_explicit_lead_id(conn: &mut impl Exec, backend: Backend) -> Result<()> {
     if backend == Backend::Postgres {
-        sqlx::query(
+        conn.run(&Sql::fixed(
             "SELECT setval(pg_get_serial_sequence('leads', 'id'), GREATEST((SELECT COALESCE(MAX(id), 1) FROM leads), \
              (SELECT COALESCE(MAX(id), 1) FROM leads_archive), \
              COALESCE(pg_sequence_last_value(pg_get_serial_sequence('leads', 'id')::regclass), 1)))",
-        )
-        .execute(&mut *conn)
+            [],
+        ))
         .await?;
     }
     Ok(())

@@ -1,14 +1,17 @@
 //! What the dialer reads and writes beyond a lead's row: campaign set-up, DNC and duplicate
 //! look-ups, the dial queue, and the webhook outbox.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 use leadline_core::catalog::{DispositionAction, TemplateField};
 use leadline_core::dialer::Disposition;
 use leadline_core::lead::Lead;
 use leadline_core::schedule::{Schedule, Window};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{from_micros, micros, Backend, Conn, Result, Sql, SqlArg, StoreError};
+use crate::{from_micros, micros, Backend, Cells, Conn, Exec, Result, Sql, SqlArg, StoreError};
 
 /// A campaign template as the dialer uses it.
 #[derive(Debug, Clone)]
@@ -28,14 +31,17 @@ pub async fn template(conn: &mut Conn, id: i64) -> Result<Option<Template>> {
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
-    let Some(row) = row else { return Ok(None) };
+    row.as_ref().map(template_from).transpose()
+}
+
+fn template_from(row: &AnyRow) -> Result<Template> {
     let fields: String = row.try_get("fields")?;
-    Ok(Some(Template {
+    Ok(Template {
         id: row.try_get("id")?,
         fields: serde_json::from_str(&fields).map_err(|e| corrupt("campaign_templates.fields", e))?,
         contact_hours_id: row.try_get("contact_hours_id")?,
         phone_country: row.try_get("phone_country")?,
-    }))
+    })
 }
 
 /// The template of a campaign.
@@ -56,30 +62,15 @@ pub async fn allocation_campaign(conn: &mut Conn, allocation_id: i64) -> Result<
     Ok(row.map(|r| r.try_get(0)).transpose()?)
 }
 
-pub async fn disposition(conn: &mut Conn, template_id: i64, code: &str) -> Result<Option<Disposition>> {
-    let row = sqlx::query("SELECT code, closes_lead, actions FROM dispositions WHERE template_id = $1 AND code = $2")
-        .bind(template_id)
-        .bind(code)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
+fn disposition_from(row: &AnyRow) -> Result<Disposition> {
     let actions: String = row.try_get("actions")?;
     let actions: Vec<DispositionAction> =
         serde_json::from_str(&actions).map_err(|e| corrupt("dispositions.actions", e))?;
-    Ok(Some(Disposition {
+    Ok(Disposition {
         code: row.try_get("code")?,
-        closes_lead: crate::get_bool(&row, "closes_lead")?.unwrap_or(false),
+        closes_lead: crate::get_bool(row, "closes_lead")?.unwrap_or(false),
         actions,
-    }))
-}
-
-/// The id of the contact-hours record with this name.
-pub async fn contact_hours_named(conn: &mut Conn, name: &str) -> Result<Option<i64>> {
-    let row = sqlx::query("SELECT id FROM contact_hours WHERE name = $1 ORDER BY id LIMIT 1")
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.map(|r| r.try_get(0)).transpose()?)
+    })
 }
 
 pub async fn contact_hours(conn: &mut Conn, id: i64) -> Result<Option<Schedule>> {
@@ -87,39 +78,95 @@ pub async fn contact_hours(conn: &mut Conn, id: i64) -> Result<Option<Schedule>>
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
-    let Some(row) = row else { return Ok(None) };
+    row.as_ref().map(schedule_from).transpose()
+}
+
+fn schedule_from(row: &AnyRow) -> Result<Schedule> {
     let zone: String = row.try_get("timezone")?;
     let windows: String = row.try_get("schedule")?;
     let windows: Vec<Window> = serde_json::from_str(&windows).map_err(|e| corrupt("contact_hours.schedule", e))?;
-    Ok(Some(Schedule::new(&zone, &windows).map_err(|e| corrupt("contact_hours", e))?))
+    Schedule::new(&zone, &windows).map_err(|e| corrupt("contact_hours", e))
 }
 
-pub async fn lead_by_external_id(
-    conn: &mut Conn,
-    backend: Backend,
-    campaign_id: i64,
-    external_id: &str,
-) -> Result<Option<Lead>> {
-    let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+/// The dialer's set-up as a node keeps it in memory: every template, campaign, allocation,
+/// contact-hours record and disposition, read at one set-up revision (see [`setup_revision`]).
+#[derive(Debug, Default)]
+pub struct Setup {
+    pub revision: i64,
+    pub templates: HashMap<i64, Template>,
+    /// Campaign id to its template id.
+    pub campaign_templates: HashMap<i64, i64>,
+    /// Allocation id to its campaign id.
+    pub allocation_campaigns: HashMap<i64, i64>,
+    pub contact_hours: HashMap<i64, Schedule>,
+    /// A contact-hours name to the lowest id that bears it.
+    pub contact_hours_named: HashMap<String, i64>,
+    /// (template id, code) to the disposition.
+    pub dispositions: HashMap<(i64, String), Disposition>,
+}
+
+/// The set-up revision: moved forward by every change to the set-up tables and to API keys
+/// (triggers of migration 11).
+pub async fn setup_revision(conn: &mut impl Exec) -> Result<i64> {
+    conn.optional_row(&Sql::new("SELECT revision FROM setup_revision WHERE id = 1"))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("setup_revision has no row".into()))?
+        .int("revision")
+}
+
+/// Reads the whole set-up. The revision is read first, so a change that lands while the tables
+/// are read makes the snapshot look older than it is, never newer.
+pub async fn setup(conn: &mut Conn) -> Result<Setup> {
+    let mut setup = Setup { revision: setup_revision(conn).await?, ..Setup::default() };
+    for row in sqlx::query("SELECT id, fields, contact_hours_id, phone_country FROM campaign_templates")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let template = template_from(&row)?;
+        setup.templates.insert(template.id, template);
+    }
+    for row in sqlx::query("SELECT id, template_id FROM campaigns").fetch_all(&mut *conn).await? {
+        setup.campaign_templates.insert(row.try_get("id")?, row.try_get("template_id")?);
+    }
+    for row in sqlx::query("SELECT id, campaign_id FROM allocations").fetch_all(&mut *conn).await? {
+        setup.allocation_campaigns.insert(row.try_get("id")?, row.try_get("campaign_id")?);
+    }
+    for row in sqlx::query("SELECT id, name, timezone, schedule FROM contact_hours ORDER BY id DESC")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let id: i64 = row.try_get("id")?;
+        setup.contact_hours.insert(id, schedule_from(&row)?);
+        // Read highest id first, so the lowest id of a shared name is the one left.
+        setup.contact_hours_named.insert(row.try_get("name")?, id);
+    }
+    for row in
+        sqlx::query("SELECT template_id, code, closes_lead, actions FROM dispositions").fetch_all(&mut *conn).await?
+    {
+        let disposition = disposition_from(&row)?;
+        setup.dispositions.insert((row.try_get("template_id")?, disposition.code.clone()), disposition);
+    }
+    Ok(setup)
+}
+
+pub async fn lead_by_external_id(conn: &mut impl Exec, campaign_id: i64, external_id: &str) -> Result<Option<Lead>> {
+    let lock = if conn.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
     let mut sql = Sql::new(format!("{} WHERE campaign_id = ", crate::leads::select()));
     sql.bind(SqlArg::Int(Some(campaign_id)))
         .push(" AND external_id = ")
         .bind(SqlArg::Text(Some(external_id.to_string())))
         .push(lock);
-    let row = sql.query().fetch_optional(&mut *conn).await?;
-    row.as_ref().map(crate::leads::read).transpose()
+    conn.optional_row(&sql).await?.as_ref().map(crate::leads::read).transpose()
 }
 
 /// The first of `phones` on the system-wide list or this campaign's list.
-pub async fn dnc_listed(conn: &mut Conn, campaign_id: i64, phones: &[String]) -> Result<Option<String>> {
+pub async fn dnc_listed(conn: &mut impl Exec, campaign_id: i64, phones: &[String]) -> Result<Option<String>> {
     for phone in phones {
-        let row =
-            sqlx::query("SELECT 1 FROM dnc WHERE phone = $1 AND (campaign_id IS NULL OR campaign_id = $2) LIMIT 1")
-                .bind(phone.as_str())
-                .bind(campaign_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if row.is_some() {
+        let sql = Sql::fixed(
+            "SELECT 1 AS listed FROM dnc WHERE phone = $1 AND (campaign_id IS NULL OR campaign_id = $2) LIMIT 1",
+            [SqlArg::Text(Some(phone.clone())), SqlArg::Int(Some(campaign_id))],
+        );
+        if conn.optional_row(&sql).await?.is_some() {
             return Ok(Some(phone.clone()));
         }
     }
@@ -127,32 +174,29 @@ pub async fn dnc_listed(conn: &mut Conn, campaign_id: i64, phones: &[String]) ->
 }
 
 /// Puts a number on the system-wide do-not-call list (no-op when it is there already).
-pub async fn add_dnc(conn: &mut Conn, phone: &str) -> Result<()> {
-    sqlx::query("INSERT INTO dnc (phone, campaign_id) VALUES ($1, NULL) ON CONFLICT DO NOTHING")
-        .bind(phone)
-        .execute(&mut *conn)
-        .await?;
+pub async fn add_dnc(conn: &mut impl Exec, phone: &str) -> Result<()> {
+    let sql = Sql::fixed(
+        "INSERT INTO dnc (phone, campaign_id) VALUES ($1, NULL) ON CONFLICT DO NOTHING",
+        [SqlArg::Text(Some(phone.into()))],
+    );
+    conn.run(&sql).await?;
     Ok(())
 }
 
 /// The first of `phones` another lead of the campaign already has.
 pub async fn phone_in_campaign(
-    conn: &mut Conn,
+    conn: &mut impl Exec,
     campaign_id: i64,
     phones: &[String],
     except: Option<i64>,
 ) -> Result<Option<String>> {
     for phone in phones {
-        let row = sqlx::query(
-            "SELECT 1 FROM lead_phones p JOIN leads l ON l.id = p.lead_id \
+        let sql = Sql::fixed(
+            "SELECT 1 AS taken FROM lead_phones p JOIN leads l ON l.id = p.lead_id \
              WHERE p.phone = $1 AND l.campaign_id = $2 AND l.id <> $3 LIMIT 1",
-        )
-        .bind(phone.as_str())
-        .bind(campaign_id)
-        .bind(except.unwrap_or(0))
-        .fetch_optional(&mut *conn)
-        .await?;
-        if row.is_some() {
+            [SqlArg::Text(Some(phone.clone())), SqlArg::Int(Some(campaign_id)), SqlArg::Int(Some(except.unwrap_or(0)))],
+        );
+        if conn.optional_row(&sql).await?.is_some() {
             return Ok(Some(phone.clone()));
         }
     }
@@ -190,18 +234,18 @@ pub struct Delivery {
     pub attempts: i64,
 }
 
-pub async fn enqueue_webhook(conn: &mut Conn, lead_id: i64, url: &str, body: &str, now: Timestamp) -> Result<i64> {
-    let row = sqlx::query(
+pub async fn enqueue_webhook(conn: &mut impl Exec, lead_id: i64, url: &str, body: &str, now: Timestamp) -> Result<i64> {
+    let sql = Sql::fixed(
         "INSERT INTO webhook_outbox (lead_id, url, body, created_at, attempts, next_attempt_at) \
          VALUES ($1, $2, $3, $4, 0, $4) RETURNING id",
-    )
-    .bind(lead_id)
-    .bind(url)
-    .bind(body)
-    .bind(micros(now))
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(row.try_get(0)?)
+        [
+            SqlArg::Int(Some(lead_id)),
+            SqlArg::Text(Some(url.into())),
+            SqlArg::Text(Some(body.into())),
+            SqlArg::Int(Some(micros(now))),
+        ],
+    );
+    conn.optional_row(&sql).await?.ok_or_else(|| StoreError::Corrupt("an insert returned no id".into()))?.int("id")
 }
 
 /// Claims up to `limit` due deliveries until `claim_until`; a claim that lapses (the node died)

@@ -1,10 +1,9 @@
 //! API keys. Only a hash of each secret is stored.
 
 use jiff::Timestamp;
-use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{from_micros, micros, Conn, Result, StoreError};
+use crate::{from_micros, micros, Cells, Conn, Exec, Result, Sql, SqlArg, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyRecord {
@@ -33,20 +32,19 @@ pub struct NewKey<'a> {
 
 const COLUMNS: &str = "id, name, prefix, role, buyer_id, campaign_ids, created_at, expires_at, revoked_at";
 
-fn read(row: &AnyRow) -> Result<KeyRecord> {
-    let campaign_ids: String = row.try_get("campaign_ids")?;
+fn read(row: &impl Cells) -> Result<KeyRecord> {
     let opt_time = |column: &str| -> Result<Option<Timestamp>> {
-        row.try_get::<Option<i64>, _>(column)?.map(|v| from_micros(column, v)).transpose()
+        row.opt_int(column)?.map(|v| from_micros(column, v)).transpose()
     };
     Ok(KeyRecord {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        prefix: row.try_get("prefix")?,
-        role: row.try_get("role")?,
-        buyer_id: row.try_get("buyer_id")?,
-        campaign_ids: serde_json::from_str(&campaign_ids)
+        id: row.int("id")?,
+        name: row.text("name")?,
+        prefix: row.text("prefix")?,
+        role: row.text("role")?,
+        buyer_id: row.opt_int("buyer_id")?,
+        campaign_ids: serde_json::from_str(&row.text("campaign_ids")?)
             .map_err(|e| StoreError::Corrupt(format!("api_keys.campaign_ids: {e}")))?,
-        created_at: from_micros("created_at", row.try_get("created_at")?)?,
+        created_at: from_micros("created_at", row.int("created_at")?)?,
         expires_at: opt_time("expires_at")?,
         revoked_at: opt_time("revoked_at")?,
     })
@@ -72,13 +70,13 @@ pub async fn insert(conn: &mut Conn, key: &NewKey<'_>) -> Result<i64> {
 
 /// The key whose secret hashes to `secret_hash`, with the stored hash for a constant-time
 /// comparison by the caller.
-pub async fn find_by_hash(conn: &mut Conn, secret_hash: &str) -> Result<Option<(KeyRecord, String)>> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS}, secret_hash FROM api_keys WHERE secret_hash = $1"))
-        .bind(secret_hash)
-        .fetch_optional(&mut *conn)
-        .await?;
-    match row {
-        Some(row) => Ok(Some((read(&row)?, row.try_get("secret_hash")?))),
+pub async fn find_by_hash(conn: &mut impl Exec, secret_hash: &str) -> Result<Option<(KeyRecord, String)>> {
+    let sql = Sql::fixed(
+        &format!("SELECT {COLUMNS}, secret_hash FROM api_keys WHERE secret_hash = $1"),
+        [SqlArg::Text(Some(secret_hash.into()))],
+    );
+    match conn.optional_row(&sql).await? {
+        Some(row) => Ok(Some((read(&row)?, row.text("secret_hash")?))),
         None => Ok(None),
     }
 }

@@ -5,10 +5,9 @@ use leadline_core::access::LeadScope;
 use leadline_core::history::{Actor, Changes, HistoryEntry};
 use leadline_core::lead::Lead;
 use leadline_core::phone::Phone;
-use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{from_micros, micros, Backend, Conn, Result, Sql, SqlArg, StoreError};
+use crate::{from_micros, micros, Backend, Cells, Conn, Exec, Result, Sql, SqlArg, StoreError};
 
 /// Every lead column but `id`, in the order [`args`] binds them.
 pub(crate) const COLUMNS: &[&str] = &[
@@ -122,66 +121,79 @@ pub(crate) fn select() -> String {
     format!("SELECT id, {} FROM leads", COLUMNS.join(", "))
 }
 
-pub(crate) fn read(row: &AnyRow) -> Result<Lead> {
+pub(crate) fn read(row: &impl Cells) -> Result<Lead> {
     let opt_time = |column: &str| -> Result<Option<Timestamp>> {
-        row.try_get::<Option<i64>, _>(column)?.map(|v| from_micros(column, v)).transpose()
+        row.opt_int(column)?.map(|v| from_micros(column, v)).transpose()
     };
     let corrupt = |column: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("leads.{column}: {e}"));
-    let phones: String = row.try_get("phones")?;
-    let phones: Vec<String> = serde_json::from_str(&phones).map_err(|e| corrupt("phones", &e))?;
+    let id = row.int("id")?;
+    let lead_ref = row.text("ref")?;
+    let external_id = row.opt_text("external_id")?;
+    let vertical_id = row.opt_int("vertical_id")?;
+    let campaign_id = row.opt_int("campaign_id")?;
+    let allocation_id = row.opt_int("allocation_id")?;
+    let name = row.opt_text("name")?;
+    let first_name = row.opt_text("first_name")?;
+    let last_name = row.opt_text("last_name")?;
+    let email = row.opt_text("email")?;
+    let phones: Vec<String> = serde_json::from_str(&row.text("phones")?).map_err(|e| corrupt("phones", &e))?;
     let phones =
         phones.iter().map(|p| Phone::parse(p).map_err(|e| corrupt("phones", &e))).collect::<Result<Vec<_>>>()?;
-    let fields: String = row.try_get("fields")?;
-    let fields = match serde_json::from_str(&fields).map_err(|e| corrupt("fields", &e))? {
+    let address1 = row.opt_text("address1")?;
+    let city = row.opt_text("city")?;
+    let state = row.opt_text("state")?;
+    let postal_code = row.opt_text("postal_code")?;
+    let country = row.opt_text("country")?;
+    let fields = match serde_json::from_str(&row.text("fields")?).map_err(|e| corrupt("fields", &e))? {
         serde_json::Value::Object(map) => map,
         _ => return Err(corrupt("fields", &"not an object")),
     };
     Ok(Lead {
-        id: row.try_get("id")?,
-        lead_ref: row.try_get("ref")?,
-        external_id: row.try_get("external_id")?,
-        vertical_id: row.try_get("vertical_id")?,
-        campaign_id: row.try_get("campaign_id")?,
-        allocation_id: row.try_get("allocation_id")?,
-        name: row.try_get("name")?,
-        first_name: row.try_get("first_name")?,
-        last_name: row.try_get("last_name")?,
-        email: row.try_get("email")?,
+        id,
+        lead_ref,
+        external_id,
+        vertical_id,
+        campaign_id,
+        allocation_id,
+        name,
+        first_name,
+        last_name,
+        email,
         phones,
-        address1: row.try_get("address1")?,
-        city: row.try_get("city")?,
-        state: row.try_get("state")?,
-        postal_code: row.try_get("postal_code")?,
-        country: row.try_get("country")?,
+        address1,
+        city,
+        state,
+        postal_code,
+        country,
         fields,
-        disposition: row.try_get("disposition")?,
+        disposition: row.opt_text("disposition")?,
         callback_at: opt_time("callback_at")?,
-        priority: row.try_get("priority")?,
-        contact_hours_id: row.try_get("contact_hours_id")?,
-        dial_count: row.try_get("dial_count")?,
+        priority: row.int("priority")?,
+        contact_hours_id: row.opt_int("contact_hours_id")?,
+        dial_count: row.int("dial_count")?,
         last_dialed_at: opt_time("last_dialed_at")?,
-        lock_holder: row.try_get("lock_holder")?,
+        lock_holder: row.opt_text("lock_holder")?,
         lock_until: opt_time("lock_until")?,
-        closed: crate::get_bool(row, "closed")?.unwrap_or(false),
-        queue_id: row.try_get("queue_id")?,
-        queue_status_id: row.try_get("queue_status_id")?,
-        thrown_out: crate::get_bool(row, "thrown_out")?.unwrap_or(false),
-        quality_id: row.try_get("quality_id")?,
-        industry_id: row.try_get("industry_id")?,
-        source_id: row.try_get("source_id")?,
-        company_id: row.try_get("company_id")?,
-        contact_id: row.try_get("contact_id")?,
-        company_lead_contact_id: row.try_get("company_lead_contact_id")?,
-        owner_user_id: row.try_get("owner_user_id")?,
-        type_id: row.try_get("type_id")?,
-        subtype_id: row.try_get("subtype_id")?,
-        stage_id: row.try_get("stage_id")?,
-        stage_reason_id: row.try_get("stage_reason_id")?,
-        channel_id: row.try_get("channel_id")?,
-        description: row.try_get("description")?,
-        version: row.try_get("version")?,
-        created_at: from_micros("created_at", row.try_get("created_at")?)?,
-        updated_at: from_micros("updated_at", row.try_get("updated_at")?)?,
+        closed: row.opt_flag("closed")?.unwrap_or(false),
+        queue_id: row.opt_int("queue_id")?,
+        queue_status_id: row.opt_int("queue_status_id")?,
+        thrown_out: row.opt_flag("thrown_out")?.unwrap_or(false),
+        quality_id: row.opt_int("quality_id")?,
+        industry_id: row.opt_int("industry_id")?,
+        source_id: row.opt_int("source_id")?,
+        company_id: row.opt_int("company_id")?,
+        contact_id: row.opt_int("contact_id")?,
+        company_lead_contact_id: row.opt_int("company_lead_contact_id")?,
+        owner_user_id: row.opt_int("owner_user_id")?,
+        type_id: row.opt_int("type_id")?,
+        subtype_id: row.opt_int("subtype_id")?,
+        stage_id: row.opt_int("stage_id")?,
+        stage_reason_id: row.opt_int("stage_reason_id")?,
+        channel_id: row.opt_int("channel_id")?,
+        description: row.opt_text("description")?,
+        version: row.int("version")?,
+        created_at: from_micros("created_at", row.int("created_at")?)?,
+        updated_at: from_micros("updated_at", row.int("updated_at")?)?,
     })
 }
 
@@ -190,7 +202,7 @@ pub(crate) fn read(row: &AnyRow) -> Result<Lead> {
 /// An id held by an archived lead is never used again: a client-chosen one is refused as taken,
 /// and an assigned one lies above every id in `leads` and `leads_archive` (SQLite would otherwise
 /// reuse the highest id once its lead moved to the archive; PostgreSQL's sequence only moves on).
-pub async fn insert(conn: &mut Conn, backend: Backend, lead: &Lead) -> Result<i64> {
+pub async fn insert(conn: &mut impl Exec, backend: Backend, lead: &Lead) -> Result<i64> {
     let explicit = lead.id > 0;
     if explicit && crate::archive::is_archived(conn, lead.id).await? {
         return Err(StoreError::Unique(format!("lead id {} is held by an archived lead", lead.id)));
@@ -216,7 +228,11 @@ pub async fn insert(conn: &mut Conn, backend: Backend, lead: &Lead) -> Result<i6
         sql.bind(arg);
     }
     sql.push(") RETURNING id");
-    let id: i64 = sql.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let id = conn
+        .optional_row(&sql)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("an insert returned no id".into()))?
+        .int("id")?;
     if explicit {
         crate::archive::after_explicit_lead_id(conn, backend).await?;
     }
@@ -224,34 +240,40 @@ pub async fn insert(conn: &mut Conn, backend: Backend, lead: &Lead) -> Result<i6
     Ok(id)
 }
 
-/// Writes a changed lead if its stored version is still `expected_version`; false if someone
-/// else changed it first (or it is gone). Phones are rewritten only when `phones_changed`.
-pub async fn update(conn: &mut Conn, lead: &Lead, expected_version: i64, phones_changed: bool) -> Result<bool> {
+/// Writes a changed lead if its stored version is still `before`'s; false if someone else
+/// changed it first (or it is gone). Only the columns that differ are written, so indexes on the
+/// others are left alone; phones are rewritten only when `phones_changed`.
+pub async fn update(conn: &mut impl Exec, before: &Lead, after: &Lead, phones_changed: bool) -> Result<bool> {
     let mut sql = Sql::new("UPDATE leads SET ");
-    for (i, (column, arg)) in COLUMNS.iter().zip(args(lead)).enumerate() {
-        if i > 0 {
-            sql.push(", ");
+    let mut first = true;
+    for ((column, old), new) in COLUMNS.iter().zip(args(before)).zip(args(after)) {
+        if old != new {
+            if !first {
+                sql.push(", ");
+            }
+            first = false;
+            sql.push(column).push(" = ").bind(new);
         }
-        sql.push(column).push(" = ").bind(arg);
     }
-    sql.push(" WHERE id = ").bind(SqlArg::Int(Some(lead.id)));
-    sql.push(" AND version = ").bind(SqlArg::Int(Some(expected_version)));
-    let updated = sql.query().execute(&mut *conn).await?.rows_affected() == 1;
+    if first {
+        // Nothing differs: the row still has to be there at that version.
+        sql.push("version = version");
+    }
+    sql.push(" WHERE id = ").bind(SqlArg::Int(Some(after.id)));
+    sql.push(" AND version = ").bind(SqlArg::Int(Some(before.version)));
+    let updated = conn.run(&sql).await? == 1;
     if updated && phones_changed {
-        replace_phones(conn, lead.id, &lead.phones).await?;
+        replace_phones(conn, after.id, &after.phones).await?;
     }
     Ok(updated)
 }
 
-pub(crate) async fn replace_phones(conn: &mut Conn, lead_id: i64, phones: &[Phone]) -> Result<()> {
-    sqlx::query("DELETE FROM lead_phones WHERE lead_id = $1").bind(lead_id).execute(&mut *conn).await?;
+pub(crate) async fn replace_phones(conn: &mut impl Exec, lead_id: i64, phones: &[Phone]) -> Result<()> {
+    conn.run(&Sql::fixed("DELETE FROM lead_phones WHERE lead_id = $1", [SqlArg::Int(Some(lead_id))])).await?;
     for (position, phone) in phones.iter().enumerate() {
-        sqlx::query("INSERT INTO lead_phones (lead_id, position, phone) VALUES ($1, $2, $3)")
-            .bind(lead_id)
-            .bind(position as i64)
-            .bind(phone.as_str())
-            .execute(&mut *conn)
-            .await?;
+        let row =
+            [SqlArg::Int(Some(lead_id)), SqlArg::Int(Some(position as i64)), SqlArg::Text(Some(phone.as_str().into()))];
+        conn.run(&Sql::fixed("INSERT INTO lead_phones (lead_id, position, phone) VALUES ($1, $2, $3)", row)).await?;
     }
     Ok(())
 }
@@ -274,9 +296,9 @@ pub async fn get_for_update(conn: &mut Conn, backend: Backend, id: i64) -> Resul
     row.as_ref().map(read).transpose()
 }
 
-pub async fn ref_taken(conn: &mut Conn, lead_ref: &str) -> Result<bool> {
-    let row = sqlx::query("SELECT 1 FROM leads WHERE ref = $1").bind(lead_ref).fetch_optional(&mut *conn).await?;
-    Ok(row.is_some())
+pub async fn ref_taken(conn: &mut impl Exec, lead_ref: &str) -> Result<bool> {
+    let sql = Sql::fixed("SELECT 1 AS taken FROM leads WHERE ref = $1", [SqlArg::Text(Some(lead_ref.into()))]);
+    Ok(conn.optional_row(&sql).await?.is_some())
 }
 
 pub async fn get_by_ref(conn: &mut Conn, lead_ref: &str) -> Result<Option<Lead>> {
@@ -387,22 +409,26 @@ pub async fn list(conn: &mut Conn, filter: &LeadFilter) -> Result<Vec<Lead>> {
 
 /// Appends one row to a lead's history.
 pub async fn record_history(
-    conn: &mut Conn,
+    conn: &mut impl Exec,
     lead_id: i64,
     at: Timestamp,
     actor: Actor,
     action: &str,
     changes: &Changes,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(lead_id)
-        .bind(micros(at))
-        .bind(actor.key_id)
-        .bind(actor.api.as_str())
-        .bind(action)
-        .bind(serde_json::to_string(changes).expect("changes serialize"))
-        .execute(&mut *conn)
-        .await?;
+    let row = [
+        SqlArg::Int(Some(lead_id)),
+        SqlArg::Int(Some(micros(at))),
+        SqlArg::Int(actor.key_id),
+        SqlArg::Text(Some(actor.api.as_str().into())),
+        SqlArg::Text(Some(action.into())),
+        SqlArg::Text(Some(serde_json::to_string(changes).expect("changes serialize"))),
+    ];
+    conn.run(&Sql::fixed(
+        "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) VALUES ($1, $2, $3, $4, $5, $6)",
+        row,
+    ))
+    .await?;
     Ok(())
 }
 

@@ -12,11 +12,13 @@ pub mod catalog;
 pub mod console;
 pub mod crm;
 pub mod dialer;
+pub mod exec;
 pub mod imports;
 pub mod keys;
 pub mod leads;
 pub mod ledger;
 pub mod queues;
+pub mod readers;
 pub mod returns;
 pub mod sales;
 mod sql;
@@ -31,6 +33,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor};
 
+pub use exec::{Cells, Direct, Exec, Row};
 pub use rusqlite::Connection as DirectConn;
 pub use sql::{Sql, SqlArg};
 pub use sqlx::AnyConnection as Conn;
@@ -122,6 +125,8 @@ pub struct Store {
     read: AnyPool,
     /// The direct writer, on a SQLite file (see [`writer`]).
     writer: Option<std::sync::Arc<writer::Writer>>,
+    /// Direct read connections, on a SQLite file (see [`readers`]).
+    readers: Option<std::sync::Arc<readers::Readers>>,
 }
 
 /// Migrations embedded in the binary, per backend.
@@ -137,6 +142,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (7, "returns", include_str!("../migrations/sqlite/0007_returns.sql")),
     (9, "console", include_str!("../migrations/sqlite/0009_console.sql")),
     (10, "lean lead indexes", include_str!("../migrations/sqlite/0010_lean_lead_indexes.sql")),
+    (11, "setup revision", include_str!("../migrations/sqlite/0011_setup_revision.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -147,6 +153,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (7, "returns", include_str!("../migrations/postgres/0007_returns.sql")),
     (9, "console", include_str!("../migrations/postgres/0009_console.sql")),
     (10, "lean lead indexes", include_str!("../migrations/postgres/0010_lean_lead_indexes.sql")),
+    (11, "setup revision", include_str!("../migrations/postgres/0011_setup_revision.sql")),
 ]);
 
 impl<'s> MigrationSource<'s> for Embedded {
@@ -204,12 +211,16 @@ impl Store {
                 let file =
                     sqlx::sqlite::SqliteConnectOptions::from_str(&url).map_err(|e| StoreError::Url(e.to_string()))?;
                 let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-                let writer = if in_memory {
-                    None
+                let (writer, readers) = if in_memory {
+                    (None, None)
                 } else {
-                    Some(std::sync::Arc::new(writer::Writer::start(file.get_filename(), write.clone())?))
+                    let path = file.get_filename();
+                    (
+                        Some(std::sync::Arc::new(writer::Writer::start(path, write.clone())?)),
+                        Some(std::sync::Arc::new(readers::Readers::new(path))),
+                    )
                 };
-                Ok(Store { backend, write, read, writer })
+                Ok(Store { backend, write, read, writer, readers })
             }
             Backend::Postgres => {
                 let options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
@@ -218,7 +229,7 @@ impl Store {
                     .acquire_timeout(config.acquire_timeout)
                     .connect_with(options)
                     .await?;
-                Ok(Store { backend, write: pool.clone(), read: pool, writer: None })
+                Ok(Store { backend, write: pool.clone(), read: pool, writer: None, readers: None })
             }
         }
     }
@@ -243,6 +254,11 @@ impl Store {
     /// sqlx driver has no per-statement thread hand-off to avoid).
     pub fn writer(&self) -> Option<&writer::Writer> {
         self.writer.as_deref()
+    }
+
+    /// Direct read connections for point look-ups: on a SQLite file, None elsewhere.
+    pub fn readers(&self) -> Option<&readers::Readers> {
+        self.readers.as_deref()
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN

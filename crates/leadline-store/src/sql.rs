@@ -25,6 +25,11 @@ impl Sql {
         Sql { text: text.into(), args: Vec::new() }
     }
 
+    /// A statement written out in full, its `$n` parameters bound to `args` in order.
+    pub fn fixed(text: &str, args: impl IntoIterator<Item = SqlArg>) -> Sql {
+        Sql { text: text.to_string(), args: args.into_iter().collect() }
+    }
+
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
@@ -40,6 +45,10 @@ impl Sql {
 
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    pub fn args(&self) -> &[SqlArg] {
+        &self.args
     }
 
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {

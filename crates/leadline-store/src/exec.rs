@@ -1,0 +1,261 @@
+//! Statements that run on either of the store's two kinds of connection.
+//!
+//! A use case's transaction is a sqlx connection (PostgreSQL, and SQLite outside the hot paths)
+//! or, for the hot paths on a SQLite file, the direct writer's connection ([`crate::writer`]).
+//! Store functions written against [`Exec`] serve both with one SQL text (`$n` parameters, which
+//! SQLite reads as named parameters; [`Direct`] binds them by name) and one row reader
+//! ([`Cells`]).
+//!
+//! On the direct connection every call completes at once (rusqlite is synchronous), so a use
+//! case written as an `async fn` over `Exec` runs on the writer thread through [`finish_now`].
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use rusqlite::types::Value;
+use rusqlite::Connection;
+use sqlx::any::AnyRow;
+use sqlx::Row as _;
+
+use crate::{Backend, Result, Sql, StoreError};
+
+/// A connection a statement can run on.
+///
+/// The futures are not declared `Send`: on a sqlx connection they are (a caller with the
+/// concrete type sees it), and on the direct connection they never leave the writer thread.
+pub trait Exec {
+    fn backend(&self) -> Backend;
+    /// The first row, if any.
+    fn optional_row(&mut self, sql: &Sql) -> impl Future<Output = Result<Option<Row>>>;
+    fn all_rows(&mut self, sql: &Sql) -> impl Future<Output = Result<Vec<Row>>>;
+    /// Runs a statement and returns how many rows it changed.
+    fn run(&mut self, sql: &Sql) -> impl Future<Output = Result<u64>>;
+}
+
+fn backend_of(conn: &sqlx::AnyConnection) -> Backend {
+    if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
+impl Exec for sqlx::AnyConnection {
+    fn backend(&self) -> Backend {
+        backend_of(self)
+    }
+
+    async fn optional_row(&mut self, sql: &Sql) -> Result<Option<Row>> {
+        Ok(sql.query().fetch_optional(&mut *self).await?.map(Row::Any))
+    }
+
+    async fn all_rows(&mut self, sql: &Sql) -> Result<Vec<Row>> {
+        Ok(sql.query().fetch_all(&mut *self).await?.into_iter().map(Row::Any).collect())
+    }
+
+    async fn run(&mut self, sql: &Sql) -> Result<u64> {
+        Ok(sql.query().execute(&mut *self).await?.rows_affected())
+    }
+}
+
+/// Transactions and pooled connections run statements on the connection they hold.
+macro_rules! exec_through_deref {
+    ($([$($life:lifetime)?] $holder:ty),*) => {$(
+        impl<$($life)?> Exec for $holder {
+            fn backend(&self) -> Backend {
+                backend_of(self)
+            }
+
+            async fn optional_row(&mut self, sql: &Sql) -> Result<Option<Row>> {
+                (**self).optional_row(sql).await
+            }
+
+            async fn all_rows(&mut self, sql: &Sql) -> Result<Vec<Row>> {
+                (**self).all_rows(sql).await
+            }
+
+            async fn run(&mut self, sql: &Sql) -> Result<u64> {
+                (**self).run(sql).await
+            }
+        }
+    )*};
+}
+
+exec_through_deref!(['c] sqlx::Transaction<'c, sqlx::Any>, [] sqlx::pool::PoolConnection<sqlx::Any>);
+
+/// The direct writer's connection, inside the transaction of a unit of work.
+pub struct Direct<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> Direct<'c> {
+    pub fn new(conn: &'c Connection) -> Direct<'c> {
+        Direct { conn }
+    }
+
+    /// Prepares (or takes from the cache) a statement and binds `$n` to the n-th argument.
+    fn prepare(&self, sql: &Sql) -> Result<rusqlite::CachedStatement<'c>> {
+        let mut statement = self.conn.prepare_cached(sql.text())?;
+        for index in 1..=statement.parameter_count() {
+            let arg = statement
+                .parameter_name(index)
+                .and_then(|name| name.strip_prefix('$'))
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| sql.args().get(n.wrapping_sub(1)))
+                .ok_or_else(|| StoreError::Writer(format!("parameter {index} of `{}` has no argument", sql.text())))?;
+            statement.raw_bind_parameter(index, arg)?;
+        }
+        Ok(statement)
+    }
+
+    fn rows(&self, sql: &Sql, limit: usize) -> Result<Vec<Row>> {
+        let mut statement = self.prepare(sql)?;
+        let names: std::rc::Rc<[Box<str>]> = statement.column_names().into_iter().map(Box::from).collect();
+        let mut rows = statement.raw_query();
+        let mut read = Vec::new();
+        while read.len() < limit {
+            let Some(row) = rows.next()? else { break };
+            let values = (0..names.len()).map(|i| row.get::<_, Value>(i)).collect::<rusqlite::Result<Vec<_>>>()?;
+            read.push(Row::Direct(DirectRow { names: names.clone(), values, next: Cell::new(0) }));
+        }
+        Ok(read)
+    }
+}
+
+impl Exec for Direct<'_> {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn optional_row(&mut self, sql: &Sql) -> Result<Option<Row>> {
+        Ok(self.rows(sql, 1)?.pop())
+    }
+
+    async fn all_rows(&mut self, sql: &Sql) -> Result<Vec<Row>> {
+        self.rows(sql, usize::MAX)
+    }
+
+    async fn run(&mut self, sql: &Sql) -> Result<u64> {
+        Ok(self.prepare(sql)?.raw_execute()? as u64)
+    }
+}
+
+/// Runs a future that never waits, as a use case over [`Direct`] is, to its end.
+pub fn finish_now<T, E: From<StoreError>>(work: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+    match pin!(work).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(outcome) => outcome,
+        Poll::Pending => {
+            Err(StoreError::Writer("a unit of work on the direct writer waited for something".into()).into())
+        }
+    }
+}
+
+/// A row from either connection.
+pub enum Row {
+    Any(AnyRow),
+    Direct(DirectRow),
+}
+
+/// A row read on the direct connection, owned so it outlives its statement.
+pub struct DirectRow {
+    names: std::rc::Rc<[Box<str>]>,
+    values: Vec<Value>,
+    /// Where the next look-up starts: readers take columns in the order they were selected.
+    next: Cell<usize>,
+}
+
+impl DirectRow {
+    fn value(&self, column: &str) -> Result<&Value> {
+        let count = self.names.len();
+        let start = self.next.get();
+        (0..count)
+            .map(|offset| (start + offset) % count.max(1))
+            .find(|&i| &*self.names[i] == column)
+            .map(|i| {
+                self.next.set(i + 1);
+                &self.values[i]
+            })
+            .ok_or_else(|| StoreError::Corrupt(format!("the query has no column `{column}`")))
+    }
+}
+
+/// Reading a row's columns by name, whichever connection it came from.
+pub trait Cells {
+    fn opt_int(&self, column: &str) -> Result<Option<i64>>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>>;
+    /// A boolean, stored as one on PostgreSQL and as 0/1 on SQLite.
+    fn opt_flag(&self, column: &str) -> Result<Option<bool>>;
+
+    fn int(&self, column: &str) -> Result<i64> {
+        self.opt_int(column)?.ok_or_else(|| null(column))
+    }
+
+    fn text(&self, column: &str) -> Result<String> {
+        self.opt_text(column)?.ok_or_else(|| null(column))
+    }
+}
+
+fn null(column: &str) -> StoreError {
+    StoreError::Corrupt(format!("{column} is NULL"))
+}
+
+impl Cells for AnyRow {
+    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn opt_flag(&self, column: &str) -> Result<Option<bool>> {
+        crate::get_bool(self, column)
+    }
+}
+
+impl Cells for DirectRow {
+    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+        match self.value(column)? {
+            Value::Null => Ok(None),
+            Value::Integer(v) => Ok(Some(*v)),
+            other => Err(StoreError::Corrupt(format!("{column} holds {other:?}, not an integer"))),
+        }
+    }
+
+    fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        match self.value(column)? {
+            Value::Null => Ok(None),
+            Value::Text(v) => Ok(Some(v.clone())),
+            other => Err(StoreError::Corrupt(format!("{column} holds {other:?}, not text"))),
+        }
+    }
+
+    fn opt_flag(&self, column: &str) -> Result<Option<bool>> {
+        Ok(self.opt_int(column)?.map(|v| v != 0))
+    }
+}
+
+impl Cells for Row {
+    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+        match self {
+            Row::Any(row) => row.opt_int(column),
+            Row::Direct(row) => row.opt_int(column),
+        }
+    }
+
+    fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        match self {
+            Row::Any(row) => row.opt_text(column),
+            Row::Direct(row) => row.opt_text(column),
+        }
+    }
+
+    fn opt_flag(&self, column: &str) -> Result<Option<bool>> {
+        match self {
+            Row::Any(row) => row.opt_flag(column),
+            Row::Direct(row) => row.opt_flag(column),
+        }
+    }
+}
