@@ -9,9 +9,11 @@
 //! On the direct connection every call completes at once (rusqlite is synchronous), so a use
 //! case written as an `async fn` over `Exec` runs on the writer thread through [`finish_now`].
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use rusqlite::types::Value;
@@ -112,7 +114,7 @@ impl<'c> Direct<'c> {
 
     fn rows(&self, sql: &Sql, limit: usize) -> Result<Vec<Row>> {
         let mut statement = self.prepare(sql)?;
-        let names: std::rc::Rc<[Box<str>]> = statement.column_names().into_iter().map(Box::from).collect();
+        let names = column_names(sql.text(), &statement);
         let mut rows = statement.raw_query();
         let mut read = Vec::new();
         while read.len() < limit {
@@ -122,6 +124,26 @@ impl<'c> Direct<'c> {
         }
         Ok(read)
     }
+}
+
+/// Statement texts to their column names, per thread: a row keeps the names of its columns, and
+/// the same few queries run over and over.
+fn column_names(text: &str, statement: &rusqlite::Statement<'_>) -> Rc<[Box<str>]> {
+    const KEEP: usize = 256;
+    thread_local! {
+        static NAMES: RefCell<HashMap<String, Rc<[Box<str>]>>> = RefCell::new(HashMap::new());
+    }
+    NAMES.with_borrow_mut(|names| {
+        if let Some(known) = names.get(text) {
+            return known.clone();
+        }
+        if names.len() >= KEEP {
+            names.clear();
+        }
+        let read: Rc<[Box<str>]> = statement.column_names().into_iter().map(Box::from).collect();
+        names.insert(text.to_string(), read.clone());
+        read
+    })
 }
 
 impl Exec for Direct<'_> {
@@ -160,7 +182,7 @@ pub enum Row {
 
 /// A row read on the direct connection, owned so it outlives its statement.
 pub struct DirectRow {
-    names: std::rc::Rc<[Box<str>]>,
+    names: Rc<[Box<str>]>,
     values: Vec<Value>,
     /// Where the next look-up starts: readers take columns in the order they were selected.
     next: Cell<usize>,

@@ -36,7 +36,8 @@ const MAX_GROUP: usize = 256;
 /// SQLite's page cache for the writer, in KiB. Small on purpose: SQLite walks its whole page
 /// cache's hash table at the end of each write transaction (measured at a seventh of the
 /// writer's time with 64 MiB), while pages it drops stay in the operating system's cache and
-/// come back with a cheap read.
+/// come back with a cheap read. A transaction's dirty pages do not count against it
+/// (`cache_spill = OFF`), so a large import batch is not written to the WAL twice.
 const CACHE_KIB: i64 = 4 * 1024;
 
 /// WAL size at which the checkpointer copies the log back into the database: large enough that
@@ -117,7 +118,7 @@ impl Writer {
         let conn = Connection::open(path)?;
         conn.execute_batch(&format!(
             "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
-             PRAGMA journal_mode = WAL; PRAGMA cache_size = -{CACHE_KIB}; PRAGMA wal_autocheckpoint = 0; \
+             PRAGMA journal_mode = WAL; PRAGMA cache_size = -{CACHE_KIB}; PRAGMA cache_spill = OFF; PRAGMA wal_autocheckpoint = 0; \
              PRAGMA journal_size_limit = {};",
             CHECKPOINT_BYTES / 2
         ))?;
