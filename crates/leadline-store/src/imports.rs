@@ -383,19 +383,29 @@ fn values(backend: Backend, rows: usize, width: usize) -> String {
     text
 }
 
+/// On SQLite the ids are written out (see [`insert_leads`]); PostgreSQL's sequence assigns them.
 fn lead_insert_text(backend: Backend, rows: usize) -> String {
+    let (id, width) = match backend {
+        Backend::Sqlite => ("id, ", crate::leads::COLUMNS.len() + 1),
+        Backend::Postgres => ("", crate::leads::COLUMNS.len()),
+    };
     format!(
-        "INSERT INTO leads ({}) VALUES {} ON CONFLICT (ref) DO NOTHING RETURNING id, ref",
+        "INSERT INTO leads ({id}{}) VALUES {} ON CONFLICT (ref) DO NOTHING RETURNING id, ref",
         crate::leads::COLUMNS.join(", "),
-        values(backend, rows, crate::leads::COLUMNS.len())
+        values(backend, rows, width)
     )
 }
 
-/// Inserts new leads (ids assigned by the database) many rows per statement. Returns each
-/// lead's id, or None where its ref was taken (the caller draws another and tries again); any
-/// other refusal (an external id already used) fails the whole call.
+/// Inserts new leads many rows per statement. Returns each lead's id, or None where its ref was
+/// taken (the caller draws another and tries again); any other refusal (an external id already
+/// used) fails the whole call. On SQLite the ids are taken past every live and archived lead, as
+/// [`crate::leads::insert`] takes them: SQLite itself would give an archived lead's id out again.
 pub async fn insert_leads(conn: &mut Conn, backend: Backend, leads: &[Lead]) -> Result<Vec<Option<i64>>> {
     static FULL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    let mut next_id = match backend {
+        Backend::Sqlite => Some(crate::leads::next_id(conn).await?),
+        Backend::Postgres => None,
+    };
     let mut ids = Vec::with_capacity(leads.len());
     for chunk in leads.chunks(LEADS_PER_STATEMENT) {
         let partial;
@@ -405,7 +415,14 @@ pub async fn insert_leads(conn: &mut Conn, backend: Backend, leads: &[Lead]) -> 
             partial = lead_insert_text(backend, chunk.len());
             &partial
         };
-        let args: Vec<SqlArg> = chunk.iter().flat_map(crate::leads::args).collect();
+        let mut args: Vec<SqlArg> = Vec::with_capacity(chunk.len() * (crate::leads::COLUMNS.len() + 1));
+        for lead in chunk {
+            if let Some(id) = next_id.as_mut() {
+                args.push(SqlArg::Int(Some(*id)));
+                *id += 1;
+            }
+            args.extend(crate::leads::args(lead));
+        }
         // Only the full-size statement is kept prepared; the odd sizes of a batch's last rows
         // would otherwise fill every connection's statement cache with large statements.
         let mut query = sqlx::query(text).persistent(chunk.len() == LEADS_PER_STATEMENT);

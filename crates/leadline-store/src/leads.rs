@@ -197,6 +197,19 @@ pub(crate) fn read(row: &impl Cells) -> Result<Lead> {
     })
 }
 
+/// The id past every live and archived lead: what SQLite assigns new leads (it would otherwise
+/// take the highest live id plus one, which may be an archived lead's).
+const NEXT_ID: &str = "SELECT MAX(m) + 1 AS next_id FROM (SELECT COALESCE(MAX(id), 0) AS m FROM leads \
+                       UNION ALL SELECT COALESCE(MAX(id), 0) FROM leads_archive) AS ids";
+
+/// [`NEXT_ID`], read.
+pub(crate) async fn next_id(conn: &mut impl Exec) -> Result<i64> {
+    conn.optional_row(&Sql::new(NEXT_ID))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("no next lead id".into()))?
+        .int("next_id")
+}
+
 /// Inserts a lead (id 0 means "assign one") with its phones, and returns its id.
 ///
 /// An id held by an archived lead is never used again: a client-chosen one is refused as taken,
@@ -216,10 +229,7 @@ pub async fn insert(conn: &mut impl Exec, backend: Backend, lead: &Lead) -> Resu
     if explicit {
         sql.bind(SqlArg::Int(Some(lead.id))).push(", ");
     } else if assign_past_archive {
-        sql.push(
-            "(SELECT MAX(m) + 1 FROM (SELECT COALESCE(MAX(id), 0) AS m FROM leads \
-             UNION ALL SELECT COALESCE(MAX(id), 0) FROM leads_archive) AS ids), ",
-        );
+        sql.push("(").push(NEXT_ID).push("), ");
     }
     for (i, arg) in args(lead).into_iter().enumerate() {
         if i > 0 {
@@ -480,12 +490,7 @@ pub mod direct {
     /// The id the next new lead gets: past every live and archived lead, as [`super::insert`]
     /// assigns them, so an archived lead's id is never given out again.
     pub fn next_id(conn: &Connection) -> Result<i64> {
-        Ok(conn
-            .prepare_cached(
-                "SELECT MAX(m) + 1 FROM (SELECT COALESCE(MAX(id), 0) AS m FROM leads \
-                 UNION ALL SELECT COALESCE(MAX(id), 0) FROM leads_archive)",
-            )?
-            .query_row([], |row| row.get(0))?)
+        Ok(conn.prepare_cached(super::NEXT_ID)?.query_row([], |row| row.get(0))?)
     }
 
     /// Inserts new leads, their phones and their history rows, with the statements prepared
