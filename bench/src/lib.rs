@@ -122,6 +122,13 @@ impl Run {
     }
 }
 
+/// Bytes this process has caused to be written to storage so far (Linux's `/proc/self/io`),
+/// or None where the kernel does not tell.
+pub fn storage_bytes_written() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines().find_map(|line| line.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok())
+}
+
 /// Runs `operation(worker, i)` on `workers` tasks for `duration`, timing each call.
 pub async fn drive<F, Fut>(workers: usize, duration: Duration, operation: F) -> Run
 where

@@ -64,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Baseline: the same update, in-process, through the use case and the store.
     let baseline_app = app.clone();
+    let written_before = leadline_bench::storage_bytes_written();
     let leads = args.leads;
     let mut baseline = drive(args.connections, duration, move |worker, i| {
         let app = baseline_app.clone();
@@ -76,6 +77,8 @@ async fn main() -> anyhow::Result<()> {
         }
     })
     .await;
+
+    let written_by_baseline = leadline_bench::storage_bytes_written();
 
     // HTTP: the full server on loopback, one keep-alive connection per worker.
     let address = serve(app.clone()).await?;
@@ -100,12 +103,26 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
 
+    let written_by_http = leadline_bench::storage_bytes_written();
+
+    // What each update cost the disk (on SQLite the WAL and checkpoints; on PostgreSQL its own
+    // server process writes, so this is about nothing there).
+    let per_update = |from: Option<u64>, to: Option<u64>, run: &leadline_bench::Run| match (from, to) {
+        (Some(from), Some(to)) if run.done > 0 => format!("{:.1}", (to - from) as f64 / run.done as f64 / 1024.0),
+        _ => "-".to_string(),
+    };
+    let disk = [
+        per_update(written_before, written_by_baseline, &baseline),
+        per_update(written_by_baseline, written_by_http, &http),
+    ];
     println!();
-    println!("{:<34} {:>10} {:>9} {:>9} {:>7}", "", "updates/s", "p50 ms", "p99 ms", "failed");
-    for (name, run) in [("baseline (use case + store)", &mut baseline), ("updateLeadFast over HTTP", &mut http)] {
+    println!("{:<34} {:>10} {:>9} {:>9} {:>7} {:>14}", "", "updates/s", "p50 ms", "p99 ms", "failed", "KiB to disk/up");
+    for ((name, run), disk) in
+        [("baseline (use case + store)", &mut baseline), ("updateLeadFast over HTTP", &mut http)].into_iter().zip(disk)
+    {
         let (p50, p99) = (run.percentile(0.50), run.percentile(0.99));
         println!(
-            "{name:<34} {:>10.0} {:>9.2} {:>9.2} {:>7}",
+            "{name:<34} {:>10.0} {:>9.2} {:>9.2} {:>7} {disk:>14}",
             run.rate(),
             p50.as_secs_f64() * 1000.0,
             p99.as_secs_f64() * 1000.0,
