@@ -31,7 +31,7 @@ pub struct CampaignIds {
 
 #[derive(Clone)]
 struct Campaign {
-    template: Template,
+    template: Arc<Template>,
     campaign_id: i64,
     allocation_id: i64,
     country: Option<&'static PhoneCountry>,
@@ -49,7 +49,7 @@ fn campaign(setup: &Setup, ids: CampaignIds) -> Result<Campaign> {
         return Err(DialerError::NoAllocation.into());
     }
     let country = template.phone_country.as_deref().and_then(phone_country);
-    Ok(Campaign { template: template.clone(), campaign_id, allocation_id, country })
+    Ok(Campaign { template: Arc::clone(template), campaign_id, allocation_id, country })
 }
 
 /// The campaign a request names, in the node's set-up. A miss is checked against the

@@ -23,9 +23,10 @@ use leadline_core::history::{Actor, Api};
 use leadline_core::import::{phone_key, Plan};
 use leadline_core::lead::{ref_from_bytes, Lead, REF_LEN};
 use leadline_core::DomainError;
+use leadline_store::exec::finish_now;
 use leadline_store::imports::{self as store, Checkpoint, Job, NewJob, Reject};
 use leadline_store::leads as lead_store;
-use leadline_store::{Backend, Conn, DirectConn, StoreError};
+use leadline_store::{Backend, Conn, Direct, DirectConn, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -653,7 +654,8 @@ fn load_batch_direct(conn: &DirectConn, batch: DirectBatch, mut next: Checkpoint
         new.history(id, batch.started, batch.actor, "import", &import_history(batch.job_id, line))?;
     }
     store::direct::insert_rejects(conn, batch.job_id, &rejects)?;
-    if !store::direct::checkpoint(conn, batch.job_id, &batch.token, &next, batch.now, batch.until)? {
+    let mut direct = Direct::new(conn);
+    if !finish_now(store::checkpoint(&mut direct, batch.job_id, &batch.token, &next, batch.now, batch.until))? {
         return Err(taken_over(batch.job_id));
     }
     Ok(next)

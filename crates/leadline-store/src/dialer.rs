@@ -2,6 +2,7 @@
 //! look-ups, the dial queue, and the webhook outbox.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use leadline_core::catalog::{DispositionAction, TemplateField};
@@ -93,7 +94,8 @@ fn schedule_from(row: &AnyRow) -> Result<Schedule> {
 #[derive(Debug, Default)]
 pub struct Setup {
     pub revision: i64,
-    pub templates: HashMap<i64, Template>,
+    /// Shared, so a request holds its template without copying it.
+    pub templates: HashMap<i64, Arc<Template>>,
     /// Campaign id to its template id.
     pub campaign_templates: HashMap<i64, i64>,
     /// Allocation id to its campaign id.
@@ -123,7 +125,7 @@ pub async fn setup(conn: &mut Conn) -> Result<Setup> {
         .await?
     {
         let template = template_from(&row)?;
-        setup.templates.insert(template.id, template);
+        setup.templates.insert(template.id, Arc::new(template));
     }
     for row in sqlx::query("SELECT id, template_id FROM campaigns").fetch_all(&mut *conn).await? {
         setup.campaign_templates.insert(row.try_get("id")?, row.try_get("template_id")?);

@@ -14,7 +14,7 @@ use leadline_core::lead::Lead;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{from_micros, micros, Backend, Conn, Result, SqlArg};
+use crate::{from_micros, micros, Backend, Conn, Exec, Result, Sql, SqlArg};
 
 /// Leads per multi-row INSERT (44 parameters each).
 pub const LEADS_PER_STATEMENT: usize = 500;
@@ -218,8 +218,6 @@ pub async fn abandoned_uploads(conn: &mut Conn, now: Timestamp) -> Result<Vec<i6
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
 
-/// The checkpoint's statement; its parameters appear in number order, so the direct writer's
-/// SQLite binds them by position too.
 const CHECKPOINT: &str = "UPDATE imports SET byte_offset = $1, next_line = $2, rows_read = $3, loaded = $4, \
     rejected_dnc = $5, rejected_duplicate = $6, rejected_invalid = $7, claimed_until = $8, updated_at = $9 \
     WHERE id = $10 AND claim_token = $11 AND status = 'running'";
@@ -227,28 +225,28 @@ const CHECKPOINT: &str = "UPDATE imports SET byte_offset = $1, next_line = $2, r
 /// Records progress (in the transaction that committed the batch) and extends the claim. False
 /// if the job is no longer this token's (another process took it over after a lapse).
 pub async fn checkpoint(
-    conn: &mut Conn,
+    conn: &mut impl Exec,
     id: i64,
     token: &str,
     at: &Checkpoint,
     now: Timestamp,
     until: Timestamp,
 ) -> Result<bool> {
-    let done = sqlx::query(CHECKPOINT)
-        .bind(at.byte_offset)
-        .bind(at.next_line)
-        .bind(at.rows_read)
-        .bind(at.loaded)
-        .bind(at.rejected_dnc)
-        .bind(at.rejected_duplicate)
-        .bind(at.rejected_invalid)
-        .bind(micros(until))
-        .bind(micros(now))
-        .bind(id)
-        .bind(token)
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
+    let int = |v: i64| SqlArg::Int(Some(v));
+    let args = [
+        int(at.byte_offset),
+        int(at.next_line),
+        int(at.rows_read),
+        int(at.loaded),
+        int(at.rejected_dnc),
+        int(at.rejected_duplicate),
+        int(at.rejected_invalid),
+        int(micros(until)),
+        int(micros(now)),
+        int(id),
+        SqlArg::Text(Some(token.to_string())),
+    ];
+    Ok(conn.run(&Sql::fixed(CHECKPOINT, args)).await? == 1)
 }
 
 /// Extends a claim without progress (while a body is received or a file is checked).
@@ -614,11 +612,10 @@ pub async fn describe_file(conn: &mut Conn, id: i64, bytes: i64, sha256: &str) -
 pub mod direct {
     use std::collections::HashSet;
 
-    use jiff::Timestamp;
     use rusqlite::{params, Connection};
 
-    use super::{Checkpoint, Reject};
-    use crate::{micros, Result};
+    use super::Reject;
+    use crate::Result;
 
     fn matching(conn: &Connection, sql: &str, campaign_id: i64, values: &[&str]) -> Result<HashSet<String>> {
         let mut statement = conn.prepare_cached(sql)?;
@@ -668,30 +665,5 @@ pub mod direct {
             statement.execute(params![id, reject.line, reject.reason, reject.record])?;
         }
         Ok(())
-    }
-
-    /// As [`super::checkpoint`].
-    pub fn checkpoint(
-        conn: &Connection,
-        id: i64,
-        token: &str,
-        at: &Checkpoint,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> Result<bool> {
-        let changed = conn.prepare_cached(super::CHECKPOINT)?.execute(params![
-            at.byte_offset,
-            at.next_line,
-            at.rows_read,
-            at.loaded,
-            at.rejected_dnc,
-            at.rejected_duplicate,
-            at.rejected_invalid,
-            micros(until),
-            micros(now),
-            id,
-            token
-        ])?;
-        Ok(changed == 1)
     }
 }
