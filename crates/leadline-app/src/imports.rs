@@ -26,7 +26,7 @@ use leadline_core::DomainError;
 use leadline_store::exec::finish_now;
 use leadline_store::imports::{self as store, Checkpoint, Job, NewJob, Reject};
 use leadline_store::leads as lead_store;
-use leadline_store::{Backend, Conn, Direct, DirectConn, StoreError};
+use leadline_store::{Backend, Conn, Direct, DirectConn, Exec, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -464,38 +464,17 @@ struct Found {
 
 /// Looks a batch's phones and external ids up in bulk on `conn` (inside the batch's
 /// transaction for a real run).
-async fn find(
-    conn: &mut Conn,
-    backend: Backend,
-    target: &Target,
-    allow_duplicates: bool,
-    rows: &[Parsed],
-) -> Result<Found> {
+async fn find(conn: &mut impl Exec, target: &Target, allow_duplicates: bool, rows: &[Parsed]) -> Result<Found> {
     let wanted = wanted(rows, target);
     let forms: Vec<&str> = wanted.forms.iter().map(String::as_str).collect();
     Ok(Found {
-        dnc: store::dnc_listed(conn, backend, target.campaign_id, &forms).await?,
+        dnc: store::dnc_listed(conn, target.campaign_id, &forms).await?,
         phones_taken: if allow_duplicates {
             HashSet::new()
         } else {
-            store::phones_in_campaign(conn, backend, target.campaign_id, &wanted.phones).await?
+            store::phones_in_campaign(conn, target.campaign_id, &wanted.phones).await?
         },
-        externals_taken: store::external_ids_in_campaign(conn, backend, target.campaign_id, &wanted.externals).await?,
-    })
-}
-
-/// [`find`] on SQLite's direct writer.
-fn find_direct(conn: &DirectConn, target: &Target, allow_duplicates: bool, rows: &[Parsed]) -> Result<Found> {
-    let wanted = wanted(rows, target);
-    let forms: Vec<&str> = wanted.forms.iter().map(String::as_str).collect();
-    Ok(Found {
-        dnc: store::direct::dnc_listed(conn, target.campaign_id, &forms)?,
-        phones_taken: if allow_duplicates {
-            HashSet::new()
-        } else {
-            store::direct::phones_in_campaign(conn, target.campaign_id, &wanted.phones)?
-        },
-        externals_taken: store::direct::external_ids_in_campaign(conn, target.campaign_id, &wanted.externals)?,
+        externals_taken: store::external_ids_in_campaign(conn, target.campaign_id, &wanted.externals).await?,
     })
 }
 
@@ -641,7 +620,8 @@ struct DirectBatch {
 }
 
 fn load_batch_direct(conn: &DirectConn, batch: DirectBatch, mut next: Checkpoint) -> Result<Checkpoint> {
-    let found = find_direct(conn, &batch.target, batch.allow_duplicates, &batch.rows)?;
+    let mut direct = Direct::new(conn);
+    let found = finish_now(find(&mut direct, &batch.target, batch.allow_duplicates, &batch.rows))?;
     let (leads, rejects) =
         decide(&batch.target, batch.allow_duplicates, batch.rows, &found, &mut Seen::default(), &mut next);
     let first_id = lead_store::direct::next_id(conn)?;
@@ -653,8 +633,7 @@ fn load_batch_direct(conn: &DirectConn, batch: DirectBatch, mut next: Checkpoint
         new.phones(id, &lead.phones)?;
         new.history(id, batch.started, batch.actor, "import", &import_history(batch.job_id, line))?;
     }
-    store::direct::insert_rejects(conn, batch.job_id, &rejects)?;
-    let mut direct = Direct::new(conn);
+    finish_now(store::insert_rejects(&mut direct, batch.job_id, &rejects))?;
     if !finish_now(store::checkpoint(&mut direct, batch.job_id, &batch.token, &next, batch.now, batch.until))? {
         return Err(taken_over(batch.job_id));
     }
@@ -760,11 +739,11 @@ async fn load(
                     seen = Seen::default();
                     let backend = app.store.backend();
                     let mut tx = app.store.begin().await?;
-                    let found = find(&mut tx, backend, target, request.allow_duplicates, &batch.rows).await?;
+                    let found = find(&mut tx, target, request.allow_duplicates, &batch.rows).await?;
                     let (leads, rejects) =
                         decide(target, request.allow_duplicates, batch.rows, &found, &mut seen, &mut next);
                     write_leads(&mut tx, backend, by, api, job.id, leads, now).await?;
-                    store::insert_rejects(&mut tx, backend, job.id, &rejects).await?;
+                    store::insert_rejects(&mut tx, job.id, &rejects).await?;
                     if !store::checkpoint(&mut tx, job.id, token, &next, app.now(), until).await? {
                         return Err(taken_over(job.id));
                     }
@@ -773,7 +752,7 @@ async fn load(
             }
             None => {
                 let mut conn = app.store.read().await?;
-                let found = find(&mut conn, app.store.backend(), target, request.allow_duplicates, &batch.rows).await?;
+                let found = find(&mut conn, target, request.allow_duplicates, &batch.rows).await?;
                 let (_, rejects) = decide(target, request.allow_duplicates, batch.rows, &found, &mut seen, &mut next);
                 progress.rejects(&rejects);
             }

@@ -14,12 +14,10 @@ use leadline_core::lead::Lead;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{from_micros, micros, Backend, Conn, Exec, Result, Sql, SqlArg};
+use crate::{from_micros, micros, Backend, Cells, Conn, Exec, Result, Sql, SqlArg};
 
 /// Leads per multi-row INSERT (44 parameters each).
 pub const LEADS_PER_STATEMENT: usize = 500;
-/// Values per `IN (…)` look-up.
-const LOOKUP_CHUNK: usize = 2000;
 /// Small rows (phones, history, rejects) per multi-row INSERT.
 const SMALL_ROWS_PER_STATEMENT: usize = 2000;
 
@@ -486,67 +484,64 @@ pub async fn insert_history(
     Ok(())
 }
 
-pub async fn insert_rejects(conn: &mut Conn, backend: Backend, id: i64, rows: &[Reject]) -> Result<()> {
-    for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT / 2) {
-        let text = format!(
-            "INSERT INTO import_rejects (import_id, line, reason, record) VALUES {}",
-            values(backend, chunk.len(), 4)
+/// Keeps a batch's rejected rows; a batch has few, so one statement each.
+pub async fn insert_rejects(conn: &mut impl Exec, id: i64, rows: &[Reject]) -> Result<()> {
+    for reject in rows {
+        let sql = Sql::fixed(
+            "INSERT INTO import_rejects (import_id, line, reason, record) VALUES ($1, $2, $3, $4)",
+            [
+                SqlArg::Int(Some(id)),
+                SqlArg::Int(Some(reject.line)),
+                SqlArg::Text(Some(reject.reason.clone())),
+                SqlArg::Text(Some(reject.record.clone())),
+            ],
         );
-        let mut query = sqlx::query(&text).persistent(false);
-        for reject in chunk {
-            query = query.bind(id).bind(reject.line).bind(reject.reason.as_str()).bind(reject.record.as_str());
-        }
-        query.execute(&mut *conn).await?;
+        conn.run(&sql).await?;
     }
     Ok(())
 }
 
-/// Runs `SELECT <column> … IN (…)` over `values` in chunks and collects the matches.
+/// Runs `SELECT … AS found … IN (…)` over `values` in chunks and collects the matches.
+///
+/// A chunk's list is padded (with its last value) to a power of two, so a handful of statement
+/// shapes serve every batch and stay prepared. Chunks are short on SQLite, which finds each
+/// `$n` by walking the statement's list of names.
 async fn matching(
-    conn: &mut Conn,
-    backend: Backend,
+    conn: &mut impl Exec,
     prefix: &str,
     suffix: &str,
     campaign_id: i64,
     tail: &str,
     values: &[&str],
 ) -> Result<HashSet<String>> {
+    let chunk_len = match conn.backend() {
+        Backend::Sqlite => 128,
+        Backend::Postgres => 2048,
+    };
     let mut found = HashSet::new();
-    for chunk in values.chunks(LOOKUP_CHUNK) {
-        let mut text = String::from(prefix);
-        for i in 0..chunk.len() {
+    for chunk in values.chunks(chunk_len) {
+        let mut sql = Sql::new(prefix);
+        let padded = chunk.len().next_power_of_two().clamp(16, chunk_len);
+        let last = chunk[chunk.len() - 1];
+        for (i, value) in chunk.iter().copied().chain(std::iter::repeat(last)).take(padded).enumerate() {
             if i > 0 {
-                text.push_str(", ");
+                sql.push(", ");
             }
-            text.push_str(&param(backend, i + 1));
+            sql.bind(SqlArg::Text(Some(value.to_string())));
         }
-        text.push_str(suffix);
-        text.push_str(&param(backend, chunk.len() + 1));
-        text.push_str(tail);
-        // Not kept prepared: each batch's list has its own length.
-        let mut query = sqlx::query(&text).persistent(false);
-        for value in chunk {
-            query = query.bind(*value);
-        }
-        query = query.bind(campaign_id);
-        for row in query.fetch_all(&mut *conn).await? {
-            found.insert(row.try_get::<String, _>(0)?);
+        sql.push(suffix).bind(SqlArg::Int(Some(campaign_id))).push(tail);
+        for row in conn.all_rows(&sql).await? {
+            found.insert(row.text("found")?);
         }
     }
     Ok(found)
 }
 
 /// Which of `phones` (in any written form) are on the system-wide list or this campaign's.
-pub async fn dnc_listed(
-    conn: &mut Conn,
-    backend: Backend,
-    campaign_id: i64,
-    phones: &[&str],
-) -> Result<HashSet<String>> {
+pub async fn dnc_listed(conn: &mut impl Exec, campaign_id: i64, phones: &[&str]) -> Result<HashSet<String>> {
     matching(
         conn,
-        backend,
-        "SELECT phone FROM dnc WHERE phone IN (",
+        "SELECT phone AS found FROM dnc WHERE phone IN (",
         ") AND (campaign_id IS NULL OR campaign_id = ",
         campaign_id,
         ")",
@@ -556,18 +551,12 @@ pub async fn dnc_listed(
 }
 
 /// Which of `phones` a lead of the campaign already has.
-pub async fn phones_in_campaign(
-    conn: &mut Conn,
-    backend: Backend,
-    campaign_id: i64,
-    phones: &[&str],
-) -> Result<HashSet<String>> {
+pub async fn phones_in_campaign(conn: &mut impl Exec, campaign_id: i64, phones: &[&str]) -> Result<HashSet<String>> {
     matching(
         conn,
-        backend,
         // CROSS JOIN makes SQLite start from the phones (by their index) instead of walking every
         // lead of the campaign, which it may otherwise choose for a long IN list.
-        "SELECT p.phone FROM lead_phones p CROSS JOIN leads l WHERE l.id = p.lead_id AND p.phone IN (",
+        "SELECT p.phone AS found FROM lead_phones p CROSS JOIN leads l WHERE l.id = p.lead_id AND p.phone IN (",
         ") AND l.campaign_id = ",
         campaign_id,
         "",
@@ -578,15 +567,13 @@ pub async fn phones_in_campaign(
 
 /// Which of `external_ids` a lead of the campaign already has.
 pub async fn external_ids_in_campaign(
-    conn: &mut Conn,
-    backend: Backend,
+    conn: &mut impl Exec,
     campaign_id: i64,
     external_ids: &[&str],
 ) -> Result<HashSet<String>> {
     matching(
         conn,
-        backend,
-        "SELECT external_id FROM leads WHERE external_id IN (",
+        "SELECT external_id AS found FROM leads WHERE external_id IN (",
         ") AND campaign_id = ",
         campaign_id,
         "",
@@ -604,66 +591,4 @@ pub async fn describe_file(conn: &mut Conn, id: i64, bytes: i64, sha256: &str) -
         .execute(&mut *conn)
         .await?;
     Ok(())
-}
-
-/// The batch look-ups and writes on SQLite's direct writer ([`crate::writer`]): an index probe
-/// per value with a cached prepared statement, which on a local connection beats building long
-/// `IN (…)` lists.
-pub mod direct {
-    use std::collections::HashSet;
-
-    use rusqlite::{params, Connection};
-
-    use super::Reject;
-    use crate::Result;
-
-    fn matching(conn: &Connection, sql: &str, campaign_id: i64, values: &[&str]) -> Result<HashSet<String>> {
-        let mut statement = conn.prepare_cached(sql)?;
-        let mut found = HashSet::new();
-        for value in values {
-            if statement.exists(params![value, campaign_id])? {
-                found.insert((*value).to_string());
-            }
-        }
-        Ok(found)
-    }
-
-    /// Which of `phones` (in any written form) are on the system-wide list or this campaign's.
-    pub fn dnc_listed(conn: &Connection, campaign_id: i64, phones: &[&str]) -> Result<HashSet<String>> {
-        matching(
-            conn,
-            "SELECT 1 FROM dnc WHERE phone = ?1 AND (campaign_id IS NULL OR campaign_id = ?2)",
-            campaign_id,
-            phones,
-        )
-    }
-
-    /// Which of `phones` a lead of the campaign already has.
-    pub fn phones_in_campaign(conn: &Connection, campaign_id: i64, phones: &[&str]) -> Result<HashSet<String>> {
-        matching(
-            conn,
-            "SELECT 1 FROM lead_phones p CROSS JOIN leads l WHERE p.phone = ?1 AND l.id = p.lead_id \
-             AND l.campaign_id = ?2",
-            campaign_id,
-            phones,
-        )
-    }
-
-    /// Which of `external_ids` a lead of the campaign already has.
-    pub fn external_ids_in_campaign(
-        conn: &Connection,
-        campaign_id: i64,
-        external_ids: &[&str],
-    ) -> Result<HashSet<String>> {
-        matching(conn, "SELECT 1 FROM leads WHERE campaign_id = ?2 AND external_id = ?1", campaign_id, external_ids)
-    }
-
-    pub fn insert_rejects(conn: &Connection, id: i64, rows: &[Reject]) -> Result<()> {
-        let mut statement = conn
-            .prepare_cached("INSERT INTO import_rejects (import_id, line, reason, record) VALUES (?1, ?2, ?3, ?4)")?;
-        for reject in rows {
-            statement.execute(params![id, reject.line, reject.reason, reject.record])?;
-        }
-        Ok(())
-    }
 }
