@@ -19,13 +19,20 @@
 //! second thread with its own connection, so the writer never stops for the disk: SQLite lets a
 //! checkpoint run beside a writer, and the writer starts the log over once a checkpoint has
 //! caught up. Should the checkpointer fall far behind, the writer checkpoints itself.
+//!
+//! How much of the log is in use is what SQLite tells the writer after each commit (its WAL
+//! hook), not the log file's size: the file is kept at the size steady writes need instead of
+//! being cut back whenever the log starts over, since growing it again costs the file system a
+//! block allocation for every page written.
 
+use std::ffi::{c_char, c_int, c_void};
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
+use rusqlite::{ffi, Connection};
 use sqlx::AnyPool;
 use tokio::sync::oneshot;
 
@@ -40,21 +47,22 @@ const MAX_GROUP: usize = 256;
 /// (`cache_spill = OFF`), so a large import batch is not written to the WAL twice.
 const CACHE_KIB: i64 = 4 * 1024;
 
-/// WAL size at which the checkpointer copies the log back into the database: large enough that
+/// WAL in use at which the checkpointer copies the log back into the database: large enough that
 /// an index page many groups change in a row is copied once instead of every few groups.
 const CHECKPOINT_BYTES: u64 = 16 << 20;
 /// How often the checkpointer looks at the WAL's size.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
-/// WAL size at which the writer checkpoints itself. Under steady writes the checkpointer never
+/// WAL in use at which the writer checkpoints itself. Under steady writes the checkpointer never
 /// quite catches up with the writer, and only a checkpoint that has caught up lets the log start
 /// over; the writer's own, run between two groups, always has.
-const WAL_LIMIT_BYTES: u64 = 96 << 20;
+const WAL_LIMIT_BYTES: u64 = 256 << 20;
 /// Longest the writer keeps the write lock while units keep coming.
 const HOLD_AT_MOST: Duration = Duration::from_millis(20);
 /// How long the writer waits, lock in hand, for the callers it just answered to send more.
 const LINGER: Duration = Duration::from_micros(300);
-/// Groups between the writer's looks at the WAL's size.
-const WAL_LOOK_EVERY: u64 = 64;
+/// Largest the WAL file is kept between uses: above what steady writes fill, so it is reused in
+/// place; a larger one (after a large transaction) is cut back to this.
+const WAL_FILE_KEPT_BYTES: u64 = WAL_LIMIT_BYTES + 2 * CHECKPOINT_BYTES;
 
 /// A unit of work queued for the writer thread.
 trait Unit: Send {
@@ -118,25 +126,25 @@ impl Writer {
         let conn = Connection::open(path)?;
         conn.execute_batch(&format!(
             "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
-             PRAGMA journal_mode = WAL; PRAGMA cache_size = -{CACHE_KIB}; PRAGMA cache_spill = OFF; PRAGMA wal_autocheckpoint = 0; \
-             PRAGMA journal_size_limit = {};",
-            CHECKPOINT_BYTES / 2
+             PRAGMA journal_mode = WAL; PRAGMA cache_size = -{CACHE_KIB}; PRAGMA cache_spill = OFF; \
+             PRAGMA journal_size_limit = {WAL_FILE_KEPT_BYTES};"
         ))?;
         conn.set_prepared_statement_cache_capacity(64);
-        let wal = wal_path(path);
+        let page_bytes: u64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+        let conn = Watched::new(conn, page_bytes);
         let checkpoints = Connection::open(path)?;
         checkpoints.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;")?;
         let (stop, stopped) = mpsc::channel();
-        let checkpoint_wal = wal.clone();
+        let wal = conn.wal.clone();
         std::thread::Builder::new()
             .name("leadline-sqlite-checkpointer".into())
-            .spawn(move || checkpoint_while_open(checkpoints, checkpoint_wal, stopped))
+            .spawn(move || checkpoint_while_open(checkpoints, wal, stopped))
             .map_err(|e| StoreError::Writer(format!("the checkpoint thread could not start: {e}")))?;
         let (units, queue) = mpsc::channel();
         let runtime = tokio::runtime::Handle::current();
         std::thread::Builder::new()
             .name("leadline-sqlite-writer".into())
-            .spawn(move || serve(conn, queue, Gate { runtime, pool: gate }, wal))
+            .spawn(move || serve(conn, queue, Gate { runtime, pool: gate }))
             .map_err(|e| StoreError::Writer(format!("the writer thread could not start: {e}")))?;
         Ok(Writer { units, _checkpointer: stop })
     }
@@ -165,30 +173,82 @@ struct Gate {
     pool: AnyPool,
 }
 
-fn wal_path(database: &Path) -> PathBuf {
-    let mut wal = database.as_os_str().to_owned();
-    wal.push("-wal");
-    PathBuf::from(wal)
+/// How much of the WAL is in use, in bytes, as of the writer's last commit.
+struct WalUse {
+    frames: AtomicU64,
+    frame_bytes: u64,
 }
 
-fn wal_bytes(wal: &Path) -> u64 {
-    std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+impl WalUse {
+    fn bytes(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed) * self.frame_bytes
+    }
 }
 
-/// Copies the WAL back into the database whenever it is past [`CHECKPOINT_BYTES`], until the
-/// writer is dropped. (When the log starts over, the writer cuts the file back to half that.)
-fn checkpoint_while_open(conn: Connection, wal: PathBuf, stop: mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        if wal_bytes(&wal) >= CHECKPOINT_BYTES {
-            if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::warn!(%error, "checkpointing the SQLite WAL failed; trying again shortly");
-            }
+/// The writer's connection with a WAL hook that keeps [`WalUse`] current. (The hook also
+/// replaces SQLite's automatic checkpoints on this connection, which the threads here do.)
+struct Watched {
+    conn: Connection,
+    wal: Arc<WalUse>,
+}
+
+/// SQLite's WAL hook: called after each commit with the number of frames in the log.
+extern "C" fn note_wal_frames(wal: *mut c_void, _: *mut ffi::sqlite3, _: *const c_char, frames: c_int) -> c_int {
+    // SAFETY: `wal` is the `WalUse` that `Watched::new` registered, which the `Watched` keeps
+    // alive until its `Drop` has taken the hook off the connection.
+    let wal = unsafe { &*(wal as *const WalUse) };
+    wal.frames.store(u64::try_from(frames).unwrap_or(0), Ordering::Relaxed);
+    ffi::SQLITE_OK
+}
+
+impl Watched {
+    fn new(conn: Connection, page_bytes: u64) -> Watched {
+        // A frame is a page and its 24-byte header.
+        let wal = Arc::new(WalUse { frames: AtomicU64::new(0), frame_bytes: page_bytes + 24 });
+        // SAFETY: the handle is the live connection's; the argument outlives the registration
+        // (see `note_wal_frames`).
+        unsafe {
+            ffi::sqlite3_wal_hook(conn.handle(), Some(note_wal_frames), Arc::as_ptr(&wal) as *mut c_void);
+        }
+        Watched { conn, wal }
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        // SAFETY: the handle is the live connection's; no argument is registered any more.
+        unsafe {
+            ffi::sqlite3_wal_hook(self.conn.handle(), None, std::ptr::null_mut());
         }
     }
 }
 
-fn serve(conn: Connection, queue: mpsc::Receiver<Box<dyn Unit>>, gate: Gate, wal: PathBuf) {
-    let mut groups = 0u64;
+/// Copies the WAL back into the database whenever more than [`CHECKPOINT_BYTES`] of it has not
+/// been copied yet, until the writer is dropped.
+fn checkpoint_while_open(conn: Connection, wal: Arc<WalUse>, stop: mpsc::Receiver<()>) {
+    // Bytes of the log a checkpoint had copied; fewer in use means the log has started over.
+    let mut copied = 0;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        let in_use = wal.bytes();
+        if in_use < copied {
+            copied = 0;
+        }
+        if in_use - copied < CHECKPOINT_BYTES {
+            continue;
+        }
+        // The checkpoint answers (busy, frames in the log, frames copied).
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, u64>(2)) {
+            Ok(frames) => copied = frames * wal.frame_bytes,
+            Err(error) => tracing::warn!(%error, "checkpointing the SQLite WAL failed; trying again shortly"),
+        }
+    }
+}
+
+fn serve(watched: Watched, queue: mpsc::Receiver<Box<dyn Unit>>, gate: Gate) {
+    let conn = &watched.conn;
+    // Where the writer next checkpoints itself: past the limit, and after a checkpoint that did
+    // not let the log start over (a reader holds an old snapshot), only once it has grown again.
+    let mut checkpoint_at = WAL_LIMIT_BYTES;
     while let Ok(first) = queue.recv() {
         let held = match gate.runtime.block_on(gate.pool.acquire()) {
             Ok(held) => held,
@@ -203,11 +263,14 @@ fn serve(conn: Connection, queue: mpsc::Receiver<Box<dyn Unit>>, gate: Gate, wal
         let held_since = Instant::now();
         let mut next = Some(first);
         while let Some(first) = next.take() {
-            groups += 1;
-            if groups.is_multiple_of(WAL_LOOK_EVERY) && wal_bytes(&wal) > WAL_LIMIT_BYTES {
+            let in_use = watched.wal.bytes();
+            if in_use < WAL_LIMIT_BYTES {
+                checkpoint_at = WAL_LIMIT_BYTES;
+            } else if in_use >= checkpoint_at {
                 if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                     tracing::warn!(%error, "the writer's own checkpoint failed");
                 }
+                checkpoint_at = in_use + CHECKPOINT_BYTES;
             }
             let mut group = vec![first];
             while group.len() < MAX_GROUP {
@@ -216,7 +279,7 @@ fn serve(conn: Connection, queue: mpsc::Receiver<Box<dyn Unit>>, gate: Gate, wal
                     Err(_) => break,
                 }
             }
-            let failure = run_group(&conn, &mut group).err().map(|e| e.to_string());
+            let failure = run_group(conn, &mut group).err().map(|e| e.to_string());
             group.into_iter().for_each(|unit| unit.finish(failure.as_deref()));
             if held_since.elapsed() < HOLD_AT_MOST {
                 next = queue.recv_timeout(LINGER).ok();
