@@ -484,28 +484,28 @@ pub async fn insert_history(
     Ok(())
 }
 
-/// Keeps a batch's rejected rows; a batch has few, so one statement each.
+/// Keeps a batch's rejected rows, a few dozen per statement.
 pub async fn insert_rejects(conn: &mut impl Exec, id: i64, rows: &[Reject]) -> Result<()> {
-    for reject in rows {
-        let sql = Sql::fixed(
-            "INSERT INTO import_rejects (import_id, line, reason, record) VALUES ($1, $2, $3, $4)",
-            [
-                SqlArg::Int(Some(id)),
-                SqlArg::Int(Some(reject.line)),
-                SqlArg::Text(Some(reject.reason.clone())),
-                SqlArg::Text(Some(reject.record.clone())),
-            ],
-        );
-        conn.run(&sql).await?;
+    for chunk in rows.chunks(64) {
+        let mut sql = Sql::new("INSERT INTO import_rejects (import_id, line, reason, record) VALUES ");
+        for (i, reject) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.bind(SqlArg::Int(Some(id))).push(", ").bind(SqlArg::Int(Some(reject.line))).push(", ");
+            sql.bind(SqlArg::Text(Some(reject.reason.clone()))).push(", ");
+            sql.bind(SqlArg::Text(Some(reject.record.clone()))).push(")");
+        }
+        // Each batch's last chunk has a length of its own: not worth keeping prepared.
+        conn.run(&sql.planned_per_run()).await?;
     }
     Ok(())
 }
 
 /// Runs `SELECT … AS found … IN (…)` over `values` in chunks and collects the matches.
 ///
-/// A chunk's list is padded (with its last value) to a power of two, so a handful of statement
-/// shapes serve every batch and stay prepared. Chunks are short on SQLite, which finds each
-/// `$n` by walking the statement's list of names.
+/// On SQLite a chunk's list is padded (with its last value) to a power of two, so a handful of
+/// statement shapes serve every batch and stay prepared on the direct writer; its chunks are
+/// short, since SQLite finds each `$n` by walking the statement's list of names. PostgreSQL
+/// plans each run for its values (see [`Sql::planned_per_run`]), so nothing is padded there.
 async fn matching(
     conn: &mut impl Exec,
     prefix: &str,
@@ -514,14 +514,14 @@ async fn matching(
     tail: &str,
     values: &[&str],
 ) -> Result<HashSet<String>> {
-    let chunk_len = match conn.backend() {
-        Backend::Sqlite => 128,
-        Backend::Postgres => 2048,
+    let (chunk_len, pad) = match conn.backend() {
+        Backend::Sqlite => (128, true),
+        Backend::Postgres => (2000, false),
     };
     let mut found = HashSet::new();
     for chunk in values.chunks(chunk_len) {
         let mut sql = Sql::new(prefix);
-        let padded = chunk.len().next_power_of_two().clamp(16, chunk_len);
+        let padded = if pad { chunk.len().next_power_of_two().clamp(16, chunk_len) } else { chunk.len() };
         let last = chunk[chunk.len() - 1];
         for (i, value) in chunk.iter().copied().chain(std::iter::repeat(last)).take(padded).enumerate() {
             if i > 0 {
@@ -530,6 +530,7 @@ async fn matching(
             sql.bind(SqlArg::Text(Some(value.to_string())));
         }
         sql.push(suffix).bind(SqlArg::Int(Some(campaign_id))).push(tail);
+        let sql = sql.planned_per_run();
         for row in conn.all_rows(&sql).await? {
             found.insert(row.text("found")?);
         }

@@ -18,16 +18,27 @@ pub enum SqlArg {
 pub struct Sql {
     text: String,
     args: Vec<SqlArg>,
+    /// Planned afresh on each run through sqlx (see [`Sql::planned_per_run`]).
+    per_run: bool,
 }
 
 impl Sql {
     pub fn new(text: impl Into<String>) -> Sql {
-        Sql { text: text.into(), args: Vec::new() }
+        Sql { text: text.into(), args: Vec::new(), per_run: false }
     }
 
     /// A statement written out in full, its `$n` parameters bound to `args` in order.
     pub fn fixed(text: &str, args: impl IntoIterator<Item = SqlArg>) -> Sql {
-        Sql { text: text.to_string(), args: args.into_iter().collect() }
+        Sql { text: text.to_string(), args: args.into_iter().collect(), per_run: false }
+    }
+
+    /// Not kept prepared by sqlx. PostgreSQL plans a kept statement once for any values after a
+    /// few runs, and for a long `IN (…)` list beside a selective column that generic plan can
+    /// read a whole campaign where the values' own plan probes an index. (SQLite's plans do not
+    /// depend on the values, so the direct writer keeps such statements prepared.)
+    pub fn planned_per_run(mut self) -> Sql {
+        self.per_run = true;
+        self
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
@@ -52,7 +63,7 @@ impl Sql {
     }
 
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        let mut query = sqlx::query(&self.text);
+        let mut query = sqlx::query(&self.text).persistent(!self.per_run);
         for arg in &self.args {
             query = match arg {
                 SqlArg::Int(v) => query.bind(*v),
