@@ -486,7 +486,9 @@ pub async fn insert_history(
 
 /// Keeps a batch's rejected rows, a few dozen per statement.
 pub async fn insert_rejects(conn: &mut impl Exec, id: i64, rows: &[Reject]) -> Result<()> {
-    for chunk in rows.chunks(64) {
+    // Short enough that SQLite's walk through a statement's `$n` names stays cheap.
+    const REJECTS_PER_STATEMENT: usize = 64;
+    for chunk in rows.chunks(REJECTS_PER_STATEMENT) {
         let mut sql = Sql::new("INSERT INTO import_rejects (import_id, line, reason, record) VALUES ");
         for (i, reject) in chunk.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ", (" });

@@ -236,10 +236,22 @@ fn checkpoint_while_open(conn: Connection, wal: Arc<WalUse>, stop: mpsc::Receive
         if in_use - copied < CHECKPOINT_BYTES {
             continue;
         }
-        // The checkpoint answers (busy, frames in the log, frames copied).
-        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, u64>(2)) {
-            Ok(frames) => copied = frames * wal.frame_bytes,
-            Err(error) => tracing::warn!(%error, "checkpointing the SQLite WAL failed; trying again shortly"),
+        if let Some(bytes) = checkpoint(&conn, &wal) {
+            copied = bytes;
+        }
+    }
+}
+
+/// Copies what it can of the WAL into the database without waiting for anyone. Returns how much
+/// of the log has been copied, or `None` when it could not run (another checkpoint was running,
+/// or an error, which is logged: the next try comes soon).
+fn checkpoint(conn: &Connection, wal: &WalUse) -> Option<u64> {
+    // The answer is (busy, frames in the log, frames copied); -1 frames when it did not run.
+    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, i64>(2)) {
+        Ok(frames) => u64::try_from(frames).ok().map(|frames| frames * wal.frame_bytes),
+        Err(error) => {
+            tracing::warn!(%error, "checkpointing the SQLite WAL failed; trying again shortly");
+            None
         }
     }
 }
@@ -267,9 +279,7 @@ fn serve(watched: Watched, queue: mpsc::Receiver<Box<dyn Unit>>, gate: Gate) {
             if in_use < WAL_LIMIT_BYTES {
                 checkpoint_at = WAL_LIMIT_BYTES;
             } else if in_use >= checkpoint_at {
-                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(%error, "the writer's own checkpoint failed");
-                }
+                checkpoint(conn, &watched.wal);
                 checkpoint_at = in_use + CHECKPOINT_BYTES;
             }
             let mut group = vec![first];
