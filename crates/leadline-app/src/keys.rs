@@ -1,5 +1,9 @@
 //! API keys: creation (the secret is shown once), authentication, listing and revocation.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use jiff::{SignedDuration, Timestamp};
 use leadline_core::access::Role;
 use leadline_store::exec::finish_now;
@@ -71,8 +75,50 @@ pub struct CreatedKey {
 }
 
 pub fn hash_secret(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", Sha256::digest(secret.as_bytes()))
+}
+
+/// How long a key found live is trusted without reading it again. Revoking a key on this node
+/// takes effect at once; a revocation made elsewhere (another node, the command line) within
+/// this time. Expiry is checked on every request.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
+/// Most keys remembered at once; the memory starts over when it is full.
+const REMEMBERED_KEYS: usize = 4096;
+
+/// The keys this node found live lately, by the hash of their secret, so that a busy caller's
+/// requests do not each read its key from the database.
+#[derive(Debug, Default)]
+pub struct LiveKeys {
+    by_hash: Mutex<HashMap<String, LiveKey>>,
+}
+
+#[derive(Debug)]
+struct LiveKey {
+    principal: Principal,
+    expires_at: Option<Timestamp>,
+    read_at: Instant,
+}
+
+impl LiveKeys {
+    fn trusted(&self, hash: &str, now: Timestamp) -> Option<Principal> {
+        let by_hash = self.by_hash.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let key = by_hash.get(hash)?;
+        let fresh = key.read_at.elapsed() < TRUSTED_FOR && key.expires_at.is_none_or(|at| at > now);
+        fresh.then(|| key.principal.clone())
+    }
+
+    fn remember(&self, hash: String, principal: &Principal, expires_at: Option<Timestamp>) {
+        let mut by_hash = self.by_hash.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if by_hash.len() >= REMEMBERED_KEYS && !by_hash.contains_key(&hash) {
+            by_hash.clear();
+        }
+        by_hash.insert(hash, LiveKey { principal: principal.clone(), expires_at, read_at: Instant::now() });
+    }
+
+    fn forget(&self, key_id: i64) {
+        let mut by_hash = self.by_hash.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        by_hash.retain(|_, key| key.principal.key_id != Some(key_id));
+    }
 }
 
 fn new_secret() -> String {
@@ -161,6 +207,9 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Principal> {
         return Err(AppError::Unauthorized("unknown API key".into()));
     }
     let hash = hash_secret(secret);
+    if let Some(principal) = app.live_keys.trusted(&hash, app.now()) {
+        return Ok(principal);
+    }
     let found = match app.store.readers() {
         Some(readers) => readers.read(|conn| finish_now(store::find_by_hash(&mut Direct::new(conn), &hash)))?,
         None => store::find_by_hash(&mut app.store.read().await?, &hash).await?,
@@ -179,7 +228,9 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Principal> {
     }
     let role = Role::from_parts(&record.role, record.buyer_id, record.campaign_ids)
         .map_err(|e| leadline_store::StoreError::Corrupt(format!("api key {}: {e}", record.id)))?;
-    Ok(Principal { key_id: Some(record.id), role })
+    let principal = Principal { key_id: Some(record.id), role };
+    app.live_keys.remember(hash, &principal, record.expires_at);
+    Ok(principal)
 }
 
 pub async fn list(app: &App, by: &Principal) -> Result<Vec<KeyView>> {
@@ -196,6 +247,7 @@ pub async fn revoke(app: &App, by: &Principal, id: i64) -> Result<KeyView> {
     }
     let record = store::get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("key", id))?;
     tx.commit().await.map_err(leadline_store::StoreError::from)?;
+    app.live_keys.forget(id);
     Ok(record.into())
 }
 

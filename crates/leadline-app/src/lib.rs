@@ -55,11 +55,12 @@ pub struct App {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub setup: Arc<setup::SetupCache>,
+    pub live_keys: Arc<keys::LiveKeys>,
 }
 
 impl App {
     pub fn new(store: Store) -> App {
-        App { store, clock: Arc::new(SystemClock), setup: Arc::default() }
+        App { store, clock: Arc::new(SystemClock), setup: Arc::default(), live_keys: Arc::default() }
     }
 
     /// The current time, to the microsecond: the precision the store keeps timestamps in, so a

@@ -11,6 +11,7 @@ use leadline_app::AppError;
 use leadline_core::access::Role;
 use leadline_store::{Sql, SqlArg};
 use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
 
 conformance! {
     async fn a_created_secret_authenticates_as_its_role(app) {
@@ -63,6 +64,8 @@ conformance! {
     async fn a_revoked_key_is_refused(app) {
         let created = keys::create(&app, &admin(), &key_request("admin")).await.unwrap();
         let other = keys::create(&app, &admin(), &key_request("readonly")).await.unwrap();
+        // Found live first, so the node remembers it; the revocation must still count at once.
+        assert!(keys::authenticate(&app, &created.secret).await.is_ok());
         let revoked = keys::revoke(&app, &admin(), created.key.id).await.unwrap();
         assert!(revoked.revoked_at.is_some());
         let message = unauthorized(keys::authenticate(&app, &created.secret).await);
@@ -71,6 +74,25 @@ conformance! {
         // Revoking again keeps the first revocation time.
         assert_eq!(keys::revoke(&app, &admin(), created.key.id).await.unwrap().revoked_at, revoked.revoked_at);
         not_found(keys::revoke(&app, &admin(), other.key.id + 100).await);
+    }
+
+    async fn a_key_revoked_on_another_node_is_refused_here_within_a_second(app) {
+        let created = keys::create(&app, &admin(), &key_request("admin")).await.unwrap();
+        let other_node = leadline_app::App::new(app.store.clone());
+        assert!(keys::authenticate(&app, &created.secret).await.is_ok());
+        let found_live = Instant::now();
+        keys::revoke(&other_node, &admin(), created.key.id).await.unwrap();
+        let message = unauthorized(keys::authenticate(&other_node, &created.secret).await);
+        assert!(message.contains("revoked"), "the revoking node refuses at once: {message}");
+        // This node trusts the key it found live a moment ago, without reading it again...
+        let trusted = keys::authenticate(&app, &created.secret).await;
+        if found_live.elapsed() < Duration::from_millis(900) {
+            assert!(trusted.is_ok(), "{trusted:?}");
+        }
+        // ...for a second at most.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let message = unauthorized(keys::authenticate(&app, &created.secret).await);
+        assert!(message.contains("revoked"), "{message}");
     }
 
     async fn an_expired_key_is_refused_once_its_lifetime_has_passed(mut app) {
