@@ -52,6 +52,11 @@ const CACHE_KIB: i64 = 4 * 1024;
 const CHECKPOINT_BYTES: u64 = 16 << 20;
 /// How often the checkpointer looks at the WAL's size.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+/// Within this much of [`WAL_LIMIT_BYTES`], the checkpointer copies whatever is new, as often as
+/// [`CATCH_UP_EVERY`]: the writer's own checkpoint then has little left to copy and to sync
+/// (syncing a large remainder stalled every write for a tenth of a second).
+const CATCH_UP_BYTES: u64 = 32 << 20;
+const CATCH_UP_EVERY: Duration = Duration::from_millis(5);
 /// WAL in use at which the writer checkpoints itself. Under steady writes the checkpointer never
 /// quite catches up with the writer, and only a checkpoint that has caught up lets the log start
 /// over; the writer's own, run between two groups, always has.
@@ -228,12 +233,16 @@ impl Drop for Watched {
 fn checkpoint_while_open(conn: Connection, wal: Arc<WalUse>, stop: mpsc::Receiver<()>) {
     // Bytes of the log a checkpoint had copied; fewer in use means the log has started over.
     let mut copied = 0;
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+    let mut every = CHECKPOINT_EVERY;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
         let in_use = wal.bytes();
         if in_use < copied {
             copied = 0;
         }
-        if in_use - copied < CHECKPOINT_BYTES {
+        let uncopied = in_use - copied;
+        let catching_up = in_use + CATCH_UP_BYTES >= WAL_LIMIT_BYTES && uncopied > 0;
+        every = if catching_up { CATCH_UP_EVERY } else { CHECKPOINT_EVERY };
+        if !catching_up && uncopied < CHECKPOINT_BYTES {
             continue;
         }
         if let Some(bytes) = checkpoint(&conn, &wal) {
