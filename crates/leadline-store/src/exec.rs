@@ -100,7 +100,16 @@ impl<'c> Direct<'c> {
     /// Prepares (or takes from the cache) a statement and binds `$n` to the n-th argument.
     fn prepare(&self, sql: &Sql) -> Result<rusqlite::CachedStatement<'c>> {
         let mut statement = self.conn.prepare_cached(sql.text())?;
-        for index in 1..=statement.parameter_count() {
+        let count = statement.parameter_count();
+        if count == sql.args().len() && numbered_in_order(sql.text()) == count {
+            // SQLite numbers named parameters by first appearance, so here `$n` is parameter n.
+            // (Asking SQLite each parameter's name walks a list: quadratic in a long insert.)
+            for (index, arg) in sql.args().iter().enumerate() {
+                statement.raw_bind_parameter(index + 1, arg)?;
+            }
+            return Ok(statement);
+        }
+        for index in 1..=count {
             let arg = statement
                 .parameter_name(index)
                 .and_then(|name| name.strip_prefix('$'))
@@ -124,6 +133,24 @@ impl<'c> Direct<'c> {
         }
         Ok(read)
     }
+}
+
+/// How many `$n` parameters `text` numbers 1, 2, 3, … in order of first appearance (a repeat of
+/// an earlier one is fine); 0 when one appears out of that order.
+fn numbered_in_order(text: &str) -> usize {
+    let mut next = 1;
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) if n == next => next += 1,
+            Ok(n) if n < next => {}
+            _ => return 0,
+        }
+        rest = &rest[digits..];
+    }
+    next - 1
 }
 
 /// Statement texts to their column names, per thread: a row keeps the names of its columns, and
@@ -279,5 +306,38 @@ impl Cells for Row {
             Row::Any(row) => row.opt_flag(column),
             Row::Direct(row) => row.opt_flag(column),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Sql, SqlArg};
+    use rusqlite::Connection;
+
+    #[test]
+    fn parameters_count_as_in_order_only_when_first_seen_as_1_2_3() {
+        assert_eq!(numbered_in_order("SELECT 1"), 0);
+        assert_eq!(numbered_in_order("INSERT INTO t VALUES ($1, $2, $3), ($4, $5, $6)"), 6);
+        assert_eq!(numbered_in_order("UPDATE t SET a = $1, b = $2 WHERE a = $1 OR c = $3"), 3);
+        let long: Vec<String> = (1..=12).map(|n| format!("${n}")).collect();
+        assert_eq!(numbered_in_order(&long.join(", ")), 12);
+        assert_eq!(numbered_in_order("UPDATE t SET a = $2 WHERE b = $1"), 0);
+        assert_eq!(numbered_in_order("SELECT $1, $3"), 0);
+        assert_eq!(numbered_in_order("SELECT '$' || $1"), 0, "a bare $ is not taken for a parameter");
+    }
+
+    #[test]
+    fn parameters_out_of_order_are_bound_by_name() {
+        let conn = Connection::open_in_memory().unwrap();
+        let direct = Direct::new(&conn);
+        let sql = Sql::fixed("SELECT $2 || '-' || $1 || '-' || $2", [SqlArg::Int(Some(1)), SqlArg::Int(Some(2))]);
+        let mut statement = direct.prepare(&sql).unwrap();
+        let joined: String = statement.raw_query().next().unwrap().unwrap().get(0).unwrap();
+        assert_eq!(joined, "2-1-2");
+        let sql = Sql::fixed("SELECT $1 || '-' || $2 || '-' || $1", [SqlArg::Int(Some(1)), SqlArg::Int(Some(2))]);
+        let mut statement = direct.prepare(&sql).unwrap();
+        let joined: String = statement.raw_query().next().unwrap().unwrap().get(0).unwrap();
+        assert_eq!(joined, "1-2-1");
     }
 }
