@@ -105,6 +105,8 @@ pub struct Run {
     pub failed: usize,
     pub elapsed: Duration,
     pub latencies: Vec<Duration>,
+    /// Share of the machine's CPU time the virtual machine's host took for others meanwhile.
+    pub stolen: Option<f64>,
 }
 
 impl Run {
@@ -129,6 +131,26 @@ pub fn storage_bytes_written() -> Option<u64> {
     io.lines().find_map(|line| line.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok())
 }
 
+/// The machine's CPU time so far, in clock ticks: (stolen by the host, all).
+pub fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    Some((*ticks.get(7)?, ticks.iter().sum()))
+}
+
+/// Share of the CPU time between two readings of [`cpu_ticks`] that the host took: a virtual
+/// machine whose host is busy runs slower, and figures taken then are not comparable.
+pub fn stolen_between(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((stolen_before, all_before), (stolen_after, all_after)) = (before?, after?);
+    let all = all_after.checked_sub(all_before).filter(|all| *all > 0)?;
+    Some(stolen_after.saturating_sub(stolen_before) as f64 / all as f64)
+}
+
+/// A share as a percentage for a table, or `-` where it is not known.
+pub fn percent(share: Option<f64>) -> String {
+    share.map_or_else(|| "-".to_string(), |share| format!("{:.1}", share * 100.0))
+}
+
 /// Runs `operation(worker, i)` on `workers` tasks for `duration`, timing each call.
 pub async fn drive<F, Fut>(workers: usize, duration: Duration, operation: F) -> Run
 where
@@ -136,6 +158,7 @@ where
     Fut: std::future::Future<Output = bool> + Send,
 {
     let started = Instant::now();
+    let ticks_before = cpu_ticks();
     let mut tasks = Vec::new();
     for worker in 0..workers {
         let operation = operation.clone();
@@ -153,7 +176,7 @@ where
             (latencies, failed)
         }));
     }
-    let mut run = Run { done: 0, failed: 0, elapsed: Duration::ZERO, latencies: Vec::new() };
+    let mut run = Run { done: 0, failed: 0, elapsed: Duration::ZERO, latencies: Vec::new(), stolen: None };
     for task in tasks {
         let (latencies, failed) = task.await.expect("a bench worker does not panic");
         run.done += latencies.len();
@@ -161,6 +184,7 @@ where
         run.latencies.extend(latencies);
     }
     run.elapsed = started.elapsed();
+    run.stolen = stolen_between(ticks_before, cpu_ticks());
     run
 }
 

@@ -131,11 +131,13 @@ async fn main() -> anyhow::Result<()> {
 
     let request = ImportRequest { campaign_id: 1, allocation_id: 1, ..ImportRequest::default() };
     let started = Instant::now();
+    let ticks_before = leadline_bench::cpu_ticks();
     let tuning = Tuning { batch_rows: args.batch, ..Tuning::default() };
     let outcome = imports::import_file(&app, &operator, &request, path.clone(), tuning, &mut ())
         .await
         .context("the import failed")?;
     let seconds = started.elapsed().as_secs_f64();
+    let stolen = leadline_bench::stolen_between(ticks_before, leadline_bench::cpu_ticks());
     let (_, peak) = memory();
     let c = outcome.counts;
     let rate = c.rows_read as f64 / seconds;
@@ -150,6 +152,10 @@ async fn main() -> anyhow::Result<()> {
         c.rejected_invalid
     );
     println!("peak resident memory: {peak:.0} MiB (before the import: {peak_before:.0} MiB)");
+    println!(
+        "CPU time the virtual machine's host took meanwhile: {}% (runs with much of it are slower and not comparable)",
+        leadline_bench::percent(stolen)
+    );
 
     if !args.skip_export {
         let (rss_before, _) = memory();
