@@ -107,11 +107,21 @@ pub struct Run {
     pub latencies: Vec<Duration>,
     /// Share of the machine's CPU time the virtual machine's host took for others meanwhile.
     pub stolen: Option<f64>,
+    /// CPU time the process's threads used meanwhile.
+    pub cpu: Option<Duration>,
+    /// CPU time SQLite's writer thread used meanwhile (none on PostgreSQL).
+    pub writer_cpu: Option<Duration>,
 }
 
 impl Run {
     pub fn rate(&self) -> f64 {
         self.done as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Microseconds of `cpu` per completed operation, for a table (`-` where not known). Steadier
+    /// than the rate on a machine whose host is busy.
+    pub fn micros_per_op(&self, cpu: Option<Duration>) -> String {
+        micros_each(cpu, self.done)
     }
 
     pub fn percentile(&mut self, p: f64) -> Duration {
@@ -138,6 +148,32 @@ pub fn cpu_ticks() -> Option<(u64, u64)> {
     Some((*ticks.get(7)?, ticks.iter().sum()))
 }
 
+/// `cpu` in microseconds per one of `count` things, for a table (`-` where not known).
+pub fn micros_each(cpu: Option<Duration>, count: usize) -> String {
+    match cpu {
+        Some(cpu) if count > 0 && !cpu.is_zero() => format!("{:.1}", cpu.as_secs_f64() * 1e6 / count as f64),
+        _ => "-".to_string(),
+    }
+}
+
+/// CPU time used so far by this process's live threads named `name`, or by all of them (Linux's
+/// `/proc/self/task/*/schedstat`); threads that have ended are not counted.
+pub fn cpu_time(name: Option<&str>) -> Option<Duration> {
+    let mut nanos = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = task.ok()?.path();
+        if let Some(name) = name {
+            match std::fs::read_to_string(dir.join("comm")) {
+                Ok(comm) if comm.trim_end() == name => {}
+                _ => continue,
+            }
+        }
+        let Ok(schedstat) = std::fs::read_to_string(dir.join("schedstat")) else { continue };
+        nanos += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(nanos))
+}
+
 /// Share of the CPU time between two readings of [`cpu_ticks`] that the host took: a virtual
 /// machine whose host is busy runs slower, and figures taken then are not comparable.
 pub fn stolen_between(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
@@ -159,6 +195,8 @@ where
 {
     let started = Instant::now();
     let ticks_before = cpu_ticks();
+    let writer = leadline_store::writer::WRITER_THREAD;
+    let (cpu_before, writer_before) = (cpu_time(None), cpu_time(Some(writer)));
     let mut tasks = Vec::new();
     for worker in 0..workers {
         let operation = operation.clone();
@@ -176,7 +214,15 @@ where
             (latencies, failed)
         }));
     }
-    let mut run = Run { done: 0, failed: 0, elapsed: Duration::ZERO, latencies: Vec::new(), stolen: None };
+    let mut run = Run {
+        done: 0,
+        failed: 0,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+        stolen: None,
+        cpu: None,
+        writer_cpu: None,
+    };
     for task in tasks {
         let (latencies, failed) = task.await.expect("a bench worker does not panic");
         run.done += latencies.len();
@@ -185,6 +231,8 @@ where
     }
     run.elapsed = started.elapsed();
     run.stolen = stolen_between(ticks_before, cpu_ticks());
+    run.cpu = cpu_time(None).zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
+    run.writer_cpu = cpu_time(Some(writer)).zip(writer_before).map(|(after, before)| after.saturating_sub(before));
     run
 }
 

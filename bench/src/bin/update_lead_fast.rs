@@ -117,23 +117,28 @@ async fn main() -> anyhow::Result<()> {
     ];
     println!();
     println!(
-        "{:<34} {:>10} {:>9} {:>9} {:>7} {:>14} {:>9}",
-        "", "updates/s", "p50 ms", "p99 ms", "failed", "KiB to disk/up", "stolen %"
+        "{:<34} {:>10} {:>9} {:>9} {:>7} {:>14} {:>11} {:>13} {:>9}",
+        "", "updates/s", "p50 ms", "p99 ms", "failed", "KiB to disk/up", "CPU µs/up", "writer µs/up", "stolen %"
     );
     for ((name, run), disk) in
         [("baseline (use case + store)", &mut baseline), ("updateLeadFast over HTTP", &mut http)].into_iter().zip(disk)
     {
         let (p50, p99) = (run.percentile(0.50), run.percentile(0.99));
         println!(
-            "{name:<34} {:>10.0} {:>9.2} {:>9.2} {:>7} {disk:>14} {:>9}",
+            "{name:<34} {:>10.0} {:>9.2} {:>9.2} {:>7} {disk:>14} {:>11} {:>13} {:>9}",
             run.rate(),
             p50.as_secs_f64() * 1000.0,
             p99.as_secs_f64() * 1000.0,
             run.failed,
+            run.micros_per_op(run.cpu),
+            run.micros_per_op(run.writer_cpu),
             leadline_bench::percent(run.stolen)
         );
     }
     println!("\nHTTP / baseline = {:.2}", http.rate() / baseline.rate());
-    println!("(stolen %: CPU time the virtual machine's host took meanwhile; runs with much of it are slower and not comparable)");
+    println!(
+        "(CPU µs/up: all of the process's threads, server and load generator; writer µs/up: SQLite's writer thread;"
+    );
+    println!(" stolen %: CPU time the virtual machine's host took meanwhile; runs with much of it are slower and not comparable)");
     leadline_bench::remove_store(app.store.clone(), &args.database, &url).await
 }

@@ -38,6 +38,11 @@ use tokio::sync::oneshot;
 
 use crate::{Result, StoreError};
 
+/// The writer thread's name, as `top -H` and `perf` show it (Linux keeps 15 bytes of a name).
+pub const WRITER_THREAD: &str = "sqlite-writer";
+/// The checkpoint thread's name.
+pub const CHECKPOINT_THREAD: &str = "sqlite-checkpt";
+
 /// Most units committed in one group; a bound on how long the first of them waits.
 const MAX_GROUP: usize = 256;
 /// SQLite's page cache for the writer, in KiB. Small on purpose: SQLite walks its whole page
@@ -142,13 +147,13 @@ impl Writer {
         let (stop, stopped) = mpsc::channel();
         let wal = conn.wal.clone();
         std::thread::Builder::new()
-            .name("leadline-sqlite-checkpointer".into())
+            .name(CHECKPOINT_THREAD.into())
             .spawn(move || checkpoint_while_open(checkpoints, wal, stopped))
             .map_err(|e| StoreError::Writer(format!("the checkpoint thread could not start: {e}")))?;
         let (units, queue) = mpsc::channel();
         let runtime = tokio::runtime::Handle::current();
         std::thread::Builder::new()
-            .name("leadline-sqlite-writer".into())
+            .name(WRITER_THREAD.into())
             .spawn(move || serve(conn, queue, Gate { runtime, pool: gate }))
             .map_err(|e| StoreError::Writer(format!("the writer thread could not start: {e}")))?;
         Ok(Writer { units, _checkpointer: stop })
