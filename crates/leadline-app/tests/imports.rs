@@ -42,10 +42,26 @@ async fn world(app: &App) -> World {
     World { campaign, allocation, other_campaign, other_allocation, template }
 }
 
-fn file(content: &[u8]) -> PathBuf {
+/// A CSV file in the temporary directory, removed when the test is done with it.
+struct Csv(PathBuf);
+
+impl std::ops::Deref for Csv {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl Drop for Csv {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn file(content: &[u8]) -> Csv {
     let path = std::env::temp_dir().join(format!("leadline-import-{}.csv", random_hex(8)));
     std::fs::write(&path, content).unwrap();
-    path
+    Csv(path)
 }
 
 fn request(w: &World) -> ImportRequest {
@@ -205,7 +221,7 @@ conformance! {
         assert!(leads_of(&app, w.campaign).await.is_empty());
         let lines: Vec<i64> = seen.rejects.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![3, 4, 6]);
-        let real = imports::import_file(&app, &admin(), &request(&w), path, tuning, &mut ()).await.unwrap();
+        let real = imports::import_file(&app, &admin(), &request(&w), path.to_path_buf(), tuning, &mut ()).await.unwrap();
         assert_eq!(dry.counts.loaded, real.counts.loaded);
         assert_eq!(dry.counts.rejected_duplicate, real.counts.rejected_duplicate);
         assert_eq!(dry.counts.rejected_dnc, real.counts.rejected_dnc);
