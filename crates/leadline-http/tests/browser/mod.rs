@@ -17,8 +17,9 @@ use serde_json::{json, Value};
 /// The key of an element reference in WebDriver replies.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// chromedriver, in its own process group so that the browser it starts goes with it.
-struct Driver(Child);
+/// chromedriver, in its own process group so that the browser it starts goes with it, and the
+/// temporary directory they both write their profiles to, removed once they are gone.
+struct Driver(Child, PathBuf);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -26,6 +27,7 @@ impl Drop for Driver {
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
     }
 }
 
@@ -62,17 +64,21 @@ impl Browser {
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).ok()?.port();
+        // Killed rather than closed, the browser would leave its profile in the shared /tmp.
+        let scratch = std::env::temp_dir().join(format!("leadline-browser-{port}-{}", std::process::id()));
+        std::fs::create_dir_all(&scratch).unwrap();
         let child = {
             use std::os::unix::process::CommandExt;
             Command::new(chromedriver)
                 .arg(format!("--port={port}"))
+                .env("TMPDIR", &scratch)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .process_group(0)
                 .spawn()
                 .expect("chromedriver starts")
         };
-        let driver = Driver(child);
+        let driver = Driver(child, scratch);
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
         let base = format!("http://127.0.0.1:{port}");
         // chromedriver is another program: wait (bounded) until it answers.
