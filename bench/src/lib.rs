@@ -105,12 +105,8 @@ pub struct Run {
     pub failed: usize,
     pub elapsed: Duration,
     pub latencies: Vec<Duration>,
-    /// Share of the machine's CPU time the virtual machine's host took for others meanwhile.
-    pub stolen: Option<f64>,
-    /// CPU time the process's threads used meanwhile.
-    pub cpu: Option<Duration>,
-    /// CPU time SQLite's writer thread used meanwhile (none on PostgreSQL).
-    pub writer_cpu: Option<Duration>,
+    /// What the run cost the machine.
+    pub usage: Usage,
 }
 
 impl Run {
@@ -141,13 +137,6 @@ pub fn storage_bytes_written() -> Option<u64> {
     io.lines().find_map(|line| line.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok())
 }
 
-/// The machine's CPU time so far, in clock ticks: (stolen by the host, all).
-pub fn cpu_ticks() -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let ticks: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
-    Some((*ticks.get(7)?, ticks.iter().sum()))
-}
-
 /// `cpu` in microseconds per one of `count` things, for a table (`-` where not known).
 pub fn micros_each(cpu: Option<Duration>, count: usize) -> String {
     match cpu {
@@ -174,12 +163,54 @@ pub fn cpu_time(name: Option<&str>) -> Option<Duration> {
     Some(Duration::from_nanos(nanos))
 }
 
-/// Share of the CPU time between two readings of [`cpu_ticks`] that the host took: a virtual
-/// machine whose host is busy runs slower, and figures taken then are not comparable.
-pub fn stolen_between(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
-    let ((stolen_before, all_before), (stolen_after, all_after)) = (before?, after?);
-    let all = all_after.checked_sub(all_before).filter(|all| *all > 0)?;
-    Some(stolen_after.saturating_sub(stolen_before) as f64 / all as f64)
+/// The machine's CPU time so far, in clock ticks: (stolen by the host, all).
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    Some((*ticks.get(7)?, ticks.iter().sum()))
+}
+
+/// What a stretch of work cost the machine, as far as Linux tells.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// Share of the machine's CPU time the virtual machine's host took for others meanwhile: a
+    /// machine whose host is busy runs slower, and figures taken then are not comparable.
+    pub stolen: Option<f64>,
+    /// CPU time the process's live threads used.
+    pub cpu: Option<Duration>,
+    /// CPU time SQLite's writer thread used (none on PostgreSQL).
+    pub writer_cpu: Option<Duration>,
+}
+
+/// Readings taken when a stretch of work starts, to measure its [`Usage`] when it ends.
+pub struct Meter {
+    ticks: Option<(u64, u64)>,
+    cpu: Option<Duration>,
+    writer_cpu: Option<Duration>,
+}
+
+impl Meter {
+    pub fn start() -> Meter {
+        Meter {
+            ticks: cpu_ticks(),
+            cpu: cpu_time(None),
+            writer_cpu: cpu_time(Some(leadline_store::writer::WRITER_THREAD)),
+        }
+    }
+
+    /// The usage since [`Meter::start`].
+    pub fn read(&self) -> Usage {
+        let since = |before: Option<Duration>, now: Option<Duration>| now.zip(before).map(|(n, b)| n.saturating_sub(b));
+        let stolen = self.ticks.zip(cpu_ticks()).and_then(|((stolen_before, all_before), (stolen, all))| {
+            let all = all.checked_sub(all_before).filter(|all| *all > 0)?;
+            Some(stolen.saturating_sub(stolen_before) as f64 / all as f64)
+        });
+        Usage {
+            stolen,
+            cpu: since(self.cpu, cpu_time(None)),
+            writer_cpu: since(self.writer_cpu, cpu_time(Some(leadline_store::writer::WRITER_THREAD))),
+        }
+    }
 }
 
 /// A share as a percentage for a table, or `-` where it is not known.
@@ -194,9 +225,7 @@ where
     Fut: std::future::Future<Output = bool> + Send,
 {
     let started = Instant::now();
-    let ticks_before = cpu_ticks();
-    let writer = leadline_store::writer::WRITER_THREAD;
-    let (cpu_before, writer_before) = (cpu_time(None), cpu_time(Some(writer)));
+    let meter = Meter::start();
     let mut tasks = Vec::new();
     for worker in 0..workers {
         let operation = operation.clone();
@@ -214,15 +243,7 @@ where
             (latencies, failed)
         }));
     }
-    let mut run = Run {
-        done: 0,
-        failed: 0,
-        elapsed: Duration::ZERO,
-        latencies: Vec::new(),
-        stolen: None,
-        cpu: None,
-        writer_cpu: None,
-    };
+    let mut run = Run { done: 0, failed: 0, elapsed: Duration::ZERO, latencies: Vec::new(), usage: Usage::default() };
     for task in tasks {
         let (latencies, failed) = task.await.expect("a bench worker does not panic");
         run.done += latencies.len();
@@ -230,9 +251,7 @@ where
         run.latencies.extend(latencies);
     }
     run.elapsed = started.elapsed();
-    run.stolen = stolen_between(ticks_before, cpu_ticks());
-    run.cpu = cpu_time(None).zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
-    run.writer_cpu = cpu_time(Some(writer)).zip(writer_before).map(|(after, before)| after.saturating_sub(before));
+    run.usage = meter.read();
     run
 }
 

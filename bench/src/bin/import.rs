@@ -11,7 +11,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
@@ -131,18 +131,13 @@ async fn main() -> anyhow::Result<()> {
 
     let request = ImportRequest { campaign_id: 1, allocation_id: 1, ..ImportRequest::default() };
     let started = Instant::now();
-    let ticks_before = leadline_bench::cpu_ticks();
-    let writer = leadline_store::writer::WRITER_THREAD;
-    let (cpu_before, writer_before) = (leadline_bench::cpu_time(None), leadline_bench::cpu_time(Some(writer)));
+    let meter = leadline_bench::Meter::start();
     let tuning = Tuning { batch_rows: args.batch, ..Tuning::default() };
     let outcome = imports::import_file(&app, &operator, &request, path.clone(), tuning, &mut ())
         .await
         .context("the import failed")?;
     let seconds = started.elapsed().as_secs_f64();
-    let stolen = leadline_bench::stolen_between(ticks_before, leadline_bench::cpu_ticks());
-    let used = |before: Option<Duration>, after: Option<Duration>| after.zip(before).map(|(a, b)| a.saturating_sub(b));
-    let cpu = used(cpu_before, leadline_bench::cpu_time(None));
-    let writer_cpu = used(writer_before, leadline_bench::cpu_time(Some(writer)));
+    let usage = meter.read();
     let (_, peak) = memory();
     let c = outcome.counts;
     let rate = c.rows_read as f64 / seconds;
@@ -160,12 +155,12 @@ async fn main() -> anyhow::Result<()> {
     let rows = usize::try_from(c.rows_read).unwrap_or(usize::MAX);
     println!(
         "CPU per row: {} µs in all, {} µs on SQLite's writer thread",
-        leadline_bench::micros_each(cpu, rows),
-        leadline_bench::micros_each(writer_cpu, rows)
+        leadline_bench::micros_each(usage.cpu, rows),
+        leadline_bench::micros_each(usage.writer_cpu, rows)
     );
     println!(
         "CPU time the virtual machine's host took meanwhile: {}% (runs with much of it are slower and not comparable)",
-        leadline_bench::percent(stolen)
+        leadline_bench::percent(usage.stolen)
     );
 
     if !args.skip_export {

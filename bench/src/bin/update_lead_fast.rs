@@ -130,9 +130,9 @@ async fn main() -> anyhow::Result<()> {
             p50.as_secs_f64() * 1000.0,
             p99.as_secs_f64() * 1000.0,
             run.failed,
-            run.micros_per_op(run.cpu),
-            run.micros_per_op(run.writer_cpu),
-            leadline_bench::percent(run.stolen)
+            run.micros_per_op(run.usage.cpu),
+            run.micros_per_op(run.usage.writer_cpu),
+            leadline_bench::percent(run.usage.stolen)
         );
     }
     println!("\nHTTP / baseline = {:.2}", http.rate() / baseline.rate());

@@ -41,7 +41,7 @@ use crate::{Result, StoreError};
 /// The writer thread's name, as `top -H` and `perf` show it (Linux keeps 15 bytes of a name).
 pub const WRITER_THREAD: &str = "sqlite-writer";
 /// The checkpoint thread's name.
-pub const CHECKPOINT_THREAD: &str = "sqlite-checkpt";
+const CHECKPOINT_THREAD: &str = "sqlite-checkpt";
 
 /// Most units committed in one group; a bound on how long the first of them waits.
 const MAX_GROUP: usize = 256;
