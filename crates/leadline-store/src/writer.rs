@@ -43,8 +43,12 @@ pub const WRITER_THREAD: &str = "sqlite-writer";
 /// The checkpoint thread's name.
 const CHECKPOINT_THREAD: &str = "sqlite-checkpt";
 
-/// Most units committed in one group; a bound on how long the first of them waits.
-const MAX_GROUP: usize = 256;
+/// Most units committed in one group; a bound on how long the first of them waits. Kept well
+/// under a busy server's concurrent callers: when one group takes them all, the writer idles
+/// while they are answered and send their next requests, whereas smaller groups let the answered
+/// ones come back while the writer runs the rest (updateLeadFast over HTTP, 64 connections: 3 %
+/// more updates and a lower median and p99 with 32 than with 256, in alternating runs).
+const MAX_GROUP: usize = 32;
 /// SQLite's page cache for the writer, in KiB. Small on purpose: SQLite walks its whole page
 /// cache's hash table at the end of each write transaction (measured at a seventh of the
 /// writer's time with 64 MiB), while pages it drops stay in the operating system's cache and
