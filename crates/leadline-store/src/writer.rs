@@ -70,6 +70,9 @@ const CATCH_UP_EVERY: Duration = Duration::from_millis(5);
 /// quite catches up with the writer, and only a checkpoint that has caught up lets the log start
 /// over; the writer's own, run between two groups, always has.
 const WAL_LIMIT_BYTES: u64 = 256 << 20;
+/// Longest the writer waits for a running checkpoint to end before its own at the limit; past it,
+/// it writes on and tries again before the next group.
+const LIMIT_CHECKPOINT_WAIT: Duration = Duration::from_secs(1);
 /// Longest the writer keeps the write lock while units keep coming.
 const HOLD_AT_MOST: Duration = Duration::from_millis(20);
 /// How long the writer waits, lock in hand, for the callers it just answered to send more.
@@ -274,6 +277,24 @@ fn checkpoint(conn: &Connection, wal: &WalUse) -> Option<u64> {
     }
 }
 
+/// The writer's own checkpoint past [`WAL_LIMIT_BYTES`]; false when it could not run. SQLite
+/// refuses a checkpoint at once while another is running, and near the limit the checkpointer
+/// runs one every few milliseconds, so the writer waits its turn (for up to
+/// [`LIMIT_CHECKPOINT_WAIT`]) instead of writing on: giving up at the first refusal had let the log
+/// grow tens of MiB past its bound.
+fn checkpoint_past_limit(conn: &Connection, wal: &WalUse) -> bool {
+    let deadline = Instant::now() + LIMIT_CHECKPOINT_WAIT;
+    loop {
+        if checkpoint(conn, wal).is_some() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn serve(watched: Watched, queue: mpsc::Receiver<Box<dyn Unit>>, gate: Gate) {
     let conn = &watched.conn;
     // Where the writer next checkpoints itself: past the limit, and after a checkpoint that did
@@ -296,8 +317,7 @@ fn serve(watched: Watched, queue: mpsc::Receiver<Box<dyn Unit>>, gate: Gate) {
             let in_use = watched.wal.bytes();
             if in_use < WAL_LIMIT_BYTES {
                 checkpoint_at = WAL_LIMIT_BYTES;
-            } else if in_use >= checkpoint_at {
-                checkpoint(conn, &watched.wal);
+            } else if in_use >= checkpoint_at && checkpoint_past_limit(conn, &watched.wal) {
                 checkpoint_at = in_use + CHECKPOINT_BYTES;
             }
             let mut group = vec![first];
