@@ -23,6 +23,7 @@ pub mod returns;
 pub mod sales;
 mod sql;
 pub mod vicidial;
+mod wal_batch;
 pub mod writer;
 
 use std::borrow::Cow;

@@ -32,11 +32,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use rusqlite::{ffi, Connection};
+use rusqlite::{ffi, Connection, OpenFlags};
 use sqlx::AnyPool;
 use tokio::sync::oneshot;
 
-use crate::{Result, StoreError};
+use crate::{wal_batch, Result, StoreError};
 
 /// The writer thread's name, as `top -H` and `perf` show it (Linux keeps 15 bytes of a name).
 pub const WRITER_THREAD: &str = "sqlite-writer";
@@ -140,7 +140,8 @@ impl std::fmt::Debug for Writer {
 impl Writer {
     /// Opens the database file and starts the thread. `gate` is the sqlx write pool.
     pub(crate) fn start(path: &Path, gate: AnyPool) -> Result<Writer> {
-        let conn = Connection::open(path)?;
+        wal_batch::register()?;
+        let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), wal_batch::NAME)?;
         conn.execute_batch(&format!(
             "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
              PRAGMA journal_mode = WAL; PRAGMA cache_size = -{CACHE_KIB}; PRAGMA cache_spill = OFF; \
