@@ -146,7 +146,7 @@ impl BatchFile {
     /// Writes out what is held. The held bytes are dropped even when the write fails: SQLite
     /// has been told of the failure and rewrites that part of the log.
     fn flush(&mut self) -> c_int {
-        let write = self.inner_methods().xWrite.expect("every file can be written");
+        let Some(write) = self.inner_methods().xWrite else { return ffi::SQLITE_IOERR_WRITE };
         let Some(held) = self.held.as_mut() else { return ffi::SQLITE_OK };
         if held.bytes.is_empty() {
             return ffi::SQLITE_OK;
@@ -169,6 +169,17 @@ impl BatchFile {
     }
 }
 
+/// Calls the default VFS's method of that name on the inner file; SQLITE_IOERR if it has none
+/// (SQLite's default VFS has them all).
+macro_rules! inner_call {
+    ($this:expr, $method:ident $(, $arg:expr)*) => {
+        match $this.inner_methods().$method {
+            Some(method) => method($this.inner $(, $arg)*),
+            None => ffi::SQLITE_IOERR,
+        }
+    };
+}
+
 /// The file behind SQLite's pointer.
 ///
 /// # Safety
@@ -187,7 +198,8 @@ unsafe extern "C" fn open(
     let base = base();
     let inner = file.cast::<u8>().add(size_of::<BatchFile>()).cast::<ffi::sqlite3_file>();
     (*inner).pMethods = ptr::null();
-    let rc = ((*base).xOpen.expect("the default VFS opens files"))(base, name, inner, flags, out_flags);
+    let Some(open_inner) = (*base).xOpen else { return ffi::SQLITE_CANTOPEN };
+    let rc = open_inner(base, name, inner, flags, out_flags);
     if (*inner).pMethods.is_null() {
         // Nothing to close: SQLite will not call xClose.
         (*file).pMethods = ptr::null();
@@ -236,7 +248,7 @@ fn methods(version: c_int) -> ffi::sqlite3_io_methods {
 unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     let this = this(file);
     let flushed = this.flush();
-    let rc = (this.inner_methods().xClose.expect("every file closes"))(this.inner);
+    let rc = inner_call!(this, xClose);
     ptr::drop_in_place(file.cast::<BatchFile>());
     if flushed != ffi::SQLITE_OK {
         flushed
@@ -251,7 +263,7 @@ unsafe extern "C" fn read(file: *mut ffi::sqlite3_file, data: *mut c_void, amoun
     if rc != ffi::SQLITE_OK {
         return rc;
     }
-    (this.inner_methods().xRead.expect("every file reads"))(this.inner, data, amount, offset)
+    inner_call!(this, xRead, data, amount, offset)
 }
 
 unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, data: *const c_void, amount: c_int, offset: i64) -> c_int {
@@ -275,7 +287,7 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, data: *const c_void, am
         #[cfg(test)]
         tests::WRITES.with(|n| n.set(n.get() + 1));
     }
-    (this.inner_methods().xWrite.expect("every file can be written"))(this.inner, data, amount, offset)
+    inner_call!(this, xWrite, data, amount, offset)
 }
 
 unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
@@ -284,7 +296,7 @@ unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int 
     if rc != ffi::SQLITE_OK {
         return rc;
     }
-    (this.inner_methods().xTruncate.expect("every file truncates"))(this.inner, size)
+    inner_call!(this, xTruncate, size)
 }
 
 unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
@@ -293,7 +305,7 @@ unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
     if rc != ffi::SQLITE_OK {
         return rc;
     }
-    (this.inner_methods().xSync.expect("every file syncs"))(this.inner, flags)
+    inner_call!(this, xSync, flags)
 }
 
 unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
@@ -302,7 +314,7 @@ unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> 
     if rc != ffi::SQLITE_OK {
         return rc;
     }
-    (this.inner_methods().xFileSize.expect("every file has a size"))(this.inner, size)
+    inner_call!(this, xFileSize, size)
 }
 
 unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
@@ -311,34 +323,34 @@ unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: 
     if rc != ffi::SQLITE_OK {
         return rc;
     }
-    (this.inner_methods().xFileControl.expect("every file takes controls"))(this.inner, op, arg)
+    inner_call!(this, xFileControl, op, arg)
 }
 
 // The rest pass straight through: they neither read nor write the file's bytes.
 
 unsafe extern "C" fn lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
     let this = this(file);
-    (this.inner_methods().xLock.expect("every file locks"))(this.inner, level)
+    inner_call!(this, xLock, level)
 }
 
 unsafe extern "C" fn unlock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
     let this = this(file);
-    (this.inner_methods().xUnlock.expect("every file unlocks"))(this.inner, level)
+    inner_call!(this, xUnlock, level)
 }
 
 unsafe extern "C" fn check_reserved_lock(file: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
     let this = this(file);
-    (this.inner_methods().xCheckReservedLock.expect("every file has a reserved lock"))(this.inner, out)
+    inner_call!(this, xCheckReservedLock, out)
 }
 
 unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
     let this = this(file);
-    (this.inner_methods().xSectorSize.expect("every file has a sector size"))(this.inner)
+    this.inner_methods().xSectorSize.map_or(4096, |sector_size| sector_size(this.inner))
 }
 
 unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_int {
     let this = this(file);
-    (this.inner_methods().xDeviceCharacteristics.expect("every file has characteristics"))(this.inner)
+    this.inner_methods().xDeviceCharacteristics.map_or(0, |characteristics| characteristics(this.inner))
 }
 
 unsafe extern "C" fn shm_map(
