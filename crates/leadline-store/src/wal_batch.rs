@@ -180,6 +180,18 @@ macro_rules! inner_call {
     };
 }
 
+/// Writes out what the file holds, then calls the default VFS's method (a failed write is the
+/// call's error).
+macro_rules! after_flush {
+    ($file:expr, $method:ident $(, $arg:expr)*) => {{
+        let this = this($file);
+        match this.flush() {
+            ffi::SQLITE_OK => inner_call!(this, $method $(, $arg)*),
+            failed => failed,
+        }
+    }};
+}
+
 /// The file behind SQLite's pointer.
 ///
 /// # Safety
@@ -258,12 +270,7 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
 }
 
 unsafe extern "C" fn read(file: *mut ffi::sqlite3_file, data: *mut c_void, amount: c_int, offset: i64) -> c_int {
-    let this = this(file);
-    let rc = this.flush();
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    inner_call!(this, xRead, data, amount, offset)
+    after_flush!(file, xRead, data, amount, offset)
 }
 
 unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, data: *const c_void, amount: c_int, offset: i64) -> c_int {
@@ -291,39 +298,19 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, data: *const c_void, am
 }
 
 unsafe extern "C" fn truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    let this = this(file);
-    let rc = this.flush();
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    inner_call!(this, xTruncate, size)
+    after_flush!(file, xTruncate, size)
 }
 
 unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    let this = this(file);
-    let rc = this.flush();
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    inner_call!(this, xSync, flags)
+    after_flush!(file, xSync, flags)
 }
 
 unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
-    let this = this(file);
-    let rc = this.flush();
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    inner_call!(this, xFileSize, size)
+    after_flush!(file, xFileSize, size)
 }
 
 unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
-    let this = this(file);
-    let rc = this.flush();
-    if rc != ffi::SQLITE_OK {
-        return rc;
-    }
-    inner_call!(this, xFileControl, op, arg)
+    after_flush!(file, xFileControl, op, arg)
 }
 
 // The rest pass straight through: they neither read nor write the file's bytes.
