@@ -501,6 +501,47 @@ mod tests {
         assert_eq!(count_after_crash(&files), expected);
     }
 
+    /// Readers on other connections, reading while commits land, only ever see whole commits:
+    /// every row they read holds the bytes it was written with, and the count never goes back.
+    #[test]
+    fn readers_beside_the_writer_see_only_whole_commits() {
+        let files = Files::new("readers");
+        let conn = open_batched(&files.0);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (path, done) = (files.0.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let reader = Connection::open(&path).unwrap();
+                    reader.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                    let (mut reads, mut last) = (0, 0);
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) || reads == 0 {
+                        let mut rows = reader.prepare_cached("SELECT id, data FROM rows").unwrap();
+                        let mut seen = 0;
+                        for row in
+                            rows.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))).unwrap()
+                        {
+                            let (id, data) = row.unwrap();
+                            assert!(data.iter().all(|&b| b == id as u8), "row {id} holds what was written");
+                            seen += 1;
+                        }
+                        assert!(seen >= last, "the reader saw {seen} rows after {last}");
+                        last = seen;
+                        reads += 1;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        for round in 0..300 {
+            insert(&conn, 1 + round % 7, 200 + (round as usize % 5) * 900);
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        for reader in readers {
+            assert!(reader.join().unwrap() > 0);
+        }
+    }
+
     /// A commit of a hundred pages, two writes each without this VFS, reaches the file in a few.
     #[test]
     fn a_commit_is_written_in_few_calls() {
