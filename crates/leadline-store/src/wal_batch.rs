@@ -1,10 +1,10 @@
-//! A VFS for the writer that hands a commit's WAL frames to the operating system in one write.
+//! A VFS for the writer that hands a commit's WAL frames to the operating system in a few writes.
 //!
 //! SQLite writes every WAL frame with two `pwrite`s, its 24-byte header and then the page, so a
 //! group of updates that changes a few hundred pages makes several hundred system calls, each
 //! with the file system's fixed cost. This VFS sits over SQLite's default one and, for WAL files
-//! only, gathers consecutive frames in memory and writes them with one call once the commit
-//! frame (the frame whose header carries the database size) is complete.
+//! only, gathers consecutive frames in memory and writes them in pieces of 124 KiB once the
+//! commit frame (the frame whose header carries the database size) is complete.
 //!
 //! That is before SQLite publishes the commit in the shared WAL index, which it does after the
 //! frames are written, so no reader can see a frame that is not in the file yet; and an error

@@ -24,6 +24,10 @@
 //! hook), not the log file's size: the file is kept at the size steady writes need instead of
 //! being cut back whenever the log starts over, since growing it again costs the file system a
 //! block allocation for every page written.
+//!
+//! The writer's connection goes through the VFS of `wal_batch.rs`, which writes a commit's WAL
+//! frames in a few large writes instead of two per frame; it relies on `synchronous = NORMAL`,
+//! set below, under which SQLite does not sync the WAL at a commit.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::panic::AssertUnwindSafe;
