@@ -13,7 +13,10 @@
 //! of earlier frames, reads, syncs, truncation, the file size) first writes out what is held, so
 //! the file sees the same bytes in the same order as without this VFS. With `synchronous =
 //! NORMAL`, as the writer runs, SQLite neither syncs nor pads the WAL at a commit, and nothing is
-//! made durable later than it would have been.
+//! made durable later than it would have been. It is only for such connections: under `FULL` on
+//! a file system without power-safe overwrite, SQLite pads the commit with copies of its last
+//! frame and may split one around a sync, and the part after the sync would be held past the
+//! commit.
 
 use std::ffi::{c_int, c_void, CStr};
 use std::mem::size_of;
