@@ -38,7 +38,7 @@ const WAL_HEADER: usize = 32;
 /// Largest write handed to the default VFS, which writes at most 128 KiB less one byte a call.
 const WRITE_AT_MOST: usize = 124 << 10;
 /// Most bytes held before they are written even without a commit (a large import batch).
-const HOLD_AT_MOST: usize = 1 << 20;
+const HELD_BYTES_AT_MOST: usize = 1 << 20;
 
 /// SQLite's default VFS, which does the real work.
 struct Base(*mut ffi::sqlite3_vfs);
@@ -149,11 +149,11 @@ impl BatchFile {
     /// Writes out what is held. The held bytes are dropped even when the write fails: SQLite
     /// has been told of the failure and rewrites that part of the log.
     fn flush(&mut self) -> c_int {
-        let Some(write) = self.inner_methods().xWrite else { return ffi::SQLITE_IOERR_WRITE };
-        let Some(held) = self.held.as_mut() else { return ffi::SQLITE_OK };
-        if held.bytes.is_empty() {
+        if self.held.as_ref().is_none_or(|held| held.bytes.is_empty()) {
             return ffi::SQLITE_OK;
         }
+        let Some(write) = self.inner_methods().xWrite else { return ffi::SQLITE_IOERR_WRITE };
+        let Some(held) = self.held.as_mut() else { return ffi::SQLITE_OK };
         let mut rc = ffi::SQLITE_OK;
         let mut offset = held.start;
         for chunk in held.bytes.chunks(WRITE_AT_MOST) {
@@ -285,7 +285,7 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, data: *const c_void, am
                 held.committed_end = held.end();
                 return this.flush();
             }
-            if held.bytes.len() >= HOLD_AT_MOST {
+            if held.bytes.len() >= HELD_BYTES_AT_MOST {
                 return this.flush();
             }
             return ffi::SQLITE_OK;
@@ -351,18 +351,12 @@ unsafe extern "C" fn shm_map(
     out: *mut *mut c_void,
 ) -> c_int {
     let this = this(file);
-    match this.inner_methods().xShmMap {
-        Some(map) => map(this.inner, region, size, extend, out),
-        None => ffi::SQLITE_IOERR,
-    }
+    inner_call!(this, xShmMap, region, size, extend, out)
 }
 
 unsafe extern "C" fn shm_lock(file: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
     let this = this(file);
-    match this.inner_methods().xShmLock {
-        Some(lock) => lock(this.inner, offset, n, flags),
-        None => ffi::SQLITE_IOERR,
-    }
+    inner_call!(this, xShmLock, offset, n, flags)
 }
 
 unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
