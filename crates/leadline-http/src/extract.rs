@@ -1,7 +1,7 @@
 //! Request extractors of the native API, each failing with a problem that names what was wrong.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use leadline_app::{keys, Principal};
@@ -10,7 +10,9 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// A JSON body; a syntax error gives its line and column, a wrong value names its field path.
+/// A JSON object body; a syntax error gives its line and column, a wrong value names its field
+/// path. Every native body is an object, and serde would otherwise also read a struct from an
+/// array of its fields in order (`[null, null]` as a lead).
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
@@ -24,7 +26,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 ApiError::new(StatusCode::BAD_REQUEST, format!("the request body could not be read: {rejection}"))
             }
         })?;
-        parse_json(&bytes).map(JsonBody)
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') | None => parse_json(&bytes).map(JsonBody),
+            Some(_) => Err(ApiError::bad_request("", "the body must be a JSON object")),
+        }
     }
 }
 
@@ -60,6 +65,24 @@ impl FromRequestParts<AppState> for Caller {
             ApiError::new(StatusCode::UNAUTHORIZED, "the Authorization header must read `Bearer <key>`")
         })?;
         Ok(Caller(keys::authenticate(&state.app, secret).await?))
+    }
+}
+
+/// Path parameters. axum's own `Path` refuses an unreadable one (bad percent-encoding, invalid
+/// UTF-8) in plain text; this refuses it as problem details like every other bad input.
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(PathParams(value)),
+            Err(rejection) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("the request path could not be read: {}", rejection.body_text()),
+            )),
+        }
     }
 }
 

@@ -6,10 +6,10 @@ use leadline_core::catalog::{Collection, Kind, COLLECTIONS};
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{Ref, Required};
+use utoipa::openapi::{Ref, RefOr, Required};
 use utoipa::OpenApi;
 
 use crate::native;
@@ -55,58 +55,88 @@ use crate::native;
 )]
 struct NativeApi;
 
-fn field_schema(kind: Kind) -> Schema {
-    let typed = |t: Type| ObjectBuilder::new().schema_type(t);
+/// A field's schema; `nullable` for fields a stored object may leave unset (read back as null).
+fn field_schema(kind: Kind, nullable: bool) -> Schema {
+    let of = |t: Type| -> SchemaType {
+        if nullable {
+            SchemaType::from_iter([t, Type::Null])
+        } else {
+            t.into()
+        }
+    };
+    let typed = |t: Type| ObjectBuilder::new().schema_type(of(t));
+    let string = || ObjectBuilder::new().schema_type(Type::String);
     match kind {
         Kind::Ref(target) => typed(Type::Integer).description(Some(format!("id of a {target} object"))).into(),
         Kind::Count => typed(Type::Integer).minimum(Some(0)).into(),
         Kind::Bool => typed(Type::Boolean).into(),
         Kind::Money => typed(Type::String).description(Some("decimal amount, e.g. \"12.50\"")).into(),
-        Kind::OneOf(options) => typed(Type::String).enum_values(Some(options.iter().copied())).into(),
+        Kind::OneOf(options) => {
+            let values = options.iter().map(|o| Some(*o)).chain(nullable.then_some(None));
+            typed(Type::String).enum_values(Some(values)).into()
+        }
         Kind::Timezone => typed(Type::String).description(Some("IANA time zone, e.g. \"Australia/Sydney\"")).into(),
         Kind::Schedule => ArrayBuilder::new()
-            .items(ObjectBuilder::new().property("day", typed(Type::String)).property("start", typed(Type::String)).property("end", typed(Type::String)))
+            .schema_type(of(Type::Array))
+            .items(ObjectBuilder::new().property("day", string()).property("start", string()).property("end", string()))
             .description(Some("weekly windows: day mon..sun, start and end HH:MM"))
             .into(),
         Kind::TemplateFields => ArrayBuilder::new()
-            .items(ObjectBuilder::new().property("name", typed(Type::String)).property("kind", typed(Type::String)))
+            .schema_type(of(Type::Array))
+            .items(ObjectBuilder::new().property("name", string()).property("kind", string()))
             .into(),
         Kind::DispositionActions => ArrayBuilder::new()
-            .items(ObjectBuilder::new().property("type", typed(Type::String)))
+            .schema_type(of(Type::Array))
+            .items(ObjectBuilder::new().property("type", string()))
             .description(Some("close | callback {after_minutes} | dnc | copy_to_allocation {allocation_id} | move_to_allocation {allocation_id} | url {url}"))
             .into(),
         Kind::IdNameList => ArrayBuilder::new()
-            .items(ObjectBuilder::new().property("id", typed(Type::Integer)).property("name", typed(Type::String)))
+            .schema_type(of(Type::Array))
+            .items(ObjectBuilder::new().property("id", ObjectBuilder::new().schema_type(Type::Integer)).property("name", string()))
             .into(),
         Kind::Name | Kind::Text | Kind::Phone | Kind::Email => typed(Type::String).into(),
     }
 }
 
-fn collection_schema(c: &Collection) -> ObjectBuilder {
+/// How a collection's object is described: as created (its required fields marked), as changed
+/// (any subset of fields), or as read back.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    Create,
+    Change,
+    Read,
+}
+
+fn collection_schema(c: &Collection, shape: Shape) -> ObjectBuilder {
     let mut object = ObjectBuilder::new().property(
         "id",
         ObjectBuilder::new().schema_type(Type::Integer).description(Some("chosen by the client or assigned")),
     );
     for f in c.fields {
-        object = object.property(f.name, field_schema(f.kind));
-        if f.required {
+        object = object.property(f.name, field_schema(f.kind, !f.required));
+        if f.required && shape != Shape::Change {
             object = object.required(f.name);
         }
+    }
+    if shape == Shape::Read {
+        object = object.required("id");
     }
     object
 }
 
+/// A refusal: problem details, as every native refusal is served ([`crate::error::ApiError`]).
+fn problem(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+        )
+        .build()
+}
+
 fn add_collection(doc: &mut utoipa::openapi::OpenApi, c: &Collection) {
     let json = |schema: Schema| ContentBuilder::new().schema(Some(schema)).build();
-    let problem = || {
-        ResponseBuilder::new()
-            .description("problem details")
-            .content(
-                "application/problem+json",
-                ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
-            )
-            .build()
-    };
     let id_param = || {
         ParameterBuilder::new()
             .name("id")
@@ -122,23 +152,28 @@ fn add_collection(doc: &mut utoipa::openapi::OpenApi, c: &Collection) {
             .summary(Some(summary))
             .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
     };
-    let body = || {
+    let body = |shape: Shape| {
         RequestBodyBuilder::new()
-            .content("application/json", json(collection_schema(c).into()))
+            .content("application/json", json(collection_schema(c, shape).into()))
             .required(Some(Required::True))
             .build()
     };
     let one = || {
         ResponseBuilder::new()
             .description(c.noun)
-            .content("application/json", json(collection_schema(c).into()))
+            .content("application/json", json(collection_schema(c, Shape::Read).into()))
             .build()
     };
     let page = || {
-        let items = ArrayBuilder::new().items(collection_schema(c));
+        let items = ArrayBuilder::new().items(collection_schema(c, Shape::Read));
         let page = ObjectBuilder::new()
             .property("items", items)
-            .property("next_cursor", ObjectBuilder::new().schema_type(Type::String));
+            .property(
+                "next_cursor",
+                ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null])),
+            )
+            .required("items")
+            .required("next_cursor");
         ResponseBuilder::new().description("a page").content("application/json", json(page.into())).build()
     };
     let paths = &mut doc.paths;
@@ -164,17 +199,17 @@ fn add_collection(doc: &mut utoipa::openapi::OpenApi, c: &Collection) {
             )
             .description(Some("Any field may also be given as an equality filter, e.g. `?name=…`."))
             .response("200", page())
-            .response("400", problem())
+            .response("400", problem("the input is not valid; `field` names what was wrong"))
             .build(),
     );
     paths.add_path_operation(
         &list_path,
         vec![HttpMethod::Post],
         op("create", format!("Create a {}", c.noun))
-            .request_body(Some(body()))
+            .request_body(Some(body(Shape::Create)))
             .response("201", one())
-            .response("400", problem())
-            .response("409", problem())
+            .response("400", problem("the input is not valid; `field` names what was wrong"))
+            .response("409", problem("the id is taken"))
             .build(),
     );
     paths.add_path_operation(
@@ -183,7 +218,7 @@ fn add_collection(doc: &mut utoipa::openapi::OpenApi, c: &Collection) {
         op("get", format!("Read a {}", c.noun))
             .parameter(id_param())
             .response("200", one())
-            .response("404", problem())
+            .response("404", problem("no such object"))
             .build(),
     );
     paths.add_path_operation(
@@ -191,10 +226,10 @@ fn add_collection(doc: &mut utoipa::openapi::OpenApi, c: &Collection) {
         vec![HttpMethod::Patch],
         op("change", format!("Change fields of a {}", c.noun))
             .parameter(id_param())
-            .request_body(Some(body()))
+            .request_body(Some(body(Shape::Change)))
             .response("200", one())
-            .response("400", problem())
-            .response("404", problem())
+            .response("400", problem("the input is not valid; `field` names what was wrong"))
+            .response("404", problem("no such object"))
             .build(),
     );
     paths.add_path_operation(
@@ -203,8 +238,8 @@ fn add_collection(doc: &mut utoipa::openapi::OpenApi, c: &Collection) {
         op("delete", format!("Delete a {} nothing refers to", c.noun))
             .parameter(id_param())
             .response("204", ResponseBuilder::new().description("deleted").build())
-            .response("404", problem())
-            .response("409", problem().clone())
+            .response("404", problem("no such object"))
+            .response("409", problem("other objects still refer to it"))
             .build(),
     );
 }
@@ -215,8 +250,47 @@ pub fn document() -> utoipa::openapi::OpenApi {
     for c in COLLECTIONS {
         add_collection(&mut doc, c);
     }
+    document_refusals(&mut doc);
     let components = doc.components.get_or_insert_with(Default::default);
     components
         .add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
     doc
+}
+
+/// Adds to every operation the refusals that hold for all of them, so no annotation has to repeat
+/// them: a refusal's body is problem details (`application/problem+json`, never plain JSON); an
+/// operation behind a key answers 401 without a live one; one that reads a path, query or body
+/// answers 400 when it cannot use them, and 413 when the body is over `body_limit_bytes`.
+fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete];
+        for operation in operations.into_iter().flatten() {
+            let reads_input = operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
+                || operation.request_body.is_some()
+                || path.contains('{');
+            let responses = &mut operation.responses.responses;
+            for (status, response) in responses.iter_mut() {
+                if let (false, RefOr::T(response)) = (status.starts_with('2'), response) {
+                    if let Some(content) = response.content.shift_remove("application/json") {
+                        response.content.insert("application/problem+json".into(), content);
+                    }
+                }
+            }
+            if operation.security.is_some() {
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| problem("no live API key was sent (`Authorization: Bearer <key>`)").into());
+            }
+            if reads_input {
+                responses.entry("400".into()).or_insert_with(|| {
+                    problem("the path, query or body is not valid; `field` names what was wrong").into()
+                });
+            }
+            if operation.request_body.is_some() {
+                responses
+                    .entry("413".into())
+                    .or_insert_with(|| problem("the body is larger than the server accepts").into());
+            }
+        }
+    }
 }

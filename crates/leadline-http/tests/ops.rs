@@ -77,6 +77,68 @@ conformance! {
         assert_problem(&t.call("GET", "/nowhere", None, None).await, StatusCode::NOT_FOUND, None);
     }
 
+    async fn the_openapi_document_describes_every_refusal_and_what_reads_back(app) {
+        let t = TestApp::new(app).await;
+        let doc = t.call("GET", "/openapi.json", None, None).await.body;
+        let mut operations = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                operations += 1;
+                let responses = operation["responses"].as_object().unwrap();
+                for (status, response) in responses.iter().filter(|(status, _)| !status.starts_with('2')) {
+                    let types: Vec<&String> = response["content"].as_object().unwrap().keys().collect();
+                    assert_eq!(types, ["application/problem+json"], "{method} {path} {status}");
+                }
+                let mut expected = vec![];
+                if operation.get("security").is_some() {
+                    expected.push("401");
+                }
+                if path.contains('{') || operation.get("parameters").is_some() || operation.get("requestBody").is_some() {
+                    expected.push("400");
+                }
+                if operation.get("requestBody").is_some() {
+                    expected.push("413");
+                }
+                for status in expected {
+                    assert!(responses.contains_key(status), "{method} {path} does not list {status}");
+                }
+            }
+        }
+        assert!(operations > 100, "{operations}");
+
+        // A catalog object reads back its unset fields as null, and a change sends any of them.
+        let contacts = &doc["paths"]["/v1/contacts/{id}"];
+        let read = &contacts["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(read["properties"]["company_id"]["type"], serde_json::json!(["integer", "null"]));
+        let change = &contacts["patch"]["requestBody"]["content"]["application/json"]["schema"];
+        assert!(change.get("required").is_none(), "{change}");
+        let page = &doc["paths"]["/v1/contacts"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(page["properties"]["next_cursor"]["type"], serde_json::json!(["string", "null"]));
+        let contact = t.post("/v1/contacts", serde_json::json!({"name": "Ann"})).await;
+        assert_eq!((contact.status, &contact.body["company_id"]), (StatusCode::CREATED, &serde_json::Value::Null));
+        assert_eq!(t.get("/v1/contacts").await.body["next_cursor"], serde_json::Value::Null);
+    }
+
+    async fn unreadable_paths_and_bodies_are_refused_as_problems(app) {
+        let t = TestApp::new(app).await;
+        for path in ["/v1/returns/abc", "/v1/buyers/abc/ledger", "/v1/leads/abc"] {
+            assert_problem(&t.get(path).await, StatusCode::NOT_FOUND, None);
+        }
+        // Percent-encoding that is not UTF-8, in typed and catalog paths.
+        for path in ["/v1/leads/%FF", "/v1/returns/%FF", "/v1/verticals/%FF", "/v1/%FF"] {
+            assert_problem(&t.get(path).await, StatusCode::BAD_REQUEST, None);
+        }
+        let fulfil = t.post("/v1/replacement-requests/x/fulfil", serde_json::json!({"lead_id": 1})).await;
+        assert_problem(&fulfil, StatusCode::NOT_FOUND, None);
+        // serde reads a struct from an array of its fields in order; a body must be an object.
+        for body in [serde_json::json!([null, null]), serde_json::json!("Ann"), serde_json::json!(7)] {
+            let reply = t.post("/v1/leads", body).await;
+            assert_problem(&reply, StatusCode::BAD_REQUEST, None);
+            assert!(reply.body["detail"].as_str().unwrap().contains("JSON object"), "{}", reply.text);
+        }
+        assert_eq!(t.get("/v1/leads").await.body["items"], serde_json::json!([]), "nothing was created");
+    }
+
     async fn the_server_answers_over_a_real_socket_and_shuts_down_gracefully(app) {
         let t = TestApp::new(app).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

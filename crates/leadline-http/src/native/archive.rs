@@ -1,11 +1,11 @@
 //! `/v1/archive/leads/{id}`: a lead moved to the archive, read as it was when it left.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use leadline_core::lead::Lead;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{parse_id, Caller};
+use crate::extract::{parse_id, Caller, PathParams};
 use crate::AppState;
 
 #[utoipa::path(get, path = "/v1/archive/leads/{id}", tag = "leads", params(("id" = i64, Path)),
@@ -14,7 +14,7 @@ use crate::AppState;
 pub async fn get(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Lead>, ApiError> {
     Ok(Json(leadline_app::archive::get(&state.app, &by, parse_id(&id)?).await?))
 }

@@ -1,7 +1,7 @@
 //! `/v1/<collection>` for every reference collection, and `PUT /v1/catalog` to apply a whole
 //! catalog file. The collections are described once in leadline-core; these handlers serve all.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use leadline_app::catalog::{self, ApplyReport};
@@ -9,7 +9,7 @@ use leadline_app::{page_limit, parse_cursor, Page};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::extract::{parse_id, Caller, JsonBody, Params};
+use crate::extract::{parse_id, Caller, JsonBody, Params, PathParams};
 use crate::AppState;
 
 fn object(value: Value) -> Result<Map<String, Value>, ApiError> {
@@ -22,7 +22,7 @@ fn object(value: Value) -> Result<Map<String, Value>, ApiError> {
 pub async fn create(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let c = catalog::find(&name)?;
@@ -32,7 +32,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path((name, id)): Path<(String, String)>,
+    PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let c = catalog::find(&name)?;
     Ok(Json(catalog::get(&state.app, &by, c, parse_id(&id)?).await?))
@@ -41,7 +41,7 @@ pub async fn get(
 pub async fn list(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     mut params: Params,
 ) -> Result<Json<Page<Value>>, ApiError> {
     let c = catalog::find(&name)?;
@@ -53,7 +53,7 @@ pub async fn list(
 pub async fn change(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path((name, id)): Path<(String, String)>,
+    PathParams((name, id)): PathParams<(String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>, ApiError> {
     let c = catalog::find(&name)?;
@@ -63,7 +63,7 @@ pub async fn change(
 pub async fn delete(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path((name, id)): Path<(String, String)>,
+    PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let c = catalog::find(&name)?;
     catalog::delete(&state.app, &by, c, parse_id(&id)?).await?;

@@ -1,7 +1,7 @@
 //! The dial queue on the native API: lease the next lead of an allocation, release it, give it
 //! a disposition. The same use cases serve the Noojee dialect.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,7 +11,7 @@ use leadline_core::lead::Lead;
 use serde::Deserialize;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{parse_id, Caller, JsonBody};
+use crate::extract::{parse_id, Caller, JsonBody, PathParams};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -48,7 +48,7 @@ pub struct DispositionRequest {
 pub async fn next_lead(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(request): JsonBody<LeaseRequest>,
 ) -> Result<Response, ApiError> {
     let lease = SignedDuration::from_secs(request.lease_seconds.unwrap_or(180));
@@ -64,7 +64,7 @@ pub async fn next_lead(
 pub async fn release(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(request): JsonBody<ReleaseRequest>,
 ) -> Result<Json<Lead>, ApiError> {
     Ok(Json(dialer::release(&state.app, &by, parse_id(&id)?, &request.holder).await?))
@@ -76,7 +76,7 @@ pub async fn release(
 pub async fn disposition(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(request): JsonBody<DispositionRequest>,
 ) -> Result<Json<Lead>, ApiError> {
     Ok(Json(dialer::set_disposition(&state.app, &by, parse_id(&id)?, &request.code, request.holder.as_deref()).await?))

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,7 +16,7 @@ use leadline_store::imports::Job;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::extract::{parse_id, Caller};
+use crate::extract::{parse_id, Caller, Params, PathParams};
 use crate::AppState;
 
 /// Largest CSV body `POST /v1/imports` takes (it is stored in the database as it arrives).
@@ -80,9 +80,10 @@ pub fn view(job: &Job) -> Value {
 pub async fn create(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Query(params): Query<Vec<(String, String)>>,
+    params: Params,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let params = params.rest();
     let mut maps = Vec::new();
     for (key, value) in &params {
         if key == "map" {
@@ -139,7 +140,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let job = imports::get(&state.app, &by, parse_id(&id)?).await?;
     Ok(Json(view(&job)).into_response())
@@ -153,7 +154,7 @@ pub async fn get(
 pub async fn rejects(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     imports::get(&state.app, &by, id).await?;
@@ -221,8 +222,9 @@ impl futures_core::Stream for ReceiverStream {
 pub async fn export_leads(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Query(params): Query<Vec<(String, String)>>,
+    params: Params,
 ) -> Result<Response, ApiError> {
+    let params = params.rest();
     let format =
         Format::parse(params.iter().rev().find(|(k, _)| k == "format").map(|(_, v)| v.as_str()).unwrap_or("csv"))?;
     let updated_since = match params.iter().rev().find(|(k, _)| k == "updated_since") {

@@ -1,12 +1,12 @@
 //! `/v1/keys`: admin-only key management. The secret is in the create response only.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use leadline_app::keys::{self, CreatedKey, KeyRequest, KeyView};
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{parse_id, Caller, JsonBody};
+use crate::extract::{parse_id, Caller, JsonBody, PathParams};
 use crate::AppState;
 
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = KeyRequest,
@@ -30,7 +30,7 @@ pub async fn list(State(state): State<AppState>, Caller(by): Caller) -> Result<J
 pub async fn revoke(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<KeyView>, ApiError> {
     Ok(Json(keys::revoke(&state.app, &by, parse_id(&id)?).await?))
 }

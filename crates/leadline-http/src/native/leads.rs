@@ -1,6 +1,6 @@
 //! `/v1/leads`: create, read, list, change (with `If-Match`), history.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,7 +11,7 @@ use leadline_core::phone::Phone;
 use leadline_store::leads::LeadFilter;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{parse_id, Caller, JsonBody, Params};
+use crate::extract::{parse_id, Caller, JsonBody, Params, PathParams};
 use crate::AppState;
 
 /// A lead with its version as the ETag, for the next `If-Match`.
@@ -48,7 +48,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let lead = leads::get(&state.app, &by, parse_id(&id)?).await?;
     Ok(with_etag(StatusCode::OK, lead))
@@ -62,7 +62,7 @@ pub async fn get(
 pub async fn change(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     headers: HeaderMap,
     JsonBody(input): JsonBody<LeadInput>,
 ) -> Result<Response, ApiError> {
@@ -117,7 +117,7 @@ pub async fn list(
 pub async fn history(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     mut params: Params,
 ) -> Result<Json<Page<HistoryEntry>>, ApiError> {
     let after = parse_cursor(params.take("cursor").as_deref())?;

@@ -1,7 +1,7 @@
 //! `/v1/leads/{id}/queue-actions` and `/v1/leads/{id}/ledger`: the call-center queue actions of
 //! the CAKE dialect's UpdateLeadInQueue, through the same use case, and a lead's money.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use leadline_app::queues::{self, LeadLedgerView, QueueCall, QueueOutcome};
 use leadline_app::returns::LeadKey;
@@ -10,7 +10,7 @@ use leadline_core::queues::QueueAction;
 use serde::Deserialize;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{parse_id, Caller, JsonBody};
+use crate::extract::{parse_id, Caller, JsonBody, PathParams};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -44,7 +44,7 @@ pub struct QueueActionRequest {
 pub async fn act(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(request): JsonBody<QueueActionRequest>,
 ) -> Result<Json<QueueOutcome>, ApiError> {
     let id = parse_id(&id)?;
@@ -68,7 +68,7 @@ pub async fn act(
 pub async fn ledger(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<LeadLedgerView>, ApiError> {
     Ok(Json(queues::lead_ledger(&state.app, &by, parse_id(&id)?).await?))
 }

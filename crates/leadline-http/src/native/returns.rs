@@ -1,7 +1,7 @@
 //! `/v1/returns`: buyers return leads they bought; admins approve them for credit or for a
 //! replacement, or reject them. Also a buyer's ledger and the pending replacement requests.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use leadline_app::returns::{self, LeadKey, LedgerView, ReplacementView, ReturnCall, ReturnView};
@@ -12,7 +12,7 @@ use leadline_store::returns::ReturnFilter;
 use serde::Deserialize;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{Caller, JsonBody, Params};
+use crate::extract::{parse_id, Caller, JsonBody, Params, PathParams};
 use crate::AppState;
 
 /// A new return. `decision` defaults to `submit_for_approval` (the only one a buyer key may
@@ -80,13 +80,14 @@ pub async fn list(
     Ok(Json(returns::list(&state.app, &by, filter).await?))
 }
 
-#[utoipa::path(get, path = "/v1/returns/{id}", tag = "returns",
+#[utoipa::path(get, path = "/v1/returns/{id}", tag = "returns", params(("id" = i64, Path)),
     responses((status = 200, body = ReturnView), (status = 404, body = Problem)), security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<ReturnView>, ApiError> {
+    let id = parse_id(&id)?;
     Ok(Json(returns::get(&state.app, &by, id).await?))
 }
 
@@ -99,15 +100,16 @@ pub struct ApproveRequest {
     pub approve_for: String,
 }
 
-#[utoipa::path(post, path = "/v1/returns/{id}/approve", tag = "returns", request_body = ApproveRequest,
+#[utoipa::path(post, path = "/v1/returns/{id}/approve", tag = "returns", params(("id" = i64, Path)), request_body = ApproveRequest,
     responses((status = 200, body = ReturnView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn approve(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<String>,
     JsonBody(body): JsonBody<ApproveRequest>,
 ) -> Result<Json<ReturnView>, ApiError> {
+    let id = parse_id(&id)?;
     let request = match body.approve_for.as_str() {
         "credit" => ReturnRequest::ApproveForCredit,
         "replacement" => ReturnRequest::ApproveToReplace,
@@ -123,30 +125,32 @@ pub struct RejectRequest {
     pub denied_reason_id: i64,
 }
 
-#[utoipa::path(post, path = "/v1/returns/{id}/reject", tag = "returns", request_body = RejectRequest,
+#[utoipa::path(post, path = "/v1/returns/{id}/reject", tag = "returns", params(("id" = i64, Path)), request_body = RejectRequest,
     responses((status = 200, body = ReturnView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn reject(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<String>,
     JsonBody(body): JsonBody<RejectRequest>,
 ) -> Result<Json<ReturnView>, ApiError> {
+    let id = parse_id(&id)?;
     let view =
         returns::decide(&state.app, &by, Api::Native, id, ReturnRequest::Reject, Some(body.denied_reason_id)).await?;
     Ok(Json(view))
 }
 
 #[utoipa::path(get, path = "/v1/buyers/{id}/ledger", tag = "returns",
-    params(("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    params(("id" = i64, Path), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = LedgerView), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn buyer_ledger(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<String>,
     mut params: Params,
 ) -> Result<Json<LedgerView>, ApiError> {
+    let id = parse_id(&id)?;
     let after = parse_cursor(params.take("cursor").as_deref())?;
     let limit = page_limit(params.take_i64("limit")?)?;
     params.finish()?;
@@ -181,15 +185,16 @@ pub struct FulfilRequest {
     pub lead_id: i64,
 }
 
-#[utoipa::path(post, path = "/v1/replacement-requests/{id}/fulfil", tag = "returns", request_body = FulfilRequest,
+#[utoipa::path(post, path = "/v1/replacement-requests/{id}/fulfil", tag = "returns", params(("id" = i64, Path)), request_body = FulfilRequest,
     responses((status = 201, body = leadline_app::sales::SaleView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn fulfil_replacement(
     State(state): State<AppState>,
     Caller(by): Caller,
-    Path(id): Path<i64>,
+    PathParams(id): PathParams<String>,
     JsonBody(body): JsonBody<FulfilRequest>,
 ) -> Result<(StatusCode, Json<leadline_app::sales::SaleView>), ApiError> {
+    let id = parse_id(&id)?;
     let sale = returns::fulfil_replacement(&state.app, &by, Api::Native, id, body.lead_id).await?;
     Ok((StatusCode::CREATED, Json(sale)))
 }
