@@ -31,7 +31,20 @@ pub enum AppError {
     ReturnTarget(crate::returns::ReturnTargetError),
     /// A store failure the caller cannot fix; its detail goes to the log only.
     #[error("internal error")]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            // Caught by the domain's own checks wherever it names the field; this is the net
+            // under every other text a caller sends (filters, holders, notes).
+            StoreError::Unstorable(_) => {
+                AppError::Invalid(DomainError::new("", format!("text {}", leadline_core::lead::NUL_REFUSED)))
+            }
+            other => AppError::Store(other),
+        }
+    }
 }
 
 impl AppError {

@@ -269,7 +269,11 @@ pub fn check_email(text: &str) -> Result<(), DomainError> {
 impl Kind {
     /// Checks a JSON value for this kind and turns it into what the store keeps.
     pub fn parse(self, value: &Value) -> Result<SqlValue, DomainError> {
-        let text = || value.as_str().ok_or_else(|| type_error("a string"));
+        let text = || match value.as_str() {
+            Some(t) if t.contains('\0') => Err(DomainError::new("", crate::lead::NUL_REFUSED)),
+            Some(t) => Ok(t),
+            None => Err(type_error("a string")),
+        };
         Ok(match self {
             Kind::Name => {
                 let t = text()?;

@@ -60,6 +60,10 @@ pub enum StoreError {
     Url(String),
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
+    /// The database cannot store a value as given (PostgreSQL: text holding U+0000); nothing was
+    /// written. The input's fault, refused as bad input.
+    #[error("a value cannot be stored: {0}")]
+    Unstorable(String),
     #[error(transparent)]
     Database(sqlx::Error),
     #[error("migrating the database failed: {0}")]
@@ -95,6 +99,10 @@ impl From<sqlx::Error> for StoreError {
                 sqlx::error::ErrorKind::UniqueViolation => return StoreError::Unique(db.message().to_string()),
                 sqlx::error::ErrorKind::ForeignKeyViolation => return StoreError::ForeignKey(db.message().to_string()),
                 _ => {}
+            }
+            // character_not_in_repertoire: text with U+0000, which PostgreSQL refuses in any text.
+            if db.code().as_deref() == Some("22021") {
+                return StoreError::Unstorable(db.message().to_string());
             }
         }
         StoreError::Database(error)
