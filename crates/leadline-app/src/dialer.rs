@@ -398,7 +398,7 @@ pub async fn next_lead(
         return Err(AppError::invalid("holder", "must be 1 to 100 characters naming who dials the lead"));
     }
     if holder.contains('\0') {
-        return Err(AppError::invalid("holder", leadline_core::lead::NUL_REFUSED));
+        return Err(leadline_core::DomainError::holds_nul("holder").into());
     }
     if lease < SignedDuration::from_secs(1) || lease > SignedDuration::from_hours(24) {
         return Err(AppError::invalid("lease_seconds", "must be between 1 and 86400"));

@@ -40,7 +40,7 @@ impl From<StoreError> for AppError {
             // Caught by the domain's own checks wherever it names the field; this is the net
             // under every other text a caller sends (filters, holders, notes).
             StoreError::Unstorable(_) => {
-                AppError::Invalid(DomainError::new("", format!("text {}", leadline_core::lead::NUL_REFUSED)))
+                AppError::Invalid(DomainError::new("", format!("text {}", leadline_core::error::NUL_REFUSED)))
             }
             other => AppError::Store(other),
         }

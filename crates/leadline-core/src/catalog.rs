@@ -270,7 +270,7 @@ impl Kind {
     /// Checks a JSON value for this kind and turns it into what the store keeps.
     pub fn parse(self, value: &Value) -> Result<SqlValue, DomainError> {
         let text = || match value.as_str() {
-            Some(t) if t.contains('\0') => Err(DomainError::new("", crate::lead::NUL_REFUSED)),
+            Some(t) if t.contains('\0') => Err(DomainError::holds_nul("")),
             Some(t) => Ok(t),
             None => Err(type_error("a string")),
         };

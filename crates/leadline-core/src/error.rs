@@ -1,5 +1,8 @@
 use std::fmt;
 
+/// Why text holding U+0000 is refused.
+pub const NUL_REFUSED: &str = "must not contain the NUL character (U+0000)";
+
 /// A rule the input broke, with the field it broke it in (a JSON-pointer-like path such as
 /// `phones[1]` or `schedule[0].start`) so every edge can tell the caller exactly what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,6 +14,11 @@ pub struct DomainError {
 impl DomainError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self { field: field.into(), message: message.into() }
+    }
+
+    /// Text holding U+0000, which PostgreSQL cannot store in text, so no backend takes it.
+    pub fn holds_nul(field: impl Into<String>) -> Self {
+        Self::new(field, NUL_REFUSED)
     }
 
     /// The same error seen from one level up, e.g. `start` inside `schedule[0]`.

@@ -193,13 +193,10 @@ const MAX_FIELDS: usize = 200;
 fn text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, DomainError> {
     match value {
         Some(t) if t.chars().count() > max => Err(DomainError::new(field, format!("must be at most {max} characters"))),
-        Some(t) if t.contains('\0') => Err(DomainError::new(field, NUL_REFUSED)),
+        Some(t) if t.contains('\0') => Err(DomainError::holds_nul(field)),
         other => Ok(other),
     }
 }
-
-/// PostgreSQL cannot store U+0000 in text, so no backend takes it.
-pub const NUL_REFUSED: &str = "must not contain the NUL character (U+0000)";
 
 fn id(field: &str, value: Option<i64>) -> Result<Option<i64>, DomainError> {
     match value {

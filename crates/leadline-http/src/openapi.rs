@@ -209,7 +209,7 @@ fn add_collection(doc: &mut utoipa::openapi::OpenApi, c: &Collection) {
             .request_body(Some(body(Shape::Create)))
             .response("201", one())
             .response("400", problem("the input is not valid; `field` names what was wrong"))
-            .response("409", problem("the id is taken"))
+            .response("409", problem("its id or a value that must be unique is taken"))
             .build(),
     );
     paths.add_path_operation(
