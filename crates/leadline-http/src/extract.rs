@@ -86,6 +86,19 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathPar
     }
 }
 
+/// The id in a path with one parameter; one that is not a positive whole number names no
+/// object, so it is a 404.
+pub struct PathId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let PathParams(text) = PathParams::<String>::from_request_parts(parts, state).await?;
+        parse_id(&text).map(PathId)
+    }
+}
+
 /// Query-string parameters, taken one by one so that an unknown or malformed one is named.
 pub struct Params(Vec<(String, String)>);
 

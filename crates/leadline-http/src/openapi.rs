@@ -199,7 +199,6 @@ fn add_collection(doc: &mut utoipa::openapi::OpenApi, c: &Collection) {
             )
             .description(Some("Any field may also be given as an equality filter, e.g. `?name=…`."))
             .response("200", page())
-            .response("400", problem("the input is not valid; `field` names what was wrong"))
             .build(),
     );
     paths.add_path_operation(
@@ -208,7 +207,6 @@ fn add_collection(doc: &mut utoipa::openapi::OpenApi, c: &Collection) {
         op("create", format!("Create a {}", c.noun))
             .request_body(Some(body(Shape::Create)))
             .response("201", one())
-            .response("400", problem("the input is not valid; `field` names what was wrong"))
             .response("409", problem("its id or a value that must be unique is taken"))
             .build(),
     );
@@ -228,7 +226,6 @@ fn add_collection(doc: &mut utoipa::openapi::OpenApi, c: &Collection) {
             .parameter(id_param())
             .request_body(Some(body(Shape::Change)))
             .response("200", one())
-            .response("400", problem("the input is not valid; `field` names what was wrong"))
             .response("404", problem("no such object"))
             .build(),
     );

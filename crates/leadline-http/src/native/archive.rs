@@ -5,7 +5,7 @@ use axum::Json;
 use leadline_core::lead::Lead;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{parse_id, Caller, PathParams};
+use crate::extract::{Caller, PathId};
 use crate::AppState;
 
 #[utoipa::path(get, path = "/v1/archive/leads/{id}", tag = "leads", params(("id" = i64, Path)),
@@ -14,7 +14,7 @@ use crate::AppState;
 pub async fn get(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Lead>, ApiError> {
-    Ok(Json(leadline_app::archive::get(&state.app, &by, parse_id(&id)?).await?))
+    Ok(Json(leadline_app::archive::get(&state.app, &by, id).await?))
 }

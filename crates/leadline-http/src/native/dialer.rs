@@ -11,7 +11,7 @@ use leadline_core::lead::Lead;
 use serde::Deserialize;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{parse_id, Caller, JsonBody, PathParams};
+use crate::extract::{Caller, JsonBody, PathId};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -48,11 +48,11 @@ pub struct DispositionRequest {
 pub async fn next_lead(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
     JsonBody(request): JsonBody<LeaseRequest>,
 ) -> Result<Response, ApiError> {
     let lease = SignedDuration::from_secs(request.lease_seconds.unwrap_or(180));
-    match dialer::next_lead(&state.app, &by, parse_id(&id)?, &request.holder, lease).await? {
+    match dialer::next_lead(&state.app, &by, id, &request.holder, lease).await? {
         Some(lead) => Ok(Json(lead).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
@@ -64,10 +64,10 @@ pub async fn next_lead(
 pub async fn release(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
     JsonBody(request): JsonBody<ReleaseRequest>,
 ) -> Result<Json<Lead>, ApiError> {
-    Ok(Json(dialer::release(&state.app, &by, parse_id(&id)?, &request.holder).await?))
+    Ok(Json(dialer::release(&state.app, &by, id, &request.holder).await?))
 }
 
 #[utoipa::path(post, path = "/v1/leads/{id}/disposition", tag = "dialer", request_body = DispositionRequest, params(("id" = i64, Path)),
@@ -76,8 +76,8 @@ pub async fn release(
 pub async fn disposition(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
     JsonBody(request): JsonBody<DispositionRequest>,
 ) -> Result<Json<Lead>, ApiError> {
-    Ok(Json(dialer::set_disposition(&state.app, &by, parse_id(&id)?, &request.code, request.holder.as_deref()).await?))
+    Ok(Json(dialer::set_disposition(&state.app, &by, id, &request.code, request.holder.as_deref()).await?))
 }

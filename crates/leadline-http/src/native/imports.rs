@@ -16,7 +16,7 @@ use leadline_store::imports::Job;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::extract::{parse_id, Caller, Params, PathParams};
+use crate::extract::{Caller, Params, PathId};
 use crate::AppState;
 
 /// Largest CSV body `POST /v1/imports` takes (it is stored in the database as it arrives).
@@ -137,12 +137,8 @@ pub async fn create(
     responses((status = 200, description = "the job: status, progress, loaded and rejected counts, error"),
         (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
-pub async fn get(
-    State(state): State<AppState>,
-    Caller(by): Caller,
-    PathParams(id): PathParams<String>,
-) -> Result<Response, ApiError> {
-    let job = imports::get(&state.app, &by, parse_id(&id)?).await?;
+pub async fn get(State(state): State<AppState>, Caller(by): Caller, PathId(id): PathId) -> Result<Response, ApiError> {
+    let job = imports::get(&state.app, &by, id).await?;
     Ok(Json(view(&job)).into_response())
 }
 
@@ -154,9 +150,8 @@ pub async fn get(
 pub async fn rejects(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
     imports::get(&state.app, &by, id).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let app = state.app.clone();

@@ -6,7 +6,7 @@ use axum::Json;
 use leadline_app::keys::{self, CreatedKey, KeyRequest, KeyView};
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{parse_id, Caller, JsonBody, PathParams};
+use crate::extract::{Caller, JsonBody, PathId};
 use crate::AppState;
 
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = KeyRequest,
@@ -30,7 +30,7 @@ pub async fn list(State(state): State<AppState>, Caller(by): Caller) -> Result<J
 pub async fn revoke(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
 ) -> Result<Json<KeyView>, ApiError> {
-    Ok(Json(keys::revoke(&state.app, &by, parse_id(&id)?).await?))
+    Ok(Json(keys::revoke(&state.app, &by, id).await?))
 }

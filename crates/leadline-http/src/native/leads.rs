@@ -11,7 +11,7 @@ use leadline_core::phone::Phone;
 use leadline_store::leads::LeadFilter;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{parse_id, Caller, JsonBody, Params, PathParams};
+use crate::extract::{Caller, JsonBody, Params, PathId};
 use crate::AppState;
 
 /// A lead with its version as the ETag, for the next `If-Match`.
@@ -45,12 +45,8 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/v1/leads/{id}", tag = "leads", params(("id" = i64, Path)),
     responses((status = 200, body = Lead), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn get(
-    State(state): State<AppState>,
-    Caller(by): Caller,
-    PathParams(id): PathParams<String>,
-) -> Result<Response, ApiError> {
-    let lead = leads::get(&state.app, &by, parse_id(&id)?).await?;
+pub async fn get(State(state): State<AppState>, Caller(by): Caller, PathId(id): PathId) -> Result<Response, ApiError> {
+    let lead = leads::get(&state.app, &by, id).await?;
     Ok(with_etag(StatusCode::OK, lead))
 }
 
@@ -62,11 +58,10 @@ pub async fn get(
 pub async fn change(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
     JsonBody(input): JsonBody<LeadInput>,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
     let version = if_match(&headers)?;
     let lead = leads::change(&state.app, &by, Api::Native, id, input, version).await?;
     Ok(with_etag(StatusCode::OK, lead))
@@ -117,11 +112,11 @@ pub async fn list(
 pub async fn history(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
     mut params: Params,
 ) -> Result<Json<Page<HistoryEntry>>, ApiError> {
     let after = parse_cursor(params.take("cursor").as_deref())?;
     let limit = page_limit(params.take_i64("limit")?)?;
     params.finish()?;
-    Ok(Json(leads::history(&state.app, &by, parse_id(&id)?, after, limit).await?))
+    Ok(Json(leads::history(&state.app, &by, id, after, limit).await?))
 }

@@ -10,7 +10,7 @@ use leadline_core::queues::QueueAction;
 use serde::Deserialize;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{parse_id, Caller, JsonBody, PathParams};
+use crate::extract::{Caller, JsonBody, PathId};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -44,10 +44,9 @@ pub struct QueueActionRequest {
 pub async fn act(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
     JsonBody(request): JsonBody<QueueActionRequest>,
 ) -> Result<Json<QueueOutcome>, ApiError> {
-    let id = parse_id(&id)?;
     let action = QueueAction::parse(&request.action).map_err(leadline_app::AppError::from)?;
     let call_center_fee = request.call_center_fee.as_deref().map(queues::parse_fee).transpose()?;
     let call = QueueCall {
@@ -68,7 +67,7 @@ pub async fn act(
 pub async fn ledger(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
 ) -> Result<Json<LeadLedgerView>, ApiError> {
-    Ok(Json(queues::lead_ledger(&state.app, &by, parse_id(&id)?).await?))
+    Ok(Json(queues::lead_ledger(&state.app, &by, id).await?))
 }

@@ -12,7 +12,7 @@ use leadline_store::returns::ReturnFilter;
 use serde::Deserialize;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{parse_id, Caller, JsonBody, Params, PathParams};
+use crate::extract::{Caller, JsonBody, Params, PathId};
 use crate::AppState;
 
 /// A new return. `decision` defaults to `submit_for_approval` (the only one a buyer key may
@@ -85,9 +85,8 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
 ) -> Result<Json<ReturnView>, ApiError> {
-    let id = parse_id(&id)?;
     Ok(Json(returns::get(&state.app, &by, id).await?))
 }
 
@@ -106,10 +105,9 @@ pub struct ApproveRequest {
 pub async fn approve(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
     JsonBody(body): JsonBody<ApproveRequest>,
 ) -> Result<Json<ReturnView>, ApiError> {
-    let id = parse_id(&id)?;
     let request = match body.approve_for.as_str() {
         "credit" => ReturnRequest::ApproveForCredit,
         "replacement" => ReturnRequest::ApproveToReplace,
@@ -131,10 +129,9 @@ pub struct RejectRequest {
 pub async fn reject(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
     JsonBody(body): JsonBody<RejectRequest>,
 ) -> Result<Json<ReturnView>, ApiError> {
-    let id = parse_id(&id)?;
     let view =
         returns::decide(&state.app, &by, Api::Native, id, ReturnRequest::Reject, Some(body.denied_reason_id)).await?;
     Ok(Json(view))
@@ -147,10 +144,9 @@ pub async fn reject(
 pub async fn buyer_ledger(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
     mut params: Params,
 ) -> Result<Json<LedgerView>, ApiError> {
-    let id = parse_id(&id)?;
     let after = parse_cursor(params.take("cursor").as_deref())?;
     let limit = page_limit(params.take_i64("limit")?)?;
     params.finish()?;
@@ -191,10 +187,9 @@ pub struct FulfilRequest {
 pub async fn fulfil_replacement(
     State(state): State<AppState>,
     Caller(by): Caller,
-    PathParams(id): PathParams<String>,
+    PathId(id): PathId,
     JsonBody(body): JsonBody<FulfilRequest>,
 ) -> Result<(StatusCode, Json<leadline_app::sales::SaleView>), ApiError> {
-    let id = parse_id(&id)?;
     let sale = returns::fulfil_replacement(&state.app, &by, Api::Native, id, body.lead_id).await?;
     Ok((StatusCode::CREATED, Json(sale)))
 }
