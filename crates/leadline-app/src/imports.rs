@@ -21,7 +21,7 @@ use jiff::{SignedDuration, Timestamp};
 use leadline_core::dialer::{dnc_forms, phone_country, PhoneCountry};
 use leadline_core::history::{Actor, Api};
 use leadline_core::import::{phone_key, Plan};
-use leadline_core::lead::{ref_from_bytes, Lead, REF_LEN};
+use leadline_core::lead::{draw_ref, Lead, REF_RANDOM_LEN};
 use leadline_core::DomainError;
 use leadline_store::exec::finish_now;
 use leadline_store::imports::{self as store, Checkpoint, Job, NewJob, Reject};
@@ -386,14 +386,17 @@ fn parse(
     }
     loop {
         let mut batch = Batch { rows: Vec::with_capacity(batch_rows), next_offset: 0, next_line: 0 };
-        let mut random = vec![0u8; batch_rows * REF_LEN];
+        let mut random = vec![0u8; batch_rows * REF_RANDOM_LEN];
         getrandom::fill(&mut random).map_err(|e| AppError::Store(StoreError::Corrupt(e.to_string())))?;
+        // The wall clock, not the import's start: a batch's refs share their clock part, so
+        // the ref index takes them on a few neighbouring pages (see `draw_ref`).
+        let drawn_at = Timestamp::now();
         while batch.rows.len() < batch_rows {
             let Some(raw) = rows.next()? else { break };
             // Checked as UTF-8 by `next`.
             let cells: Vec<&str> = raw.record.iter().map(|f| std::str::from_utf8(f).unwrap_or("")).collect();
-            let i = batch.rows.len() * REF_LEN;
-            let lead_ref = ref_from_bytes(random[i..i + REF_LEN].try_into().expect("REF_LEN bytes"));
+            let i = batch.rows.len() * REF_RANDOM_LEN;
+            let lead_ref = draw_ref(drawn_at, random[i..i + REF_RANDOM_LEN].try_into().expect("REF_RANDOM_LEN bytes"));
             let lead = plan
                 .input(&cells, target.country, &target.zone)
                 .and_then(|mut input| {
@@ -767,7 +770,7 @@ async fn load(
 
 /// What starting an import found: a new job, or one to resume.
 fn claim_token() -> String {
-    crate::leads::new_ref() + &crate::leads::new_ref()
+    crate::console::random_token()
 }
 
 /// Imports a file on this machine (the CLI): checks it, finds or creates its job, and loads it,

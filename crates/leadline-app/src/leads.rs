@@ -1,9 +1,10 @@
 //! Leads: create, read, list, change with optimistic concurrency, history.
 
+use jiff::Timestamp;
 use leadline_core::access::LeadScope;
 use leadline_core::catalog::collection;
 use leadline_core::history::{Api, Changes, HistoryEntry};
-use leadline_core::lead::{ref_from_bytes, Lead, LeadInput, LEAD_REFERENCES, REF_LEN};
+use leadline_core::lead::{draw_ref, Lead, LeadInput, LEAD_REFERENCES, REF_RANDOM_LEN};
 use leadline_store::leads::{self as store, LeadFilter};
 use leadline_store::{Conn, StoreError};
 
@@ -12,10 +13,12 @@ use crate::{App, AppError, Page, Principal, Result};
 /// How often a change without `If-Match` is retried when another writer got there first.
 const RETRIES: usize = 5;
 
+/// A fresh ref. Its clock part reads the system clock, not the app's: it only places the lead
+/// in the ref index (see [`draw_ref`]).
 pub(crate) fn new_ref() -> String {
-    let mut bytes = [0u8; REF_LEN];
+    let mut bytes = [0u8; REF_RANDOM_LEN];
     getrandom::fill(&mut bytes).expect("the operating system's random source works");
-    ref_from_bytes(bytes)
+    draw_ref(Timestamp::now(), bytes)
 }
 
 /// Whether the caller may see this lead at all. Leads out of scope are reported as missing, so

@@ -210,9 +210,23 @@ pub fn is_ref(text: &str) -> bool {
     text.len() == REF_LEN && text.bytes().all(|b| REF_ALPHABET.contains(&b))
 }
 
-/// Makes a ref from random bytes (the caller brings the randomness; the domain reads no RNG).
-pub fn ref_from_bytes(bytes: [u8; REF_LEN]) -> String {
-    bytes.iter().map(|b| REF_ALPHABET[usize::from(*b) % REF_ALPHABET.len()] as char).collect()
+/// Characters of a ref that count the second it was drawn in; the rest are random.
+pub const REF_CLOCK_LEN: usize = 3;
+pub const REF_RANDOM_LEN: usize = REF_LEN - REF_CLOCK_LEN;
+
+/// Makes a ref drawn at `at`: three characters from the second (counting from the Unix epoch,
+/// wrapping every 32^3 s, about nine hours), then five from random bytes (32^5, about 33.5
+/// million, per second). Leads made together then sit together in the ref index, so a list
+/// load writes a few pages of it instead of one random page per lead (the way ULIDs and UUIDv7
+/// put time first); a ref tells the second it was made in, modulo those nine hours, and nothing
+/// else. The caller brings the clock and the randomness: the domain reads neither.
+pub fn draw_ref(at: Timestamp, random: [u8; REF_RANDOM_LEN]) -> String {
+    let base = REF_ALPHABET.len() as i64;
+    let second = at.as_second().rem_euclid(base.pow(REF_CLOCK_LEN as u32));
+    let clock = (0..REF_CLOCK_LEN as u32).rev().map(|place| (second / base.pow(place) % base) as usize);
+    // 256 is a multiple of 32, so each random byte picks every character equally often.
+    let random = random.iter().map(|b| usize::from(*b) % REF_ALPHABET.len());
+    clock.chain(random).map(|i| REF_ALPHABET[i] as char).collect()
 }
 
 impl Lead {
@@ -466,10 +480,28 @@ mod tests {
 
     #[test]
     fn refs_use_the_unambiguous_alphabet() {
-        let r = ref_from_bytes([0, 1, 2, 3, 250, 251, 254, 255]);
+        let r = draw_ref(now(), [0, 1, 250, 254, 255]);
         assert!(is_ref(&r), "{r}");
+        assert!(r.ends_with("23UYZ"), "{r}");
         assert!(!is_ref("E2R3JKM1"), "1 is not in the alphabet");
         assert!(!is_ref("E2R3JK"));
+    }
+
+    #[test]
+    fn refs_start_with_their_second_and_wrap_about_every_nine_hours() {
+        let at = |second: i64| Timestamp::from_second(second).unwrap();
+        let random = [7, 7, 7, 7, 7];
+        assert_eq!(&draw_ref(at(0), random)[..REF_CLOCK_LEN], "222");
+        assert_eq!(&draw_ref(at(1), random)[..REF_CLOCK_LEN], "223");
+        assert_eq!(&draw_ref(at(32), random)[..REF_CLOCK_LEN], "232");
+        assert_eq!(&draw_ref(at(32767), random)[..REF_CLOCK_LEN], "ZZZ");
+        assert_eq!(draw_ref(at(32768), random), draw_ref(at(0), random));
+        assert_eq!(draw_ref(at(-1), random), draw_ref(at(32767), random), "before 1970 wraps too");
+        // Within one second the clock part stays, whatever the random part.
+        let a = draw_ref(at(1_800_000_000), [0; REF_RANDOM_LEN]);
+        let b = draw_ref(at(1_800_000_000), [255; REF_RANDOM_LEN]);
+        assert_eq!(a[..REF_CLOCK_LEN], b[..REF_CLOCK_LEN]);
+        assert_ne!(a, b);
     }
 
     proptest! {
