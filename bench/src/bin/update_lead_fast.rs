@@ -16,6 +16,7 @@ use leadline_app::{catalog, App, Principal};
 use leadline_bench::{drive, fresh_store, load_leads, serve, Connection, XorShift};
 use leadline_core::dialer::DialerRecord;
 use leadline_core::history::Api;
+use leadline_store::Sql;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -31,6 +32,11 @@ struct Args {
     /// Seconds each measured phase runs.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
+    /// Diagnostic only: drop these indexes (comma-separated names) after loading, to see what
+    /// keeping each one costs an update. The server needs every one of them: without them the
+    /// dial queue, exports and the console's sorting read whole tables.
+    #[arg(long, value_delimiter = ',')]
+    drop_index: Vec<String>,
 }
 
 fn body(rng: &mut XorShift, leads: i64, i: u64) -> String {
@@ -41,6 +47,12 @@ fn body(rng: &mut XorShift, leads: i64, i: u64) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    for index in &args.drop_index {
+        anyhow::ensure!(
+            !index.is_empty() && index.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            "--drop-index takes index names, not {index:?}"
+        );
+    }
     let (store, url) = fresh_store(&args.database).await?;
     let app = App::new(store);
     let operator = Principal::operator();
@@ -56,6 +68,12 @@ async fn main() -> anyhow::Result<()> {
         keys::create(&app, &operator, &KeyRequest { role: "admin".into(), ..KeyRequest::default() }).await?.secret;
     let started = Instant::now();
     load_leads(&app.store, args.leads).await?;
+    for index in &args.drop_index {
+        let mut tx = app.store.begin().await?;
+        Sql::new(format!("DROP INDEX {index}")).query().execute(&mut *tx).await?;
+        tx.commit().await?;
+        println!("diagnostic: dropped the index {index}; the figures below are not the server's");
+    }
     println!("database: {} ({url})", args.database);
     println!("loaded {} leads in {:.1} s", args.leads, started.elapsed().as_secs_f64());
 
