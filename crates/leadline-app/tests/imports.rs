@@ -102,6 +102,28 @@ impl Progress for Collect {
 }
 
 conformance! {
+    async fn a_ref_drawn_twice_in_one_bulk_insert_goes_to_its_first_lead_only(app) {
+        // Refs drawn in one second share their first characters, so two leads of a batch can
+        // draw the same one: the later one must come back as taken (to draw again), not with the
+        // id of the row written for the first.
+        let at = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let lead = |name: &str, lead_ref: &str| {
+            Lead::create(lead_ref.into(), serde_json::from_value(json!({"name": name})).unwrap(), at).unwrap()
+        };
+        let backend = app.store.backend();
+        let mut tx = app.store.begin().await.unwrap();
+        let stored = leadline_store::imports::insert_leads(&mut tx, backend, &[lead("Stored", "ZZZ22222")]).await;
+        assert!(stored.unwrap()[0].is_some());
+        let batch = [lead("First", "ZZZ33333"), lead("Second", "ZZZ33333"), lead("Third", "ZZZ22222"), lead("Fourth", "ZZZ44444")];
+        let ids = leadline_store::imports::insert_leads(&mut tx, backend, &batch).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(ids[0].is_some() && ids[1].is_none() && ids[2].is_none() && ids[3].is_some(), "{ids:?}");
+        for (id, name) in [(ids[0], "First"), (ids[3], "Fourth")] {
+            let written = leadline_app::leads::get(&app, &admin(), id.unwrap()).await.unwrap();
+            assert_eq!(written.name.as_deref(), Some(name));
+        }
+    }
+
     async fn columns_fill_template_fields_and_phones_are_normalized(app) {
         let w = world(&app).await;
         let path = file(

@@ -393,17 +393,23 @@ fn lead_insert_text(backend: Backend, rows: usize) -> String {
 }
 
 /// Inserts new leads many rows per statement. Returns each lead's id, or None where its ref was
-/// taken (the caller draws another and tries again); any other refusal (an external id already
-/// used) fails the whole call. On SQLite the ids are taken past every live and archived lead, as
-/// [`crate::leads::insert`] takes them: SQLite itself would give an archived lead's id out again.
+/// taken (the caller draws another and tries again), by a stored lead or by an earlier lead of
+/// the same call; any other refusal (an external id already used) fails the whole call. On
+/// SQLite the ids are taken past every live and archived lead, as [`crate::leads::insert`] takes
+/// them: SQLite itself would give an archived lead's id out again.
 pub async fn insert_leads(conn: &mut Conn, backend: Backend, leads: &[Lead]) -> Result<Vec<Option<i64>>> {
     static FULL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
     let mut next_id = match backend {
         Backend::Sqlite => Some(crate::leads::next_id(conn).await?),
         Backend::Postgres => None,
     };
-    let mut ids = Vec::with_capacity(leads.len());
-    for chunk in leads.chunks(LEADS_PER_STATEMENT) {
+    // A ref twice in one statement: `ON CONFLICT DO NOTHING` keeps one row, and its id would read
+    // back for both leads. Only a ref's first lead is sent; the others are reported taken.
+    let mut refs = HashSet::with_capacity(leads.len());
+    let sent: Vec<(usize, &Lead)> =
+        leads.iter().enumerate().filter(|(_, lead)| refs.insert(lead.lead_ref.as_str())).collect();
+    let mut ids = vec![None; leads.len()];
+    for chunk in sent.chunks(LEADS_PER_STATEMENT) {
         let partial;
         let text = if chunk.len() == LEADS_PER_STATEMENT {
             FULL[backend as usize].get_or_init(|| lead_insert_text(backend, LEADS_PER_STATEMENT))
@@ -412,7 +418,7 @@ pub async fn insert_leads(conn: &mut Conn, backend: Backend, leads: &[Lead]) -> 
             &partial
         };
         let mut args: Vec<SqlArg> = Vec::with_capacity(chunk.len() * (crate::leads::COLUMNS.len() + 1));
-        for lead in chunk {
+        for (_, lead) in chunk {
             if let Some(id) = next_id.as_mut() {
                 args.push(SqlArg::Int(Some(*id)));
                 *id += 1;
@@ -436,7 +442,9 @@ pub async fn insert_leads(conn: &mut Conn, backend: Backend, leads: &[Lead]) -> 
             let lead_ref: String = row.try_get(1)?;
             by_ref.insert(lead_ref, id);
         }
-        ids.extend(chunk.iter().map(|lead| by_ref.get(&lead.lead_ref).copied()));
+        for (i, lead) in chunk {
+            ids[*i] = by_ref.get(&lead.lead_ref).copied();
+        }
     }
     Ok(ids)
 }
