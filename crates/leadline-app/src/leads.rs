@@ -96,23 +96,29 @@ pub async fn create(app: &App, by: &Principal, api: Api, input: LeadInput) -> Re
     Ok(lead)
 }
 
-/// Inserts a new lead inside the caller's transaction, first drawing its ref again while the
-/// drawn one is taken (at ten million leads one draw in a hundred thousand collides). Sets the
-/// lead's id. A foreign-key refusal comes back as the store error, for the caller to explain.
+/// Inserts a new lead inside the caller's transaction, drawing its ref again while the drawn one
+/// is taken (at ten million leads one draw in a hundred thousand collides). Sets the lead's id. A
+/// foreign-key refusal comes back as the store error, for the caller to explain.
 pub(crate) async fn insert_new(tx: &mut impl leadline_store::Exec, app: &App, lead: &mut Lead) -> Result<()> {
-    while store::ref_taken(tx, &lead.lead_ref).await? {
-        lead.lead_ref = new_ref();
-    }
-    match store::insert(tx, app.store.backend(), lead).await {
-        Ok(id) => {
-            lead.id = id;
-            Ok(())
+    let backend = app.store.backend();
+    lead.id = loop {
+        let inserted = store::insert(tx, backend, lead).await.map_err(|e| insert_refusal(e, lead.id))?;
+        match inserted {
+            Some(id) => break id,
+            None => lead.lead_ref = new_ref(),
         }
-        Err(StoreError::Unique(detail)) if detail.contains("external_id") => {
-            Err(AppError::Conflict("another lead in this campaign already has this external_id".into()))
+    };
+    Ok(())
+}
+
+/// What a refused lead insert means to the caller.
+fn insert_refusal(error: StoreError, id: i64) -> AppError {
+    match error {
+        StoreError::Unique(detail) if detail.contains("external_id") => {
+            AppError::Conflict("another lead in this campaign already has this external_id".into())
         }
-        Err(StoreError::Unique(_)) => Err(AppError::Conflict(format!("a lead with id {} already exists", lead.id))),
-        Err(other) => Err(other.into()),
+        StoreError::Unique(_) => AppError::Conflict(format!("a lead with id {id} already exists")),
+        other => other.into(),
     }
 }
 

@@ -12,6 +12,38 @@ use leadline_store::leads::LeadFilter;
 use serde_json::json;
 
 conformance! {
+    async fn a_second_writer_that_drew_a_taken_ref_hears_so_instead_of_failing(app) {
+        // Refs drawn in one second share their first characters, so two writers can draw the
+        // same ref at once. The one that commits second must learn the ref is taken (and draw
+        // again), not fail on the unique index, whether or not the first had committed yet.
+        let backend = app.store.backend();
+        let lead = |name: &str| {
+            let input = serde_json::from_value(json!({"name": name})).unwrap();
+            leadline_core::lead::Lead::create("ZZZ55555".into(), input, jiff::Timestamp::from_second(1_800_000_000).unwrap())
+                .unwrap()
+        };
+        let mut first = app.store.begin().await.unwrap();
+        let first_id = leadline_store::leads::insert(&mut *first, backend, &lead("First")).await.unwrap();
+        assert!(first_id.is_some());
+        let second = tokio::spawn({
+            let app = app.clone();
+            let lead = lead("Second");
+            async move {
+                let mut tx = app.store.begin().await.unwrap();
+                let id = leadline_store::leads::insert(&mut *tx, backend, &lead).await.unwrap();
+                tx.commit().await.unwrap();
+                id
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        first.commit().await.unwrap();
+        assert_eq!(second.await.unwrap(), None, "the ref was taken by the first writer");
+        let after = leadline_store::leads::insert(&mut *app.store.begin().await.unwrap(), backend, &lead("Third")).await;
+        assert_eq!(after.unwrap(), None, "and stays taken once committed");
+        let stored = leads::get(&app, &admin(), first_id.unwrap()).await.unwrap();
+        assert_eq!(stored.name.as_deref(), Some("First"));
+    }
+
     async fn a_new_lead_gets_an_id_an_eight_character_ref_and_version_one(app) {
         let seed = seed(&app).await;
         let lead = new_lead(

@@ -210,12 +210,15 @@ pub(crate) async fn next_id(conn: &mut impl Exec) -> Result<i64> {
         .int("next_id")
 }
 
-/// Inserts a lead (id 0 means "assign one") with its phones, and returns its id.
+/// Inserts a lead (id 0 means "assign one") with its phones, and returns its id, or None when
+/// its ref is taken (the caller draws another). The ref is claimed by the insert itself, not
+/// checked before it, so two writers that drew the same ref at once (refs drawn in one second
+/// share their first characters) cannot both pass a check and have one fail on the index.
 ///
 /// An id held by an archived lead is never used again: a client-chosen one is refused as taken,
 /// and an assigned one lies above every id in `leads` and `leads_archive` (SQLite would otherwise
 /// reuse the highest id once its lead moved to the archive; PostgreSQL's sequence only moves on).
-pub async fn insert(conn: &mut impl Exec, backend: Backend, lead: &Lead) -> Result<i64> {
+pub async fn insert(conn: &mut impl Exec, backend: Backend, lead: &Lead) -> Result<Option<i64>> {
     let explicit = lead.id > 0;
     if explicit && crate::archive::is_archived(conn, lead.id).await? {
         return Err(StoreError::Unique(format!("lead id {} is held by an archived lead", lead.id)));
@@ -237,17 +240,18 @@ pub async fn insert(conn: &mut impl Exec, backend: Backend, lead: &Lead) -> Resu
         }
         sql.bind(arg);
     }
-    sql.push(") RETURNING id");
-    let id = conn
-        .optional_row(&sql)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt("an insert returned no id".into()))?
-        .int("id")?;
+    sql.push(") ON CONFLICT (ref) DO NOTHING RETURNING id");
+    // The id is read at once: a row of the direct writer shares its column names through an Rc,
+    // so holding it across the awaits below would make this future not Send.
+    let id = match conn.optional_row(&sql).await? {
+        Some(row) => row.int("id")?,
+        None => return Ok(None),
+    };
     if explicit {
         crate::archive::after_explicit_lead_id(conn, backend).await?;
     }
     replace_phones(conn, id, &lead.phones).await?;
-    Ok(id)
+    Ok(Some(id))
 }
 
 /// Writes a changed lead if its stored version is still `before`'s; false if someone else
@@ -304,11 +308,6 @@ pub async fn get_for_update(conn: &mut Conn, backend: Backend, id: i64) -> Resul
     };
     let row = sqlx::query(&format!("{} WHERE id = $1{lock}", select())).bind(id).fetch_optional(&mut *conn).await?;
     row.as_ref().map(read).transpose()
-}
-
-pub async fn ref_taken(conn: &mut impl Exec, lead_ref: &str) -> Result<bool> {
-    let sql = Sql::fixed("SELECT 1 AS taken FROM leads WHERE ref = $1", [SqlArg::Text(Some(lead_ref.into()))]);
-    Ok(conn.optional_row(&sql).await?.is_some())
 }
 
 pub async fn get_by_ref(conn: &mut Conn, lead_ref: &str) -> Result<Option<Lead>> {
