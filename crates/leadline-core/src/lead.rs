@@ -39,6 +39,8 @@ pub const LEAD_REFERENCES: &[(&str, &str)] = &[
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Lead {
     pub id: i64,
+    /// The lead's public ref (CAKE's lead id): eight characters of an alphabet without 0, O, 1
+    /// and I; the first three count the second the lead was made in, the other five are random.
     #[serde(rename = "ref")]
     pub lead_ref: String,
     pub external_id: Option<String>,
