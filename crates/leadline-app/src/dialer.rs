@@ -14,7 +14,7 @@ use leadline_core::lead::Lead;
 use leadline_core::schedule::Schedule;
 use leadline_store::dialer::{self as store, Setup, Template};
 use leadline_store::exec::finish_now;
-use leadline_store::leads as lead_store;
+use leadline_store::leads::{self as lead_store, NewHistory};
 use leadline_store::{Conn, Direct, Exec, StoreError};
 use serde_json::json;
 
@@ -347,15 +347,15 @@ impl Job {
         next.version = current.version + 1;
         next.updated_at = now;
         let phones_changed = changes.get("phones").is_some();
-        match lead_store::update(tx, &current, &next, phones_changed).await {
+        let action =
+            if record.disposition.as_deref().is_some_and(|d| !is_no_change(d)) { "disposition" } else { "update" };
+        let history = NewHistory { at: now, actor: by.actor(*api), action, changes: &changes };
+        match lead_store::update(tx, &current, &next, phones_changed, Some(&history)).await {
             Ok(true) => {}
             Ok(false) => return Err(DialerError::StaleVersion.into()),
             Err(StoreError::Unique(_)) => return Err(DialerError::ExternalIdTaken(external.to_string()).into()),
             Err(other) => return Err(other.into()),
         }
-        let action =
-            if record.disposition.as_deref().is_some_and(|d| !is_no_change(d)) { "disposition" } else { "update" };
-        lead_store::record_history(tx, next.id, now, by.actor(*api), action, &changes).await?;
         carry_out(tx, app, setup, by, *api, &next, effects, now).await?;
         Ok(next)
     }
@@ -435,11 +435,11 @@ pub async fn next_lead(
             next.last_dialed_at = Some(now);
             next.version += 1;
             next.updated_at = now;
-            if !lead_store::update(&mut tx, &lead, &next, false).await? {
+            let changes = Changes::between(Some(&lead), &next);
+            let history = NewHistory { at: now, actor: by.actor(Api::Native), action: "lease", changes: &changes };
+            if !lead_store::update(&mut tx, &lead, &next, false, Some(&history)).await? {
                 continue;
             }
-            let changes = Changes::between(Some(&lead), &next);
-            lead_store::record_history(&mut tx, next.id, now, by.actor(Api::Native), "lease", &changes).await?;
             tx.commit().await.map_err(StoreError::from)?;
             return Ok(Some(next));
         }
@@ -478,18 +478,11 @@ pub async fn release(app: &App, by: &Principal, lead_id: i64, holder: &str) -> R
     next.lock_until = None;
     next.version += 1;
     next.updated_at = now;
-    if !lead_store::update(&mut tx, &lead, &next, false).await? {
+    let changes = Changes::between(Some(&lead), &next);
+    let history = NewHistory { at: now, actor: by.actor(Api::Native), action: "release", changes: &changes };
+    if !lead_store::update(&mut tx, &lead, &next, false, Some(&history)).await? {
         return Err(DialerError::StaleVersion.into());
     }
-    lead_store::record_history(
-        &mut tx,
-        lead_id,
-        now,
-        by.actor(Api::Native),
-        "release",
-        &Changes::between(Some(&lead), &next),
-    )
-    .await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(next)
 }
@@ -528,11 +521,11 @@ pub async fn set_disposition(
         follow_allocation(&setup, &mut next)?;
         next.version += 1;
         next.updated_at = now;
-        if !lead_store::update(&mut tx, &lead, &next, false).await? {
+        let changes = Changes::between(Some(&lead), &next);
+        let history = NewHistory { at: now, actor: by.actor(Api::Native), action: "disposition", changes: &changes };
+        if !lead_store::update(&mut tx, &lead, &next, false, Some(&history)).await? {
             return Err(DialerError::StaleVersion.into());
         }
-        let changes = Changes::between(Some(&lead), &next);
-        lead_store::record_history(&mut tx, lead_id, now, by.actor(Api::Native), "disposition", &changes).await?;
         carry_out(&mut tx, app, &setup, by, Api::Native, &next, effects, now).await?;
         tx.commit().await.map_err(StoreError::from)?;
         return Ok(next);

@@ -630,11 +630,12 @@ fn load_batch_direct(conn: &DirectConn, batch: DirectBatch, mut next: Checkpoint
     let first_id = lead_store::direct::next_id(conn)?;
     let mut new = lead_store::direct::NewLeads::new(conn)?;
     for (id, (mut lead, line)) in (first_id..).zip(leads) {
-        while !new.lead(id, &lead).map_err(written_meanwhile)? {
+        // The history row first: the lead's insert names it as the head of its history.
+        let head = new.history(id, batch.started, batch.actor, "import", &import_history(batch.job_id, line))?;
+        while !new.lead(id, head, &lead).map_err(written_meanwhile)? {
             lead.lead_ref = crate::leads::new_ref();
         }
         new.phones(id, &lead.phones)?;
-        new.history(id, batch.started, batch.actor, "import", &import_history(batch.job_id, line))?;
     }
     finish_now(store::insert_rejects(&mut direct, batch.job_id, &rejects))?;
     if !finish_now(store::checkpoint(&mut direct, batch.job_id, &batch.token, &next, batch.now, batch.until))? {

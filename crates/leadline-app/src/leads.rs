@@ -5,7 +5,7 @@ use leadline_core::access::LeadScope;
 use leadline_core::catalog::collection;
 use leadline_core::history::{Api, Changes, HistoryEntry};
 use leadline_core::lead::{draw_ref, Lead, LeadInput, LEAD_REFERENCES, REF_RANDOM_LEN};
-use leadline_store::leads::{self as store, LeadFilter};
+use leadline_store::leads::{self as store, LeadFilter, NewHistory};
 use leadline_store::{Conn, StoreError};
 
 use crate::{App, AppError, Page, Principal, Result};
@@ -176,9 +176,9 @@ pub async fn change(
         check_write(by, next.campaign_id)?;
         check_allocation(&mut tx, &next).await?;
         let phones_changed = changes.get("phones").is_some();
-        match store::update(&mut tx, &current, &next, phones_changed).await {
+        let history = NewHistory { at: now, actor: by.actor(api), action: "update", changes: &changes };
+        match store::update(&mut tx, &current, &next, phones_changed, Some(&history)).await {
             Ok(true) => {
-                store::record_history(&mut tx, id, now, by.actor(api), "update", &changes).await?;
                 tx.commit().await.map_err(StoreError::from)?;
                 return Ok(next);
             }

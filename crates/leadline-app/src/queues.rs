@@ -139,7 +139,7 @@ pub async fn act(app: &App, by: &Principal, api: Api, call: &QueueCall) -> Resul
     let target = target_queue(&mut tx, call, &lead).await?;
     let input = rules::change(call.action, target, call.queue_status_id)?;
     let (next, mut changes) = lead.change(input, now)?;
-    if !changes.is_empty() && !lead_store::update(&mut tx, &lead, &next, false).await? {
+    if !changes.is_empty() && !lead_store::update(&mut tx, &lead, &next, false, None).await? {
         return Err(AppError::Conflict("the lead changed under this action; try again".into()));
     }
     let fee = match call.call_center_fee {

@@ -4,14 +4,80 @@
 mod common;
 
 use common::*;
+use leadline_app::archive::{self, Target};
 use leadline_app::keys::KeyRequest;
-use leadline_app::{leads, sales, AppError};
-use leadline_core::history::Api;
+use leadline_app::{leads, sales, App, AppError};
+use leadline_core::archive::{Batch, Direction};
+use leadline_core::history::{Api, HistoryEntry};
 use leadline_core::lead::is_ref;
 use leadline_store::leads::LeadFilter;
 use serde_json::json;
 
+/// A lead's whole history read page by page (`after` the last id seen), `limit` at a time.
+async fn history_in_pages(app: &App, lead_id: i64, limit: i64) -> Vec<HistoryEntry> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = leads::history(app, &admin(), lead_id, after, limit).await.expect("the history reads");
+        assert!(page.items.len() as i64 <= limit);
+        all.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => after = Some(cursor.parse().expect("a history cursor is an id")),
+            None => return all,
+        }
+    }
+}
+
+async fn move_lead(app: &App, direction: Direction, id: i64) {
+    let batch = Batch { direction, insert: true, update: true, delete: true, lead_ids: vec![id] };
+    let counts = archive::run(app, &Target::Leadline, &admin(), Api::Cli, &batch).await.expect("the batch runs");
+    assert_eq!(counts.delete_count, 1, "{direction:?} moved the lead");
+}
+
 conformance! {
+    async fn a_leads_history_follows_it_through_changes_and_the_archive_oldest_first(app) {
+        // Each lead's history is its own chain: another lead's changes in between, and a trip
+        // to the archive and back, neither cross nor break it.
+        let lead = new_lead(&app, json!({"name": "Ann"})).await;
+        let other = new_lead(&app, json!({"name": "Bob"})).await;
+        let change = |id: i64, city: &str| {
+            let app = app.clone();
+            let change = input(json!({"city": city}));
+            async move { leads::change(&app, &admin(), Api::Native, id, change, None).await.unwrap() }
+        };
+        change(lead.id, "Perth").await;
+        change(other.id, "Perth").await;
+        change(lead.id, "Hobart").await;
+        change(other.id, "Hobart").await;
+        move_lead(&app, Direction::Archive, lead.id).await;
+        change(other.id, "Darwin").await;
+        let mut conn = app.store.read().await.unwrap();
+        let archived = leadline_store::leads::history(&mut conn, lead.id, None, 100).await.unwrap();
+        drop(conn);
+        let actions: Vec<&str> = archived.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["create", "update", "update", "archived"], "an archived lead keeps its history");
+        move_lead(&app, Direction::Dearchive, lead.id).await;
+        change(lead.id, "Cairns").await;
+        change(other.id, "Cairns").await;
+
+        let entries = history(&app, lead.id).await;
+        let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["create", "update", "update", "archived", "dearchived", "update"]);
+        assert!(entries.iter().all(|e| e.lead_id == lead.id));
+        assert!(entries.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+        assert_eq!(entries[5].changes, json!({"city": {"old": "Hobart", "new": "Cairns"}}));
+        for limit in [1, 2, 4, 6, 7] {
+            assert_eq!(history_in_pages(&app, lead.id, limit).await, entries, "pages of {limit}");
+        }
+        let after_third = leads::history(&app, &admin(), lead.id, Some(entries[2].id), 2).await.unwrap();
+        assert_eq!(after_third.items, entries[3..5]);
+
+        let others = history(&app, other.id).await;
+        assert_eq!(others.len(), 5);
+        assert!(others.iter().all(|e| e.lead_id == other.id));
+        assert!(others[1..].iter().all(|e| e.action == "update"));
+    }
+
     async fn a_second_writer_that_drew_a_taken_ref_hears_so_instead_of_failing(app) {
         // Refs drawn in one second share their first characters, so two writers can draw the
         // same ref at once. The one that commits second must learn the ref is taken (and draw
@@ -276,6 +342,42 @@ conformance! {
         let entries = history(&app, lead.id).await;
         assert_eq!(entries.len(), 21);
         assert!(entries[1..].iter().all(|e| e.action == "update" && e.changes.as_object().unwrap().len() == 1));
+    }
+
+    async fn sales_during_concurrent_changes_stay_in_the_leads_history(app) {
+        // A sale appends history without changing the lead's version; a change racing it must
+        // not chain its own history row past the sale's (PostgreSQL, where they run at once).
+        const ROUNDS: usize = 40;
+        let seed = seed(&app).await;
+        let mut contracts = Vec::new();
+        for n in 0..ROUNDS {
+            let buyer = create(&app, "buyers", json!({"name": format!("Buyer {n}")})).await;
+            let contract = json!({"buyer_id": buyer, "vertical_id": seed.vertical, "name": "Solar", "price": "1"});
+            contracts.push(create(&app, "buyer-contracts", contract).await);
+        }
+        let lead = new_lead(&app, json!({"name": "Busy", "vertical_id": seed.vertical})).await;
+        let changing = tokio::spawn({
+            let app = app.clone();
+            async move {
+                for i in 0..ROUNDS {
+                    let change = input(json!({"fields": {format!("f{i}"): i}}));
+                    leads::change(&app, &admin(), Api::Native, lead.id, change, None).await.expect("the change applies");
+                }
+            }
+        });
+        let selling = tokio::spawn({
+            let app = app.clone();
+            async move {
+                for contract in contracts {
+                    sales::sell(&app, &admin(), Api::Cake, lead.id, contract).await.expect("the sale applies");
+                }
+            }
+        });
+        changing.await.unwrap();
+        selling.await.unwrap();
+        let entries = history(&app, lead.id).await;
+        let count = |action: &str| entries.iter().filter(|e| e.action == action).count();
+        assert_eq!((count("create"), count("update"), count("sell")), (1, ROUNDS, ROUNDS));
     }
 
     async fn twenty_concurrent_changes_with_the_same_if_match_let_exactly_one_win(app) {

@@ -18,7 +18,7 @@ use leadline_core::archive::Counts;
 use leadline_core::lead::Lead;
 use sqlx::Row;
 
-use crate::leads::{self, COLUMNS};
+use crate::leads::{self, COLUMNS, HISTORY_HEAD};
 use crate::{micros, Backend, Conn, Exec, Result, Sql, SqlArg};
 
 /// The two sides of the archive.
@@ -93,7 +93,7 @@ fn same_row(backend: Backend, a: &str, b: &str) -> String {
         Backend::Postgres => "IS NOT DISTINCT FROM",
     };
     let mut text = format!("{a}.id = {b}.id");
-    for column in COLUMNS {
+    for column in COLUMNS.iter().chain(&[HISTORY_HEAD]) {
         text.push_str(&format!(" AND {a}.{column} {op} {b}.{column}"));
     }
     text
@@ -128,7 +128,7 @@ async fn copy(conn: &mut Conn, from: Table, ids: &[i64]) -> Result<u64> {
     if ids.is_empty() {
         return Ok(0);
     }
-    let columns = COLUMNS.join(", ");
+    let columns = format!("{}, {HISTORY_HEAD}", COLUMNS.join(", "));
     let mut sql = Sql::new(format!(
         "INSERT INTO {} (id, {columns}) SELECT id, {columns} FROM {} WHERE id IN ",
         from.other().name(),
@@ -186,7 +186,7 @@ pub async fn archive(
         // Only archive rows that differ are rewritten (and counted).
         let present: Vec<i64> = ids.iter().copied().filter(|id| present.contains(id)).collect();
         let mut sql = Sql::new("UPDATE leads_archive SET ");
-        for (i, column) in COLUMNS.iter().enumerate() {
+        for (i, column) in COLUMNS.iter().chain(&[HISTORY_HEAD]).enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
@@ -237,7 +237,8 @@ pub async fn dearchive(
     Ok((counts, restored))
 }
 
-/// One history row per lead of `ids` (leads that left or came back), in one statement.
+/// One history row per lead of `ids` (leads that left or came back), each chained onto the
+/// lead's history in whichever table now holds it.
 pub async fn record_history(
     conn: &mut Conn,
     ids: &[i64],
@@ -248,7 +249,9 @@ pub async fn record_history(
     if ids.is_empty() {
         return Ok(());
     }
-    let mut sql = Sql::new("INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) SELECT id, ");
+    let mut sql = Sql::new(
+        "INSERT INTO lead_history (lead_id, prev_id, at, key_id, api, action, changes) SELECT id, history_head, ",
+    );
     sql.bind(SqlArg::Int(Some(micros(at))))
         .push(", ")
         .bind(SqlArg::Int(actor.key_id))
@@ -256,12 +259,27 @@ pub async fn record_history(
         .bind(SqlArg::Text(Some(actor.api.as_str().to_string())))
         .push(", ")
         .bind(SqlArg::Text(Some(action.to_string())))
-        .push(", '{}' FROM (SELECT id FROM leads WHERE id IN ");
+        .push(", '{}' FROM (SELECT id, history_head FROM leads WHERE id IN ");
     push_ids(&mut sql, ids);
-    sql.push(" UNION SELECT id FROM leads_archive WHERE id IN ");
+    sql.push(" UNION SELECT id, history_head FROM leads_archive WHERE id IN ");
     push_ids(&mut sql, ids);
-    sql.push(") AS moved ORDER BY id");
-    sql.query().execute(&mut *conn).await?;
+    sql.push(") AS moved ORDER BY id RETURNING id, lead_id");
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    let heads: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|r| Ok((r.try_get::<i64, _>("lead_id")?, r.try_get::<i64, _>("id")?)))
+        .collect::<Result<_>>()?;
+    for table in [Table::Live, Table::Archive] {
+        for chunk in heads.chunks(500) {
+            let mut sql = Sql::new(format!("UPDATE {} SET history_head = CASE id", table.name()));
+            for (lead, head) in chunk {
+                sql.push(" WHEN ").bind(SqlArg::Int(Some(*lead))).push(" THEN ").bind(SqlArg::Int(Some(*head)));
+            }
+            sql.push(" END WHERE id IN ");
+            push_ids(&mut sql, &chunk.iter().map(|(lead, _)| *lead).collect::<Vec<_>>());
+            sql.query().execute(&mut *conn).await?;
+        }
+    }
     Ok(())
 }
 

@@ -463,7 +463,8 @@ pub async fn insert_phones(conn: &mut Conn, backend: Backend, rows: &[(i64, i64,
     Ok(())
 }
 
-/// Appends one history row per (lead id, changes as JSON), all with one time, actor and action.
+/// Appends the first history row of each new lead, one per (lead id, changes as JSON), all
+/// with one time, actor and action, and makes it the lead's history head.
 pub async fn insert_history(
     conn: &mut Conn,
     backend: Backend,
@@ -474,7 +475,7 @@ pub async fn insert_history(
 ) -> Result<()> {
     for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT) {
         let text = format!(
-            "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) VALUES {}",
+            "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) VALUES {} RETURNING id, lead_id",
             values(backend, chunk.len(), 6)
         );
         let mut query = sqlx::query(&text).persistent(false);
@@ -486,6 +487,15 @@ pub async fn insert_history(
                 .bind(actor.api.as_str())
                 .bind(action)
                 .bind(*changes);
+        }
+        let heads = query.fetch_all(&mut *conn).await?;
+        let text = format!(
+            "UPDATE leads SET history_head = heads.column2 FROM (VALUES {}) AS heads WHERE leads.id = heads.column1",
+            values(backend, heads.len(), 2)
+        );
+        let mut query = sqlx::query(&text).persistent(false);
+        for head in &heads {
+            query = query.bind(head.try_get::<i64, _>("lead_id")?).bind(head.try_get::<i64, _>("id")?);
         }
         query.execute(&mut *conn).await?;
     }

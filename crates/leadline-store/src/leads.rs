@@ -254,10 +254,75 @@ pub async fn insert(conn: &mut impl Exec, backend: Backend, lead: &Lead) -> Resu
     Ok(Some(id))
 }
 
+/// A history row to append to a lead's history.
+#[derive(Debug, Clone, Copy)]
+pub struct NewHistory<'a> {
+    pub at: Timestamp,
+    pub actor: Actor,
+    pub action: &'a str,
+    pub changes: &'a Changes,
+}
+
+impl NewHistory<'_> {
+    /// The row's values after `lead_id` and `prev_id`, in [`HISTORY_COLUMNS`]' order.
+    fn args(&self) -> [SqlArg; 5] {
+        [
+            SqlArg::Int(Some(micros(self.at))),
+            SqlArg::Int(self.actor.key_id),
+            SqlArg::Text(Some(self.actor.api.as_str().into())),
+            SqlArg::Text(Some(self.action.into())),
+            SqlArg::Text(Some(serde_json::to_string(self.changes).expect("changes serialize"))),
+        ]
+    }
+}
+
+/// The lead's (live or archived) column naming its newest history row.
+pub(crate) const HISTORY_HEAD: &str = "history_head";
+
+/// A history row's columns. `prev_id` chains a lead's rows newest to oldest, and the lead's
+/// `history_head` names the newest (the ARCHITECTURE's history chain).
+const HISTORY_COLUMNS: &str = "lead_id, prev_id, at, key_id, api, action, changes";
+
 /// Writes a changed lead if its stored version is still `before`'s; false if someone else
-/// changed it first (or it is gone). Only the columns that differ are written, so indexes on the
-/// others are left alone; phones are rewritten only when `phones_changed`.
-pub async fn update(conn: &mut impl Exec, before: &Lead, after: &Lead, phones_changed: bool) -> Result<bool> {
+/// changed it first (or it is gone), and then nothing is written. Only the columns that differ
+/// are written, so indexes on the others are left alone; phones are rewritten only when
+/// `phones_changed`.
+///
+/// With `history`, the lead's history row is written too, first: its id goes into the lead's
+/// own `UPDATE` as the new `history_head`, so appending to the chain costs no second write of
+/// the lead.
+pub async fn update(
+    conn: &mut impl Exec,
+    before: &Lead,
+    after: &Lead,
+    phones_changed: bool,
+    history: Option<&NewHistory<'_>>,
+) -> Result<bool> {
+    let id = SqlArg::Int(Some(after.id));
+    let version = SqlArg::Int(Some(before.version));
+    let mut head = None;
+    if let Some(history) = history {
+        let mut insert = Sql::new(format!("INSERT INTO lead_history ({HISTORY_COLUMNS}) SELECT id, history_head"));
+        for arg in history.args() {
+            insert.push(", ").bind(arg);
+        }
+        insert.push(" FROM leads WHERE id = ").bind(id.clone());
+        insert.push(" AND version = ").bind(version.clone());
+        // PostgreSQL: the lead is locked as its head is read, so a writer that appends history
+        // without bumping the version (a sale, a queue call) cannot slip in between and be cut
+        // out of the chain by this update's new head. The use cases read the lead FOR UPDATE
+        // already (then this costs nothing); this keeps the chain whole for a caller that did
+        // not. SQLite's one writer needs no lock.
+        if conn.backend() == Backend::Postgres {
+            insert.push(" FOR UPDATE");
+        }
+        insert.push(" RETURNING id");
+        let inserted = conn.optional_row(&insert).await?.map(|row| row.int("id")).transpose()?;
+        match inserted {
+            Some(id) => head = Some(id),
+            None => return Ok(false),
+        }
+    }
     let mut sql = Sql::new("UPDATE leads SET ");
     let mut first = true;
     for ((column, old), new) in COLUMNS.iter().zip(args(before)).zip(args(after)) {
@@ -269,17 +334,31 @@ pub async fn update(conn: &mut impl Exec, before: &Lead, after: &Lead, phones_ch
             sql.push(column).push(" = ").bind(new);
         }
     }
+    if let Some(head) = head {
+        if !first {
+            sql.push(", ");
+        }
+        first = false;
+        sql.push("history_head = ").bind(SqlArg::Int(Some(head)));
+    }
     if first {
         // Nothing differs: the row still has to be there at that version.
         sql.push("version = version");
     }
-    sql.push(" WHERE id = ").bind(SqlArg::Int(Some(after.id)));
-    sql.push(" AND version = ").bind(SqlArg::Int(Some(before.version)));
-    let updated = conn.run(&sql).await? == 1;
-    if updated && phones_changed {
+    sql.push(" WHERE id = ").bind(id);
+    sql.push(" AND version = ").bind(version);
+    if conn.run(&sql).await? != 1 {
+        // The lead is held since the history row's insert, so this is not expected; should it
+        // happen, the history row goes with the refused change rather than outlive it.
+        if let Some(head) = head {
+            conn.run(&Sql::fixed("DELETE FROM lead_history WHERE id = $1", [SqlArg::Int(Some(head))])).await?;
+        }
+        return Ok(false);
+    }
+    if phones_changed {
         replace_phones(conn, after.id, &after.phones).await?;
     }
-    Ok(updated)
+    Ok(true)
 }
 
 pub(crate) async fn replace_phones(conn: &mut impl Exec, lead_id: i64, phones: &[Phone]) -> Result<()> {
@@ -416,7 +495,9 @@ pub async fn list(conn: &mut Conn, filter: &LeadFilter) -> Result<Vec<Lead>> {
     rows.iter().map(read).collect()
 }
 
-/// Appends one row to a lead's history.
+/// Appends one row to a live lead's history, for a change that wrote the lead without one
+/// (or did not write it). The lead's row is locked first on PostgreSQL, so two transactions
+/// cannot both chain onto the same newest row.
 pub async fn record_history(
     conn: &mut impl Exec,
     lead_id: i64,
@@ -425,26 +506,43 @@ pub async fn record_history(
     action: &str,
     changes: &Changes,
 ) -> Result<()> {
-    let row = [
-        SqlArg::Int(Some(lead_id)),
-        SqlArg::Int(Some(micros(at))),
-        SqlArg::Int(actor.key_id),
-        SqlArg::Text(Some(actor.api.as_str().into())),
-        SqlArg::Text(Some(action.into())),
-        SqlArg::Text(Some(serde_json::to_string(changes).expect("changes serialize"))),
-    ];
-    conn.run(&Sql::fixed(
-        "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) VALUES ($1, $2, $3, $4, $5, $6)",
-        row,
-    ))
-    .await?;
+    let lock = match conn.backend() {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let id = SqlArg::Int(Some(lead_id));
+    // Rows are read into plain values at once (a direct writer's row is not Send).
+    let prev = conn
+        .optional_row(&Sql::fixed(&format!("SELECT history_head FROM leads WHERE id = $1{lock}"), [id.clone()]))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("history for lead {lead_id}, which is not there")))?
+        .opt_int("history_head")?;
+    let entry = NewHistory { at, actor, action, changes };
+    let mut insert = Sql::new(format!("INSERT INTO lead_history ({HISTORY_COLUMNS}) VALUES ("));
+    insert.bind(id.clone()).push(", ").bind(SqlArg::Int(prev));
+    for arg in entry.args() {
+        insert.push(", ").bind(arg);
+    }
+    insert.push(") RETURNING id");
+    let head =
+        conn.optional_row(&insert).await?.ok_or_else(|| StoreError::Corrupt("no history id".into()))?.int("id")?;
+    let head = SqlArg::Int(Some(head));
+    conn.run(&Sql::fixed("UPDATE leads SET history_head = $1 WHERE id = $2", [head, id])).await?;
     Ok(())
 }
 
+/// One page of a lead's history (live or archived), oldest first, after the row `after`. The
+/// chain is walked from the lead's newest row back to `after`.
 pub async fn history(conn: &mut Conn, lead_id: i64, after: Option<i64>, limit: i64) -> Result<Vec<HistoryEntry>> {
     let rows = sqlx::query(
-        "SELECT id, lead_id, at, key_id, api, action, changes FROM lead_history \
-         WHERE lead_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        "WITH RECURSIVE chain (id) AS ( \
+             SELECT COALESCE((SELECT history_head FROM leads WHERE id = $1), \
+                             (SELECT history_head FROM leads_archive WHERE id = $1)) \
+             UNION ALL \
+             SELECT h.prev_id FROM lead_history h JOIN chain c ON h.id = c.id WHERE h.prev_id > $2 \
+         ) \
+         SELECT h.id, h.lead_id, h.at, h.key_id, h.api, h.action, h.changes \
+         FROM chain c JOIN lead_history h ON h.id = c.id WHERE h.id > $2 ORDER BY h.id LIMIT $3",
     )
     .bind(lead_id)
     .bind(after.unwrap_or(0))
@@ -479,7 +577,7 @@ pub mod direct {
     use leadline_core::phone::Phone;
     use rusqlite::{params, CachedStatement, Connection};
 
-    use super::{args, COLUMNS};
+    use super::{args, COLUMNS, HISTORY_HEAD};
     use crate::{micros, Result};
 
     const PHONE: &str = "INSERT INTO lead_phones (lead_id, position, phone) VALUES (?1, ?2, ?3)";
@@ -504,9 +602,9 @@ pub mod direct {
         pub fn new(conn: &'c Connection) -> Result<NewLeads<'c>> {
             static LEAD: OnceLock<String> = OnceLock::new();
             let lead = LEAD.get_or_init(|| {
-                let marks: Vec<String> = (1..=COLUMNS.len() + 1).map(|n| format!("?{n}")).collect();
+                let marks: Vec<String> = (1..=COLUMNS.len() + 2).map(|n| format!("?{n}")).collect();
                 format!(
-                    "INSERT INTO leads (id, {}) VALUES ({}) ON CONFLICT (ref) DO NOTHING",
+                    "INSERT INTO leads (id, {HISTORY_HEAD}, {}) VALUES ({}) ON CONFLICT (ref) DO NOTHING",
                     COLUMNS.join(", "),
                     marks.join(", ")
                 )
@@ -518,12 +616,14 @@ pub mod direct {
             })
         }
 
-        /// Inserts a new lead under `id`. False when its ref is taken (the caller draws another);
-        /// any other refusal (an external id already used in the campaign) is an error.
-        pub fn lead(&mut self, id: i64, lead: &Lead) -> Result<bool> {
+        /// Inserts a new lead under `id`, its history starting at `history_head` (written
+        /// first, by [`NewLeads::history`]). False when its ref is taken (the caller draws
+        /// another); any other refusal (an external id already used in the campaign) is an error.
+        pub fn lead(&mut self, id: i64, history_head: i64, lead: &Lead) -> Result<bool> {
             let values = args(lead);
-            let mut bound: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(values.len() + 1);
+            let mut bound: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(values.len() + 2);
             bound.push(&id);
+            bound.push(&history_head);
             bound.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
             Ok(self.lead.execute(bound.as_slice())? == 1)
         }
@@ -535,7 +635,8 @@ pub mod direct {
             Ok(())
         }
 
-        /// Appends a history row; `changes` is the change set as JSON.
+        /// Writes a new lead's first history row and returns its id; `changes` is the change
+        /// set as JSON.
         pub fn history(
             &mut self,
             lead_id: i64,
@@ -543,9 +644,8 @@ pub mod direct {
             actor: Actor,
             action: &str,
             changes: &str,
-        ) -> Result<()> {
-            self.history.execute(params![lead_id, micros(at), actor.key_id, actor.api.as_str(), action, changes])?;
-            Ok(())
+        ) -> Result<i64> {
+            Ok(self.history.insert(params![lead_id, micros(at), actor.key_id, actor.api.as_str(), action, changes])?)
         }
     }
 }

@@ -152,6 +152,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (9, "console", include_str!("../migrations/sqlite/0009_console.sql")),
     (10, "lean lead indexes", include_str!("../migrations/sqlite/0010_lean_lead_indexes.sql")),
     (11, "setup revision", include_str!("../migrations/sqlite/0011_setup_revision.sql")),
+    (12, "history chain", include_str!("../migrations/sqlite/0012_history_chain.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -163,6 +164,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (9, "console", include_str!("../migrations/postgres/0009_console.sql")),
     (10, "lean lead indexes", include_str!("../migrations/postgres/0010_lean_lead_indexes.sql")),
     (11, "setup revision", include_str!("../migrations/postgres/0011_setup_revision.sql")),
+    (12, "history chain", include_str!("../migrations/postgres/0012_history_chain.sql")),
 ]);
 
 impl<'s> MigrationSource<'s> for Embedded {
@@ -353,4 +355,159 @@ pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
 pub(crate) fn from_micros(column: &str, value: i64) -> Result<jiff::Timestamp> {
     jiff::Timestamp::from_microsecond(value)
         .map_err(|_| StoreError::Corrupt(format!("{column} holds {value}, not a timestamp")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the backend's migrations up to and including `last`.
+    async fn migrate_through(store: &Store, last: i64) {
+        let all = match store.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.0,
+            Backend::Postgres => POSTGRES_MIGRATIONS.0,
+        };
+        let some: Vec<_> = all.iter().copied().filter(|(version, ..)| *version <= last).collect();
+        let source = Embedded(Vec::leak(some));
+        Migrator::new(source).await.unwrap().run(&store.write).await.unwrap();
+    }
+
+    fn lead(lead_ref: &str) -> leadline_core::lead::Lead {
+        let input = serde_json::from_value(serde_json::json!({"name": lead_ref})).unwrap();
+        leadline_core::lead::Lead::create(lead_ref.into(), input, jiff::Timestamp::UNIX_EPOCH).unwrap()
+    }
+
+    /// History written before the chain existed (one lead's rows between another's, a lead
+    /// already archived, a lead with none) reads back whole once migration 12 has chained it.
+    async fn history_from_before_the_chain_is_chained(store: &Store) {
+        migrate_through(store, 11).await;
+        let mut tx = store.begin().await.unwrap();
+        let ids =
+            imports::insert_leads(&mut tx, store.backend, &[lead("AAAAAAAA"), lead("BBBBBBBB"), lead("CCCCCCCC")])
+                .await
+                .unwrap();
+        let [Some(first), Some(second), Some(archived)] = ids[..] else { panic!("three leads: {ids:?}") };
+        let silent = imports::insert_leads(&mut tx, store.backend, &[lead("DDDDDDDD")]).await.unwrap()[0].unwrap();
+        let order = [first, second, archived, first, archived, second, first];
+        for (n, lead_id) in order.iter().enumerate() {
+            sqlx::query(&format!(
+                "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) \
+                 VALUES ({lead_id}, {n}, NULL, 'native', 'step {n}', '{{}}')"
+            ))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        let columns = leads::COLUMNS.join(", ");
+        sqlx::query(&format!(
+            "INSERT INTO leads_archive (id, {columns}) SELECT id, {columns} FROM leads WHERE id = {archived}"
+        ))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(&format!("DELETE FROM leads WHERE id = {archived}")).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+
+        migrate_through(store, i64::MAX).await;
+        let mut conn = store.read().await.unwrap();
+        for lead_id in [first, second, archived] {
+            let steps: Vec<String> =
+                (0..order.len()).filter(|&n| order[n] == lead_id).map(|n| format!("step {n}")).collect();
+            let history = leads::history(&mut conn, lead_id, None, 100).await.unwrap();
+            let read: Vec<String> = history.iter().map(|e| e.action.clone()).collect();
+            assert_eq!(read, steps, "lead {lead_id}");
+            let after_first = leads::history(&mut conn, lead_id, Some(history[0].id), 100).await.unwrap();
+            assert_eq!(after_first, history[1..]);
+        }
+        assert!(leads::history(&mut conn, silent, None, 100).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn migration_12_chains_the_history_already_written_on_sqlite() {
+        let url = format!("sqlite:file:chain-migration-{}?mode=memory&cache=shared", std::process::id());
+        let store = Store::connect(&url, &PoolConfig::default()).await.unwrap();
+        history_from_before_the_chain_is_chained(&store).await;
+        store.close().await;
+    }
+
+    /// A fresh schema on the PostgreSQL server of `LEADLINE_TEST_POSTGRES_URL`, dropped after
+    /// `test` has run on it (whether it passed or not); None when the variable is unset.
+    async fn on_postgres<F: std::future::Future<Output = ()> + Send + 'static>(
+        name: &str,
+        test: impl FnOnce(Store) -> F,
+    ) {
+        let Some(base) = std::env::var("LEADLINE_TEST_POSTGRES_URL").ok().filter(|u| !u.trim().is_empty()) else {
+            eprintln!("skipped: set LEADLINE_TEST_POSTGRES_URL to run it");
+            return;
+        };
+        sqlx::any::install_default_drivers();
+        let schema = format!("t_{name}_{}", std::process::id());
+        let server = |sql: String| {
+            let base = base.clone();
+            async move {
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&base).await.unwrap();
+                sqlx::query(&sql).execute(&mut conn).await.unwrap();
+            }
+        };
+        server(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
+        server(format!("CREATE SCHEMA {schema}")).await;
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+        let store = Store::connect(&url, &PoolConfig::default()).await.unwrap();
+        let outcome = tokio::spawn(test(store.clone())).await;
+        store.close().await;
+        server(format!("DROP SCHEMA {schema} CASCADE")).await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic.into_panic());
+        }
+    }
+
+    #[tokio::test]
+    async fn migration_12_chains_the_history_already_written_on_postgres() {
+        on_postgres("chain_migration", |store| async move { history_from_before_the_chain_is_chained(&store).await })
+            .await;
+    }
+
+    #[tokio::test]
+    async fn an_update_waits_for_a_history_append_in_flight_and_chains_after_it_on_postgres() {
+        // A sale appends history under the lead's lock without changing its version. An update
+        // whose caller read the lead unlocked must wait for it, not read the old head and then,
+        // its version still current, replace the sale's row as the head.
+        on_postgres("chain_lock", |store| async move {
+            use leadline_core::history::{Actor, Api, Changes};
+            migrate_through(&store, i64::MAX).await;
+            let mut tx = store.begin().await.unwrap();
+            let id = imports::insert_leads(&mut tx, store.backend, &[lead("AAAAAAAA")]).await.unwrap()[0].unwrap();
+            tx.commit().await.unwrap();
+            let actor = Actor { key_id: None, api: Api::Native };
+            let at = jiff::Timestamp::UNIX_EPOCH;
+
+            let mut selling = store.begin().await.unwrap();
+            leads::record_history(&mut selling, id, at, actor, "sell", &Changes::default()).await.unwrap();
+            let updating = tokio::spawn({
+                let store = store.clone();
+                async move {
+                    let mut tx = store.begin().await.unwrap();
+                    let before = leads::get(&mut tx, id).await.unwrap().unwrap();
+                    let mut after = before.clone();
+                    after.city = Some("Perth".into());
+                    after.version += 1;
+                    let changes = Changes::between(Some(&before), &after);
+                    let history = leads::NewHistory { at, actor, action: "update", changes: &changes };
+                    assert!(leads::update(&mut tx, &before, &after, false, Some(&history)).await.unwrap());
+                    tx.commit().await.unwrap();
+                }
+            });
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            assert!(!updating.is_finished(), "the update waits for the sale's lock");
+            selling.commit().await.unwrap();
+            updating.await.unwrap();
+
+            let mut conn = store.read().await.unwrap();
+            let history = leads::history(&mut conn, id, None, 10).await.unwrap();
+            let actions: Vec<&str> = history.iter().map(|e| e.action.as_str()).collect();
+            assert_eq!(actions, ["sell", "update"]);
+        })
+        .await;
+    }
 }

@@ -37,17 +37,20 @@ impl Site {
         }
     }
 
-    /// Every row of `table` as one quoted text of all the live table's columns, by id.
+    /// Every row of `table` as one quoted text of all the live table's columns but the history
+    /// head (which moves as the archive writes history rows), by id.
     async fn rows(&self, table: &str) -> HashMap<i64, String> {
         match self {
             Site::Sqlite(pool) => {
-                let columns: Vec<String> = sqlx::query("SELECT name FROM pragma_table_info('leads') ORDER BY cid")
-                    .fetch_all(pool)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect();
+                let columns: Vec<String> = sqlx::query(
+                    "SELECT name FROM pragma_table_info('leads') WHERE name <> 'history_head' ORDER BY cid",
+                )
+                .fetch_all(pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
                 let list = columns.iter().map(|c| format!("quote({c})")).collect::<Vec<_>>().join(" || ',' || ");
                 let sql = format!("SELECT id, {list} FROM {table}");
                 sqlx::query(&sql).fetch_all(pool).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect()
@@ -86,8 +89,46 @@ impl Site {
             live.len() + archived.len() - live.keys().filter(|k| archived.contains_key(k)).count(),
             original.len()
         );
+        if let Site::Sqlite(pool) = self {
+            history_chains_whole(pool).await;
+        }
         (live.len(), archived.len())
     }
+}
+
+/// Every lead's history head is a row of its own history, and walking back from the heads
+/// reaches every history row exactly once: the archive's history rows kept the chains whole
+/// however the runs were killed.
+async fn history_chains_whole(pool: &SqlitePool) {
+    let rows: HashMap<i64, (i64, Option<i64>)> = sqlx::query("SELECT id, lead_id, prev_id FROM lead_history")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect();
+    let heads: HashMap<i64, i64> = sqlx::query(
+        "SELECT id, history_head FROM leads WHERE history_head IS NOT NULL \
+         UNION SELECT id, history_head FROM leads_archive WHERE history_head IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
+    let mut reached = std::collections::HashSet::new();
+    for (lead, head) in heads {
+        let mut next = Some(head);
+        while let Some(id) = next {
+            let (owner, prev) =
+                rows.get(&id).unwrap_or_else(|| panic!("lead {lead}'s history names a missing row {id}"));
+            assert_eq!(*owner, lead, "lead {lead}'s history reaches row {id} of lead {owner}");
+            assert!(reached.insert(id), "history row {id} is reached twice");
+            next = *prev;
+        }
+    }
+    assert_eq!(reached.len(), rows.len(), "history rows no lead's head reaches");
 }
 
 struct Scratch(PathBuf);
