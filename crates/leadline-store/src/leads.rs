@@ -463,8 +463,47 @@ pub(crate) fn push_scope(sql: &mut Sql, scope: &LeadScope) {
     }
 }
 
+/// Most history rows since a time for which "changed since" looks only at the leads those rows
+/// name. Past it the changes are many, and the leads are read in id order, each one's
+/// `updated_at` compared: a page then reads on until it has its leads, and an export's pages
+/// together read the table once.
+const FEW_CHANGES: i64 = 20_000;
+
 pub async fn list(conn: &mut Conn, filter: &LeadFilter) -> Result<Vec<Lead>> {
-    let mut sql = Sql::new(format!("{} WHERE 1 = 1", select()));
+    list_with(conn, filter, FEW_CHANGES).await
+}
+
+/// Whether fewer than `few` history rows are stamped `since` or later.
+async fn changed_since_fewer_than(conn: &mut Conn, since: Timestamp, few: i64) -> Result<bool> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM lead_history WHERE at >= ");
+    sql.bind(SqlArg::Int(Some(micros(since)))).push(" LIMIT ").bind(SqlArg::Int(Some(few))).push(") AS recent");
+    let counted: i64 = sql.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    Ok(counted < few)
+}
+
+pub(crate) async fn list_with(conn: &mut Conn, filter: &LeadFilter, few_changes: i64) -> Result<Vec<Lead>> {
+    let after = SqlArg::Int(Some(filter.after.unwrap_or(0)));
+    let few_since = match filter.updated_since {
+        Some(since) if changed_since_fewer_than(conn, since, few_changes).await? => Some(since),
+        _ => None,
+    };
+    let mut sql = Sql::new(format!("SELECT id, {} FROM ", COLUMNS.join(", ")));
+    match few_since {
+        // Every change of a lead appends a history row stamped with the lead's new
+        // `updated_at`, so the leads those rows name include every lead changed since. They
+        // are looked up one by one (SQLite keeps a CROSS JOIN's order), whatever else the
+        // filter names.
+        Some(since) => {
+            sql.push("(SELECT DISTINCT lead_id FROM lead_history WHERE at >= ")
+                .bind(SqlArg::Int(Some(micros(since))))
+                .push(" AND lead_id > ")
+                .bind(after)
+                .push(") AS changed CROSS JOIN leads WHERE id = lead_id");
+        }
+        None => {
+            sql.push("leads WHERE id > ").bind(after);
+        }
+    }
     push_scope(&mut sql, &filter.scope);
     for (column, value) in [
         ("campaign_id", filter.campaign_id),
@@ -486,9 +525,6 @@ pub async fn list(conn: &mut Conn, filter: &LeadFilter) -> Result<Vec<Lead>> {
     }
     if let Some(since) = filter.updated_since {
         sql.push(" AND updated_at >= ").bind(SqlArg::Int(Some(micros(since))));
-    }
-    if let Some(after) = filter.after {
-        sql.push(" AND id > ").bind(SqlArg::Int(Some(after)));
     }
     sql.push(" ORDER BY id LIMIT ").bind(SqlArg::Int(Some(filter.limit)));
     let rows = sql.query().fetch_all(&mut *conn).await?;

@@ -153,6 +153,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (10, "lean lead indexes", include_str!("../migrations/sqlite/0010_lean_lead_indexes.sql")),
     (11, "setup revision", include_str!("../migrations/sqlite/0011_setup_revision.sql")),
     (12, "history chain", include_str!("../migrations/sqlite/0012_history_chain.sql")),
+    (13, "changes since from history", include_str!("../migrations/sqlite/0013_changes_since_from_history.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -165,6 +166,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (10, "lean lead indexes", include_str!("../migrations/postgres/0010_lean_lead_indexes.sql")),
     (11, "setup revision", include_str!("../migrations/postgres/0011_setup_revision.sql")),
     (12, "history chain", include_str!("../migrations/postgres/0012_history_chain.sql")),
+    (13, "changes since from history", include_str!("../migrations/postgres/0013_changes_since_from_history.sql")),
 ]);
 
 impl<'s> MigrationSource<'s> for Embedded {
@@ -420,6 +422,88 @@ mod tests {
             assert_eq!(after_first, history[1..]);
         }
         assert!(leads::history(&mut conn, silent, None, 100).await.unwrap().is_empty());
+    }
+
+    /// Leads changed since a time, found from the history's time index and found by reading
+    /// every lead, are the same leads, page by page. Lead `n` last changed at `10 * n`; every
+    /// third also has a later history row that did not change it (a sale, say), which the
+    /// history names but its `updated_at` excludes.
+    async fn changed_since_is_the_same_either_way(store: &Store) {
+        migrate_through(store, i64::MAX).await;
+        let indexes = match store.backend {
+            Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index'",
+            Backend::Postgres => "SELECT indexname::text AS name FROM pg_indexes WHERE schemaname = current_schema()",
+        };
+        let names: Vec<String> = sqlx::query_scalar(indexes).fetch_all(&store.write).await.unwrap();
+        assert!(
+            names.iter().any(|n| n == "lead_history_at") && !names.iter().any(|n| n == "leads_updated_at"),
+            "{names:?}"
+        );
+        let mut tx = store.begin().await.unwrap();
+        let refs: Vec<String> = (0..40).map(|n| format!("R{n:07}")).collect();
+        let ids: Vec<i64> =
+            imports::insert_leads(&mut tx, store.backend, &refs.iter().map(|r| lead(r)).collect::<Vec<_>>())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(Option::unwrap)
+                .collect();
+        for (n, id) in ids.iter().enumerate() {
+            let changed = 10 * n as i64;
+            sqlx::query(&format!("UPDATE leads SET updated_at = {changed} WHERE id = {id}"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let mut stamps = vec![changed];
+            if n % 3 == 0 {
+                stamps.push(changed + 1000);
+            }
+            for at in stamps {
+                sqlx::query(&format!(
+                    "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) \
+                     VALUES ({id}, {at}, NULL, 'native', 'change', '{{}}')"
+                ))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            }
+        }
+        tx.commit().await.unwrap();
+        let mut conn = store.read().await.unwrap();
+        for since_micros in [0, 5, 200, 390, 395, 2000] {
+            let since = jiff::Timestamp::from_microsecond(since_micros).unwrap();
+            let expected: Vec<i64> =
+                ids.iter().enumerate().filter(|(n, _)| 10 * *n as i64 >= since_micros).map(|(_, id)| *id).collect();
+            for (plan, few) in [("history", i64::MAX), ("scan", 0)] {
+                let mut seen = Vec::new();
+                let mut after = None;
+                loop {
+                    let filter =
+                        leads::LeadFilter { updated_since: Some(since), after, limit: 7, ..Default::default() };
+                    let page = leads::list_with(&mut conn, &filter, few).await.unwrap();
+                    if page.is_empty() {
+                        break;
+                    }
+                    assert!(page.iter().all(|l| l.updated_at >= since), "{plan} since {since_micros}");
+                    after = page.last().map(|l| l.id);
+                    seen.extend(page.into_iter().map(|l| l.id));
+                }
+                assert_eq!(seen, expected, "{plan} plan, since {since_micros}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn changed_since_is_the_same_from_the_history_or_a_scan_on_sqlite() {
+        let url = format!("sqlite:file:changed-since-{}?mode=memory&cache=shared", std::process::id());
+        let store = Store::connect(&url, &PoolConfig::default()).await.unwrap();
+        changed_since_is_the_same_either_way(&store).await;
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn changed_since_is_the_same_from_the_history_or_a_scan_on_postgres() {
+        on_postgres("changed_since", |store| async move { changed_since_is_the_same_either_way(&store).await }).await;
     }
 
     #[tokio::test]
