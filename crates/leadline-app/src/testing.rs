@@ -154,6 +154,10 @@ where
         return;
     };
     let outcome = tokio::spawn(test(db.app.clone())).await;
+    let unstamped = match outcome {
+        Ok(()) => changes_without_history(&db.app.store).await,
+        Err(_) => Vec::new(),
+    };
     db.remove().await;
     if let Err(error) = outcome {
         match error.try_into_panic() {
@@ -161,6 +165,24 @@ where
             Err(error) => panic!("the test task failed: {error}"),
         }
     }
+    assert!(
+        unstamped.is_empty(),
+        "leads {unstamped:?} last changed without a history row of that instant: \
+         leads changed since a time would miss them (ARCHITECTURE.md)"
+    );
+}
+
+/// Live leads whose last change (`updated_at`) has no history row stamped with the same instant:
+/// "changed since" reads the history, so every path that changes a lead must write one.
+/// (Nothing to check when the test took the database away.)
+async fn changes_without_history(store: &Store) -> Vec<i64> {
+    let Ok(mut conn) = store.read().await else { return Vec::new() };
+    let sql = Sql::new(
+        "SELECT id FROM leads l WHERE NOT EXISTS \
+         (SELECT 1 FROM lead_history h WHERE h.at = l.updated_at AND h.lead_id = l.id) ORDER BY id LIMIT 10",
+    );
+    let Ok(rows) = sql.query().fetch_all(&mut *conn).await else { return Vec::new() };
+    rows.iter().map(|row| sqlx::Row::try_get::<i64, _>(row, 0).expect("an id")).collect()
 }
 
 /// A clock the test sets and moves by hand.

@@ -108,6 +108,11 @@ conformance! {
         assert_eq!(after.unwrap(), None, "and stays taken once committed");
         let stored = leads::get(&app, &admin(), first_id.unwrap()).await.unwrap();
         assert_eq!(stored.name.as_deref(), Some("First"));
+        // The store alone writes no history (the use cases do), so these leads go before the
+        // harness checks that every lead's last change has its history row.
+        let mut tx = app.store.begin().await.unwrap();
+        leadline_store::Sql::new("DELETE FROM leads").query().execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
     }
 
     async fn a_new_lead_gets_an_id_an_eight_character_ref_and_version_one(app) {
