@@ -488,6 +488,11 @@ pub(crate) async fn list_with(conn: &mut Conn, filter: &LeadFilter, few_changes:
         _ => None,
     };
     let mut sql = Sql::new(format!("SELECT id, {} FROM ", COLUMNS.join(", ")));
+    if few_since.is_some() {
+        // PostgreSQL's plan for a kept statement, made once for any time, cannot know how few
+        // history rows follow this one; planned with the time, it looks the leads up one by one.
+        sql = sql.planned_per_run();
+    }
     match few_since {
         // Every change of a lead appends a history row stamped with the lead's new
         // `updated_at`, so the leads those rows name include every lead changed since. They
