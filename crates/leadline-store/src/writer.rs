@@ -54,9 +54,10 @@ const CHECKPOINT_THREAD: &str = "sqlite-checkpt";
 /// more updates and a lower median and p99 with 32 than with 256, in alternating runs).
 const MAX_GROUP: usize = 32;
 /// SQLite's page cache for the writer, in KiB. Small on purpose: SQLite walks its whole page
-/// cache's hash table at the end of each write transaction (measured at a seventh of the
-/// writer's time with 64 MiB), while pages it drops stay in the operating system's cache and
-/// come back with a cheap read. A transaction's dirty pages do not count against it
+/// cache's hash table at the end of a write transaction in which a B-tree split borrowed the
+/// lock-byte page's number (most of them, while the database is under 1 GiB; measured at a
+/// seventh of the writer's time with 64 MiB), larger caches were slower past 1 GiB too, and
+/// pages it drops stay in the operating system's cache and come back with a cheap read. A transaction's dirty pages do not count against it
 /// (`cache_spill = OFF`), so a large import batch is not written to the WAL twice.
 const CACHE_KIB: i64 = 4 * 1024;
 
