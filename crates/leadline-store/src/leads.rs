@@ -118,7 +118,12 @@ pub(crate) fn args(lead: &Lead) -> Vec<SqlArg> {
 }
 
 pub(crate) fn select() -> String {
-    format!("SELECT id, {} FROM leads", COLUMNS.join(", "))
+    format!("{}leads", select_from())
+}
+
+/// A lead's columns, up to the table expression a query reads them from.
+fn select_from() -> String {
+    format!("SELECT id, {} FROM ", COLUMNS.join(", "))
 }
 
 pub(crate) fn read(row: &impl Cells) -> Result<Lead> {
@@ -487,18 +492,15 @@ pub(crate) async fn list_with(conn: &mut Conn, filter: &LeadFilter, few_changes:
         Some(since) if changed_since_fewer_than(conn, since, few_changes).await? => Some(since),
         _ => None,
     };
-    let mut sql = Sql::new(format!("SELECT id, {} FROM ", COLUMNS.join(", ")));
-    if few_since.is_some() {
-        // PostgreSQL's plan for a kept statement, made once for any time, cannot know how few
-        // history rows follow this one; planned with the time, it looks the leads up one by one.
-        sql = sql.planned_per_run();
-    }
+    let mut sql = Sql::new(select_from());
     match few_since {
         // Every change of a lead appends a history row stamped with the lead's new
         // `updated_at`, so the leads those rows name include every lead changed since. They
         // are looked up one by one (SQLite keeps a CROSS JOIN's order), whatever else the
-        // filter names.
+        // filter names. PostgreSQL plans it with the time: a plan kept for any time could not
+        // know how few history rows follow it.
         Some(since) => {
+            sql = sql.planned_per_run();
             sql.push("(SELECT DISTINCT lead_id FROM lead_history WHERE at >= ")
                 .bind(SqlArg::Int(Some(micros(since))))
                 .push(" AND lead_id > ")

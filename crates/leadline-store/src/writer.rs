@@ -57,8 +57,9 @@ const MAX_GROUP: usize = 32;
 /// cache's hash table at the end of a write transaction in which a B-tree split borrowed the
 /// lock-byte page's number (most of them, while the database is under 1 GiB; measured at a
 /// seventh of the writer's time with 64 MiB), larger caches were slower past 1 GiB too, and
-/// pages it drops stay in the operating system's cache and come back with a cheap read. A transaction's dirty pages do not count against it
-/// (`cache_spill = OFF`), so a large import batch is not written to the WAL twice.
+/// pages it drops stay in the operating system's cache and come back with a cheap read. A
+/// transaction's dirty pages do not count against it (`cache_spill = OFF`), so a large import
+/// batch is not written to the WAL twice.
 const CACHE_KIB: i64 = 4 * 1024;
 
 /// WAL in use at which the checkpointer copies the log back into the database: large enough that
