@@ -85,7 +85,7 @@ pub(crate) fn args(lead: &Lead) -> Vec<SqlArg> {
         text(&lead.state),
         text(&lead.postal_code),
         text(&lead.country),
-        SqlArg::Text(Some(serde_json::Value::Object(lead.fields.clone()).to_string())),
+        SqlArg::Text(Some(serde_json::to_string(&lead.fields).expect("JSON values serialize"))),
         text(&lead.disposition),
         time(lead.callback_at),
         int(Some(lead.priority)),
