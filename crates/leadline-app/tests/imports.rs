@@ -287,6 +287,36 @@ conformance! {
         assert!(done.to_string().contains("was already imported"), "{done}");
     }
 
+    async fn a_batch_of_many_leads_writes_every_phone_and_history_row(app) {
+        // 70 leads of two phones each: SQLite writes their history rows and phones 32 to a
+        // statement and the rest one by one, so this crosses both.
+        let w = world(&app).await;
+        let mut content = String::from("Mobile,Home Phone\n");
+        for i in 0..70 {
+            content.push_str(&format!("04120001{i:02},0390001{i:03}\n"));
+        }
+        let outcome = run(&app, &request(&w), &file(content.as_bytes())).await.unwrap();
+        assert_eq!(outcome.counts.loaded, 70);
+        let mut leads = leads_of(&app, w.campaign).await;
+        leads.sort_by_key(|l| l.id);
+        assert_eq!(leads.len(), 70);
+        for (line, lead) in (2..).zip(&leads) {
+            let history = history(&app, lead.id).await;
+            assert_eq!(history.len(), 1, "lead {}", lead.id);
+            assert_eq!(history[0].changes["import"]["new"]["line"], json!(line));
+        }
+        // Every phone is on record for the duplicate check: each number, alone on a row of a
+        // second file, is refused.
+        let mut again = String::from("Mobile\n");
+        for lead in &leads {
+            for phone in &lead.phones {
+                again.push_str(&format!("+{phone}\n"));
+            }
+        }
+        let second = run(&app, &request(&w), &file(again.as_bytes())).await.unwrap();
+        assert_eq!((second.counts.loaded, second.counts.rejected_duplicate), (0, 140));
+    }
+
     async fn an_imported_lead_records_its_job_and_line_and_never_takes_an_archived_id(app) {
         use leadline_app::archive::{self, Target};
         use leadline_core::archive::{Batch, Direction};

@@ -609,8 +609,8 @@ pub async fn history(conn: &mut Conn, lead_id: i64, after: Option<i64>, limit: i
         .collect()
 }
 
-/// Lead writes on SQLite's direct writer ([`crate::writer`]): one prepared statement per row,
-/// kept in the connection's statement cache.
+/// Lead writes on SQLite's direct writer ([`crate::writer`]), with statements kept in the
+/// connection's statement cache.
 pub mod direct {
     use std::sync::OnceLock;
 
@@ -618,14 +618,71 @@ pub mod direct {
     use leadline_core::history::Actor;
     use leadline_core::lead::Lead;
     use leadline_core::phone::Phone;
-    use rusqlite::{params, CachedStatement, Connection};
+    use rusqlite::{CachedStatement, Connection};
 
     use super::{args, COLUMNS, HISTORY_HEAD};
     use crate::{micros, Result};
 
-    const PHONE: &str = "INSERT INTO lead_phones (lead_id, position, phone) VALUES (?1, ?2, ?3)";
-    const HISTORY: &str =
-        "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    /// Rows per statement when the history rows and phones of new leads are written many to a
+    /// statement: the statement's fixed costs (opening its tables' cursors, stepping, resetting)
+    /// then come once per this many rows instead of once per row.
+    const ROWS_PER_STATEMENT: usize = 32;
+    const NEXT_HISTORY_ID: &str = "SELECT COALESCE(MAX(id), 0) + 1 FROM lead_history";
+
+    /// A multi-row insert: its statement for [`ROWS_PER_STATEMENT`] rows, and for one row
+    /// (what is left at the end), so only two shapes per table are ever prepared.
+    struct Shape {
+        head: &'static str,
+        width: usize,
+        full: OnceLock<String>,
+        one: OnceLock<String>,
+    }
+
+    impl Shape {
+        const fn new(head: &'static str, width: usize) -> Shape {
+            Shape { head, width, full: OnceLock::new(), one: OnceLock::new() }
+        }
+
+        /// `head` followed by `rows` groups of `width` numbered parameters.
+        fn text(&self, rows: usize) -> &str {
+            let (cell, rows) = if rows == ROWS_PER_STATEMENT { (&self.full, rows) } else { (&self.one, 1) };
+            cell.get_or_init(|| {
+                let groups: Vec<String> = (0..rows)
+                    .map(|row| {
+                        let marks: Vec<String> =
+                            (1..=self.width).map(|n| format!("?{}", row * self.width + n)).collect();
+                        format!("({})", marks.join(", "))
+                    })
+                    .collect();
+                format!("{}{}", self.head, groups.join(", "))
+            })
+        }
+
+        /// Inserts `rows`, a full statement at a time and the rest one by one; `bind` binds a
+        /// row's values from the given parameter index on.
+        fn write<T>(
+            &self,
+            conn: &Connection,
+            rows: &[T],
+            bind: impl Fn(&mut CachedStatement<'_>, usize, &T) -> rusqlite::Result<()>,
+        ) -> Result<()> {
+            let full = rows.len() - rows.len() % ROWS_PER_STATEMENT;
+            for (chunk, per) in [(&rows[..full], ROWS_PER_STATEMENT), (&rows[full..], 1)] {
+                for group in chunk.chunks(per) {
+                    let mut statement = conn.prepare_cached(self.text(per))?;
+                    for (i, row) in group.iter().enumerate() {
+                        bind(&mut statement, i * self.width + 1, row)?;
+                    }
+                    statement.raw_execute()?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    static PHONES: Shape = Shape::new("INSERT INTO lead_phones (lead_id, position, phone) VALUES ", 3);
+    static HISTORIES: Shape =
+        Shape::new("INSERT INTO lead_history (id, lead_id, at, key_id, api, action, changes) VALUES ", 7);
 
     /// The id the next new lead gets: past every live and archived lead, as [`super::insert`]
     /// assigns them, so an archived lead's id is never given out again.
@@ -633,16 +690,33 @@ pub mod direct {
         Ok(conn.prepare_cached(super::NEXT_ID)?.query_row([], |row| row.get(0))?)
     }
 
-    /// Inserts new leads, their phones and their history rows, with the statements prepared
-    /// once for many leads.
-    pub struct NewLeads<'c> {
-        lead: CachedStatement<'c>,
-        phone: CachedStatement<'c>,
-        history: CachedStatement<'c>,
+    /// A history row waiting to be written.
+    struct History {
+        id: i64,
+        lead_id: i64,
+        changes: String,
     }
 
-    impl<'c> NewLeads<'c> {
-        pub fn new(conn: &'c Connection) -> Result<NewLeads<'c>> {
+    /// Inserts new leads with their phones and first history rows. Leads are written one
+    /// statement each (a taken ref is refused one lead at a time); history rows and phones are
+    /// held and written [`ROWS_PER_STATEMENT`] to a statement, the history rows under ids
+    /// handed out here, so a lead can name its history's head before that row is written.
+    /// Everything held is written by [`NewLeads::finish`], which must be called before the
+    /// transaction commits.
+    pub struct NewLeads<'c, 'a> {
+        conn: &'c Connection,
+        lead: CachedStatement<'c>,
+        at: i64,
+        actor: Actor,
+        action: &'a str,
+        next_history_id: i64,
+        histories: Vec<History>,
+        phones: Vec<(i64, i64, &'a str)>,
+    }
+
+    impl<'c, 'a> NewLeads<'c, 'a> {
+        /// Every history row written here is stamped `at`, by `actor`, as `action`.
+        pub fn new(conn: &'c Connection, at: Timestamp, actor: Actor, action: &'a str) -> Result<NewLeads<'c, 'a>> {
             static LEAD: OnceLock<String> = OnceLock::new();
             let lead = LEAD.get_or_init(|| {
                 let marks: Vec<String> = (1..=COLUMNS.len() + 2).map(|n| format!("?{n}")).collect();
@@ -652,16 +726,22 @@ pub mod direct {
                     marks.join(", ")
                 )
             });
+            let next_history_id = conn.prepare_cached(NEXT_HISTORY_ID)?.query_row([], |row| row.get(0))?;
             Ok(NewLeads {
+                conn,
                 lead: conn.prepare_cached(lead)?,
-                phone: conn.prepare_cached(PHONE)?,
-                history: conn.prepare_cached(HISTORY)?,
+                at: micros(at),
+                actor,
+                action,
+                next_history_id,
+                histories: Vec::with_capacity(ROWS_PER_STATEMENT),
+                phones: Vec::with_capacity(ROWS_PER_STATEMENT),
             })
         }
 
-        /// Inserts a new lead under `id`, its history starting at `history_head` (written
-        /// first, by [`NewLeads::history`]). False when its ref is taken (the caller draws
-        /// another); any other refusal (an external id already used in the campaign) is an error.
+        /// Inserts a new lead under `id`, its history starting at `history_head` (handed out
+        /// by [`NewLeads::history`]). False when its ref is taken (the caller draws another);
+        /// any other refusal (an external id already used in the campaign) is an error.
         pub fn lead(&mut self, id: i64, history_head: i64, lead: &Lead) -> Result<bool> {
             let values = args(lead);
             let mut bound: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(values.len() + 2);
@@ -671,24 +751,57 @@ pub mod direct {
             Ok(self.lead.execute(bound.as_slice())? == 1)
         }
 
-        pub fn phones(&mut self, lead_id: i64, phones: &[Phone]) -> Result<()> {
+        pub fn phones(&mut self, lead_id: i64, phones: &'a [Phone]) -> Result<()> {
             for (position, phone) in phones.iter().enumerate() {
-                self.phone.execute(params![lead_id, position as i64, phone.as_str()])?;
+                self.phones.push((lead_id, position as i64, phone.as_str()));
+                if self.phones.len() == ROWS_PER_STATEMENT {
+                    self.write_phones()?;
+                }
             }
             Ok(())
         }
 
-        /// Writes a new lead's first history row and returns its id; `changes` is the change
-        /// set as JSON.
-        pub fn history(
-            &mut self,
-            lead_id: i64,
-            at: Timestamp,
-            actor: Actor,
-            action: &str,
-            changes: &str,
-        ) -> Result<i64> {
-            Ok(self.history.insert(params![lead_id, micros(at), actor.key_id, actor.api.as_str(), action, changes])?)
+        /// Takes a new lead's first history row (`changes` is the change set as JSON) and
+        /// returns the id it will be written under.
+        pub fn history(&mut self, lead_id: i64, changes: String) -> Result<i64> {
+            let id = self.next_history_id;
+            self.next_history_id += 1;
+            self.histories.push(History { id, lead_id, changes });
+            if self.histories.len() == ROWS_PER_STATEMENT {
+                self.write_histories()?;
+            }
+            Ok(id)
+        }
+
+        /// Writes the history rows and phones still held.
+        pub fn finish(mut self) -> Result<()> {
+            self.write_histories()?;
+            self.write_phones()
+        }
+
+        fn write_histories(&mut self) -> Result<()> {
+            let (at, actor, action) = (self.at, self.actor, self.action);
+            HISTORIES.write(self.conn, &self.histories, |statement, first, row| {
+                statement.raw_bind_parameter(first, row.id)?;
+                statement.raw_bind_parameter(first + 1, row.lead_id)?;
+                statement.raw_bind_parameter(first + 2, at)?;
+                statement.raw_bind_parameter(first + 3, actor.key_id)?;
+                statement.raw_bind_parameter(first + 4, actor.api.as_str())?;
+                statement.raw_bind_parameter(first + 5, action)?;
+                statement.raw_bind_parameter(first + 6, row.changes.as_str())
+            })?;
+            self.histories.clear();
+            Ok(())
+        }
+
+        fn write_phones(&mut self) -> Result<()> {
+            PHONES.write(self.conn, &self.phones, |statement, first, (lead_id, position, phone)| {
+                statement.raw_bind_parameter(first, lead_id)?;
+                statement.raw_bind_parameter(first + 1, position)?;
+                statement.raw_bind_parameter(first + 2, phone)
+            })?;
+            self.phones.clear();
+            Ok(())
         }
     }
 }
