@@ -57,64 +57,116 @@ pub(crate) const COLUMNS: &[&str] = &[
     "updated_at",
 ];
 
-fn text(value: &Option<String>) -> SqlArg {
-    SqlArg::Text(value.clone())
-}
-fn int(value: Option<i64>) -> SqlArg {
-    SqlArg::Int(value)
-}
-fn time(value: Option<Timestamp>) -> SqlArg {
-    SqlArg::Int(value.map(micros))
+/// One of a lead's column values, borrowed from the lead: comparing two leads column by column
+/// (which columns an update writes) and binding a new lead on the direct writer then copy no
+/// text, and the JSON columns are written out only when bound.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Cell<'a> {
+    Int(Option<i64>),
+    Bool(bool),
+    Text(Option<&'a str>),
+    /// Stored as a JSON array of the numbers.
+    Phones(&'a [Phone]),
+    /// Stored as a JSON object.
+    Fields(&'a serde_json::Map<String, serde_json::Value>),
 }
 
-pub(crate) fn args(lead: &Lead) -> Vec<SqlArg> {
-    let phones: Vec<&str> = lead.phones.iter().map(Phone::as_str).collect();
-    vec![
-        SqlArg::Text(Some(lead.lead_ref.clone())),
+impl Cell<'_> {
+    fn time(value: Option<Timestamp>) -> Cell<'static> {
+        Cell::Int(value.map(micros))
+    }
+
+    /// The value as the store's owned parameter.
+    pub(crate) fn arg(&self) -> SqlArg {
+        match self {
+            Cell::Int(v) => SqlArg::Int(*v),
+            Cell::Bool(v) => SqlArg::Bool(Some(*v)),
+            Cell::Text(v) => SqlArg::Text(v.map(str::to_string)),
+            Cell::Phones(_) | Cell::Fields(_) => SqlArg::Text(Some(self.json())),
+        }
+    }
+
+    /// A JSON column's text (empty for the others, which are never JSON).
+    fn json(&self) -> String {
+        let written = match self {
+            Cell::Phones(phones) => serde_json::to_string(&phones.iter().map(Phone::as_str).collect::<Vec<_>>()),
+            Cell::Fields(fields) => serde_json::to_string(fields),
+            _ => Ok(String::new()),
+        };
+        written.expect("strings and JSON values serialize")
+    }
+}
+
+/// Binds a column value on the direct writer's connection.
+impl rusqlite::ToSql for Cell<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+        Ok(match self {
+            Cell::Int(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Cell::Bool(v) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*v))),
+            Cell::Text(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Cell::Int(None) | Cell::Text(None) => ToSqlOutput::Borrowed(ValueRef::Null),
+            Cell::Phones(_) | Cell::Fields(_) => ToSqlOutput::Owned(Value::Text(self.json())),
+        })
+    }
+}
+
+/// A lead's values in [`COLUMNS`]' order.
+pub(crate) fn cells(lead: &Lead) -> [Cell<'_>; COLUMNS.len()] {
+    fn text(value: &Option<String>) -> Cell<'_> {
+        Cell::Text(value.as_deref())
+    }
+    [
+        Cell::Text(Some(&lead.lead_ref)),
         text(&lead.external_id),
-        int(lead.vertical_id),
-        int(lead.campaign_id),
-        int(lead.allocation_id),
+        Cell::Int(lead.vertical_id),
+        Cell::Int(lead.campaign_id),
+        Cell::Int(lead.allocation_id),
         text(&lead.name),
         text(&lead.first_name),
         text(&lead.last_name),
         text(&lead.email),
-        SqlArg::Text(Some(serde_json::to_string(&phones).expect("strings serialize"))),
+        Cell::Phones(&lead.phones),
         text(&lead.address1),
         text(&lead.city),
         text(&lead.state),
         text(&lead.postal_code),
         text(&lead.country),
-        SqlArg::Text(Some(serde_json::to_string(&lead.fields).expect("JSON values serialize"))),
+        Cell::Fields(&lead.fields),
         text(&lead.disposition),
-        time(lead.callback_at),
-        int(Some(lead.priority)),
-        int(lead.contact_hours_id),
-        int(Some(lead.dial_count)),
-        time(lead.last_dialed_at),
+        Cell::time(lead.callback_at),
+        Cell::Int(Some(lead.priority)),
+        Cell::Int(lead.contact_hours_id),
+        Cell::Int(Some(lead.dial_count)),
+        Cell::time(lead.last_dialed_at),
         text(&lead.lock_holder),
-        time(lead.lock_until),
-        SqlArg::Bool(Some(lead.closed)),
-        int(lead.queue_id),
-        int(lead.queue_status_id),
-        SqlArg::Bool(Some(lead.thrown_out)),
-        int(lead.quality_id),
-        int(lead.industry_id),
-        int(lead.source_id),
-        int(lead.company_id),
-        int(lead.contact_id),
-        int(lead.company_lead_contact_id),
-        int(lead.owner_user_id),
-        int(lead.type_id),
-        int(lead.subtype_id),
-        int(lead.stage_id),
-        int(lead.stage_reason_id),
-        int(lead.channel_id),
+        Cell::time(lead.lock_until),
+        Cell::Bool(lead.closed),
+        Cell::Int(lead.queue_id),
+        Cell::Int(lead.queue_status_id),
+        Cell::Bool(lead.thrown_out),
+        Cell::Int(lead.quality_id),
+        Cell::Int(lead.industry_id),
+        Cell::Int(lead.source_id),
+        Cell::Int(lead.company_id),
+        Cell::Int(lead.contact_id),
+        Cell::Int(lead.company_lead_contact_id),
+        Cell::Int(lead.owner_user_id),
+        Cell::Int(lead.type_id),
+        Cell::Int(lead.subtype_id),
+        Cell::Int(lead.stage_id),
+        Cell::Int(lead.stage_reason_id),
+        Cell::Int(lead.channel_id),
         text(&lead.description),
-        int(Some(lead.version)),
-        time(Some(lead.created_at)),
-        time(Some(lead.updated_at)),
+        Cell::Int(Some(lead.version)),
+        Cell::time(Some(lead.created_at)),
+        Cell::time(Some(lead.updated_at)),
     ]
+}
+
+/// A lead's values in [`COLUMNS`]' order, as owned parameters.
+pub(crate) fn args(lead: &Lead) -> Vec<SqlArg> {
+    cells(lead).iter().map(Cell::arg).collect()
 }
 
 pub(crate) fn select() -> String {
@@ -330,13 +382,13 @@ pub async fn update(
     }
     let mut sql = Sql::new("UPDATE leads SET ");
     let mut first = true;
-    for ((column, old), new) in COLUMNS.iter().zip(args(before)).zip(args(after)) {
+    for ((column, old), new) in COLUMNS.iter().zip(cells(before)).zip(cells(after)) {
         if old != new {
             if !first {
                 sql.push(", ");
             }
             first = false;
-            sql.push(column).push(" = ").bind(new);
+            sql.push(column).push(" = ").bind(new.arg());
         }
     }
     if let Some(head) = head {
@@ -620,7 +672,7 @@ pub mod direct {
     use leadline_core::phone::Phone;
     use rusqlite::{CachedStatement, Connection};
 
-    use super::{args, COLUMNS, HISTORY_HEAD};
+    use super::{cells, COLUMNS, HISTORY_HEAD};
     use crate::{micros, Result};
 
     /// Rows per statement when the history rows and phones of new leads are written many to a
@@ -743,12 +795,12 @@ pub mod direct {
         /// by [`NewLeads::history`]). False when its ref is taken (the caller draws another);
         /// any other refusal (an external id already used in the campaign) is an error.
         pub fn lead(&mut self, id: i64, history_head: i64, lead: &Lead) -> Result<bool> {
-            let values = args(lead);
-            let mut bound: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(values.len() + 2);
-            bound.push(&id);
-            bound.push(&history_head);
-            bound.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
-            Ok(self.lead.execute(bound.as_slice())? == 1)
+            self.lead.raw_bind_parameter(1, id)?;
+            self.lead.raw_bind_parameter(2, history_head)?;
+            for (i, cell) in cells(lead).iter().enumerate() {
+                self.lead.raw_bind_parameter(i + 3, cell)?;
+            }
+            Ok(self.lead.raw_execute()? == 1)
         }
 
         pub fn phones(&mut self, lead_id: i64, phones: &'a [Phone]) -> Result<()> {
