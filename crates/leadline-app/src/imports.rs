@@ -626,10 +626,9 @@ struct DirectBatch {
 fn load_batch_direct(conn: &DirectConn, batch: DirectBatch, mut next: Checkpoint) -> Result<Checkpoint> {
     let mut direct = Direct::new(conn);
     let found = finish_now(find(&mut direct, &batch.target, batch.allow_duplicates, &batch.rows))?;
-    let (leads, rejects) =
+    let (mut leads, rejects) =
         decide(&batch.target, batch.allow_duplicates, batch.rows, &found, &mut Seen::default(), &mut next);
     let first_id = lead_store::direct::next_id(conn)?;
-    let mut leads = leads;
     let mut new = lead_store::direct::NewLeads::new(conn, batch.started, batch.actor, "import")?;
     for (id, (lead, line)) in (first_id..).zip(leads.iter_mut()) {
         // The lead's insert names its history's head, so the history row's id comes first.

@@ -82,19 +82,18 @@ impl Cell<'_> {
             Cell::Int(v) => SqlArg::Int(*v),
             Cell::Bool(v) => SqlArg::Bool(Some(*v)),
             Cell::Text(v) => SqlArg::Text(v.map(str::to_string)),
-            Cell::Phones(_) | Cell::Fields(_) => SqlArg::Text(Some(self.json())),
+            Cell::Phones(phones) => SqlArg::Text(Some(phones_json(phones))),
+            Cell::Fields(fields) => SqlArg::Text(Some(fields_json(fields))),
         }
     }
+}
 
-    /// A JSON column's text (empty for the others, which are never JSON).
-    fn json(&self) -> String {
-        let written = match self {
-            Cell::Phones(phones) => serde_json::to_string(&phones.iter().map(Phone::as_str).collect::<Vec<_>>()),
-            Cell::Fields(fields) => serde_json::to_string(fields),
-            _ => Ok(String::new()),
-        };
-        written.expect("strings and JSON values serialize")
-    }
+fn phones_json(phones: &[Phone]) -> String {
+    serde_json::to_string(&phones.iter().map(Phone::as_str).collect::<Vec<_>>()).expect("strings serialize")
+}
+
+fn fields_json(fields: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::to_string(fields).expect("JSON values serialize")
 }
 
 /// Binds a column value on the direct writer's connection.
@@ -106,7 +105,8 @@ impl rusqlite::ToSql for Cell<'_> {
             Cell::Bool(v) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*v))),
             Cell::Text(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
             Cell::Int(None) | Cell::Text(None) => ToSqlOutput::Borrowed(ValueRef::Null),
-            Cell::Phones(_) | Cell::Fields(_) => ToSqlOutput::Owned(Value::Text(self.json())),
+            Cell::Phones(phones) => ToSqlOutput::Owned(Value::Text(phones_json(phones))),
+            Cell::Fields(fields) => ToSqlOutput::Owned(Value::Text(fields_json(fields))),
         })
     }
 }
