@@ -193,6 +193,25 @@ conformance! {
         assert_eq!(shown[3], (6, "phones: the row has no phone number", ",E"));
     }
 
+    async fn a_dnc_list_longer_than_the_batch_is_probed_with_the_same_outcome(app) {
+        // Lists a few times longer than a batch's phone forms are probed number by number
+        // instead of read through; the outcome must not depend on which.
+        let w = world(&app).await;
+        for n in 0..200 {
+            create(&app, "dnc", json!({"phone": format!("0299{n:06}")})).await;
+        }
+        create(&app, "dnc", json!({"phone": "0412000001"})).await;
+        create(&app, "dnc", json!({"phone": "61412000002", "campaign_id": w.campaign})).await;
+        create(&app, "dnc", json!({"phone": "61412000003", "campaign_id": w.other_campaign})).await;
+        let path = file(b"Mobile,First Name\n0412 000 001,A\n0412000002,B\n0412000003,C\n0299000007,D\n");
+        let outcome = run(&app, &request(&w), &path).await.unwrap();
+        assert_eq!((outcome.counts.loaded, outcome.counts.rejected_dnc), (1, 3));
+        let rejects = rejects_of(&app, outcome.job_id.unwrap()).await;
+        let lines: Vec<i64> = rejects.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![2, 3, 5]);
+        assert_eq!(phones(&leads_of(&app, w.campaign).await[0]), vec!["61412000003"]);
+    }
+
     async fn duplicate_phones_are_rejected_within_the_file_and_against_the_campaign(app) {
         let w = world(&app).await;
         new_lead(&app, json!({"campaign_id": w.campaign, "phones": ["61412000009"]})).await;

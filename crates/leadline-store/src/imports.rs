@@ -558,8 +558,44 @@ async fn matching(
     Ok(found)
 }
 
+/// How many DNC rows reading the lists through may cost per phone form asked about, before
+/// probing the index form by form is the cheaper plan. Callgrind on the SQLite writer: a form
+/// probed in a 128-value `IN` list costs about 4,300 instructions, a row read through about
+/// 1,900.
+const DNC_ROWS_READ_PER_PROBE: i64 = 2;
+
 /// Which of `phones` (in any written form) are on the system-wide list or this campaign's.
+///
+/// A list no longer than a few times the forms asked about is read through and matched in
+/// memory (one pass, in the caller's transaction like the probes); a longer one is probed
+/// through its index. The row count is bounded from above by the largest id, which both
+/// backends find at the end of the primary key.
 pub async fn dnc_listed(conn: &mut impl Exec, campaign_id: i64, phones: &[&str]) -> Result<HashSet<String>> {
+    if phones.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let largest_id = conn
+        .optional_row(&Sql::new("SELECT MAX(id) AS largest FROM dnc"))
+        .await?
+        .map(|row| row.opt_int("largest"))
+        .transpose()?
+        .flatten()
+        .unwrap_or(0);
+    if largest_id <= DNC_ROWS_READ_PER_PROBE * phones.len() as i64 {
+        let wanted: HashSet<&str> = phones.iter().copied().collect();
+        let sql = Sql::fixed(
+            "SELECT phone AS found FROM dnc WHERE campaign_id IS NULL OR campaign_id = $1",
+            [SqlArg::Int(Some(campaign_id))],
+        );
+        let mut found = HashSet::new();
+        for row in conn.all_rows(&sql).await? {
+            let phone = row.text("found")?;
+            if wanted.contains(phone.as_str()) {
+                found.insert(phone);
+            }
+        }
+        return Ok(found);
+    }
     matching(
         conn,
         "SELECT phone AS found FROM dnc WHERE phone IN (",
