@@ -629,17 +629,13 @@ fn load_batch_direct(conn: &DirectConn, batch: DirectBatch, mut next: Checkpoint
     let (mut leads, rejects) =
         decide(&batch.target, batch.allow_duplicates, batch.rows, &found, &mut Seen::default(), &mut next);
     let first_id = lead_store::direct::next_id(conn)?;
-    let mut new = lead_store::direct::NewLeads::new(conn, batch.started, batch.actor, "import")?;
+    let mut new = lead_store::direct::NewLeads::new(conn, batch.started, batch.actor, "import", crate::leads::new_ref)?;
     for (id, (lead, line)) in (first_id..).zip(leads.iter_mut()) {
         // The lead's insert names its history's head, so the history row's id comes first.
         let head = new.history(id, import_history(batch.job_id, *line))?;
-        while !new.lead(id, head, lead).map_err(written_meanwhile)? {
-            lead.lead_ref = crate::leads::new_ref();
-        }
-        let lead: &Lead = lead;
-        new.phones(id, &lead.phones)?;
+        new.lead(id, head, lead).map_err(written_meanwhile)?;
     }
-    new.finish()?;
+    new.finish().map_err(written_meanwhile)?;
     finish_now(store::insert_rejects(&mut direct, batch.job_id, &rejects))?;
     if !finish_now(store::checkpoint(&mut direct, batch.job_id, &batch.token, &next, batch.now, batch.until))? {
         return Err(taken_over(batch.job_id));

@@ -668,38 +668,47 @@ pub async fn history(conn: &mut Conn, lead_id: i64, after: Option<i64>, limit: i
 /// Lead writes on SQLite's direct writer ([`crate::writer`]), with statements kept in the
 /// connection's statement cache.
 pub mod direct {
+    use std::sync::LazyLock;
     use std::sync::OnceLock;
 
     use jiff::Timestamp;
     use leadline_core::history::Actor;
     use leadline_core::lead::Lead;
-    use leadline_core::phone::Phone;
-    use rusqlite::{CachedStatement, Connection};
+    use rusqlite::Connection;
 
-    use super::{cells, COLUMNS, HISTORY_HEAD};
+    use super::{cells, fields_json, phones_json, Cell, COLUMNS, HISTORY_HEAD};
+    use crate::borrowed::{Borrowed, Value};
     use crate::{micros, Result};
 
-    /// Rows per statement when the history rows and phones of new leads are written many to a
-    /// statement: the statement's fixed costs (opening its tables' cursors, stepping, resetting)
-    /// then come once per this many rows instead of once per row.
+    /// Rows per statement when new leads, their history rows and phones are written many to a
+    /// statement: the statement's fixed costs (opening its tables' and indexes' cursors,
+    /// stepping, halting, resetting) then come once per this many rows instead of once per row.
     const ROWS_PER_STATEMENT: usize = 32;
     const NEXT_HISTORY_ID: &str = "SELECT COALESCE(MAX(id), 0) + 1 FROM lead_history";
 
     /// A multi-row insert: its statement for [`ROWS_PER_STATEMENT`] rows, and for one row
     /// (what is left at the end), so only two shapes per table are ever prepared.
     struct Shape {
-        head: &'static str,
+        head: String,
         width: usize,
+        tail: &'static str,
         full: OnceLock<String>,
         one: OnceLock<String>,
     }
 
+    /// A [`Shape`]'s two statements, prepared on first use.
+    #[derive(Default)]
+    struct Prepared<'c> {
+        full: Option<Borrowed<'c>>,
+        one: Option<Borrowed<'c>>,
+    }
+
     impl Shape {
-        const fn new(head: &'static str, width: usize) -> Shape {
-            Shape { head, width, full: OnceLock::new(), one: OnceLock::new() }
+        fn new(head: String, width: usize, tail: &'static str) -> Shape {
+            Shape { head, width, tail, full: OnceLock::new(), one: OnceLock::new() }
         }
 
-        /// `head` followed by `rows` groups of `width` numbered parameters.
+        /// `head` followed by `rows` groups of `width` numbered parameters, then `tail`.
         fn text(&self, rows: usize) -> &str {
             let (cell, rows) = if rows == ROWS_PER_STATEMENT { (&self.full, rows) } else { (&self.one, 1) };
             cell.get_or_init(|| {
@@ -710,35 +719,45 @@ pub mod direct {
                         format!("({})", marks.join(", "))
                     })
                     .collect();
-                format!("{}{}", self.head, groups.join(", "))
+                format!("{}{}{}", self.head, groups.join(", "), self.tail)
             })
         }
 
-        /// Inserts `rows`, a full statement at a time and the rest one by one; `bind` binds a
-        /// row's values from the given parameter index on.
-        fn write<T>(
-            &self,
-            conn: &Connection,
-            rows: &[T],
-            bind: impl Fn(&mut CachedStatement<'_>, usize, &T) -> rusqlite::Result<()>,
-        ) -> Result<()> {
-            let full = rows.len() - rows.len() % ROWS_PER_STATEMENT;
-            for (chunk, per) in [(&rows[..full], ROWS_PER_STATEMENT), (&rows[full..], 1)] {
-                for group in chunk.chunks(per) {
-                    let mut statement = conn.prepare_cached(self.text(per))?;
-                    for (i, row) in group.iter().enumerate() {
-                        bind(&mut statement, i * self.width + 1, row)?;
-                    }
-                    statement.raw_execute()?;
+        /// Inserts the rows whose values lie in `values`, `width` to a row: a full statement
+        /// at a time and the rest one by one. Returns how many rows went in.
+        fn write<'c>(&self, conn: &'c Connection, prepared: &mut Prepared<'c>, values: &[Value<'_>]) -> Result<usize> {
+            let per_statement = self.width * ROWS_PER_STATEMENT;
+            let full = values.len() - values.len() % per_statement;
+            let mut written = 0;
+            for (chunk, rows, slot) in
+                [(&values[..full], ROWS_PER_STATEMENT, &mut prepared.full), (&values[full..], 1, &mut prepared.one)]
+            {
+                for group in chunk.chunks(rows * self.width) {
+                    let statement = match slot.take() {
+                        Some(statement) => slot.insert(statement),
+                        None => slot.insert(Borrowed::prepare(conn, self.text(rows))?),
+                    };
+                    written += statement.execute(group.iter().copied())?;
                 }
             }
-            Ok(())
+            Ok(written)
         }
     }
 
-    static PHONES: Shape = Shape::new("INSERT INTO lead_phones (lead_id, position, phone) VALUES ", 3);
-    static HISTORIES: Shape =
-        Shape::new("INSERT INTO lead_history (id, lead_id, at, key_id, api, action, changes) VALUES ", 7);
+    /// A new lead whose ref is taken is skipped, not refused, so the rest of its statement
+    /// still goes in and the lead can be written again under another ref.
+    static LEADS: LazyLock<Shape> = LazyLock::new(|| {
+        Shape::new(
+            format!("INSERT INTO leads (id, {HISTORY_HEAD}, {}) VALUES ", COLUMNS.join(", ")),
+            COLUMNS.len() + 2,
+            " ON CONFLICT (ref) DO NOTHING",
+        )
+    });
+    static PHONES: LazyLock<Shape> =
+        LazyLock::new(|| Shape::new("INSERT INTO lead_phones (lead_id, position, phone) VALUES ".into(), 3, ""));
+    static HISTORIES: LazyLock<Shape> = LazyLock::new(|| {
+        Shape::new("INSERT INTO lead_history (id, lead_id, at, key_id, api, action, changes) VALUES ".into(), 7, "")
+    });
 
     /// The id the next new lead gets: past every live and archived lead, as [`super::insert`]
     /// assigns them, so an archived lead's id is never given out again.
@@ -753,66 +772,64 @@ pub mod direct {
         changes: String,
     }
 
-    /// Inserts new leads with their phones and first history rows. Leads are written one
-    /// statement each (a taken ref is refused one lead at a time); history rows and phones are
-    /// held and written [`ROWS_PER_STATEMENT`] to a statement, the history rows under ids
-    /// handed out here, so a lead can name its history's head before that row is written.
-    /// Everything held is written by [`NewLeads::finish`], which must be called before the
-    /// transaction commits.
+    /// A new lead waiting to be written: its id, its history's head, the lead.
+    type Held<'a> = (i64, i64, &'a mut Lead);
+
+    /// Inserts new leads with their phones and first history rows, each kind held and written
+    /// [`ROWS_PER_STATEMENT`] to a statement. History rows are written under ids handed out
+    /// here, so a lead can name its history's head before that row is written; a lead's
+    /// phones are held only once the lead is written, since they refer to it. A lead whose ref
+    /// turns out taken gets another from `redraw` (in the caller's `Lead` too) and is written
+    /// again. Everything held is written by [`NewLeads::finish`], which must be called before
+    /// the transaction commits.
     pub struct NewLeads<'c, 'a> {
         conn: &'c Connection,
-        lead: CachedStatement<'c>,
         at: i64,
         actor: Actor,
         action: &'a str,
+        redraw: fn() -> String,
         next_history_id: i64,
+        leads: Vec<Held<'a>>,
         histories: Vec<History>,
         phones: Vec<(i64, i64, &'a str)>,
+        lead_statements: Prepared<'c>,
+        history_statements: Prepared<'c>,
+        phone_statements: Prepared<'c>,
     }
 
     impl<'c, 'a> NewLeads<'c, 'a> {
         /// Every history row written here is stamped `at`, by `actor`, as `action`.
-        pub fn new(conn: &'c Connection, at: Timestamp, actor: Actor, action: &'a str) -> Result<NewLeads<'c, 'a>> {
-            static LEAD: OnceLock<String> = OnceLock::new();
-            let lead = LEAD.get_or_init(|| {
-                let marks: Vec<String> = (1..=COLUMNS.len() + 2).map(|n| format!("?{n}")).collect();
-                format!(
-                    "INSERT INTO leads (id, {HISTORY_HEAD}, {}) VALUES ({}) ON CONFLICT (ref) DO NOTHING",
-                    COLUMNS.join(", "),
-                    marks.join(", ")
-                )
-            });
+        pub fn new(
+            conn: &'c Connection,
+            at: Timestamp,
+            actor: Actor,
+            action: &'a str,
+            redraw: fn() -> String,
+        ) -> Result<NewLeads<'c, 'a>> {
             let next_history_id = conn.prepare_cached(NEXT_HISTORY_ID)?.query_row([], |row| row.get(0))?;
             Ok(NewLeads {
                 conn,
-                lead: conn.prepare_cached(lead)?,
                 at: micros(at),
                 actor,
                 action,
+                redraw,
                 next_history_id,
+                leads: Vec::with_capacity(ROWS_PER_STATEMENT),
                 histories: Vec::with_capacity(ROWS_PER_STATEMENT),
                 phones: Vec::with_capacity(ROWS_PER_STATEMENT),
+                lead_statements: Prepared::default(),
+                history_statements: Prepared::default(),
+                phone_statements: Prepared::default(),
             })
         }
 
-        /// Inserts a new lead under `id`, its history starting at `history_head` (handed out
-        /// by [`NewLeads::history`]). False when its ref is taken (the caller draws another);
-        /// any other refusal (an external id already used in the campaign) is an error.
-        pub fn lead(&mut self, id: i64, history_head: i64, lead: &Lead) -> Result<bool> {
-            self.lead.raw_bind_parameter(1, id)?;
-            self.lead.raw_bind_parameter(2, history_head)?;
-            for (i, cell) in cells(lead).iter().enumerate() {
-                self.lead.raw_bind_parameter(i + 3, cell)?;
-            }
-            Ok(self.lead.raw_execute()? == 1)
-        }
-
-        pub fn phones(&mut self, lead_id: i64, phones: &'a [Phone]) -> Result<()> {
-            for (position, phone) in phones.iter().enumerate() {
-                self.phones.push((lead_id, position as i64, phone.as_str()));
-                if self.phones.len() == ROWS_PER_STATEMENT {
-                    self.write_phones()?;
-                }
+        /// Holds a new lead to be inserted under `id`, its history starting at `history_head`
+        /// (handed out by [`NewLeads::history`]). A refusal other than a taken ref (an
+        /// external id already used in the campaign) is an error, here or at a later call.
+        pub fn lead(&mut self, id: i64, history_head: i64, lead: &'a mut Lead) -> Result<()> {
+            self.leads.push((id, history_head, lead));
+            if self.leads.len() == ROWS_PER_STATEMENT {
+                self.write_leads()?;
             }
             Ok(())
         }
@@ -829,33 +846,85 @@ pub mod direct {
             Ok(id)
         }
 
-        /// Writes the history rows and phones still held.
+        /// Writes the leads, history rows and phones still held.
         pub fn finish(mut self) -> Result<()> {
+            self.write_leads()?;
             self.write_histories()?;
             self.write_phones()
         }
 
+        /// Inserts `leads`; returns how many went in (fewer when refs were taken).
+        fn insert_leads(&mut self, leads: &[Held<'_>]) -> Result<usize> {
+            let json: Vec<[String; 2]> =
+                leads.iter().map(|(_, _, lead)| [phones_json(&lead.phones), fields_json(&lead.fields)]).collect();
+            let mut values = Vec::with_capacity(leads.len() * (COLUMNS.len() + 2));
+            for ((id, head, lead), [phones, fields]) in leads.iter().zip(&json) {
+                values.extend([Value::Int(*id), Value::Int(*head)]);
+                values.extend(cells(lead).map(|cell| match cell {
+                    Cell::Int(int) => int.into(),
+                    Cell::Bool(flag) => Value::Int(i64::from(flag)),
+                    Cell::Text(text) => text.into(),
+                    Cell::Phones(_) => Value::Text(phones),
+                    Cell::Fields(_) => Value::Text(fields),
+                }));
+            }
+            LEADS.write(self.conn, &mut self.lead_statements, &values)
+        }
+
+        fn write_leads(&mut self) -> Result<()> {
+            let mut held = std::mem::take(&mut self.leads);
+            if self.insert_leads(&held)? < held.len() {
+                // Some refs were taken: find the leads that were skipped and draw them again.
+                let mut present = self.conn.prepare_cached("SELECT 1 FROM leads WHERE id = ?1")?;
+                for skipped in &mut held {
+                    while !present.exists([skipped.0])? {
+                        skipped.2.lead_ref = (self.redraw)();
+                        self.insert_leads(std::slice::from_ref(skipped))?;
+                    }
+                }
+            }
+            for (id, _, lead) in held.drain(..) {
+                let lead: &'a Lead = lead;
+                for (position, phone) in lead.phones.iter().enumerate() {
+                    self.phones.push((id, position as i64, phone.as_str()));
+                    if self.phones.len() == ROWS_PER_STATEMENT {
+                        self.write_phones()?;
+                    }
+                }
+            }
+            self.leads = held;
+            Ok(())
+        }
+
         fn write_histories(&mut self) -> Result<()> {
             let (at, actor, action) = (self.at, self.actor, self.action);
-            HISTORIES.write(self.conn, &self.histories, |statement, first, row| {
-                statement.raw_bind_parameter(first, row.id)?;
-                statement.raw_bind_parameter(first + 1, row.lead_id)?;
-                statement.raw_bind_parameter(first + 2, at)?;
-                statement.raw_bind_parameter(first + 3, actor.key_id)?;
-                statement.raw_bind_parameter(first + 4, actor.api.as_str())?;
-                statement.raw_bind_parameter(first + 5, action)?;
-                statement.raw_bind_parameter(first + 6, row.changes.as_str())
-            })?;
+            let values: Vec<Value<'_>> = self
+                .histories
+                .iter()
+                .flat_map(|row| {
+                    [
+                        Value::Int(row.id),
+                        Value::Int(row.lead_id),
+                        Value::Int(at),
+                        actor.key_id.into(),
+                        Value::Text(actor.api.as_str()),
+                        Value::Text(action),
+                        Value::Text(&row.changes),
+                    ]
+                })
+                .collect();
+            HISTORIES.write(self.conn, &mut self.history_statements, &values)?;
             self.histories.clear();
             Ok(())
         }
 
         fn write_phones(&mut self) -> Result<()> {
-            PHONES.write(self.conn, &self.phones, |statement, first, (lead_id, position, phone)| {
-                statement.raw_bind_parameter(first, lead_id)?;
-                statement.raw_bind_parameter(first + 1, position)?;
-                statement.raw_bind_parameter(first + 2, phone)
-            })?;
+            let values: Vec<Value<'_>> = self
+                .phones
+                .iter()
+                .flat_map(|&(lead_id, position, phone)| [Value::Int(lead_id), Value::Int(position), Value::Text(phone)])
+                .collect();
+            PHONES.write(self.conn, &mut self.phone_statements, &values)?;
             self.phones.clear();
             Ok(())
         }

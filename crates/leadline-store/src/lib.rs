@@ -8,6 +8,7 @@
 //! inside a use case's transaction.
 
 pub mod archive;
+mod borrowed;
 pub mod catalog;
 pub mod console;
 pub mod crm;

@@ -1,0 +1,165 @@
+//! The direct writer's bulk insert of new leads (`leads::direct::NewLeads`, the list import's):
+//! leads written many to a statement, a taken ref drawn again whether it was taken before the
+//! statement or by another lead of the same statement, and every phone and history row kept.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use jiff::Timestamp;
+use leadline_core::history::{Actor, Api};
+use leadline_core::lead::{Lead, LeadInput};
+use leadline_store::leads::direct::{self, NewLeads};
+use leadline_store::{DirectConn, PoolConfig, Store, StoreError};
+
+/// A fresh, migrated SQLite file; removed on drop.
+struct Scratch {
+    store: Store,
+    path: std::path::PathBuf,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+        }
+    }
+}
+
+async fn scratch() -> Scratch {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "leadline-new-leads-{}-{}.db",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let store = Store::connect(&format!("sqlite://{}", path.display()), &PoolConfig::default()).await.unwrap();
+    store.migrate().await.unwrap();
+    Scratch { store, path }
+}
+
+fn lead(lead_ref: &str, n: usize) -> Lead {
+    let input: LeadInput = serde_json::from_value(serde_json::json!({
+        "name": format!("lead {n}"),
+        "phones": [format!("+6140{n:07}"), format!("+6130{n:07}")],
+        "fields": {"row": n},
+    }))
+    .unwrap();
+    Lead::create(lead_ref.into(), input, Timestamp::from_second(1_700_000_000).unwrap()).unwrap()
+}
+
+/// Refs drawn again: `Z` and a count, never drawn before in this process.
+fn redraw() -> String {
+    static DRAWN: AtomicU64 = AtomicU64::new(0);
+    format!("Z{:07}", DRAWN.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Writes `leads` as one unit, ids from the next free one on; returns them with their ids.
+async fn write(store: &Store, mut leads: Vec<Lead>) -> Result<Vec<(i64, Lead)>, StoreError> {
+    let actor = Actor { key_id: None, api: Api::Native };
+    store
+        .writer()
+        .expect("a SQLite file has a direct writer")
+        .run(move |conn: &DirectConn| {
+            let first = direct::next_id(conn)?;
+            let mut new = NewLeads::new(conn, Timestamp::from_second(1_700_000_000).unwrap(), actor, "import", redraw)?;
+            for (id, lead) in (first..).zip(leads.iter_mut()) {
+                let head = new.history(id, format!(r#"{{"row":{id}}}"#))?;
+                new.lead(id, head, lead)?;
+            }
+            new.finish()?;
+            Ok((first..).zip(leads).collect())
+        })
+        .await
+}
+
+#[tokio::test]
+async fn taken_refs_are_drawn_again_and_every_lead_keeps_its_phones_and_history() {
+    let scratch = scratch().await;
+    let store = &scratch.store;
+    let earlier: Vec<Lead> = (0..40).map(|n| lead(&format!("R{n:07}"), n)).collect();
+    write(store, earlier).await.unwrap();
+
+    // 70 leads: two full statements and six written one by one. Taken refs: one from the
+    // earlier unit in the first statement, two leads of the second statement sharing one,
+    // and one from the earlier unit among the six.
+    let mut leads: Vec<Lead> = (100..170).map(|n| lead(&format!("N{n:07}"), n)).collect();
+    leads[3].lead_ref = "R0000005".into();
+    leads[40].lead_ref = "SHARED00".into();
+    leads[41].lead_ref = "SHARED00".into();
+    leads[66].lead_ref = "R0000001".into();
+    let written = write(store, leads).await.unwrap();
+
+    let mut conn = store.read().await.unwrap();
+    let stored: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, ref, name FROM leads WHERE id >= $1 ORDER BY id")
+            .bind(written[0].0)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    assert_eq!(stored.len(), 70, "every lead is written");
+    for ((id, lead), (stored_id, stored_ref, name)) in written.iter().zip(&stored) {
+        assert_eq!(id, stored_id);
+        assert_eq!(&lead.lead_ref, stored_ref, "the caller's lead carries the ref it was written under");
+        assert_eq!(Some(name), lead.name.as_ref());
+    }
+    let redrawn: Vec<usize> =
+        written.iter().enumerate().filter(|(_, (_, l))| l.lead_ref.starts_with('Z')).map(|(i, _)| i).collect();
+    assert!(redrawn.contains(&3) && redrawn.contains(&66), "{redrawn:?}");
+    assert_eq!(redrawn.iter().filter(|i| [40, 41].contains(i)).count(), 1, "one of the two sharing a ref keeps it");
+    assert_eq!(redrawn.len(), 3, "{redrawn:?}");
+
+    let refs: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT ref) FROM leads").fetch_one(&mut *conn).await.unwrap();
+    assert_eq!(refs, 110);
+    let phones: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT lead_id, position, phone FROM lead_phones WHERE lead_id >= $1 ORDER BY lead_id, position",
+    )
+    .bind(written[0].0)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    let expected: Vec<(i64, i64, String)> = written
+        .iter()
+        .flat_map(|(id, lead)| {
+            lead.phones.iter().enumerate().map(move |(i, p)| (*id, i as i64, p.as_str().to_string()))
+        })
+        .collect();
+    assert_eq!(phones, expected);
+    let heads: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT l.id, h.lead_id FROM leads l JOIN lead_history h ON h.id = l.history_head WHERE l.id >= $1 ORDER BY l.id",
+    )
+    .bind(written[0].0)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(heads.len(), 70);
+    assert!(heads.iter().all(|(id, owner)| id == owner), "each lead's history head is its own row");
+}
+
+#[tokio::test]
+async fn an_external_id_taken_in_a_full_statement_fails_the_unit_and_writes_nothing() {
+    let scratch = scratch().await;
+    let store = &scratch.store;
+    // External ids are unique within a campaign.
+    let mut tx = store.begin().await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO campaign_templates (id, name, fields) VALUES (1, 'template', '[]'); \
+         INSERT INTO campaigns (id, template_id, name) VALUES (1, 1, 'campaign');",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut leads: Vec<Lead> = (0..40).map(|n| lead(&format!("E{n:07}"), n)).collect();
+    for lead in &mut leads {
+        lead.campaign_id = Some(1);
+    }
+    leads[7].external_id = Some("twice".into());
+    leads[20].external_id = Some("twice".into());
+    let error = write(store, leads).await.unwrap_err();
+    assert!(matches!(error, StoreError::Unique(_)), "{error:?}");
+    let mut conn = store.read().await.unwrap();
+    for table in ["leads", "lead_phones", "lead_history"] {
+        let rows: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(rows, 0, "{table} keeps nothing of the failed unit");
+    }
+}
