@@ -735,7 +735,7 @@ async fn load(
                         now: app.now(),
                         until,
                     };
-                    next = writer.run(move |conn| load_batch_direct(conn, batch, next)).await?;
+                    next = writer.run_bulk(move |conn| load_batch_direct(conn, batch, next)).await?;
                 } else {
                     // Earlier batches are in the campaign already; only this batch's rows need
                     // remembering for duplicates within the file.

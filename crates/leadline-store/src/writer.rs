@@ -93,9 +93,12 @@ trait Unit: Send {
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller once the group's fate is known (`failure`: why it was not committed).
     fn finish(self: Box<Self>, failure: Option<&str>);
+    /// A unit that changes many pages ([`Writer::run_bulk`]): run in a group of its own.
+    fn bulk(&self) -> bool;
 }
 
 struct Pending<T, E, F> {
+    bulk: bool,
     work: Option<F>,
     outcome: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
@@ -127,6 +130,10 @@ where
         };
         let _ = self.reply.send(outcome);
     }
+
+    fn bulk(&self) -> bool {
+        self.bulk
+    }
 }
 
 /// The handle to the writer thread; the thread (and the checkpointer) ends when the last handle
@@ -148,13 +155,10 @@ impl Writer {
     pub(crate) fn start(path: &Path, gate: AnyPool) -> Result<Writer> {
         wal_batch::register()?;
         let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), wal_batch::NAME)?;
-        // `temp_store = MEMORY` keeps statement journals in memory: a multi-row insert copies
-        // each page it changes there first, and past 64 KiB SQLite would otherwise spill them to
-        // a temporary file, a system call and a kernel copy per page.
         conn.execute_batch(&format!(
             "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
              PRAGMA journal_mode = WAL; PRAGMA cache_size = -{CACHE_KIB}; PRAGMA cache_spill = OFF; \
-             PRAGMA journal_size_limit = {WAL_FILE_KEPT_BYTES}; PRAGMA temp_store = MEMORY;"
+             PRAGMA journal_size_limit = {WAL_FILE_KEPT_BYTES};"
         ))?;
         conn.set_prepared_statement_cache_capacity(64);
         let page_bytes: u64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
@@ -185,8 +189,33 @@ impl Writer {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
+        self.queue(false, work).await
+    }
+
+    /// Runs `work` as [`Writer::run`] does, for work that changes many pages at once (a list
+    /// import's batch): in a transaction of its own, with SQLite's statement journals in memory.
+    /// A multi-row insert copies each page it changes into its statement journal first; past
+    /// 64 KiB SQLite spills that journal to a temporary file, a system call and a kernel copy
+    /// per page, unless `temp_store` is `MEMORY`. That setting is not the writer's default
+    /// because it keeps the journal in 1 KiB pieces, an allocation or more per page, which
+    /// costs the small units (a dialer's update) more than the file did.
+    pub async fn run_bulk<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        self.queue(true, work).await
+    }
+
+    async fn queue<T, E, F>(&self, bulk: bool, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let unit = Box::new(Pending { work: Some(work), outcome: None, reply });
+        let unit = Box::new(Pending { bulk, work: Some(work), outcome: None, reply });
         if self.units.send(unit).is_err() {
             return Err(StoreError::Writer("the writer thread has stopped".into()).into());
         }
@@ -310,7 +339,9 @@ fn serve(watched: Watched, queue: mpsc::Receiver<Box<dyn Unit>>, gate: Gate) {
     // Where the writer next checkpoints itself: past the limit, and after a checkpoint that did
     // not let the log start over (a reader holds an old snapshot), only once it has grown again.
     let mut checkpoint_at = WAL_LIMIT_BYTES;
-    while let Ok(first) = queue.recv() {
+    // A bulk unit met while a group was being gathered: it starts the next group.
+    let mut carried: Option<Box<dyn Unit>> = None;
+    while let Some(first) = carried.take().or_else(|| queue.recv().ok()) {
         let held = match gate.runtime.block_on(gate.pool.acquire()) {
             Ok(held) => held,
             Err(error) => {
@@ -330,17 +361,23 @@ fn serve(watched: Watched, queue: mpsc::Receiver<Box<dyn Unit>>, gate: Gate) {
             } else if in_use >= checkpoint_at && checkpoint_past_limit(conn, &watched.wal) {
                 checkpoint_at = in_use + CHECKPOINT_BYTES;
             }
+            let bulk = first.bulk();
             let mut group = vec![first];
-            while group.len() < MAX_GROUP {
+            while !bulk && group.len() < MAX_GROUP {
                 match queue.try_recv() {
+                    Ok(unit) if unit.bulk() => {
+                        carried = Some(unit);
+                        break;
+                    }
                     Ok(unit) => group.push(unit),
                     Err(_) => break,
                 }
             }
-            let failure = run_group(conn, &mut group).err().map(|e| e.to_string());
+            let outcome = if bulk { run_bulk_group(conn, &mut group) } else { run_group(conn, &mut group) };
+            let failure = outcome.err().map(|e| e.to_string());
             group.into_iter().for_each(|unit| unit.finish(failure.as_deref()));
             if held_since.elapsed() < HOLD_AT_MOST {
-                next = queue.recv_timeout(LINGER).ok();
+                next = carried.take().or_else(|| queue.recv_timeout(LINGER).ok());
             }
         }
         // sqlx hands a connection back to its pool from a task, so the release needs the runtime.
@@ -377,6 +414,19 @@ fn run_group(conn: &Connection, group: &mut [Box<dyn Unit>]) -> rusqlite::Result
     })();
     if outcome.is_err() {
         rollback(conn);
+    }
+    outcome
+}
+
+/// Runs a group of one bulk unit with statement journals in memory (`temp_store = MEMORY`,
+/// set between transactions; the writer has no temporary tables, so no schema is dropped).
+fn run_bulk_group(conn: &Connection, group: &mut [Box<dyn Unit>]) -> rusqlite::Result<()> {
+    // Pragmas take effect when prepared, so these are not kept prepared.
+    conn.execute_batch("PRAGMA temp_store = MEMORY")?;
+    let outcome = run_group(conn, group);
+    if let Err(error) = conn.execute_batch("PRAGMA temp_store = DEFAULT") {
+        // The group's outcome stands; only later small units pay, in speed.
+        tracing::warn!(%error, "the writer could not put its statement journals back on their default");
     }
     outcome
 }

@@ -171,3 +171,26 @@ async fn the_wal_is_copied_back_and_reused_under_steady_writes() {
     // The writer keeps at most 288 MiB of log file (256 MiB in use, then it checkpoints itself).
     assert!(size("-wal") <= 288 * MIB as u64, "the log file stayed bounded: {} bytes", size("-wal"));
 }
+
+#[tokio::test]
+async fn a_bulk_unit_keeps_its_statement_journals_in_memory_and_the_units_around_it_do_not() {
+    let scratch = scratch().await;
+    let writer = scratch.store.writer().unwrap();
+    fn temp_store(conn: &leadline_store::DirectConn) -> Result<i64, StoreError> {
+        Ok(conn.query_row("PRAGMA temp_store", [], |row| row.get(0))?)
+    }
+    // Queued together, so a bulk unit arrives while a group is being gathered and after it.
+    for _ in 0..20 {
+        let (before, bulk, after) =
+            tokio::join!(writer.run(temp_store), writer.run_bulk(temp_store), writer.run(temp_store));
+        assert_eq!((before.unwrap(), bulk.unwrap(), after.unwrap()), (0, 2, 0), "0: the default, 2: memory");
+    }
+    // A failed bulk unit sets the journals back too.
+    let failed = writer.run_bulk(|conn| {
+        insert_item(conn, 1)?;
+        Err::<(), _>(StoreError::Writer("refused".into()))
+    });
+    assert!(failed.await.is_err());
+    assert_eq!(writer.run(temp_store).await.unwrap(), 0);
+    assert!(item_ids(&scratch.store).await.is_empty(), "the failed bulk unit wrote nothing");
+}
