@@ -564,16 +564,16 @@ async fn matching(
 /// 1,900.
 const DNC_ROWS_READ_PER_PROBE: i64 = 2;
 
-/// Which of `phones` (in any written form) are on the system-wide list or this campaign's.
-///
-/// A list no longer than a few times the forms asked about is read through and matched in
-/// memory (one pass, in the caller's transaction like the probes); a longer one is probed
-/// through its index. The row count is bounded from above by the largest id, which both
+/// Every number on the system-wide list and this campaign's, read through in one pass (in the
+/// caller's transaction, like the probes), when the lists are no longer than a few times
+/// `forms_asked`, the phone forms a caller would otherwise probe for with [`dnc_listed`]; None
+/// when they are longer. The row count is bounded from above by the largest id, which both
 /// backends find at the end of the primary key.
-pub async fn dnc_listed(conn: &mut impl Exec, campaign_id: i64, phones: &[&str]) -> Result<HashSet<String>> {
-    if phones.is_empty() {
-        return Ok(HashSet::new());
-    }
+pub async fn dnc_lists_if_short(
+    conn: &mut impl Exec,
+    campaign_id: i64,
+    forms_asked: usize,
+) -> Result<Option<HashSet<String>>> {
     let largest_id = conn
         .optional_row(&Sql::new("SELECT MAX(id) AS largest FROM dnc"))
         .await?
@@ -581,21 +581,23 @@ pub async fn dnc_listed(conn: &mut impl Exec, campaign_id: i64, phones: &[&str])
         .transpose()?
         .flatten()
         .unwrap_or(0);
-    if largest_id <= DNC_ROWS_READ_PER_PROBE * phones.len() as i64 {
-        let wanted: HashSet<&str> = phones.iter().copied().collect();
-        let sql = Sql::fixed(
-            "SELECT phone AS found FROM dnc WHERE campaign_id IS NULL OR campaign_id = $1",
-            [SqlArg::Int(Some(campaign_id))],
-        );
-        let mut found = HashSet::new();
-        for row in conn.all_rows(&sql).await? {
-            let phone = row.text("found")?;
-            if wanted.contains(phone.as_str()) {
-                found.insert(phone);
-            }
-        }
-        return Ok(found);
+    if largest_id > DNC_ROWS_READ_PER_PROBE * forms_asked as i64 {
+        return Ok(None);
     }
+    let sql = Sql::fixed(
+        "SELECT phone AS found FROM dnc WHERE campaign_id IS NULL OR campaign_id = $1",
+        [SqlArg::Int(Some(campaign_id))],
+    );
+    let mut listed = HashSet::new();
+    for row in conn.all_rows(&sql).await? {
+        listed.insert(row.text("found")?);
+    }
+    Ok(Some(listed))
+}
+
+/// Which of `phones` (in any written form) are on the system-wide list or this campaign's,
+/// probed through the list's index.
+pub async fn dnc_listed(conn: &mut impl Exec, campaign_id: i64, phones: &[&str]) -> Result<HashSet<String>> {
     matching(
         conn,
         "SELECT phone AS found FROM dnc WHERE phone IN (",
