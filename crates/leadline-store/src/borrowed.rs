@@ -40,6 +40,7 @@ pub(crate) struct Borrowed<'c> {
 }
 
 impl<'c> Borrowed<'c> {
+    /// Prepares the first statement of `sql` (the rest of the text is ignored).
     pub(crate) fn prepare(conn: &'c Connection, sql: &str) -> rusqlite::Result<Borrowed<'c>> {
         let length = c_int::try_from(sql.len()).map_err(|_| {
             rusqlite::Error::SqliteFailure(ffi::Error::new(ffi::SQLITE_TOOBIG), Some("statement text too long".into()))
@@ -67,7 +68,7 @@ impl<'c> Borrowed<'c> {
     }
 
     /// Binds `values` to parameters 1, 2, … in order, runs the statement to its end and returns
-    /// how many rows it changed. The bindings are cleared before this returns, whether it
+    /// how many rows it changed (for an `INSERT`, `UPDATE` or `DELETE`). The bindings are cleared before this returns, whether it
     /// succeeded or not, so no bound text is read after the call.
     pub(crate) fn execute<'v>(&mut self, values: impl IntoIterator<Item = Value<'v>>) -> rusqlite::Result<usize> {
         let statement = self.raw.as_ptr();

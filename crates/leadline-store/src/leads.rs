@@ -665,8 +665,9 @@ pub async fn history(conn: &mut Conn, lead_id: i64, after: Option<i64>, limit: i
         .collect()
 }
 
-/// Lead writes on SQLite's direct writer ([`crate::writer`]), with statements kept in the
-/// connection's statement cache.
+/// Lead writes on SQLite's direct writer ([`crate::writer`]). Small statements stay in the
+/// connection's statement cache; [`NewLeads`] prepares its multi-row inserts once per batch,
+/// as statements that read bound texts in place ([`crate::borrowed`]).
 pub mod direct {
     use std::sync::LazyLock;
     use std::sync::OnceLock;
