@@ -4,36 +4,20 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use common::Scratch;
 use jiff::Timestamp;
 use leadline_core::history::{Actor, Api};
 use leadline_core::lead::{Lead, LeadInput};
 use leadline_store::leads::direct::{self, NewLeads};
-use leadline_store::{DirectConn, PoolConfig, Store, StoreError};
+use leadline_store::{DirectConn, Store, StoreError};
 
-/// A fresh, migrated SQLite file; removed on drop.
-struct Scratch {
-    store: Store,
-    path: std::path::PathBuf,
-}
+mod common;
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
-        }
-    }
-}
-
+/// A fresh, migrated SQLite file.
 async fn scratch() -> Scratch {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "leadline-new-leads-{}-{}.db",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let store = Store::connect(&format!("sqlite://{}", path.display()), &PoolConfig::default()).await.unwrap();
-    store.migrate().await.unwrap();
-    Scratch { store, path }
+    let scratch = Scratch::new("new-leads").await;
+    scratch.store.migrate().await.unwrap();
+    scratch
 }
 
 fn lead(lead_ref: &str, n: usize) -> Lead {

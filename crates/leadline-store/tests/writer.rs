@@ -1,33 +1,17 @@
 //! The SQLite direct writer: group commit, a failed unit rolled back alone, a failed commit
 //! reported to every unit of its group, and no interleaving with sqlx's writer.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use leadline_store::{PoolConfig, Store, StoreError};
+use common::Scratch;
+use leadline_store::{Store, StoreError};
 
-/// A fresh SQLite file with a scratch table; removed on drop.
-struct Scratch {
-    store: Store,
-    path: std::path::PathBuf,
-}
+mod common;
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
-        }
-    }
-}
-
+/// A fresh SQLite file with a scratch table.
 async fn scratch() -> Scratch {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "leadline-writer-{}-{}.db",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let store = Store::connect(&format!("sqlite://{}", path.display()), &PoolConfig::default()).await.unwrap();
+    let scratch = Scratch::new("writer").await;
+    let store = &scratch.store;
     let mut tx = store.begin().await.unwrap();
     sqlx::query("CREATE TABLE parents (id INTEGER PRIMARY KEY)").execute(&mut *tx).await.unwrap();
     sqlx::query("CREATE TABLE items (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parents(id))")
@@ -35,7 +19,7 @@ async fn scratch() -> Scratch {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    Scratch { store, path }
+    scratch
 }
 
 async fn item_ids(store: &Store) -> Vec<i64> {
