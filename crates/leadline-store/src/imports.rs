@@ -565,7 +565,7 @@ async fn matching(
 const DNC_ROWS_READ_PER_PROBE: i64 = 2;
 
 /// Every number on the system-wide list and this campaign's, read through in one pass (in the
-/// caller's transaction, like the probes), when the lists are no longer than a few times
+/// caller's transaction, like the probes), when the lists are no longer than twice
 /// `forms_asked`, the phone forms a caller would otherwise probe for with [`dnc_listed`]; None
 /// when they are longer. The row count is bounded from above by the largest id, which both
 /// backends find at the end of the primary key.
