@@ -641,6 +641,11 @@ fn load_batch_direct(
     let found = finish_now(find(&mut direct, &batch.target, batch.allow_duplicates, &batch.rows))?;
     let (mut leads, rejects) =
         decide(&batch.target, batch.allow_duplicates, batch.rows, &found, &mut Seen::default(), &mut next);
+    // The checkpoint first: it finds the job still this run's, so the rejects, which refer to
+    // it, are written under a job that exists (the unit runs with foreign keys off).
+    if !finish_now(store::checkpoint(&mut direct, batch.job_id, &batch.token, &next, batch.now, batch.until))? {
+        return Err(taken_over(batch.job_id));
+    }
     let first_id = lead_store::direct::next_id(conn)?;
     let mut new = lead_store::direct::NewLeads::new(conn, batch.started, batch.actor, "import", crate::leads::new_ref)?;
     for (id, (lead, line)) in (first_id..).zip(leads.iter_mut()) {
@@ -650,9 +655,6 @@ fn load_batch_direct(
     }
     new.finish().map_err(written_meanwhile)?;
     finish_now(store::insert_rejects(&mut direct, batch.job_id, &rejects))?;
-    if !finish_now(store::checkpoint(&mut direct, batch.job_id, &batch.token, &next, batch.now, batch.until))? {
-        return Err(taken_over(batch.job_id));
-    }
     Ok((next, leads))
 }
 

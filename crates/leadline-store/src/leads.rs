@@ -669,6 +669,7 @@ pub async fn history(conn: &mut Conn, lead_id: i64, after: Option<i64>, limit: i
 /// connection's statement cache; [`NewLeads`] prepares its multi-row inserts once per batch,
 /// as statements that read bound texts in place ([`crate::borrowed`]).
 pub mod direct {
+    use std::collections::BTreeSet;
     use std::sync::LazyLock;
     use std::sync::OnceLock;
 
@@ -679,7 +680,7 @@ pub mod direct {
 
     use super::{cells, fields_json, phones_json, Cell, COLUMNS, HISTORY_HEAD};
     use crate::borrowed::{Borrowed, Value};
-    use crate::{micros, Result};
+    use crate::{micros, Result, StoreError};
 
     /// Rows per statement when new leads, their history rows and phones are written many to a
     /// statement: the statement's fixed costs (opening its tables' and indexes' cursors,
@@ -745,12 +746,15 @@ pub mod direct {
         }
     }
 
+    /// Values a new lead is written with before its [`COLUMNS`]: its id and history head.
+    const LEAD_LEADING_VALUES: usize = 2;
+
     /// A new lead whose ref is taken is skipped, not refused, so the rest of its statement
     /// still goes in and the lead can be written again under another ref.
     static LEADS: LazyLock<Shape> = LazyLock::new(|| {
         Shape::new(
             format!("INSERT INTO leads (id, {HISTORY_HEAD}, {}) VALUES ", COLUMNS.join(", ")),
-            COLUMNS.len() + 2,
+            COLUMNS.len() + LEAD_LEADING_VALUES,
             " ON CONFLICT (ref) DO NOTHING",
         )
     });
@@ -796,6 +800,58 @@ pub mod direct {
         lead_statements: Prepared<'c>,
         history_statements: Prepared<'c>,
         phone_statements: Prepared<'c>,
+        parents: Vec<Parent>,
+    }
+
+    /// A foreign key of `leads`: the column's place among a written lead's values, the table
+    /// and column it refers to, and the values the new leads gave it.
+    struct Parent {
+        at: usize,
+        column: String,
+        table: String,
+        key: String,
+        values: BTreeSet<i64>,
+    }
+
+    impl Parent {
+        /// The foreign keys the schema declares on `leads`.
+        fn of_leads(conn: &Connection) -> Result<Vec<Parent>> {
+            let mut keys =
+                conn.prepare_cached(r#"SELECT "from", "table", "to" FROM pragma_foreign_key_list('leads')"#)?;
+            let keys = keys.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, Option<String>>(2)?)))?;
+            keys.map(|key| {
+                let (column, table, key): (String, String, Option<String>) = key?;
+                let at = COLUMNS.iter().position(|c| *c == column).ok_or_else(|| {
+                    StoreError::Writer(format!(
+                        "leads.{column} refers to {table} but is not a column new leads are written with"
+                    ))
+                })?;
+                // No column named: the parent's primary key.
+                let key = key.unwrap_or_else(|| "rowid".into());
+                Ok(Parent { at: LEAD_LEADING_VALUES + at, column, table, key, values: BTreeSet::new() })
+            })
+            .collect()
+        }
+
+        /// Fails naming the first value no row of the parent table has.
+        fn check(&self, conn: &Connection) -> Result<()> {
+            if self.values.is_empty() {
+                return Ok(());
+            }
+            // The values are integers, written into the text as such.
+            let list: Vec<String> = self.values.iter().map(i64::to_string).collect();
+            let sql =
+                format!(r#"SELECT "{}" FROM "{}" WHERE "{}" IN ({})"#, self.key, self.table, self.key, list.join(", "));
+            let mut found = conn.prepare(&sql)?;
+            let found = found.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<BTreeSet<i64>>>()?;
+            match self.values.difference(&found).next() {
+                None => Ok(()),
+                Some(missing) => Err(StoreError::ForeignKey(format!(
+                    "leads.{} refers to {} {missing}, which does not exist",
+                    self.column, self.table
+                ))),
+            }
+        }
     }
 
     impl<'c, 'a> NewLeads<'c, 'a> {
@@ -821,6 +877,7 @@ pub mod direct {
                 lead_statements: Prepared::default(),
                 history_statements: Prepared::default(),
                 phone_statements: Prepared::default(),
+                parents: Parent::of_leads(conn)?,
             })
         }
 
@@ -847,18 +904,23 @@ pub mod direct {
             Ok(id)
         }
 
-        /// Writes the leads, history rows and phones still held.
+        /// Writes the leads, history rows and phones still held, and checks that everything the
+        /// leads refer to (campaign, allocation, contact hours, …) exists: a bulk unit runs with
+        /// SQLite's foreign keys off ([`crate::writer::Writer::run_bulk`]), and one look-up per distinct
+        /// value here replaces one per lead there. (A phone refers to a lead written here.)
         pub fn finish(mut self) -> Result<()> {
             self.write_leads()?;
             self.write_histories()?;
-            self.write_phones()
+            self.write_phones()?;
+            self.parents.iter().try_for_each(|parent| parent.check(self.conn))
         }
 
         /// Inserts `leads`; returns how many went in (fewer when refs were taken).
         fn insert_leads(&mut self, leads: &[Held<'_>]) -> Result<usize> {
             let json: Vec<[String; 2]> =
                 leads.iter().map(|(_, _, lead)| [phones_json(&lead.phones), fields_json(&lead.fields)]).collect();
-            let mut values = Vec::with_capacity(leads.len() * (COLUMNS.len() + 2));
+            let width = COLUMNS.len() + LEAD_LEADING_VALUES;
+            let mut values = Vec::with_capacity(leads.len() * width);
             for ((id, head, lead), [phones, fields]) in leads.iter().zip(&json) {
                 values.extend([Value::Int(*id), Value::Int(*head)]);
                 values.extend(cells(lead).map(|cell| match cell {
@@ -868,6 +930,12 @@ pub mod direct {
                     Cell::Phones(_) => Value::Text(phones),
                     Cell::Fields(_) => Value::Text(fields),
                 }));
+                let row = &values[values.len() - width..];
+                for parent in &mut self.parents {
+                    if let Value::Int(value) = row[parent.at] {
+                        parent.values.insert(value);
+                    }
+                }
             }
             LEADS.write(self.conn, &mut self.lead_statements, &values)
         }

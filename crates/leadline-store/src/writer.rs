@@ -193,7 +193,11 @@ impl Writer {
     }
 
     /// Runs `work` as [`Writer::run`] does, for work that changes many pages at once (a list
-    /// import's batch): in a transaction of its own, with SQLite's statement journals in memory.
+    /// import's batch): in a transaction of its own, with SQLite's statement journals in memory
+    /// and **foreign keys off**, so `work` must make sure itself that every row it writes refers
+    /// to rows that exist ([`crate::leads::direct::NewLeads`] checks its leads' parents once for
+    /// the whole unit, where SQLite would look each row's up: a tenth of an import's writer).
+    ///
     /// A multi-row insert copies each page it changes into its statement journal first; past
     /// 64 KiB SQLite spills that journal to a temporary file, a system call and a kernel copy
     /// per page, unless `temp_store` is `MEMORY`. That setting is not the writer's default
@@ -341,6 +345,9 @@ fn serve(watched: Watched, queue: mpsc::Receiver<Box<dyn Unit>>, gate: Gate) {
     let mut checkpoint_at = WAL_LIMIT_BYTES;
     // A bulk unit met while a group was being gathered: it starts the next group.
     let mut carried: Option<Box<dyn Unit>> = None;
+    // Set while a bulk group may have left foreign keys off; no other group runs until they
+    // are back on.
+    let mut keys_off = false;
     while let Some(first) = carried.take().or_else(|| queue.recv().ok()) {
         let held = match gate.runtime.block_on(gate.pool.acquire()) {
             Ok(held) => held,
@@ -373,7 +380,11 @@ fn serve(watched: Watched, queue: mpsc::Receiver<Box<dyn Unit>>, gate: Gate) {
                     Err(_) => break,
                 }
             }
-            let outcome = if bulk { run_bulk_group(conn, &mut group) } else { run_group(conn, &mut group) };
+            let outcome = if bulk {
+                run_bulk_group(conn, &mut group, &mut keys_off)
+            } else {
+                keys_back_on(conn, &mut keys_off).and_then(|()| run_group(conn, &mut group))
+            };
             let failure = outcome.err().map(|e| e.to_string());
             group.into_iter().for_each(|unit| unit.finish(failure.as_deref()));
             if held_since.elapsed() < HOLD_AT_MOST {
@@ -418,17 +429,33 @@ fn run_group(conn: &Connection, group: &mut [Box<dyn Unit>]) -> rusqlite::Result
     outcome
 }
 
-/// Runs a group of one bulk unit with statement journals in memory (`temp_store = MEMORY`,
-/// set between transactions; the writer has no temporary tables, so no schema is dropped).
-fn run_bulk_group(conn: &Connection, group: &mut [Box<dyn Unit>]) -> rusqlite::Result<()> {
+/// Runs a group of one bulk unit with statement journals in memory (`temp_store = MEMORY`; the
+/// writer has no temporary tables, so no schema is dropped) and foreign keys off, both set
+/// between transactions (inside one SQLite ignores them) and put back after.
+fn run_bulk_group(conn: &Connection, group: &mut [Box<dyn Unit>], keys_off: &mut bool) -> rusqlite::Result<()> {
     // Pragmas take effect when prepared, so these are not kept prepared.
-    conn.execute_batch("PRAGMA temp_store = MEMORY")?;
-    let outcome = run_group(conn, group);
+    *keys_off = true;
+    let outcome = conn
+        .execute_batch("PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF")
+        .and_then(|()| run_group(conn, group));
     if let Err(error) = conn.execute_batch("PRAGMA temp_store = DEFAULT") {
         // The group's outcome stands; only later small units pay, in speed.
         tracing::warn!(%error, "the writer could not put its statement journals back on their default");
     }
+    if let Err(error) = keys_back_on(conn, keys_off) {
+        tracing::warn!(%error, "the writer could not turn foreign keys back on; the next group tries again first");
+    }
     outcome
+}
+
+/// Turns foreign keys back on after a bulk group left them off; an error here fails the group
+/// about to run, which would otherwise write unchecked.
+fn keys_back_on(conn: &Connection, keys_off: &mut bool) -> rusqlite::Result<()> {
+    if *keys_off {
+        conn.execute_batch("PRAGMA foreign_keys = ON")?;
+        *keys_off = false;
+    }
+    Ok(())
 }
 
 fn rollback(conn: &Connection) {

@@ -36,13 +36,14 @@ fn redraw() -> String {
     format!("Z{:07}", DRAWN.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Writes `leads` as one unit, ids from the next free one on; returns them with their ids.
+/// Writes `leads` as one bulk unit, as the import does, ids from the next free one on; returns
+/// them with their ids.
 async fn write(store: &Store, mut leads: Vec<Lead>) -> Result<Vec<(i64, Lead)>, StoreError> {
     let actor = Actor { key_id: None, api: Api::Native };
     store
         .writer()
         .expect("a SQLite file has a direct writer")
-        .run(move |conn: &DirectConn| {
+        .run_bulk(move |conn: &DirectConn| {
             let first = direct::next_id(conn)?;
             let mut new = NewLeads::new(conn, Timestamp::from_second(1_700_000_000).unwrap(), actor, "import", redraw)?;
             for (id, lead) in (first..).zip(leads.iter_mut()) {
@@ -116,6 +117,86 @@ async fn taken_refs_are_drawn_again_and_every_lead_keeps_its_phones_and_history(
     .unwrap();
     assert_eq!(heads.len(), 70);
     assert!(heads.iter().all(|(id, owner)| id == owner), "each lead's history head is its own row");
+}
+
+/// A template, campaign 1 on it, and allocation 1 in that campaign.
+async fn campaign(store: &Store) {
+    let mut tx = store.begin().await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO campaign_templates (id, name, fields) VALUES (1, 'template', '[]'); \
+         INSERT INTO campaigns (id, template_id, name) VALUES (1, 1, 'campaign'); \
+         INSERT INTO allocations (id, campaign_id, name, active) VALUES (1, 1, 'allocation', 1);",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// The lead's field behind a column of `leads` that refers to another table.
+fn reference<'a>(lead: &'a mut Lead, column: &str) -> &'a mut Option<i64> {
+    match column {
+        "vertical_id" => &mut lead.vertical_id,
+        "campaign_id" => &mut lead.campaign_id,
+        "allocation_id" => &mut lead.allocation_id,
+        "contact_hours_id" => &mut lead.contact_hours_id,
+        "queue_id" => &mut lead.queue_id,
+        "queue_status_id" => &mut lead.queue_status_id,
+        "quality_id" => &mut lead.quality_id,
+        "industry_id" => &mut lead.industry_id,
+        "source_id" => &mut lead.source_id,
+        "company_id" => &mut lead.company_id,
+        "contact_id" => &mut lead.contact_id,
+        "company_lead_contact_id" => &mut lead.company_lead_contact_id,
+        "owner_user_id" => &mut lead.owner_user_id,
+        "type_id" => &mut lead.type_id,
+        "subtype_id" => &mut lead.subtype_id,
+        "stage_id" => &mut lead.stage_id,
+        "stage_reason_id" => &mut lead.stage_reason_id,
+        "channel_id" => &mut lead.channel_id,
+        other => panic!("leads.{other} is a foreign key this test does not know: add it here"),
+    }
+}
+
+async fn rows_in(store: &Store, table: &str) -> i64 {
+    let mut conn = store.read().await.unwrap();
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut *conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_lead_referring_to_anything_missing_fails_the_unit_naming_it_though_foreign_keys_are_off() {
+    let scratch = scratch().await;
+    let store = &scratch.store;
+    campaign(store).await;
+    let in_campaign = |n: usize| {
+        let mut lead = lead(&format!("P{n:07}"), n);
+        lead.campaign_id = Some(1);
+        lead.allocation_id = Some(1);
+        lead
+    };
+    // Every foreign key the schema declares on leads, each given a missing value on one lead
+    // of a full statement.
+    let mut conn = store.read().await.unwrap();
+    let keys: Vec<(String, String)> = sqlx::query_as(r#"SELECT "from", "table" FROM pragma_foreign_key_list('leads')"#)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    assert!(keys.len() >= 3, "{keys:?}");
+    for (column, table) in &keys {
+        let mut leads: Vec<Lead> = (0..40).map(in_campaign).collect();
+        let missing = 999;
+        *reference(&mut leads[9], column) = Some(missing);
+        let error = write(store, leads).await.unwrap_err();
+        let StoreError::ForeignKey(detail) = &error else { panic!("{column}: {error:?}") };
+        assert_eq!(detail, &format!("leads.{column} refers to {table} {missing}, which does not exist"));
+        for table in ["leads", "lead_phones", "lead_history"] {
+            assert_eq!(rows_in(store, table).await, 0, "{table} keeps nothing of the failed unit ({column})");
+        }
+    }
+    // Parents that exist pass.
+    let written = write(store, (0..40).map(in_campaign).collect()).await.unwrap();
+    assert_eq!((written.len() as i64, rows_in(store, "leads").await), (40, 40));
 }
 
 #[tokio::test]

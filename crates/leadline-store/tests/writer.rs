@@ -157,24 +157,25 @@ async fn the_wal_is_copied_back_and_reused_under_steady_writes() {
 }
 
 #[tokio::test]
-async fn a_bulk_unit_keeps_its_statement_journals_in_memory_and_the_units_around_it_do_not() {
+async fn a_bulk_unit_keeps_its_statement_journals_in_memory_and_foreign_keys_off_and_the_units_around_it_do_not() {
     let scratch = scratch().await;
     let writer = scratch.store.writer().unwrap();
-    fn temp_store(conn: &leadline_store::DirectConn) -> Result<i64, StoreError> {
-        Ok(conn.query_row("PRAGMA temp_store", [], |row| row.get(0))?)
+    /// `temp_store` (0: the default, 2: memory) and `foreign_keys` (1: on).
+    fn settings(conn: &leadline_store::DirectConn) -> Result<(i64, i64), StoreError> {
+        let read = |pragma: &str| conn.query_row(&format!("PRAGMA {pragma}"), [], |row| row.get(0));
+        Ok((read("temp_store")?, read("foreign_keys")?))
     }
     // Queued together, so a bulk unit arrives while a group is being gathered and after it.
     for _ in 0..20 {
-        let (before, bulk, after) =
-            tokio::join!(writer.run(temp_store), writer.run_bulk(temp_store), writer.run(temp_store));
-        assert_eq!((before.unwrap(), bulk.unwrap(), after.unwrap()), (0, 2, 0), "0: the default, 2: memory");
+        let (before, bulk, after) = tokio::join!(writer.run(settings), writer.run_bulk(settings), writer.run(settings));
+        assert_eq!((before.unwrap(), bulk.unwrap(), after.unwrap()), ((0, 1), (2, 0), (0, 1)));
     }
-    // A failed bulk unit sets the journals back too.
+    // A failed bulk unit sets both back too.
     let failed = writer.run_bulk(|conn| {
         insert_item(conn, 1)?;
         Err::<(), _>(StoreError::Writer("refused".into()))
     });
     assert!(failed.await.is_err());
-    assert_eq!(writer.run(temp_store).await.unwrap(), 0);
+    assert_eq!(writer.run(settings).await.unwrap(), (0, 1));
     assert!(item_ids(&scratch.store).await.is_empty(), "the failed bulk unit wrote nothing");
 }
