@@ -221,17 +221,20 @@ impl Rows {
             )));
         }
         for (i, field) in record.iter().enumerate() {
+            // Named only for an error: this runs for every field of every row, twice.
             let column =
-                self.header.get(i).map(|h| format!("column `{h}`")).unwrap_or_else(|| format!("column {}", i + 1));
+                || self.header.get(i).map(|h| format!("column `{h}`")).unwrap_or_else(|| format!("column {}", i + 1));
             if field.len() > MAX_FIELD_BYTES {
                 return Err(file_error(format!(
-                    "line {line}, {column}: the field has {} bytes, more than the limit of {MAX_FIELD_BYTES}",
+                    "line {line}, {}: the field has {} bytes, more than the limit of {MAX_FIELD_BYTES}",
+                    column(),
                     field.len()
                 )));
             }
             if let Err(e) = std::str::from_utf8(field) {
                 return Err(file_error(format!(
-                    "line {line}, {column}: byte 0x{:02X} is not UTF-8 text; save the file as UTF-8",
+                    "line {line}, {}: byte 0x{:02X} is not UTF-8 text; save the file as UTF-8",
+                    column(),
                     field[e.valid_up_to()]
                 )));
             }

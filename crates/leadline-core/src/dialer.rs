@@ -140,17 +140,27 @@ pub fn target_of(field: &TemplateField) -> Target {
     if field.kind == "phone" {
         return Target::Phone;
     }
-    let key: String = field.name.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
-    match key.as_str() {
-        "name" | "fullname" => Target::Name,
-        "firstname" | "givenname" => Target::FirstName,
-        "lastname" | "surname" | "familyname" => Target::LastName,
-        "streetaddress" | "address" | "address1" => Target::Address1,
-        "city" | "suburb" | "town" => Target::City,
-        "state" | "province" => Target::State,
-        "postcode" | "postalcode" | "zip" | "zipcode" => Target::PostalCode,
-        "country" => Target::Country,
-        "email" | "emailaddress" => Target::Email,
+    // The key is built on the stack: this runs for every template field of every row loaded.
+    // A name with a letter or digit outside ASCII, or longer than any alias, is no alias.
+    let mut key = [0u8; 16];
+    let mut len = 0;
+    for c in field.name.chars().filter(|c| c.is_alphanumeric()) {
+        if !c.is_ascii() || len == key.len() {
+            return Target::Custom;
+        }
+        key[len] = c.to_ascii_lowercase() as u8;
+        len += 1;
+    }
+    match &key[..len] {
+        b"name" | b"fullname" => Target::Name,
+        b"firstname" | b"givenname" => Target::FirstName,
+        b"lastname" | b"surname" | b"familyname" => Target::LastName,
+        b"streetaddress" | b"address" | b"address1" => Target::Address1,
+        b"city" | b"suburb" | b"town" => Target::City,
+        b"state" | b"province" => Target::State,
+        b"postcode" | b"postalcode" | b"zip" | b"zipcode" => Target::PostalCode,
+        b"country" => Target::Country,
+        b"email" | b"emailaddress" => Target::Email,
         _ => Target::Custom,
     }
 }
@@ -452,6 +462,23 @@ mod tests {
         .iter()
         .map(|(n, k)| TemplateField { name: n.to_string(), kind: k.to_string() })
         .collect()
+    }
+
+    #[test]
+    fn template_field_names_fill_columns_whatever_their_case_spaces_and_underscores() {
+        let target = |name: &str, kind: &str| target_of(&TemplateField { name: name.into(), kind: kind.into() });
+        assert_eq!(target("Given Name", "text"), Target::FirstName);
+        assert_eq!(target("family_name", "text"), Target::LastName);
+        assert_eq!(target("E-mail Address", "text"), Target::Email);
+        assert_eq!(target("ZIP code", "text"), Target::PostalCode);
+        assert_eq!(target("Street Address", "text"), Target::Address1);
+        assert_eq!(target("Address 1", "text"), Target::Address1);
+        assert_eq!(target("Mobile", "phone"), Target::Phone);
+        // No alias: another word, a letter outside ASCII, a name longer than any alias.
+        assert_eq!(target("Colour", "text"), Target::Custom);
+        assert_eq!(target("Cíty", "text"), Target::Custom);
+        assert_eq!(target("Street Address Of The Lead", "text"), Target::Custom);
+        assert_eq!(target("", "text"), Target::Custom);
     }
 
     fn record(value: Value) -> DialerRecord {
