@@ -26,7 +26,8 @@ use leadline_core::DomainError;
 use leadline_store::exec::finish_now;
 use leadline_store::imports::{self as store, Checkpoint, Job, NewJob, Reject};
 use leadline_store::leads as lead_store;
-use leadline_store::{Backend, Conn, Direct, DirectConn, Exec, StoreError};
+use leadline_store::writer::Bulk;
+use leadline_store::{Backend, Conn, Direct, Exec, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -636,10 +637,11 @@ struct DirectBatch {
 }
 
 fn load_batch_direct(
-    conn: &DirectConn,
+    bulk: Bulk<'_>,
     batch: DirectBatch,
     mut next: Checkpoint,
 ) -> Result<(Checkpoint, Vec<(Lead, i64)>)> {
+    let conn = bulk.conn();
     let mut direct = Direct::new(conn);
     let found = finish_now(find(&mut direct, &batch.target, batch.allow_duplicates, &batch.rows))?;
     let (mut leads, rejects) =
@@ -650,7 +652,7 @@ fn load_batch_direct(
         return Err(taken_over(batch.job_id));
     }
     let first_id = lead_store::direct::next_id(conn)?;
-    let mut new = lead_store::direct::NewLeads::new(conn, batch.started, batch.actor, "import", crate::leads::new_ref)?;
+    let mut new = lead_store::direct::NewLeads::new(bulk, batch.started, batch.actor, "import", crate::leads::new_ref)?;
     for (id, (lead, line)) in (first_id..).zip(leads.iter_mut()) {
         // The lead's insert names its history's head, so the history row's id comes first.
         let head = new.history(id, import_history(batch.job_id, *line))?;
@@ -753,7 +755,7 @@ async fn load(
                         now: app.now(),
                         until,
                     };
-                    let (reached, written) = writer.run_bulk(move |conn| load_batch_direct(conn, batch, next)).await?;
+                    let (reached, written) = writer.run_bulk(move |bulk| load_batch_direct(bulk, batch, next)).await?;
                     next = reached;
                     // The written leads come back to be freed here: on the writer, freeing
                     // them took a twentieth of its instructions per row.

@@ -680,6 +680,7 @@ pub mod direct {
 
     use super::{cells, fields_json, phones_json, Cell, COLUMNS, HISTORY_HEAD};
     use crate::borrowed::{Borrowed, Value};
+    use crate::writer::Bulk;
     use crate::{micros, Result, StoreError};
 
     /// Rows per statement when new leads, their history rows and phones are written many to a
@@ -750,18 +751,25 @@ pub mod direct {
     const LEAD_LEADING_VALUES: usize = 2;
 
     /// A new lead whose ref is taken is skipped, not refused, so the rest of its statement
-    /// still goes in and the lead can be written again under another ref.
+    /// still goes in and the lead can be written again under another ref. Any other refusal
+    /// rolls the bulk unit back (`OR ROLLBACK`: no statement journal; see [`Bulk`]), as do
+    /// those of the phones and history rows.
     static LEADS: LazyLock<Shape> = LazyLock::new(|| {
         Shape::new(
-            format!("INSERT INTO leads (id, {HISTORY_HEAD}, {}) VALUES ", COLUMNS.join(", ")),
+            format!("INSERT OR ROLLBACK INTO leads (id, {HISTORY_HEAD}, {}) VALUES ", COLUMNS.join(", ")),
             COLUMNS.len() + LEAD_LEADING_VALUES,
             " ON CONFLICT (ref) DO NOTHING",
         )
     });
-    static PHONES: LazyLock<Shape> =
-        LazyLock::new(|| Shape::new("INSERT INTO lead_phones (lead_id, position, phone) VALUES ".into(), 3, ""));
+    static PHONES: LazyLock<Shape> = LazyLock::new(|| {
+        Shape::new("INSERT OR ROLLBACK INTO lead_phones (lead_id, position, phone) VALUES ".into(), 3, "")
+    });
     static HISTORIES: LazyLock<Shape> = LazyLock::new(|| {
-        Shape::new("INSERT INTO lead_history (id, lead_id, at, key_id, api, action, changes) VALUES ".into(), 7, "")
+        Shape::new(
+            "INSERT OR ROLLBACK INTO lead_history (id, lead_id, at, key_id, api, action, changes) VALUES ".into(),
+            7,
+            "",
+        )
     });
 
     /// The id the next new lead gets: past every live and archived lead, as [`super::insert`]
@@ -780,7 +788,8 @@ pub mod direct {
     /// A new lead waiting to be written: its id, its history's head, the lead.
     type Held<'a> = (i64, i64, &'a mut Lead);
 
-    /// Inserts new leads with their phones and first history rows, each kind held and written
+    /// Inserts new leads with their phones and first history rows in a bulk unit (a refusal
+    /// rolls the unit's transaction back: see [`Bulk`]), each kind held and written
     /// [`ROWS_PER_STATEMENT`] to a statement. History rows are written under ids handed out
     /// here, so a lead can name its history's head before that row is written; a lead's
     /// phones are held only once the lead is written, since they refer to it. A lead whose ref
@@ -857,12 +866,13 @@ pub mod direct {
     impl<'c, 'a> NewLeads<'c, 'a> {
         /// Every history row written here is stamped `at`, by `actor`, as `action`.
         pub fn new(
-            conn: &'c Connection,
+            bulk: Bulk<'c>,
             at: Timestamp,
             actor: Actor,
             action: &'a str,
             redraw: fn() -> String,
         ) -> Result<NewLeads<'c, 'a>> {
+            let conn = bulk.conn();
             let next_history_id = conn.prepare_cached(NEXT_HISTORY_ID)?.query_row([], |row| row.get(0))?;
             Ok(NewLeads {
                 conn,
@@ -906,7 +916,7 @@ pub mod direct {
 
         /// Writes the leads, history rows and phones still held, and checks that everything the
         /// leads refer to (campaign, allocation, contact hours, …) exists: a bulk unit runs with
-        /// SQLite's foreign keys off ([`crate::writer::Writer::run_bulk`]), and one look-up per distinct
+        /// SQLite's foreign keys off ([`Bulk`]), and one look-up per distinct
         /// value here replaces one per lead there. (A phone refers to a lead written here.)
         pub fn finish(mut self) -> Result<()> {
             self.write_leads()?;

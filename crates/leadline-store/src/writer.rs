@@ -193,10 +193,8 @@ impl Writer {
     }
 
     /// Runs `work` as [`Writer::run`] does, for work that changes many pages at once (a list
-    /// import's batch): in a transaction of its own, with SQLite's statement journals in memory
-    /// and **foreign keys off**, so `work` must make sure itself that every row it writes refers
-    /// to rows that exist ([`crate::leads::direct::NewLeads`] checks its leads' parents once for
-    /// the whole unit, where SQLite would look each row's up: a tenth of an import's writer).
+    /// import's batch), on a [`Bulk`] connection: alone in its transaction, with SQLite's
+    /// statement journals in memory (for statements that still need one) and foreign keys off.
     ///
     /// A multi-row insert copies each page it changes into its statement journal first; past
     /// 64 KiB SQLite spills that journal to a temporary file, a system call and a kernel copy
@@ -207,9 +205,9 @@ impl Writer {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(Bulk<'_>) -> Result<T, E> + Send + 'static,
     {
-        self.queue(true, work).await
+        self.queue(true, move |conn: &Connection| work(Bulk { conn })).await
     }
 
     async fn queue<T, E, F>(&self, bulk: bool, work: F) -> Result<T, E>
@@ -224,6 +222,28 @@ impl Writer {
             return Err(StoreError::Writer("the writer thread has stopped".into()).into());
         }
         answer.await.unwrap_or_else(|_| Err(StoreError::Writer("the writer thread has stopped".into()).into()))
+    }
+}
+
+/// The writer's connection inside a bulk unit ([`Writer::run_bulk`]), which only the writer
+/// hands out. Two things differ from an ordinary unit, and work written for one relies on them:
+///
+/// - The unit is alone in its transaction, so a statement may end the whole transaction when it
+///   is refused (`INSERT OR ROLLBACK`), after which the unit must return its error. Such a
+///   statement needs no statement journal: SQLite keeps one for a multi-row insert that may
+///   stop halfway (the default `ABORT`), copying every page it changes (a tenth of an import's
+///   writer).
+/// - Foreign keys are off, so the unit makes sure itself that every row it writes refers to
+///   rows that exist ([`crate::leads::direct::NewLeads`] checks its leads' parents once per
+///   distinct value, where SQLite looked each row's up).
+#[derive(Clone, Copy)]
+pub struct Bulk<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> Bulk<'c> {
+    pub fn conn(&self) -> &'c Connection {
+        self.conn
     }
 }
 

@@ -9,7 +9,8 @@ use jiff::Timestamp;
 use leadline_core::history::{Actor, Api};
 use leadline_core::lead::{Lead, LeadInput};
 use leadline_store::leads::direct::{self, NewLeads};
-use leadline_store::{DirectConn, Store, StoreError};
+use leadline_store::writer::Bulk;
+use leadline_store::{Store, StoreError};
 
 mod common;
 
@@ -43,9 +44,9 @@ async fn write(store: &Store, mut leads: Vec<Lead>) -> Result<Vec<(i64, Lead)>, 
     store
         .writer()
         .expect("a SQLite file has a direct writer")
-        .run_bulk(move |conn: &DirectConn| {
-            let first = direct::next_id(conn)?;
-            let mut new = NewLeads::new(conn, Timestamp::from_second(1_700_000_000).unwrap(), actor, "import", redraw)?;
+        .run_bulk(move |bulk: Bulk<'_>| {
+            let first = direct::next_id(bulk.conn())?;
+            let mut new = NewLeads::new(bulk, Timestamp::from_second(1_700_000_000).unwrap(), actor, "import", redraw)?;
             for (id, lead) in (first..).zip(leads.iter_mut()) {
                 let head = new.history(id, format!(r#"{{"row":{id}}}"#))?;
                 new.lead(id, head, lead)?;
@@ -227,4 +228,10 @@ async fn an_external_id_taken_in_a_full_statement_fails_the_unit_and_writes_noth
             sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut *conn).await.unwrap();
         assert_eq!(rows, 0, "{table} keeps nothing of the failed unit");
     }
+    drop(conn);
+    // The refusal ended the unit's transaction (`OR ROLLBACK`); the writer goes on with the next.
+    let mut leads: Vec<Lead> = (0..40).map(|n| lead(&format!("F{n:07}"), n)).collect();
+    leads.iter_mut().for_each(|lead| lead.campaign_id = Some(1));
+    assert_eq!(write(store, leads).await.unwrap().len(), 40);
+    assert_eq!(rows_in(store, "lead_phones").await, 80);
 }

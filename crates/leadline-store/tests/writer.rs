@@ -167,12 +167,13 @@ async fn a_bulk_unit_keeps_its_statement_journals_in_memory_and_foreign_keys_off
     }
     // Queued together, so a bulk unit arrives while a group is being gathered and after it.
     for _ in 0..20 {
-        let (before, bulk, after) = tokio::join!(writer.run(settings), writer.run_bulk(settings), writer.run(settings));
+        let (before, bulk, after) =
+            tokio::join!(writer.run(settings), writer.run_bulk(|bulk| settings(bulk.conn())), writer.run(settings));
         assert_eq!((before.unwrap(), bulk.unwrap(), after.unwrap()), ((0, 1), (2, 0), (0, 1)));
     }
     // A failed bulk unit sets both back too.
-    let failed = writer.run_bulk(|conn| {
-        insert_item(conn, 1)?;
+    let failed = writer.run_bulk(|bulk| {
+        insert_item(bulk.conn(), 1)?;
         Err::<(), _>(StoreError::Writer("refused".into()))
     });
     assert!(failed.await.is_err());
