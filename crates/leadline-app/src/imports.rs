@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use leadline_core::dialer::{dnc_forms, phone_country, PhoneCountry};
+use leadline_core::dialer::{any_dnc_form, dnc_forms, phone_country, PhoneCountry};
 use leadline_core::history::{Actor, Api};
 use leadline_core::import::{phone_key, Plan};
 use leadline_core::lead::{draw_ref, Lead, REF_RANDOM_LEN};
@@ -424,11 +424,12 @@ fn parse(
     }
 }
 
-/// Phones and external ids a dry run has seen, as small keys (no text kept).
+/// Phones and external ids a dry run (or a batch) has seen, as small keys (no text kept), in
+/// sets with a fast hash: every row asks them.
 #[derive(Default)]
 struct Seen {
-    phones: HashSet<u64>,
-    external_ids: HashSet<u64>,
+    phones: foldhash::HashSet<u64>,
+    external_ids: foldhash::HashSet<u64>,
 }
 
 fn text_key(text: &str) -> u64 {
@@ -515,8 +516,11 @@ fn decide(
                 continue;
             }
         };
-        let listed =
-            lead.phones.iter().find(|p| dnc_forms(p.as_str(), target.country).iter().any(|f| found.dnc.contains(f)));
+        let listed = if found.dnc.is_empty() {
+            None
+        } else {
+            lead.phones.iter().find(|p| any_dnc_form(p.as_str(), target.country, |form| found.dnc.contains(form)))
+        };
         if let Some(phone) = listed {
             counts.rejected_dnc += 1;
             rejects.push(reject(format!("phone {phone} is on a do-not-call list")));

@@ -117,6 +117,29 @@ pub fn dnc_forms(phone: &str, country: Option<&PhoneCountry>) -> Vec<String> {
     forms
 }
 
+/// Whether `listed` holds any of [`dnc_forms`]' forms of `phone`, asked without allocating: a
+/// list import asks this for every phone it loads.
+pub fn any_dnc_form(phone: &str, country: Option<&PhoneCountry>, mut listed: impl FnMut(&str) -> bool) -> bool {
+    if listed(phone) {
+        return true;
+    }
+    let Some((country, national)) = country.and_then(|c| Some((c, phone.strip_prefix(c.calling_code)?))) else {
+        return false;
+    };
+    let mut trunk_form = [0u8; 64];
+    let length = country.trunk_prefix.len() + national.len();
+    let with_trunk = match trunk_form.get_mut(..length) {
+        Some(form) => {
+            let (prefix, rest) = form.split_at_mut(country.trunk_prefix.len());
+            prefix.copy_from_slice(country.trunk_prefix.as_bytes());
+            rest.copy_from_slice(national.as_bytes());
+            listed(std::str::from_utf8(form).unwrap_or_default())
+        }
+        None => listed(&format!("{}{national}", country.trunk_prefix)),
+    };
+    with_trunk || listed(national)
+}
+
 /// Which lead attribute a template field fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -517,6 +540,23 @@ mod tests {
     fn a_number_is_looked_up_on_dnc_lists_in_each_way_it_may_be_written() {
         assert_eq!(dnc_forms("61390000000", phone_country("AU")), vec!["61390000000", "0390000000", "390000000"]);
         assert_eq!(dnc_forms("0390000000", None), vec!["0390000000"]);
+        // Asked without allocating, the same forms answer.
+        let au = phone_country("AU");
+        for (phone, country) in [("61390000000", au), ("0390000000", None), ("61390000000", None), ("4412345", au)] {
+            let forms = dnc_forms(phone, country);
+            for form in &forms {
+                assert!(any_dnc_form(phone, country, |f| f == form), "{phone}: {form}");
+            }
+            let mut asked = Vec::new();
+            assert!(!any_dnc_form(phone, country, |f| {
+                asked.push(f.to_string());
+                false
+            }));
+            asked.sort();
+            let mut expected = forms.clone();
+            expected.sort();
+            assert_eq!(asked, expected, "{phone}: every form is asked, and nothing else");
+        }
     }
 
     #[test]
