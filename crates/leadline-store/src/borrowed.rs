@@ -92,7 +92,9 @@ impl<'c> Borrowed<'c> {
             // it outlives this call, and `execute` clears the bindings before returning.
             let code = unsafe {
                 match value {
-                    Value::Null => ffi::sqlite3_bind_null(statement, index),
+                    // Already NULL: a new statement's parameters are, and `execute` clears them
+                    // after every run. (A new lead's row is half NULLs.)
+                    Value::Null => continue,
                     Value::Int(int) => ffi::sqlite3_bind_int64(statement, index, int),
                     Value::Text(text) => ffi::sqlite3_bind_text64(
                         statement,
@@ -198,6 +200,24 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(insert.execute([Value::Int(2), Value::Text("free")]).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_null_after_a_value_is_stored_as_null_whether_the_run_before_succeeded_or_not() {
+        let conn = connection();
+        let mut insert = Borrowed::prepare(&conn, "INSERT INTO t (id, name, n) VALUES (?1, ?2, ?3)").unwrap();
+        insert.execute([Value::Int(1), Value::Text("one"), Value::Int(10)]).unwrap();
+        insert.execute([Value::Int(2), Value::Null, Value::Null]).unwrap();
+        assert!(insert.execute([Value::Int(3), Value::Text("one"), Value::Int(30)]).is_err(), "name is taken");
+        insert.execute([Value::Int(4), Value::Null, Value::Null]).unwrap();
+        let rows: Vec<(i64, Option<String>, Option<i64>)> = conn
+            .prepare("SELECT id, name, n FROM t ORDER BY id")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [(1, Some("one".into()), Some(10)), (2, None, None), (4, None, None)]);
     }
 
     #[test]
