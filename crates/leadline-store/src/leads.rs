@@ -942,8 +942,16 @@ pub mod direct {
                 }));
                 let row = &values[values.len() - width..];
                 for parent in &mut self.parents {
-                    if let Value::Int(value) = row[parent.at] {
-                        parent.values.insert(value);
+                    match row[parent.at] {
+                        Value::Int(value) => _ = parent.values.insert(value),
+                        Value::Null => {}
+                        // Only whole-number keys are checked; a text here would go unchecked.
+                        Value::Text(_) => {
+                            return Err(StoreError::Writer(format!(
+                                "leads.{} refers to {} but is written as text",
+                                parent.column, parent.table
+                            )))
+                        }
                     }
                 }
             }
