@@ -155,6 +155,16 @@ mod tests {
         conn
     }
 
+    /// The rows of `t` in id order.
+    fn stored(conn: &Connection) -> Vec<(i64, Option<String>, Option<i64>)> {
+        conn.prepare("SELECT id, name, n FROM t ORDER BY id")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     #[test]
     fn texts_bound_in_place_are_stored_whole_after_their_owner_is_gone() {
         let conn = connection();
@@ -174,16 +184,10 @@ mod tests {
             ];
             assert_eq!(insert.execute(values).unwrap(), 2);
         }
-        let rows: Vec<(i64, String, Option<i64>)> = conn
-            .prepare("SELECT id, name, n FROM t ORDER BY id")
-            .unwrap()
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let rows = stored(&conn);
         assert_eq!(rows.len(), 6);
-        assert_eq!(rows[4], (5, "first 2".to_string(), None));
-        assert_eq!(rows[5], (6, "second 2".to_string(), Some(2)));
+        assert_eq!(rows[4], (5, Some("first 2".to_string()), None));
+        assert_eq!(rows[5], (6, Some("second 2".to_string()), Some(2)));
     }
 
     #[test]
@@ -210,14 +214,7 @@ mod tests {
         insert.execute([Value::Int(2), Value::Null, Value::Null]).unwrap();
         assert!(insert.execute([Value::Int(3), Value::Text("one"), Value::Int(30)]).is_err(), "name is taken");
         insert.execute([Value::Int(4), Value::Null, Value::Null]).unwrap();
-        let rows: Vec<(i64, Option<String>, Option<i64>)> = conn
-            .prepare("SELECT id, name, n FROM t ORDER BY id")
-            .unwrap()
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(rows, [(1, Some("one".into()), Some(10)), (2, None, None), (4, None, None)]);
+        assert_eq!(stored(&conn), [(1, Some("one".into()), Some(10)), (2, None, None), (4, None, None)]);
     }
 
     #[test]
