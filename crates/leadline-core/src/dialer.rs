@@ -104,21 +104,21 @@ pub fn normalize_phone(text: &str, country: Option<&PhoneCountry>) -> Result<Pho
     Phone::parse(&normalized)
 }
 
-/// The ways a normalized number may have been written on a do-not-call list: as stored, and,
-/// for a number in the template country, in national form with its trunk prefix.
+/// The ways a normalized number may have been written on a do-not-call list, in the order
+/// [`any_dnc_form`] asks them.
 pub fn dnc_forms(phone: &str, country: Option<&PhoneCountry>) -> Vec<String> {
-    let mut forms = vec![phone.to_string()];
-    if let Some(country) = country {
-        if let Some(national) = phone.strip_prefix(country.calling_code) {
-            forms.push(format!("{}{national}", country.trunk_prefix));
-            forms.push(national.to_string());
-        }
-    }
+    let mut forms = Vec::new();
+    any_dnc_form(phone, country, |form| {
+        forms.push(form.to_string());
+        false
+    });
     forms
 }
 
-/// Whether `listed` holds any of [`dnc_forms`]' forms of `phone`, asked without allocating: a
-/// list import asks this for every phone it loads.
+/// Whether `listed` holds any of the ways a normalized number may have been written on a
+/// do-not-call list: as stored, and, for a number in the template country, in national form
+/// with and without its trunk prefix. Asked without allocating: a list import asks this for
+/// every phone it loads.
 pub fn any_dnc_form(phone: &str, country: Option<&PhoneCountry>, mut listed: impl FnMut(&str) -> bool) -> bool {
     if listed(phone) {
         return true;
