@@ -194,7 +194,7 @@ impl Meter {
         Meter {
             ticks: cpu_ticks(),
             cpu: cpu_time(None),
-            writer_cpu: cpu_time(Some(leadline_store::writer::WRITER_THREAD)),
+            writer_cpu: cpu_time(Some(leadline_store::sqlite::writer::WRITER_THREAD)),
         }
     }
 
@@ -208,7 +208,7 @@ impl Meter {
         Usage {
             stolen,
             cpu: since(self.cpu, cpu_time(None)),
-            writer_cpu: since(self.writer_cpu, cpu_time(Some(leadline_store::writer::WRITER_THREAD))),
+            writer_cpu: since(self.writer_cpu, cpu_time(Some(leadline_store::sqlite::writer::WRITER_THREAD))),
         }
     }
 }

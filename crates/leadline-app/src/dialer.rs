@@ -13,8 +13,8 @@ use leadline_core::history::{Api, Changes};
 use leadline_core::lead::Lead;
 use leadline_core::schedule::Schedule;
 use leadline_store::dialer::{self as store, Setup, Template};
-use leadline_store::exec::finish_now;
 use leadline_store::leads::{self as lead_store, NewHistory};
+use leadline_store::sqlite::direct::finish_now;
 use leadline_store::{Conn, Direct, Exec, StoreError};
 use serde_json::json;
 

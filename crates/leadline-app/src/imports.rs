@@ -23,10 +23,10 @@ use leadline_core::history::{Actor, Api};
 use leadline_core::import::{phone_key, Plan};
 use leadline_core::lead::{draw_ref, Lead, REF_RANDOM_LEN};
 use leadline_core::DomainError;
-use leadline_store::exec::finish_now;
 use leadline_store::imports::{self as store, Checkpoint, Job, NewJob, Reject};
-use leadline_store::leads as lead_store;
-use leadline_store::writer::Bulk;
+use leadline_store::sqlite::direct::finish_now;
+use leadline_store::sqlite::new_leads;
+use leadline_store::sqlite::writer::Bulk;
 use leadline_store::{Backend, Conn, Direct, Exec, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -655,8 +655,8 @@ fn load_batch_direct(
     if !finish_now(store::checkpoint(&mut direct, batch.job_id, &batch.token, &next, batch.now, batch.until))? {
         return Err(taken_over(batch.job_id));
     }
-    let first_id = lead_store::direct::next_id(conn)?;
-    let mut new = lead_store::direct::NewLeads::new(bulk, batch.started, batch.actor, "import", crate::leads::new_ref)?;
+    let first_id = new_leads::next_id(conn)?;
+    let mut new = new_leads::NewLeads::new(bulk, batch.started, batch.actor, "import", crate::leads::new_ref)?;
     for (id, (lead, line)) in (first_id..).zip(leads.iter_mut()) {
         // The lead's insert names its history's head, so the history row's id comes first.
         let head = new.history(id, import_history(batch.job_id, *line))?;

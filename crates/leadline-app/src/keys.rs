@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use leadline_core::access::Role;
-use leadline_store::exec::finish_now;
 use leadline_store::keys::{self as store, KeyRecord, NewKey};
+use leadline_store::sqlite::direct::finish_now;
 use leadline_store::Direct;
 use serde::Serialize;
 use sha2::{Digest, Sha256};

@@ -1,26 +1,23 @@
 //! Statements that run on either of the store's two kinds of connection.
 //!
 //! A use case's transaction is a sqlx connection (PostgreSQL, and SQLite outside the hot paths)
-//! or, for the hot paths on a SQLite file, the direct writer's connection ([`crate::writer`]).
-//! Store functions written against [`Exec`] serve both with one SQL text (`$n` parameters, which
-//! SQLite reads as named parameters; [`Direct`] binds them by name) and one row reader
-//! ([`Cells`]).
+//! or, for the hot paths on a SQLite file, the direct writer's connection
+//! ([`crate::sqlite::writer`]). Store functions written against [`Exec`] serve both with one SQL
+//! text (`$n` parameters, which SQLite reads as named parameters; [`Direct`] binds them by name)
+//! and one row reader ([`Cells`]).
 //!
 //! On the direct connection every call completes at once (rusqlite is synchronous), so a use
-//! case written as an `async fn` over `Exec` runs on the writer thread through [`finish_now`].
+//! case written as an `async fn` over `Exec` runs on the writer thread through
+//! [`crate::sqlite::direct::finish_now`].
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::future::Future;
-use std::pin::pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 
-use rusqlite::types::Value;
-use rusqlite::Connection;
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
+#[cfg(doc)]
+use crate::sqlite::direct::Direct;
+use crate::sqlite::direct::DirectRow;
 use crate::{Backend, Result, Sql, StoreError};
 
 /// A connection a statement can run on.
@@ -86,148 +83,10 @@ macro_rules! exec_through_deref {
 }
 
 exec_through_deref!(['c] sqlx::Transaction<'c, sqlx::Any>, [] sqlx::pool::PoolConnection<sqlx::Any>);
-
-/// The direct writer's connection, inside the transaction of a unit of work.
-pub struct Direct<'c> {
-    conn: &'c Connection,
-}
-
-impl<'c> Direct<'c> {
-    pub fn new(conn: &'c Connection) -> Direct<'c> {
-        Direct { conn }
-    }
-
-    /// Prepares (or takes from the cache) a statement and binds `$n` to the n-th argument.
-    fn prepare(&self, sql: &Sql) -> Result<rusqlite::CachedStatement<'c>> {
-        let mut statement = self.conn.prepare_cached(sql.text())?;
-        let count = statement.parameter_count();
-        if count == sql.args().len() && numbered_in_order(sql.text()) == count {
-            // SQLite numbers named parameters by first appearance, so here `$n` is parameter n.
-            // (Asking SQLite each parameter's name walks a list: quadratic in a long insert.)
-            for (index, arg) in sql.args().iter().enumerate() {
-                statement.raw_bind_parameter(index + 1, arg)?;
-            }
-            return Ok(statement);
-        }
-        for index in 1..=count {
-            let arg = statement
-                .parameter_name(index)
-                .and_then(|name| name.strip_prefix('$'))
-                .and_then(|n| n.parse::<usize>().ok())
-                .and_then(|n| sql.args().get(n.wrapping_sub(1)))
-                .ok_or_else(|| StoreError::Writer(format!("parameter {index} of `{}` has no argument", sql.text())))?;
-            statement.raw_bind_parameter(index, arg)?;
-        }
-        Ok(statement)
-    }
-
-    fn rows(&self, sql: &Sql, limit: usize) -> Result<Vec<Row>> {
-        let mut statement = self.prepare(sql)?;
-        let names = column_names(sql.text(), &statement);
-        let mut rows = statement.raw_query();
-        let mut read = Vec::new();
-        while read.len() < limit {
-            let Some(row) = rows.next()? else { break };
-            let values = (0..names.len()).map(|i| row.get::<_, Value>(i)).collect::<rusqlite::Result<Vec<_>>>()?;
-            read.push(Row::Direct(DirectRow { names: names.clone(), values, next: Cell::new(0) }));
-        }
-        Ok(read)
-    }
-}
-
-/// How many `$n` parameters `text` numbers 1, 2, 3, … in order of first appearance (a repeat of
-/// an earlier one is fine); 0 when one appears out of that order.
-fn numbered_in_order(text: &str) -> usize {
-    let mut next = 1;
-    let mut rest = text;
-    while let Some(at) = rest.find('$') {
-        rest = &rest[at + 1..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        match rest[..digits].parse::<usize>() {
-            Ok(n) if n == next => next += 1,
-            Ok(n) if n < next => {}
-            _ => return 0,
-        }
-        rest = &rest[digits..];
-    }
-    next - 1
-}
-
-/// Statement texts to their column names, per thread: a row keeps the names of its columns, and
-/// the same few queries run over and over.
-fn column_names(text: &str, statement: &rusqlite::Statement<'_>) -> Rc<[Box<str>]> {
-    const KEEP: usize = 256;
-    thread_local! {
-        static NAMES: RefCell<HashMap<String, Rc<[Box<str>]>>> = RefCell::new(HashMap::new());
-    }
-    NAMES.with_borrow_mut(|names| {
-        if let Some(known) = names.get(text) {
-            return known.clone();
-        }
-        if names.len() >= KEEP {
-            names.clear();
-        }
-        let read: Rc<[Box<str>]> = statement.column_names().into_iter().map(Box::from).collect();
-        names.insert(text.to_string(), read.clone());
-        read
-    })
-}
-
-impl Exec for Direct<'_> {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
-
-    async fn optional_row(&mut self, sql: &Sql) -> Result<Option<Row>> {
-        Ok(self.rows(sql, 1)?.pop())
-    }
-
-    async fn all_rows(&mut self, sql: &Sql) -> Result<Vec<Row>> {
-        self.rows(sql, usize::MAX)
-    }
-
-    async fn run(&mut self, sql: &Sql) -> Result<u64> {
-        Ok(self.prepare(sql)?.raw_execute()? as u64)
-    }
-}
-
-/// Runs a future that never waits, as a use case over [`Direct`] is, to its end.
-pub fn finish_now<T, E: From<StoreError>>(work: impl Future<Output = Result<T, E>>) -> Result<T, E> {
-    match pin!(work).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(outcome) => outcome,
-        Poll::Pending => {
-            Err(StoreError::Writer("a unit of work on the direct writer waited for something".into()).into())
-        }
-    }
-}
-
 /// A row from either connection.
 pub enum Row {
     Any(AnyRow),
     Direct(DirectRow),
-}
-
-/// A row read on the direct connection, owned so it outlives its statement.
-pub struct DirectRow {
-    names: Rc<[Box<str>]>,
-    values: Vec<Value>,
-    /// Where the next look-up starts: readers take columns in the order they were selected.
-    next: Cell<usize>,
-}
-
-impl DirectRow {
-    fn value(&self, column: &str) -> Result<&Value> {
-        let count = self.names.len();
-        let start = self.next.get();
-        (0..count)
-            .map(|offset| (start + offset) % count.max(1))
-            .find(|&i| &*self.names[i] == column)
-            .map(|i| {
-                self.next.set(i + 1);
-                &self.values[i]
-            })
-            .ok_or_else(|| StoreError::Corrupt(format!("the query has no column `{column}`")))
-    }
 }
 
 /// Reading a row's columns by name, whichever connection it came from.
@@ -246,7 +105,7 @@ pub trait Cells {
     }
 }
 
-fn null(column: &str) -> StoreError {
+pub(crate) fn null(column: &str) -> StoreError {
     StoreError::Corrupt(format!("{column} is NULL"))
 }
 
@@ -261,28 +120,6 @@ impl Cells for AnyRow {
 
     fn opt_flag(&self, column: &str) -> Result<Option<bool>> {
         crate::get_bool(self, column)
-    }
-}
-
-impl Cells for DirectRow {
-    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
-        match self.value(column)? {
-            Value::Null => Ok(None),
-            Value::Integer(v) => Ok(Some(*v)),
-            other => Err(StoreError::Corrupt(format!("{column} holds {other:?}, not an integer"))),
-        }
-    }
-
-    fn opt_text(&self, column: &str) -> Result<Option<String>> {
-        match self.value(column)? {
-            Value::Null => Ok(None),
-            Value::Text(v) => Ok(Some(v.clone())),
-            other => Err(StoreError::Corrupt(format!("{column} holds {other:?}, not text"))),
-        }
-    }
-
-    fn opt_flag(&self, column: &str) -> Result<Option<bool>> {
-        Ok(self.opt_int(column)?.map(|v| v != 0))
     }
 }
 
@@ -306,38 +143,5 @@ impl Cells for Row {
             Row::Any(row) => row.opt_flag(column),
             Row::Direct(row) => row.opt_flag(column),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Sql, SqlArg};
-    use rusqlite::Connection;
-
-    #[test]
-    fn parameters_count_as_in_order_only_when_first_seen_as_1_2_3() {
-        assert_eq!(numbered_in_order("SELECT 1"), 0);
-        assert_eq!(numbered_in_order("INSERT INTO t VALUES ($1, $2, $3), ($4, $5, $6)"), 6);
-        assert_eq!(numbered_in_order("UPDATE t SET a = $1, b = $2 WHERE a = $1 OR c = $3"), 3);
-        let long: Vec<String> = (1..=12).map(|n| format!("${n}")).collect();
-        assert_eq!(numbered_in_order(&long.join(", ")), 12);
-        assert_eq!(numbered_in_order("UPDATE t SET a = $2 WHERE b = $1"), 0);
-        assert_eq!(numbered_in_order("SELECT $1, $3"), 0);
-        assert_eq!(numbered_in_order("SELECT '$' || $1"), 0, "a bare $ is not taken for a parameter");
-    }
-
-    #[test]
-    fn parameters_out_of_order_are_bound_by_name() {
-        let conn = Connection::open_in_memory().unwrap();
-        let direct = Direct::new(&conn);
-        let sql = Sql::fixed("SELECT $2 || '-' || $1 || '-' || $2", [SqlArg::Int(Some(1)), SqlArg::Int(Some(2))]);
-        let mut statement = direct.prepare(&sql).unwrap();
-        let joined: String = statement.raw_query().next().unwrap().unwrap().get(0).unwrap();
-        assert_eq!(joined, "2-1-2");
-        let sql = Sql::fixed("SELECT $1 || '-' || $2 || '-' || $1", [SqlArg::Int(Some(1)), SqlArg::Int(Some(2))]);
-        let mut statement = direct.prepare(&sql).unwrap();
-        let joined: String = statement.raw_query().next().unwrap().unwrap().get(0).unwrap();
-        assert_eq!(joined, "1-2-1");
     }
 }

@@ -7,8 +7,9 @@
 //! side. Every function takes a connection, so the same read runs on a pooled connection or
 //! inside a use case's transaction.
 
+#![deny(unsafe_code)]
+
 pub mod archive;
-mod borrowed;
 pub mod catalog;
 pub mod console;
 pub mod crm;
@@ -19,15 +20,16 @@ pub mod keys;
 pub mod leads;
 pub mod ledger;
 pub mod queues;
-pub mod readers;
 pub mod returns;
 pub mod sales;
 mod sql;
+/// The only module that may use `unsafe`: SQLite's C interface.
+#[allow(unsafe_code)]
+pub mod sqlite;
 pub mod vicidial;
-mod wal_batch;
-pub mod writer;
 
 use std::borrow::Cow;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -35,9 +37,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor};
 
-pub use exec::{Cells, Direct, Exec, Row};
+pub use exec::{Cells, Exec, Row};
 pub use rusqlite::Connection as DirectConn;
 pub use sql::{Sql, SqlArg};
+pub use sqlite::direct::Direct;
 pub use sqlx::AnyConnection as Conn;
 
 /// A write transaction. Dropping it without [`sqlx::Transaction::commit`] rolls it back.
@@ -134,9 +137,9 @@ pub struct Store {
     write: AnyPool,
     read: AnyPool,
     /// The direct writer, on a SQLite file (see [`writer`]).
-    writer: Option<std::sync::Arc<writer::Writer>>,
+    writer: Option<std::sync::Arc<sqlite::writer::Writer>>,
     /// Direct read connections, on a SQLite file (see [`readers`]).
-    readers: Option<std::sync::Arc<readers::Readers>>,
+    readers: Option<std::sync::Arc<sqlite::readers::Readers>>,
 }
 
 /// Migrations embedded in the binary, per backend.
@@ -228,10 +231,10 @@ impl Store {
                 let (writer, readers) = if in_memory {
                     (None, None)
                 } else {
-                    let path = file.get_filename();
+                    let path: &Path = file.get_filename();
                     (
-                        Some(std::sync::Arc::new(writer::Writer::start(path, write.clone())?)),
-                        Some(std::sync::Arc::new(readers::Readers::new(path))),
+                        Some(std::sync::Arc::new(sqlite::writer::Writer::start(path, write.clone())?)),
+                        Some(std::sync::Arc::new(sqlite::readers::Readers::new(path))),
                     )
                 };
                 Ok(Store { backend, write, read, writer, readers })
@@ -266,12 +269,12 @@ impl Store {
 
     /// The direct writer for the hot write paths: on a SQLite file, None on PostgreSQL (whose
     /// sqlx driver has no per-statement thread hand-off to avoid).
-    pub fn writer(&self) -> Option<&writer::Writer> {
+    pub fn writer(&self) -> Option<&sqlite::writer::Writer> {
         self.writer.as_deref()
     }
 
     /// Direct read connections for point look-ups: on a SQLite file, None elsewhere.
-    pub fn readers(&self) -> Option<&readers::Readers> {
+    pub fn readers(&self) -> Option<&sqlite::readers::Readers> {
         self.readers.as_deref()
     }
 
@@ -496,10 +499,8 @@ mod tests {
 
     #[tokio::test]
     async fn changed_since_is_the_same_from_the_history_or_a_scan_on_sqlite() {
-        let url = format!("sqlite:file:changed-since-{}?mode=memory&cache=shared", std::process::id());
-        let store = Store::connect(&url, &PoolConfig::default()).await.unwrap();
-        changed_since_is_the_same_either_way(&store).await;
-        store.close().await;
+        on_sqlite_file("changed-since", |store| async move { changed_since_is_the_same_either_way(&store).await })
+            .await;
     }
 
     #[tokio::test]
@@ -509,10 +510,29 @@ mod tests {
 
     #[tokio::test]
     async fn migration_12_chains_the_history_already_written_on_sqlite() {
-        let url = format!("sqlite:file:chain-migration-{}?mode=memory&cache=shared", std::process::id());
-        let store = Store::connect(&url, &PoolConfig::default()).await.unwrap();
-        history_from_before_the_chain_is_chained(&store).await;
+        on_sqlite_file(
+            "chain-migration",
+            |store| async move { history_from_before_the_chain_is_chained(&store).await },
+        )
+        .await;
+    }
+
+    /// A new SQLite file in the temp directory, removed with its WAL after `test` has run on it
+    /// (whether it passed or not).
+    async fn on_sqlite_file<F: std::future::Future<Output = ()> + Send + 'static>(
+        name: &str,
+        test: impl FnOnce(Store) -> F,
+    ) {
+        let path = std::env::temp_dir().join(format!("leadline-{name}-{}.db", std::process::id()));
+        let store = Store::connect(&format!("sqlite://{}", path.display()), &PoolConfig::default()).await.unwrap();
+        let outcome = tokio::spawn(test(store.clone())).await;
         store.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic.into_panic());
+        }
     }
 
     /// A fresh schema on the PostgreSQL server of `LEADLINE_TEST_POSTGRES_URL`, dropped after

@@ -1,4 +1,4 @@
-//! The direct writer's bulk insert of new leads (`leads::direct::NewLeads`, the list import's):
+//! The direct writer's bulk insert of new leads (`sqlite::new_leads::NewLeads`, the list import's):
 //! leads written many to a statement, a taken ref drawn again whether it was taken before the
 //! statement or by another lead of the same statement, and every phone and history row kept.
 
@@ -8,8 +8,8 @@ use common::Scratch;
 use jiff::Timestamp;
 use leadline_core::history::{Actor, Api};
 use leadline_core::lead::{Lead, LeadInput};
-use leadline_store::leads::direct::{self, NewLeads};
-use leadline_store::writer::Bulk;
+use leadline_store::sqlite::new_leads::{self as direct, NewLeads};
+use leadline_store::sqlite::writer::Bulk;
 use leadline_store::{Store, StoreError};
 
 mod common;

@@ -40,7 +40,8 @@ use rusqlite::{ffi, Connection, OpenFlags};
 use sqlx::AnyPool;
 use tokio::sync::oneshot;
 
-use crate::{wal_batch, Result, StoreError};
+use super::wal_batch;
+use crate::{Result, StoreError};
 
 /// The writer thread's name, as `top -H` and `perf` show it (Linux keeps 15 bytes of a name).
 pub const WRITER_THREAD: &str = "sqlite-writer";
@@ -234,7 +235,7 @@ impl Writer {
 ///   stop halfway (the default `ABORT`), copying every page it changes (a tenth of an import's
 ///   writer).
 /// - Foreign keys are off, so the unit makes sure itself that every row it writes refers to
-///   rows that exist ([`crate::leads::direct::NewLeads`] checks its leads' parents once per
+///   rows that exist ([`super::new_leads::NewLeads`] checks its leads' parents once per
 ///   distinct value, where SQLite looked each row's up).
 #[derive(Clone, Copy)]
 pub struct Bulk<'c> {

@@ -44,6 +44,7 @@ const HELD_BYTES_AT_MOST: usize = 1 << 20;
 struct Base(*mut ffi::sqlite3_vfs);
 // SAFETY: SQLite's VFS objects are immutable once registered and safe to use from any thread.
 unsafe impl Send for Base {}
+// SAFETY: as for `Send`: nothing is written through the pointer after registration.
 unsafe impl Sync for Base {}
 
 static REGISTERED: OnceLock<std::result::Result<Base, String>> = OnceLock::new();
@@ -177,7 +178,9 @@ impl BatchFile {
 macro_rules! inner_call {
     ($this:expr, $method:ident $(, $arg:expr)*) => {
         match $this.inner_methods().$method {
-            Some(method) => method($this.inner $(, $arg)*),
+            // SAFETY: `inner` is the default VFS's open file, called through its own methods
+            // with the arguments SQLite handed this file's method of the same name.
+            Some(method) => unsafe { method($this.inner $(, $arg)*) },
             None => ffi::SQLITE_IOERR,
         }
     };
@@ -187,7 +190,8 @@ macro_rules! inner_call {
 /// call's error).
 macro_rules! after_flush {
     ($file:expr, $method:ident $(, $arg:expr)*) => {{
-        let this = this($file);
+        // SAFETY: SQLite calls a file's methods only on a file this VFS opened.
+        let this = unsafe { this($file) };
         match this.flush() {
             ffi::SQLITE_OK => inner_call!(this, $method $(, $arg)*),
             failed => failed,
@@ -200,7 +204,9 @@ macro_rules! after_flush {
 /// # Safety
 /// `file` must be one this VFS opened and not yet closed.
 unsafe fn this<'a>(file: *mut ffi::sqlite3_file) -> &'a mut BatchFile {
-    &mut *file.cast::<BatchFile>()
+    // SAFETY: `open` wrote a `BatchFile` at `file` (the caller's promise), and SQLite calls one
+    // method of a file at a time, so no other reference to it is live.
+    unsafe { &mut *file.cast::<BatchFile>() }
 }
 
 unsafe extern "C" fn open(
@@ -211,27 +217,43 @@ unsafe extern "C" fn open(
     out_flags: *mut c_int,
 ) -> c_int {
     let base = base();
-    let inner = file.cast::<u8>().add(size_of::<BatchFile>()).cast::<ffi::sqlite3_file>();
-    (*inner).pMethods = ptr::null();
-    let Some(open_inner) = (*base).xOpen else { return ffi::SQLITE_CANTOPEN };
-    let rc = open_inner(base, name, inner, flags, out_flags);
-    if (*inner).pMethods.is_null() {
+    // SAFETY: SQLite allocated `szOsFile` bytes at `file`, which `register` set to a
+    // `BatchFile` followed by the default VFS's file, so the inner file starts in bounds.
+    let inner = unsafe { file.cast::<u8>().add(size_of::<BatchFile>()).cast::<ffi::sqlite3_file>() };
+    // SAFETY: `inner` points into that allocation; the default VFS's file begins with its
+    // methods pointer, cleared so a failed open is recognisable.
+    unsafe { (*inner).pMethods = ptr::null() };
+    // SAFETY: `base` is the default VFS, registered for the life of the process.
+    let Some(open_inner) = (unsafe { (*base).xOpen }) else { return ffi::SQLITE_CANTOPEN };
+    // SAFETY: the default VFS opens its file in the space set aside for it, with SQLite's own
+    // name, flags and out-pointer.
+    let rc = unsafe { open_inner(base, name, inner, flags, out_flags) };
+    // SAFETY: `inner` is in bounds (above) and its methods pointer was written or left null.
+    let inner_methods = unsafe { (*inner).pMethods };
+    if inner_methods.is_null() {
         // Nothing to close: SQLite will not call xClose.
-        (*file).pMethods = ptr::null();
+        // SAFETY: `file` is SQLite's allocation; a null methods pointer tells it so.
+        unsafe { (*file).pMethods = ptr::null() };
         return rc;
     }
-    let inner_version = (*(*inner).pMethods).iVersion;
+    // SAFETY: the default VFS set a methods table that lives as long as the VFS.
+    let inner_version = unsafe { (*inner_methods).iVersion };
     let wal = flags & ffi::SQLITE_OPEN_WAL != 0;
-    ptr::write(
-        file.cast::<BatchFile>(),
-        BatchFile {
-            header: ffi::sqlite3_file { pMethods: ptr::null() },
-            methods: methods(inner_version.min(3)),
-            inner,
-            held: wal.then(Box::default),
-        },
-    );
-    let this = this(file);
+    // SAFETY: `file` has room for a `BatchFile` (see `register`), not yet initialised, so it is
+    // written without dropping what was there.
+    unsafe {
+        ptr::write(
+            file.cast::<BatchFile>(),
+            BatchFile {
+                header: ffi::sqlite3_file { pMethods: ptr::null() },
+                methods: methods(inner_version.min(3)),
+                inner,
+                held: wal.then(Box::default),
+            },
+        )
+    };
+    // SAFETY: the `BatchFile` was written just above.
+    let this = unsafe { this(file) };
     this.header.pMethods = &this.methods;
     rc
 }
@@ -261,10 +283,12 @@ fn methods(version: c_int) -> ffi::sqlite3_io_methods {
 }
 
 unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
-    let this = this(file);
+    // SAFETY: SQLite closes only a file this VFS opened, and calls nothing on it afterwards.
+    let this = unsafe { this(file) };
     let flushed = this.flush();
     let rc = inner_call!(this, xClose);
-    ptr::drop_in_place(file.cast::<BatchFile>());
+    // SAFETY: the `BatchFile` that `open` wrote is dropped once, here, after its last use.
+    unsafe { ptr::drop_in_place(file.cast::<BatchFile>()) };
     if flushed != ffi::SQLITE_OK {
         flushed
     } else {
@@ -277,9 +301,11 @@ unsafe extern "C" fn read(file: *mut ffi::sqlite3_file, data: *mut c_void, amoun
 }
 
 unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, data: *const c_void, amount: c_int, offset: i64) -> c_int {
-    let this = this(file);
+    // SAFETY: SQLite writes only to a file this VFS opened.
+    let this = unsafe { this(file) };
     if let Some(held) = this.held.as_mut() {
-        let bytes = std::slice::from_raw_parts(data.cast::<u8>(), amount as usize);
+        // SAFETY: SQLite passes `amount` readable bytes at `data`, alive for this call.
+        let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), amount as usize) };
         if held.take(bytes, offset) {
             if held.commit_complete(offset) {
                 held.committed_end = held.end();
@@ -319,28 +345,35 @@ unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: 
 // The rest pass straight through: they neither read nor write the file's bytes.
 
 unsafe extern "C" fn lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    let this = this(file);
+    // SAFETY: SQLite calls a file's methods only on a file this VFS opened.
+    let this = unsafe { this(file) };
     inner_call!(this, xLock, level)
 }
 
 unsafe extern "C" fn unlock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
-    let this = this(file);
+    // SAFETY: SQLite calls a file's methods only on a file this VFS opened.
+    let this = unsafe { this(file) };
     inner_call!(this, xUnlock, level)
 }
 
 unsafe extern "C" fn check_reserved_lock(file: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
-    let this = this(file);
+    // SAFETY: SQLite calls a file's methods only on a file this VFS opened.
+    let this = unsafe { this(file) };
     inner_call!(this, xCheckReservedLock, out)
 }
 
 unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
-    let this = this(file);
-    this.inner_methods().xSectorSize.map_or(4096, |sector_size| sector_size(this.inner))
+    // SAFETY: SQLite calls a file's methods only on a file this VFS opened.
+    let this = unsafe { this(file) };
+    // SAFETY: the default VFS's own method on its own open file.
+    this.inner_methods().xSectorSize.map_or(4096, |sector_size| unsafe { sector_size(this.inner) })
 }
 
 unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_int {
-    let this = this(file);
-    this.inner_methods().xDeviceCharacteristics.map_or(0, |characteristics| characteristics(this.inner))
+    // SAFETY: SQLite calls a file's methods only on a file this VFS opened.
+    let this = unsafe { this(file) };
+    // SAFETY: the default VFS's own method on its own open file.
+    this.inner_methods().xDeviceCharacteristics.map_or(0, |characteristics| unsafe { characteristics(this.inner) })
 }
 
 unsafe extern "C" fn shm_map(
@@ -350,45 +383,56 @@ unsafe extern "C" fn shm_map(
     extend: c_int,
     out: *mut *mut c_void,
 ) -> c_int {
-    let this = this(file);
+    // SAFETY: SQLite calls a file's methods only on a file this VFS opened.
+    let this = unsafe { this(file) };
     inner_call!(this, xShmMap, region, size, extend, out)
 }
 
 unsafe extern "C" fn shm_lock(file: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
-    let this = this(file);
+    // SAFETY: SQLite calls a file's methods only on a file this VFS opened.
+    let this = unsafe { this(file) };
     inner_call!(this, xShmLock, offset, n, flags)
 }
 
 unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
-    let this = this(file);
+    // SAFETY: SQLite calls a file's methods only on a file this VFS opened.
+    let this = unsafe { this(file) };
     if let Some(barrier) = this.inner_methods().xShmBarrier {
-        barrier(this.inner);
+        // SAFETY: the default VFS's own method on its own open file.
+        unsafe { barrier(this.inner) };
     }
 }
 
 unsafe extern "C" fn shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
-    let this = this(file);
+    // SAFETY: SQLite calls a file's methods only on a file this VFS opened.
+    let this = unsafe { this(file) };
     match this.inner_methods().xShmUnmap {
-        Some(unmap) => unmap(this.inner, delete),
+        // SAFETY: the default VFS's own method on its own open file.
+        Some(unmap) => unsafe { unmap(this.inner, delete) },
         None => ffi::SQLITE_OK,
     }
 }
 
 unsafe extern "C" fn fetch(file: *mut ffi::sqlite3_file, offset: i64, amount: c_int, out: *mut *mut c_void) -> c_int {
-    let this = this(file);
+    // SAFETY: SQLite calls a file's methods only on a file this VFS opened.
+    let this = unsafe { this(file) };
     match this.inner_methods().xFetch {
-        Some(fetch) => fetch(this.inner, offset, amount, out),
+        // SAFETY: the default VFS's own method on its own open file, with SQLite's arguments.
+        Some(fetch) => unsafe { fetch(this.inner, offset, amount, out) },
         None => {
-            *out = ptr::null_mut();
+            // SAFETY: SQLite passes a pointer to where the mapped page's address goes.
+            unsafe { *out = ptr::null_mut() };
             ffi::SQLITE_OK
         }
     }
 }
 
 unsafe extern "C" fn unfetch(file: *mut ffi::sqlite3_file, offset: i64, page: *mut c_void) -> c_int {
-    let this = this(file);
+    // SAFETY: SQLite calls a file's methods only on a file this VFS opened.
+    let this = unsafe { this(file) };
     match this.inner_methods().xUnfetch {
-        Some(unfetch) => unfetch(this.inner, offset, page),
+        // SAFETY: the default VFS's own method on its own open file, with SQLite's arguments.
+        Some(unfetch) => unsafe { unfetch(this.inner, offset, page) },
         None => ffi::SQLITE_OK,
     }
 }

@@ -72,14 +72,9 @@ impl<'c> Borrowed<'c> {
     /// succeeded or not, so no bound text is read after the call.
     pub(crate) fn execute<'v>(&mut self, values: impl IntoIterator<Item = Value<'v>>) -> rusqlite::Result<usize> {
         let statement = self.raw.as_ptr();
-        let outcome = self.bind_and_step(statement, values);
-        // SAFETY: the statement is live; resetting and clearing it ends every use of the
-        // texts bound above. Their codes repeat the step's, already taken.
-        unsafe {
-            ffi::sqlite3_reset(statement);
-            ffi::sqlite3_clear_bindings(statement);
-        }
-        outcome
+        // Cleared on every way out of this call, a panic in the caller's iterator included.
+        let _cleared = ClearedOnDrop(statement);
+        self.bind_and_step(statement, values)
     }
 
     fn bind_and_step<'v>(
@@ -121,6 +116,22 @@ impl<'c> Borrowed<'c> {
         // SAFETY: the handle is the live connection's.
         let changed = unsafe { ffi::sqlite3_changes64(self.conn.handle()) };
         Ok(usize::try_from(changed).unwrap_or(0))
+    }
+}
+
+/// Resets a statement and clears its bindings when dropped: after that SQLite holds no pointer
+/// to a text bound in place, whichever way the run ended.
+struct ClearedOnDrop(*mut ffi::sqlite3_stmt);
+
+impl Drop for ClearedOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: the statement is live (its `Borrowed` is borrowed for the run this guards);
+        // resetting and clearing it ends every use of the texts bound in the run. Their codes
+        // repeat the step's, already taken.
+        unsafe {
+            ffi::sqlite3_reset(self.0);
+            ffi::sqlite3_clear_bindings(self.0);
+        }
     }
 }
 
@@ -215,6 +226,24 @@ mod tests {
         assert!(insert.execute([Value::Int(3), Value::Text("one"), Value::Int(30)]).is_err(), "name is taken");
         insert.execute([Value::Int(4), Value::Null, Value::Null]).unwrap();
         assert_eq!(stored(&conn), [(1, Some("one".into()), Some(10)), (2, None, None), (4, None, None)]);
+    }
+
+    #[test]
+    fn a_caller_that_panics_mid_bind_leaves_no_text_bound() {
+        let conn = connection();
+        let mut insert = Borrowed::prepare(&conn, "INSERT INTO t (id, name, n) VALUES (?1, ?2, ?3)").unwrap();
+        // Alive throughout, so a binding left behind would be read back rather than dangle.
+        let left_behind = String::from("bound before the panic");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let values = [Value::Int(1), Value::Text(&left_behind)]
+                .into_iter()
+                .chain(std::iter::once_with(|| panic!("the caller fails while binding")));
+            let _ = insert.execute(values);
+        }));
+        assert!(panicked.is_err());
+        // NULLs are not bound (they rely on the bindings having been cleared).
+        insert.execute([Value::Int(2), Value::Null, Value::Null]).unwrap();
+        assert_eq!(stored(&conn), [(2, None, None)]);
     }
 
     #[test]
