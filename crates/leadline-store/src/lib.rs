@@ -208,6 +208,14 @@ impl Store {
         };
         match backend {
             Backend::Sqlite => {
+                if url.contains(":memory:") || url.contains("mode=memory") {
+                    // Every SQLite write goes through the writer thread on its own connection
+                    // to the file; a memory database is private to one connection.
+                    return Err(StoreError::Url(format!(
+                        "`{url}` is an in-memory SQLite database, which Leadline does not run on; \
+                         give a file (sqlite://PATH), for a throw-away store one in a temp directory"
+                    )));
+                }
                 let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
                 let options = AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Url(e.to_string()))?;
                 let write = AnyPoolOptions::new()
@@ -227,17 +235,16 @@ impl Store {
                     .await?;
                 let file =
                     sqlx::sqlite::SqliteConnectOptions::from_str(&url).map_err(|e| StoreError::Url(e.to_string()))?;
-                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-                let (writer, readers) = if in_memory {
-                    (None, None)
-                } else {
-                    let path: &Path = file.get_filename();
-                    (
-                        Some(std::sync::Arc::new(sqlite::writer::Writer::start(path, write.clone())?)),
-                        Some(std::sync::Arc::new(sqlite::readers::Readers::new(path))),
-                    )
-                };
-                Ok(Store { backend, write, read, writer, readers })
+                let path: &Path = file.get_filename();
+                let writer = sqlite::writer::Writer::start(path, write.clone())?;
+                let readers = sqlite::readers::Readers::new(path);
+                Ok(Store {
+                    backend,
+                    write,
+                    read,
+                    writer: Some(std::sync::Arc::new(writer)),
+                    readers: Some(std::sync::Arc::new(readers)),
+                })
             }
             Backend::Postgres => {
                 let options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;

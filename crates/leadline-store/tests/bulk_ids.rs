@@ -1,9 +1,12 @@
-//! The multi-row lead insert of the sqlx path (PostgreSQL, and SQLite without a file) never
-//! hands out an archived lead's id again.
+//! The multi-row lead insert of the sqlx path (PostgreSQL's, here run on a SQLite file through
+//! sqlx) never hands out an archived lead's id again; and a store is never in memory.
 
+use common::Scratch;
 use jiff::Timestamp;
 use leadline_core::lead::{Lead, LeadInput};
-use leadline_store::{imports, Backend, PoolConfig, Store};
+use leadline_store::{imports, Backend, PoolConfig, Store, StoreError};
+
+mod common;
 
 fn lead(lead_ref: &str) -> Lead {
     let input: LeadInput = serde_json::from_value(serde_json::json!({"name": lead_ref})).unwrap();
@@ -11,12 +14,9 @@ fn lead(lead_ref: &str) -> Lead {
 }
 
 #[tokio::test]
-async fn bulk_inserted_leads_on_sqlite_without_a_file_take_ids_past_the_archive() {
-    // A shared in-memory database, so the read and write pools see the same one; it has no
-    // direct writer, so list imports take the sqlx path on it.
-    let url = format!("sqlite:file:bulk-ids-{}?mode=memory&cache=shared", std::process::id());
-    let store = Store::connect(&url, &PoolConfig::default()).await.unwrap();
-    assert!(store.writer().is_none());
+async fn bulk_inserted_leads_through_sqlx_take_ids_past_the_archive() {
+    let scratch = Scratch::new("bulk-ids").await;
+    let store = &scratch.store;
     store.migrate().await.unwrap();
     let mut tx = store.begin().await.unwrap();
     let first = imports::insert_leads(&mut tx, Backend::Sqlite, &[lead("AAAAAAAA")]).await.unwrap();
@@ -38,4 +38,18 @@ async fn bulk_inserted_leads_on_sqlite_without_a_file_take_ids_past_the_archive(
         assert!(id.unwrap() > newest, "lead {id:?} takes an id at or below archived lead {newest}");
     }
     store.close().await;
+}
+
+#[tokio::test]
+async fn an_in_memory_sqlite_database_is_refused_naming_the_url() {
+    // Every SQLite write runs on the writer thread's own connection to the file, which a
+    // memory database (private to one connection) cannot share.
+    for url in ["sqlite::memory:", "sqlite:file:leads?mode=memory&cache=shared"] {
+        match Store::connect(url, &PoolConfig::default()).await {
+            Err(StoreError::Url(message)) => {
+                assert!(message.contains(url) && message.contains("in-memory"), "{message}")
+            }
+            other => panic!("{url}: expected a refused URL, got {other:?}"),
+        }
+    }
 }
