@@ -1,7 +1,7 @@
 //! Reference collections: create, read, list, change, delete, and `apply` of a catalog file.
 
 use leadline_core::catalog::{collection, Collection, Kind, Record, SqlValue, COLLECTIONS};
-use leadline_core::lead::LEAD_REFERENCES;
+use leadline_core::lead::columns;
 use leadline_core::DomainError;
 use leadline_store::catalog::{self as store, ListFilter};
 use leadline_store::{Conn, StoreError};
@@ -146,7 +146,9 @@ pub async fn delete(app: &App, by: &Principal, c: &'static Collection, id: i64) 
     let mut users = Vec::new();
     let mut referrers: Vec<(&str, &str, &str)> = c.referrers().map(|(rc, f)| (rc.table, f.column, rc.name)).collect();
     referrers.extend(
-        LEAD_REFERENCES.iter().filter(|(_, target)| *target == c.name).map(|(column, _)| ("leads", *column, "leads")),
+        columns::references()
+            .filter(|(_, target)| *target == c.name)
+            .map(|(column, _)| ("leads", column.name, "leads")),
     );
     match c.name {
         "buyer-contracts" => referrers.push(("sales", "buyer_contract_id", "sales")),

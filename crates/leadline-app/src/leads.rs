@@ -4,7 +4,8 @@ use jiff::Timestamp;
 use leadline_core::access::LeadScope;
 use leadline_core::catalog::collection;
 use leadline_core::history::{Api, Changes, HistoryEntry};
-use leadline_core::lead::{draw_ref, Lead, LeadInput, LEAD_REFERENCES, REF_RANDOM_LEN};
+use leadline_core::lead::columns::{self, Cell};
+use leadline_core::lead::{draw_ref, Lead, LeadInput, REF_RANDOM_LEN};
 use leadline_store::leads::{self as store, LeadFilter, NewHistory};
 use leadline_store::{Conn, StoreError};
 
@@ -44,13 +45,12 @@ fn check_write(by: &Principal, campaign_id: Option<i64>) -> Result<()> {
 /// After a foreign-key refusal: which reference was it? Checked on a fresh connection, since a
 /// PostgreSQL transaction is unusable after an error.
 async fn missing_reference(app: &App, lead: &Lead) -> Result<AppError> {
-    let shown = serde_json::to_value(lead).expect("leads serialize");
     let mut conn = app.store.read().await?;
-    for (column, target) in LEAD_REFERENCES {
-        if let Some(id) = shown[column].as_i64() {
+    for (column, target) in columns::references() {
+        if let Cell::Int(Some(id)) = (column.get)(lead) {
             let target = collection(target).expect("lead references name known collections");
             if !leadline_store::catalog::exists(&mut conn, target.table, id).await? {
-                return Ok(AppError::invalid(*column, format!("no {} with id {id}", target.noun)));
+                return Ok(AppError::invalid(column.name, format!("no {} with id {id}", target.noun)));
             }
         }
     }

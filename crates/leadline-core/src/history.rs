@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::lead::columns::COLUMNS;
 use crate::lead::Lead;
 
 /// Which edge a change came through.
@@ -69,34 +70,23 @@ impl Changes {
     /// since this runs inside every lead write.
     pub fn between(old: Option<&Lead>, new: &Lead) -> Changes {
         let mut changes = BTreeMap::new();
-        macro_rules! compare {
-            ($($field:ident $(as $name:literal)?),* $(,)?) => {
-                // Naming every field here makes adding one to `Lead` without deciding its
-                // history a compile error.
-                let Lead { $($field: _,)* version: _, updated_at: _, created_at: _ } = new;
-                $(
-                    if old.is_none_or(|old| old.$field != new.$field) {
-                        let value = serde_json::to_value(&new.$field).expect("lead fields serialize");
-                        let before = old.map_or(Value::Null, |old| {
-                            serde_json::to_value(&old.$field).expect("lead fields serialize")
-                        });
-                        if before != value && (old.is_some() || !is_empty(&value)) {
-                            let name = compare!(@name $field $($name)?);
-                            changes.insert(name.to_string(), FieldChange { old: before, new: value });
-                        }
-                    }
-                )*
-            };
-            (@name $field:ident) => { stringify!($field) };
-            (@name $field:ident $name:literal) => { $name };
+        let mut note = |name: &str, before: Option<Value>, after: Value| {
+            let before = before.unwrap_or(Value::Null);
+            if before != after && (old.is_some() || !is_empty(&after)) {
+                changes.insert(name.to_string(), FieldChange { old: before, new: after });
+            }
+        };
+        // The id is the lead's key rather than one of its columns; a new lead's history names it.
+        if old.is_none_or(|old| old.id != new.id) {
+            note("id", old.map(|old| Value::from(old.id)), Value::from(new.id));
         }
-        compare!(
-            id, lead_ref as "ref", external_id, vertical_id, campaign_id, allocation_id, name, first_name, last_name,
-            email, phones, address1, city, state, postal_code, country, fields, disposition, callback_at, priority,
-            contact_hours_id, dial_count, last_dialed_at, lock_holder, lock_until, closed, queue_id, queue_status_id,
-            thrown_out, quality_id, industry_id, source_id, company_id, contact_id, company_lead_contact_id,
-            owner_user_id, type_id, subtype_id, stage_id, stage_reason_id, channel_id, description,
-        );
+        for column in COLUMNS.iter().filter(|c| c.in_history) {
+            let after = (column.get)(new);
+            let before = old.map(|old| (column.get)(old));
+            if before != Some(after) {
+                note(column.name, before.map(|b| b.to_json()), after.to_json());
+            }
+        }
         Changes(changes)
     }
 

@@ -10,31 +10,13 @@ use crate::history::Changes;
 use crate::phone::Phone;
 use crate::DomainError;
 
+pub mod columns;
+
 /// Default dialing priority (lower is dialed sooner).
 pub const DEFAULT_PRIORITY: i64 = 10;
 /// The alphabet of public lead refs: upper-case letters and digits without 0/O and 1/I.
 pub const REF_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 pub const REF_LEN: usize = 8;
-
-/// Lead columns that point at a catalog collection, for reference checks before a delete.
-pub const LEAD_REFERENCES: &[(&str, &str)] = &[
-    ("vertical_id", "verticals"),
-    ("campaign_id", "campaigns"),
-    ("allocation_id", "allocations"),
-    ("contact_hours_id", "contact-hours"),
-    ("queue_id", "queues"),
-    ("queue_status_id", "queue-statuses"),
-    ("quality_id", "lead-qualities"),
-    ("industry_id", "industries"),
-    ("source_id", "lead-sources"),
-    ("company_id", "companies"),
-    ("contact_id", "contacts"),
-    ("company_lead_contact_id", "contacts"),
-    ("owner_user_id", "users"),
-    ("type_id", "lead-types"),
-    ("stage_id", "lead-stages"),
-    ("channel_id", "lead-channels"),
-];
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Lead {
