@@ -3,6 +3,7 @@
 //! are the ones `leadline import` reads back, so an export imports into another campaign.
 
 use jiff::Timestamp;
+use leadline_core::lead::columns;
 use leadline_core::lead::Lead;
 use leadline_store::leads::LeadFilter;
 
@@ -42,34 +43,10 @@ pub struct Selection {
     pub updated_since: Option<Timestamp>,
 }
 
-/// The CSV columns, in order.
-pub const COLUMNS: &[&str] = &[
-    "id",
-    "ref",
-    "external_id",
-    "campaign_id",
-    "allocation_id",
-    "name",
-    "first_name",
-    "last_name",
-    "email",
-    "phones",
-    "address1",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "fields",
-    "priority",
-    "callback_at",
-    "disposition",
-    "closed",
-    "dial_count",
-    "description",
-    "version",
-    "created_at",
-    "updated_at",
-];
+/// The CSV header: the lead's id, then each column the lead's column table marks exported.
+pub fn header() -> impl Iterator<Item = &'static str> {
+    std::iter::once("id").chain(columns::exported().map(|c| c.name))
+}
 
 fn csv_writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new())
@@ -87,7 +64,7 @@ impl Writer {
     pub fn new(format: Format) -> Writer {
         let mut csv = csv_writer();
         if format == Format::Csv {
-            let _ = csv.write_record(COLUMNS);
+            let _ = csv.write_record(header());
         }
         Writer { format, csv, ndjson: Vec::new() }
     }
@@ -100,40 +77,9 @@ impl Writer {
                 }
             }
             Format::Csv => {
-                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-                let num = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
-                let phones: Vec<&str> = lead.phones.iter().map(|p| p.as_str()).collect();
-                let row = [
-                    lead.id.to_string(),
-                    lead.lead_ref.clone(),
-                    opt(&lead.external_id),
-                    num(lead.campaign_id),
-                    num(lead.allocation_id),
-                    opt(&lead.name),
-                    opt(&lead.first_name),
-                    opt(&lead.last_name),
-                    opt(&lead.email),
-                    phones.join(";"),
-                    opt(&lead.address1),
-                    opt(&lead.city),
-                    opt(&lead.state),
-                    opt(&lead.postal_code),
-                    opt(&lead.country),
-                    if lead.fields.is_empty() {
-                        String::new()
-                    } else {
-                        serde_json::Value::Object(lead.fields.clone()).to_string()
-                    },
-                    lead.priority.to_string(),
-                    lead.callback_at.map(|t| t.to_string()).unwrap_or_default(),
-                    opt(&lead.disposition),
-                    lead.closed.to_string(),
-                    lead.dial_count.to_string(),
-                    opt(&lead.description),
-                    lead.version.to_string(),
-                    lead.created_at.to_string(),
-                    lead.updated_at.to_string(),
-                ];
+                let id = lead.id.to_string();
+                let cells = columns::exported().map(|c| (c.get)(lead).to_csv());
+                let row: Vec<String> = std::iter::once(id).chain(cells).collect();
                 let _ = self.csv.write_record(&row);
             }
         }

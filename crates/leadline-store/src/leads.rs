@@ -3,59 +3,17 @@
 use jiff::Timestamp;
 use leadline_core::access::LeadScope;
 use leadline_core::history::{Actor, Changes, HistoryEntry};
+use leadline_core::lead::columns::{self, Column, Kind, Stored};
 use leadline_core::lead::Lead;
 use leadline_core::phone::Phone;
 use sqlx::Row;
 
 use crate::{from_micros, micros, Backend, Cells, Conn, Exec, Result, Sql, SqlArg, StoreError};
 
-/// Every lead column but `id`, in the order [`args`] binds them.
-pub(crate) const COLUMNS: &[&str] = &[
-    "ref",
-    "external_id",
-    "vertical_id",
-    "campaign_id",
-    "allocation_id",
-    "name",
-    "first_name",
-    "last_name",
-    "email",
-    "phones",
-    "address1",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "fields",
-    "disposition",
-    "callback_at",
-    "priority",
-    "contact_hours_id",
-    "dial_count",
-    "last_dialed_at",
-    "lock_holder",
-    "lock_until",
-    "closed",
-    "queue_id",
-    "queue_status_id",
-    "thrown_out",
-    "quality_id",
-    "industry_id",
-    "source_id",
-    "company_id",
-    "contact_id",
-    "company_lead_contact_id",
-    "owner_user_id",
-    "type_id",
-    "subtype_id",
-    "stage_id",
-    "stage_reason_id",
-    "channel_id",
-    "description",
-    "version",
-    "created_at",
-    "updated_at",
-];
+/// Every lead column but `id`, named as the store names them: the lead's column table
+/// ([`columns::COLUMNS`]), in its order, which [`args`] binds in.
+pub(crate) static COLUMNS: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| columns::COLUMNS.iter().map(|c| c.name).collect());
 
 /// One of a lead's column values, borrowed from the lead: comparing two leads column by column
 /// (which columns an update writes) and binding a new lead on the direct writer then copy no
@@ -112,56 +70,15 @@ impl rusqlite::ToSql for Cell<'_> {
 }
 
 /// A lead's values in [`COLUMNS`]' order.
-pub(crate) fn cells(lead: &Lead) -> [Cell<'_>; COLUMNS.len()] {
-    fn text(value: &Option<String>) -> Cell<'_> {
-        Cell::Text(value.as_deref())
-    }
-    [
-        Cell::Text(Some(&lead.lead_ref)),
-        text(&lead.external_id),
-        Cell::Int(lead.vertical_id),
-        Cell::Int(lead.campaign_id),
-        Cell::Int(lead.allocation_id),
-        text(&lead.name),
-        text(&lead.first_name),
-        text(&lead.last_name),
-        text(&lead.email),
-        Cell::Phones(&lead.phones),
-        text(&lead.address1),
-        text(&lead.city),
-        text(&lead.state),
-        text(&lead.postal_code),
-        text(&lead.country),
-        Cell::Fields(&lead.fields),
-        text(&lead.disposition),
-        Cell::time(lead.callback_at),
-        Cell::Int(Some(lead.priority)),
-        Cell::Int(lead.contact_hours_id),
-        Cell::Int(Some(lead.dial_count)),
-        Cell::time(lead.last_dialed_at),
-        text(&lead.lock_holder),
-        Cell::time(lead.lock_until),
-        Cell::Bool(lead.closed),
-        Cell::Int(lead.queue_id),
-        Cell::Int(lead.queue_status_id),
-        Cell::Bool(lead.thrown_out),
-        Cell::Int(lead.quality_id),
-        Cell::Int(lead.industry_id),
-        Cell::Int(lead.source_id),
-        Cell::Int(lead.company_id),
-        Cell::Int(lead.contact_id),
-        Cell::Int(lead.company_lead_contact_id),
-        Cell::Int(lead.owner_user_id),
-        Cell::Int(lead.type_id),
-        Cell::Int(lead.subtype_id),
-        Cell::Int(lead.stage_id),
-        Cell::Int(lead.stage_reason_id),
-        Cell::Int(lead.channel_id),
-        text(&lead.description),
-        Cell::Int(Some(lead.version)),
-        Cell::time(Some(lead.created_at)),
-        Cell::time(Some(lead.updated_at)),
-    ]
+pub(crate) fn cells(lead: &Lead) -> [Cell<'_>; columns::COUNT] {
+    columns::cells(lead).map(|cell| match cell {
+        columns::Cell::Text(text) => Cell::Text(text),
+        columns::Cell::Int(int) => Cell::Int(int),
+        columns::Cell::Flag(flag) => Cell::Bool(flag),
+        columns::Cell::Time(time) => Cell::time(time),
+        columns::Cell::Phones(phones) => Cell::Phones(phones),
+        columns::Cell::Fields(fields) => Cell::Fields(fields),
+    })
 }
 
 /// A lead's values in [`COLUMNS`]' order, as owned parameters.
@@ -183,78 +100,31 @@ fn select_from() -> &'static str {
 }
 
 pub(crate) fn read(row: &impl Cells) -> Result<Lead> {
-    let opt_time = |column: &str| -> Result<Option<Timestamp>> {
-        row.opt_int(column)?.map(|v| from_micros(column, v)).transpose()
-    };
-    let corrupt = |column: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("leads.{column}: {e}"));
     let id = row.int("id")?;
-    let lead_ref = row.text("ref")?;
-    let external_id = row.opt_text("external_id")?;
-    let vertical_id = row.opt_int("vertical_id")?;
-    let campaign_id = row.opt_int("campaign_id")?;
-    let allocation_id = row.opt_int("allocation_id")?;
-    let name = row.opt_text("name")?;
-    let first_name = row.opt_text("first_name")?;
-    let last_name = row.opt_text("last_name")?;
-    let email = row.opt_text("email")?;
-    let phones: Vec<String> = serde_json::from_str(&row.text("phones")?).map_err(|e| corrupt("phones", &e))?;
-    let phones =
-        phones.iter().map(|p| Phone::parse(p).map_err(|e| corrupt("phones", &e))).collect::<Result<Vec<_>>>()?;
-    let address1 = row.opt_text("address1")?;
-    let city = row.opt_text("city")?;
-    let state = row.opt_text("state")?;
-    let postal_code = row.opt_text("postal_code")?;
-    let country = row.opt_text("country")?;
-    let fields = match serde_json::from_str(&row.text("fields")?).map_err(|e| corrupt("fields", &e))? {
-        serde_json::Value::Object(map) => map,
-        _ => return Err(corrupt("fields", &"not an object")),
-    };
-    Ok(Lead {
+    columns::assemble(
         id,
-        lead_ref,
-        external_id,
-        vertical_id,
-        campaign_id,
-        allocation_id,
-        name,
-        first_name,
-        last_name,
-        email,
-        phones,
-        address1,
-        city,
-        state,
-        postal_code,
-        country,
-        fields,
-        disposition: row.opt_text("disposition")?,
-        callback_at: opt_time("callback_at")?,
-        priority: row.int("priority")?,
-        contact_hours_id: row.opt_int("contact_hours_id")?,
-        dial_count: row.int("dial_count")?,
-        last_dialed_at: opt_time("last_dialed_at")?,
-        lock_holder: row.opt_text("lock_holder")?,
-        lock_until: opt_time("lock_until")?,
-        closed: row.opt_flag("closed")?.unwrap_or(false),
-        queue_id: row.opt_int("queue_id")?,
-        queue_status_id: row.opt_int("queue_status_id")?,
-        thrown_out: row.opt_flag("thrown_out")?.unwrap_or(false),
-        quality_id: row.opt_int("quality_id")?,
-        industry_id: row.opt_int("industry_id")?,
-        source_id: row.opt_int("source_id")?,
-        company_id: row.opt_int("company_id")?,
-        contact_id: row.opt_int("contact_id")?,
-        company_lead_contact_id: row.opt_int("company_lead_contact_id")?,
-        owner_user_id: row.opt_int("owner_user_id")?,
-        type_id: row.opt_int("type_id")?,
-        subtype_id: row.opt_int("subtype_id")?,
-        stage_id: row.opt_int("stage_id")?,
-        stage_reason_id: row.opt_int("stage_reason_id")?,
-        channel_id: row.opt_int("channel_id")?,
-        description: row.opt_text("description")?,
-        version: row.int("version")?,
-        created_at: from_micros("created_at", row.int("created_at")?)?,
-        updated_at: from_micros("updated_at", row.int("updated_at")?)?,
+        |column| read_cell(row, column),
+        |column, expected| StoreError::Corrupt(format!("leads.{}: not {expected}", column.name)),
+    )
+}
+
+/// One column's stored value, as its kind keeps it.
+fn read_cell(row: &impl Cells, column: &Column) -> Result<Stored> {
+    let name = column.name;
+    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("leads.{name}: {e}"));
+    Ok(match column.kind {
+        Kind::Text | Kind::OptText => Stored::Text(row.opt_text(name)?),
+        Kind::Int | Kind::OptInt => Stored::Int(row.opt_int(name)?),
+        Kind::Flag => Stored::Flag(row.opt_flag(name)?.unwrap_or(false)),
+        Kind::Time | Kind::OptTime => Stored::Time(row.opt_int(name)?.map(|v| from_micros(name, v)).transpose()?),
+        Kind::Phones => {
+            let numbers: Vec<String> = serde_json::from_str(&row.text(name)?).map_err(|e| corrupt(&e))?;
+            Stored::Phones(numbers.iter().map(|p| Phone::parse(p).map_err(|e| corrupt(&e))).collect::<Result<_>>()?)
+        }
+        Kind::Fields => match serde_json::from_str(&row.text(name)?).map_err(|e| corrupt(&e))? {
+            serde_json::Value::Object(map) => Stored::Fields(map),
+            _ => return Err(corrupt(&"not an object")),
+        },
     })
 }
 

@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use leadline_app::console::{self, PickList};
 use leadline_app::{leads, returns, sales};
+use leadline_core::lead::columns::{self, Group};
 use leadline_core::lead::Lead;
 use leadline_core::phone::Phone;
 use leadline_store::leads::LeadFilter;
@@ -159,68 +160,22 @@ pub async fn leads(
     Ok(layout::page("Leads", "dialer", &session, body).into_response())
 }
 
-/// The lead's own fields in groups, as (label, value) pairs from its JSON form.
+/// The lead's own fields in the groups of the lead's column table, as (label, value) pairs
+/// from its JSON form; empty values are left out.
 fn groups(lead: &Lead) -> Vec<(&'static str, Vec<(String, String)>)> {
     let shown = serde_json::to_value(lead).expect("leads serialize");
-    let pick = |names: &[&str]| -> Vec<(String, String)> {
-        names
-            .iter()
-            .filter_map(|n| {
-                let text = value_text(&shown[*n]);
-                (!text.is_empty()).then(|| (n.replace('_', " "), text))
-            })
-            .collect()
-    };
-    vec![
-        (
-            "Contact",
-            pick(&[
-                "name",
-                "first_name",
-                "last_name",
-                "email",
-                "phones",
-                "address1",
-                "city",
-                "state",
-                "postal_code",
-                "country",
-            ]),
-        ),
-        ("Campaign", pick(&["external_id", "vertical_id", "campaign_id", "allocation_id"])),
-        (
-            "Dialer",
-            pick(&[
-                "disposition",
-                "callback_at",
-                "priority",
-                "contact_hours_id",
-                "dial_count",
-                "last_dialed_at",
-                "lock_holder",
-                "lock_until",
-                "closed",
-            ]),
-        ),
-        ("Queue", pick(&["queue_id", "queue_status_id", "thrown_out"])),
-        (
-            "CRM",
-            pick(&[
-                "quality_id",
-                "industry_id",
-                "source_id",
-                "company_id",
-                "contact_id",
-                "owner_user_id",
-                "type_id",
-                "subtype_id",
-                "stage_id",
-                "stage_reason_id",
-                "channel_id",
-                "description",
-            ]),
-        ),
-    ]
+    Group::SHOWN
+        .iter()
+        .map(|&(group, heading)| {
+            let pairs = columns::in_group(group)
+                .filter_map(|c| {
+                    let text = value_text(&shown[c.name]);
+                    (!text.is_empty()).then(|| (c.name.replace('_', " "), text))
+                })
+                .collect();
+            (heading, pairs)
+        })
+        .collect()
 }
 
 fn name_map(list: Result<Vec<(i64, String)>, leadline_app::AppError>) -> HashMap<i64, String> {
