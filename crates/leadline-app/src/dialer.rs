@@ -121,18 +121,18 @@ fn allocation_gone(allocation_id: i64, what: &str) -> AppError {
     AppError::Conflict(format!("the disposition {what} allocation {allocation_id}, which no longer exists"))
 }
 
-/// Carries out side effects inside the transaction: DNC rows, copies, webhooks in the outbox.
-#[allow(clippy::too_many_arguments)]
-async fn carry_out(
-    tx: &mut impl Exec,
-    app: &App,
-    setup: &Setup,
-    by: &Principal,
+/// Who carries out a change's side effects, under which set-up, and when.
+struct Acting<'a> {
+    app: &'a App,
+    setup: &'a Setup,
+    by: &'a Principal,
     api: Api,
-    lead: &Lead,
-    effects: Vec<SideEffect>,
     now: Timestamp,
-) -> Result<()> {
+}
+
+/// Carries out side effects inside the transaction: DNC rows, copies, webhooks in the outbox.
+async fn carry_out(tx: &mut impl Exec, acting: &Acting<'_>, lead: &Lead, effects: Vec<SideEffect>) -> Result<()> {
+    let Acting { app, setup, by, api, now } = *acting;
     for effect in effects {
         match effect {
             SideEffect::AddDnc(phones) => {
@@ -305,7 +305,7 @@ impl Job {
             other => other?,
         }
         lead_store::record_history(tx, lead.id, *now, by.actor(*api), "create", &Changes::between(None, &lead)).await?;
-        carry_out(tx, app, setup, by, *api, &lead, effects, *now).await?;
+        carry_out(tx, &Acting { app, setup, by, api: *api, now: *now }, &lead, effects).await?;
         Ok(lead)
     }
 
@@ -356,7 +356,7 @@ impl Job {
             Err(StoreError::Unique(_)) => return Err(DialerError::ExternalIdTaken(external.to_string()).into()),
             Err(other) => return Err(other.into()),
         }
-        carry_out(tx, app, setup, by, *api, &next, effects, now).await?;
+        carry_out(tx, &Acting { app, setup, by, api: *api, now }, &next, effects).await?;
         Ok(next)
     }
 }
@@ -526,7 +526,7 @@ pub async fn set_disposition(
         if !lead_store::update(&mut tx, &lead, &next, false, Some(&history)).await? {
             return Err(DialerError::StaleVersion.into());
         }
-        carry_out(&mut tx, app, &setup, by, Api::Native, &next, effects, now).await?;
+        carry_out(&mut tx, &Acting { app, setup: &setup, by, api: Api::Native, now }, &next, effects).await?;
         tx.commit().await.map_err(StoreError::from)?;
         return Ok(next);
     }
