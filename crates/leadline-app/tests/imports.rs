@@ -11,7 +11,7 @@ use jiff::SignedDuration;
 use leadline_app::imports::{self, ImportRequest, Outcome, Progress, Tuning, Upload};
 use leadline_app::{App, AppError};
 use leadline_core::lead::Lead;
-use leadline_store::imports::{Checkpoint, Reject};
+use leadline_store::imports::{Checkpoint, JobStatus, Reject};
 use leadline_store::leads::LeadFilter;
 use serde_json::json;
 
@@ -159,7 +159,7 @@ conformance! {
         assert_eq!(history[0].action, "import");
         assert_eq!(history[0].api, "cli");
         let job = imports::get(&app, &admin(), outcome.job_id.unwrap()).await.unwrap();
-        assert_eq!(job.status, "done");
+        assert_eq!(job.status, JobStatus::Done);
     }
 
     async fn a_map_names_the_field_a_column_fills(app) {
@@ -403,18 +403,18 @@ conformance! {
             upload.write(format!("04120000{i:02},N{i}\n").as_bytes()).await.unwrap();
         }
         let job = upload.finish().await.unwrap();
-        assert_eq!(job.status, "pending");
+        assert_eq!(job.status, JobStatus::Pending);
         // A node takes the job, commits two batches and dies.
         let stop = Tuning { batch_rows: 5, stop_after_batches: Some(2) };
         assert!(imports::work_once(&app, stop).await.unwrap());
         let job = imports::get(&app, &admin(), job.id).await.unwrap();
-        assert_eq!((job.status.as_str(), job.checkpoint.loaded), ("running", 10));
+        assert_eq!((job.status, job.checkpoint.loaded), (JobStatus::Running, 10));
         // While its claim lasts nobody else takes it; once it lapses another node resumes it.
         assert!(!imports::work_once(&app, Tuning::default()).await.unwrap());
         let later = App { clock: TestClock::at("2099-01-01T00:00:00Z"), ..app.clone() };
         assert!(imports::work_once(&later, Tuning { batch_rows: 5, stop_after_batches: None }).await.unwrap());
         let job = imports::get(&app, &admin(), job.id).await.unwrap();
-        assert_eq!((job.status.as_str(), job.checkpoint.loaded, job.checkpoint.rows_read), ("done", 30, 30));
+        assert_eq!((job.status, job.checkpoint.loaded, job.checkpoint.rows_read), (JobStatus::Done, 30, 30));
         assert_eq!(leads_of(&app, w.campaign).await.len(), 30);
         // Its stored body is gone once it is done.
         let mut conn = app.store.read().await.unwrap();
@@ -440,7 +440,7 @@ conformance! {
         let later = App { clock: TestClock::at("2099-01-01T00:00:00Z"), ..app.clone() };
         imports::work_once(&later, Tuning::default()).await.unwrap();
         let job = imports::get(&app, &admin(), id).await.unwrap();
-        assert_eq!(job.status, "failed");
+        assert_eq!(job.status, JobStatus::Failed);
         assert_eq!(job.error.as_deref(), Some("the upload was cut off before the whole body arrived"));
         let _ = SignedDuration::ZERO;
     }

@@ -21,14 +21,57 @@ pub const LEADS_PER_STATEMENT: usize = 500;
 /// Small rows (phones, history, rejects) per multi-row INSERT.
 const SMALL_ROWS_PER_STATEMENT: usize = 2000;
 
+/// Where an import job's file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobSource {
+    /// A file on the operator's disk, loaded by `leadline import`.
+    Cli,
+    /// A body sent to `POST /v1/imports`, kept in `import_chunks`.
+    Http,
+}
+
+/// Where an import job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Its body is still arriving (HTTP).
+    Receiving,
+    /// Checked and waiting for a worker.
+    Pending,
+    /// Claimed by a run (or by one that died, until its claim lapses).
+    Running,
+    Done,
+    Failed,
+}
+
+/// The names the `imports` table keeps, and reads back.
+macro_rules! stored_names {
+    ($type:ident, $column:literal: $($variant:ident = $name:literal),*) => {
+        impl $type {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($type::$variant => $name,)*
+                }
+            }
+
+            fn parse(stored: &str) -> Result<$type> {
+                match stored {
+                    $($name => Ok($type::$variant),)*
+                    other => Err(crate::StoreError::Corrupt(format!(concat!("imports.", $column, " holds `{}`"), other))),
+                }
+            }
+        }
+    };
+}
+
+stored_names!(JobSource, "source": Cli = "cli", Http = "http");
+stored_names!(JobStatus, "status": Receiving = "receiving", Pending = "pending", Running = "running", Done = "done", Failed = "failed");
+
 /// An import job as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub id: i64,
-    /// `cli` (a file on the operator's disk) or `http` (a body kept in `import_chunks`).
-    pub source: String,
-    /// `receiving`, `pending`, `running`, `done` or `failed`.
-    pub status: String,
+    pub source: JobSource,
+    pub status: JobStatus,
     pub file_name: String,
     pub file_bytes: i64,
     pub file_sha256: String,
@@ -64,8 +107,8 @@ pub struct Checkpoint {
 /// What a new job starts with.
 #[derive(Debug, Clone)]
 pub struct NewJob<'a> {
-    pub source: &'a str,
-    pub status: &'a str,
+    pub source: JobSource,
+    pub status: JobStatus,
     pub file_name: &'a str,
     pub file_bytes: i64,
     pub file_sha256: &'a str,
@@ -94,8 +137,8 @@ fn read_job(row: &AnyRow) -> Result<Job> {
     };
     Ok(Job {
         id: row.try_get("id")?,
-        source: row.try_get("source")?,
-        status: row.try_get("status")?,
+        source: JobSource::parse(row.try_get("source")?)?,
+        status: JobStatus::parse(row.try_get("status")?)?,
         file_name: row.try_get("file_name")?,
         file_bytes: row.try_get("file_bytes")?,
         file_sha256: row.try_get("file_sha256")?,
@@ -129,8 +172,8 @@ pub async fn create_job(conn: &mut Conn, job: &NewJob<'_>, now: Timestamp) -> Re
          rejected_invalid, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 1, 0, 0, 0, 0, 0, $11, $11) RETURNING id",
     )
-    .bind(job.source)
-    .bind(job.status)
+    .bind(job.source.as_str())
+    .bind(job.status.as_str())
     .bind(job.file_name)
     .bind(job.file_bytes)
     .bind(job.file_sha256)
@@ -258,13 +301,13 @@ pub async fn extend_claim(conn: &mut Conn, id: i64, token: &str, until: Timestam
     Ok(done.rows_affected() == 1)
 }
 
-/// Ends a job: `done`, or `failed` with the reason. The claim is released.
-pub async fn finish(conn: &mut Conn, id: i64, status: &str, error: Option<&str>, now: Timestamp) -> Result<()> {
+/// Ends a job: done, or failed with the reason. The claim is released.
+pub async fn finish(conn: &mut Conn, id: i64, status: JobStatus, error: Option<&str>, now: Timestamp) -> Result<()> {
     sqlx::query(
         "UPDATE imports SET status = $1, error = $2, finished_at = $3, updated_at = $3, claim_token = NULL, \
          claimed_until = NULL WHERE id = $4",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(error)
     .bind(micros(now))
     .bind(id)
@@ -273,12 +316,12 @@ pub async fn finish(conn: &mut Conn, id: i64, status: &str, error: Option<&str>,
     Ok(())
 }
 
-/// Sets a job's status (`receiving` → `pending` once its body is complete and checked).
-pub async fn set_status(conn: &mut Conn, id: i64, status: &str, now: Timestamp) -> Result<()> {
+/// Sets a job's status (receiving → pending once its body is complete and checked).
+pub async fn set_status(conn: &mut Conn, id: i64, status: JobStatus, now: Timestamp) -> Result<()> {
     sqlx::query(
         "UPDATE imports SET status = $1, updated_at = $2, claim_token = NULL, claimed_until = NULL WHERE id = $3",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(micros(now))
     .bind(id)
     .execute(&mut *conn)

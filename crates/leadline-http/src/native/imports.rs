@@ -49,7 +49,7 @@ pub fn view(job: &Job) -> Value {
         if job.file_bytes > 0 { (c.byte_offset as f64 * 100.0 / job.file_bytes as f64).min(100.0) } else { 0.0 };
     json!({
         "id": job.id,
-        "status": job.status,
+        "status": job.status.as_str(),
         "file_name": job.file_name,
         "file_bytes": job.file_bytes,
         "campaign_id": job.campaign_id,
