@@ -5,8 +5,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
+pub use leadline_core::access::ApiKey;
 use leadline_core::access::Role;
-use leadline_store::keys::{self as store, KeyRecord, NewKey};
+use leadline_store::keys::{self as store, NewKey};
 use leadline_store::sqlite::direct::finish_now;
 use leadline_store::Direct;
 use serde::Serialize;
@@ -36,41 +37,11 @@ pub struct KeyRequest {
     pub expires_in: Option<String>,
 }
 
-/// A key as listings show it: never the secret.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct KeyView {
-    pub id: i64,
-    pub name: String,
-    pub prefix: String,
-    pub role: String,
-    pub buyer_id: Option<i64>,
-    pub campaign_ids: Vec<i64>,
-    pub created_at: Timestamp,
-    pub expires_at: Option<Timestamp>,
-    pub revoked_at: Option<Timestamp>,
-}
-
-impl From<KeyRecord> for KeyView {
-    fn from(k: KeyRecord) -> Self {
-        KeyView {
-            id: k.id,
-            name: k.name,
-            prefix: k.prefix,
-            role: k.role,
-            buyer_id: k.buyer_id,
-            campaign_ids: k.campaign_ids,
-            created_at: k.created_at,
-            expires_at: k.expires_at,
-            revoked_at: k.revoked_at,
-        }
-    }
-}
-
 /// A new key: its listing view and the secret, which is never shown again.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     #[serde(flatten)]
-    pub key: KeyView,
+    pub key: ApiKey,
     pub secret: String,
 }
 
@@ -197,7 +168,7 @@ pub async fn create(app: &App, by: &Principal, request: &KeyRequest) -> Result<C
     .await?;
     let record = store::get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("key", id))?;
     tx.commit().await.map_err(leadline_store::StoreError::from)?;
-    Ok(CreatedKey { key: record.into(), secret })
+    Ok(CreatedKey { key: record, secret })
 }
 
 /// Finds the live key for a presented secret. Unknown, revoked and expired keys are all
@@ -233,13 +204,13 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Principal> {
     Ok(principal)
 }
 
-pub async fn list(app: &App, by: &Principal) -> Result<Vec<KeyView>> {
+pub async fn list(app: &App, by: &Principal) -> Result<Vec<ApiKey>> {
     by.require_admin()?;
     let mut conn = app.store.read().await?;
-    Ok(store::list(&mut conn).await?.into_iter().map(KeyView::from).collect())
+    Ok(store::list(&mut conn).await?)
 }
 
-pub async fn revoke(app: &App, by: &Principal, id: i64) -> Result<KeyView> {
+pub async fn revoke(app: &App, by: &Principal, id: i64) -> Result<ApiKey> {
     by.require_admin()?;
     let mut tx = app.store.begin().await?;
     if !store::revoke(&mut tx, id, app.now()).await? {
@@ -248,7 +219,7 @@ pub async fn revoke(app: &App, by: &Principal, id: i64) -> Result<KeyView> {
     let record = store::get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("key", id))?;
     tx.commit().await.map_err(leadline_store::StoreError::from)?;
     app.live_keys.forget(id);
-    Ok(record.into())
+    Ok(record)
 }
 
 /// Whether any key exists (the first start creates an admin key when none does).

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::returns::{LeadKey, LedgerEntryView};
-use crate::sales::{self, SaleView};
+use crate::sales::{self, Sale};
 use crate::{App, AppError, Principal, Result};
 
 /// What [`AppError::NotFound`]'s `what` says when the lead exists but not in the vertical named.
@@ -46,7 +46,7 @@ pub struct QueueOutcome {
     /// The fee's ledger entry, when a fee was charged.
     pub fee: Option<LedgerEntryView>,
     /// The sale a referral made.
-    pub sale: Option<SaleView>,
+    pub sale: Option<Sale>,
 }
 
 async fn visible(conn: &mut Conn, by: &Principal, lead: &Lead) -> Result<bool> {

@@ -8,9 +8,10 @@ use leadline_core::money::Money;
 use leadline_core::returns::{
     check_returnable, effect, transition, ReturnEffect, ReturnError, ReturnRequest, ReturnStatus,
 };
+pub use leadline_core::returns::{Replacement, Return};
 use leadline_store::leads as lead_store;
 use leadline_store::ledger::{self, Entry};
-use leadline_store::returns::{self as store, NewReturn, ReplacementRecord, ReturnFilter, ReturnRecord, SaleTerms};
+use leadline_store::returns::{self as store, NewReturn, ReturnFilter, SaleTerms};
 use leadline_store::{Conn, StoreError};
 use serde::Serialize;
 use serde_json::json;
@@ -80,39 +81,6 @@ impl From<ReturnTargetError> for AppError {
     }
 }
 
-/// A return as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
-pub struct ReturnView {
-    pub id: i64,
-    pub sale_id: i64,
-    pub lead_id: i64,
-    pub buyer_contract_id: i64,
-    pub buyer_id: i64,
-    #[schema(value_type = String)]
-    pub status: ReturnStatus,
-    pub return_reason_id: i64,
-    pub denied_reason_id: Option<i64>,
-    pub created_at: Timestamp,
-    pub decided_at: Option<Timestamp>,
-}
-
-impl From<ReturnRecord> for ReturnView {
-    fn from(r: ReturnRecord) -> Self {
-        ReturnView {
-            id: r.id,
-            sale_id: r.sale_id,
-            lead_id: r.lead_id,
-            buyer_contract_id: r.buyer_contract_id,
-            buyer_id: r.buyer_id,
-            status: r.status,
-            return_reason_id: r.return_reason_id,
-            denied_reason_id: r.denied_reason_id,
-            created_at: r.created_at,
-            decided_at: r.decided_at,
-        }
-    }
-}
-
 async fn reason_exists(conn: &mut Conn, table: &str, id: i64) -> Result<bool> {
     Ok(leadline_store::catalog::exists(conn, table, id).await?)
 }
@@ -137,7 +105,7 @@ fn pick_sale(by: &Principal, sales: Vec<SaleTerms>, contract: Option<i64>) -> Re
 }
 
 /// Carries out a return request: submit, approve (credit or replacement) or reject.
-pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> Result<ReturnView> {
+pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> Result<Return> {
     match (&by.role, call.request) {
         (leadline_core::access::Role::Admin, _) => {}
         (leadline_core::access::Role::Buyer { .. }, ReturnRequest::SubmitForApproval) => {}
@@ -249,7 +217,7 @@ pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> 
     let record =
         store::get_return(&mut tx, return_id).await?.ok_or_else(|| AppError::not_found("return", return_id))?;
     tx.commit().await.map_err(StoreError::from)?;
-    Ok(record.into())
+    Ok(record)
 }
 
 /// Decides a return by its id (the native API's approve and reject).
@@ -260,7 +228,7 @@ pub async fn decide(
     return_id: i64,
     request: ReturnRequest,
     denied_reason_id: Option<i64>,
-) -> Result<ReturnView> {
+) -> Result<Return> {
     by.require_admin()?;
     let record = {
         let mut conn = app.store.read().await?;
@@ -278,19 +246,19 @@ pub async fn decide(
 }
 
 /// One return; a buyer key sees only its own (another buyer's is not found).
-pub async fn get(app: &App, by: &Principal, return_id: i64) -> Result<ReturnView> {
+pub async fn get(app: &App, by: &Principal, return_id: i64) -> Result<Return> {
     if by.role.buyer_id().is_none() && !by.role.campaign_ids().is_empty() {
         return Err(AppError::Forbidden("a dialer key cannot read returns".into()));
     }
     let mut conn = app.store.read().await?;
     match store::get_return(&mut conn, return_id).await? {
-        Some(record) if by.role.buyer_id().is_none_or(|own| own == record.buyer_id) => Ok(record.into()),
+        Some(record) if by.role.buyer_id().is_none_or(|own| own == record.buyer_id) => Ok(record),
         _ => Err(AppError::not_found("return", return_id)),
     }
 }
 
 /// Returns the caller may see: a buyer key sees its own.
-pub async fn list(app: &App, by: &Principal, mut filter: ReturnFilter) -> Result<Page<ReturnView>> {
+pub async fn list(app: &App, by: &Principal, mut filter: ReturnFilter) -> Result<Page<Return>> {
     match by.role.buyer_id() {
         Some(buyer) => filter.buyer_id = Some(buyer),
         None if by.role.campaign_ids().is_empty() => {}
@@ -298,7 +266,7 @@ pub async fn list(app: &App, by: &Principal, mut filter: ReturnFilter) -> Result
     }
     let mut conn = app.store.read().await?;
     let rows = store::list_returns(&mut conn, &filter).await?;
-    Ok(Page::new(rows.into_iter().map(ReturnView::from).collect(), filter.limit, |r| r.id))
+    Ok(Page::new(rows, filter.limit, |r| r.id))
 }
 
 /// A ledger entry as the API shows it, money as a decimal string.
@@ -354,46 +322,20 @@ pub async fn ledger(app: &App, by: &Principal, buyer_id: i64, after: Option<i64>
     })
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
-pub struct ReplacementView {
-    pub id: i64,
-    pub return_id: i64,
-    pub buyer_contract_id: i64,
-    pub buyer_id: i64,
-    pub status: String,
-    pub created_at: Timestamp,
-    /// The sale of the replacement lead, once fulfilled.
-    pub fulfilled_sale_id: Option<i64>,
-}
-
-impl From<ReplacementRecord> for ReplacementView {
-    fn from(r: ReplacementRecord) -> Self {
-        ReplacementView {
-            id: r.id,
-            return_id: r.return_id,
-            buyer_contract_id: r.buyer_contract_id,
-            buyer_id: r.buyer_id,
-            status: r.status,
-            created_at: r.created_at,
-            fulfilled_sale_id: r.fulfilled_sale_id,
-        }
-    }
-}
-
 pub async fn replacements(
     app: &App,
     by: &Principal,
     status: Option<&str>,
     after: Option<i64>,
     limit: i64,
-) -> Result<Page<ReplacementView>> {
+) -> Result<Page<Replacement>> {
     let buyer = by.role.buyer_id();
     if buyer.is_none() && !by.role.campaign_ids().is_empty() {
         return Err(AppError::Forbidden("a dialer key cannot read replacement requests".into()));
     }
     let mut conn = app.store.read().await?;
     let rows = store::replacement_requests(&mut conn, buyer, status, after, limit).await?;
-    Ok(Page::new(rows.into_iter().map(ReplacementView::from).collect(), limit, |r| r.id))
+    Ok(Page::new(rows, limit, |r| r.id))
 }
 
 /// Fulfils a replacement request with another lead of the contract's vertical: the lead is sold
@@ -405,7 +347,7 @@ pub async fn fulfil_replacement(
     api: Api,
     request_id: i64,
     lead_id: i64,
-) -> Result<crate::sales::SaleView> {
+) -> Result<crate::sales::Sale> {
     by.require_admin()?;
     let now = app.now();
     let mut tx = app.store.begin().await?;
@@ -448,5 +390,5 @@ pub async fn fulfil_replacement(
     let sale =
         leadline_store::sales::get(&mut tx, sale_id).await?.ok_or_else(|| AppError::not_found("sale", sale_id))?;
     tx.commit().await.map_err(StoreError::from)?;
-    Ok(sale.into())
+    Ok(sale)
 }

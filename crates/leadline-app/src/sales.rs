@@ -3,41 +3,17 @@
 use jiff::Timestamp;
 use leadline_core::history::{Api, Changes};
 use leadline_core::money::Money;
+pub use leadline_core::sales::Sale;
 use leadline_store::leads as lead_store;
-use leadline_store::sales::{self as store, Sale, SaleFilter};
+use leadline_store::sales::{self as store, SaleFilter};
 use leadline_store::{Conn, StoreError};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::{App, AppError, Page, Principal, Result};
 
-/// A sale as the API shows it, money as a decimal string.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
-pub struct SaleView {
-    pub id: i64,
-    pub lead_id: i64,
-    pub buyer_contract_id: i64,
-    pub buyer_id: i64,
-    pub price: String,
-    pub sold_at: jiff::Timestamp,
-}
-
-impl From<Sale> for SaleView {
-    fn from(s: Sale) -> Self {
-        SaleView {
-            id: s.id,
-            lead_id: s.lead_id,
-            buyer_contract_id: s.buyer_contract_id,
-            buyer_id: s.buyer_id,
-            price: Money::from_minor(s.price_minor).to_string(),
-            sold_at: s.sold_at,
-        }
-    }
-}
-
 /// Sells a lead under a contract. The lead must be in the contract's vertical, and a contract
 /// buys a lead once.
-pub async fn sell(app: &App, by: &Principal, api: Api, lead_id: i64, contract_id: i64) -> Result<SaleView> {
+pub async fn sell(app: &App, by: &Principal, api: Api, lead_id: i64, contract_id: i64) -> Result<Sale> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let sale = sell_in(&mut tx, by, api, lead_id, contract_id, now).await?;
@@ -54,7 +30,7 @@ pub async fn sell_in(
     lead_id: i64,
     contract_id: i64,
     now: Timestamp,
-) -> Result<SaleView> {
+) -> Result<Sale> {
     by.require_admin()?;
     let lead = lead_store::get(tx, lead_id)
         .await?
@@ -78,11 +54,11 @@ pub async fn sell_in(
     changes.insert("sale", Value::Null, serde_json::json!({"id": sale_id, "buyer_contract_id": contract_id, "price": Money::from_minor(terms.price_minor).to_string()}));
     lead_store::record_history(tx, lead_id, now, by.actor(api), "sell", &changes).await?;
     let sale = store::get(tx, sale_id).await?.ok_or_else(|| AppError::not_found("sale", sale_id))?;
-    Ok(sale.into())
+    Ok(sale)
 }
 
 /// Sales the caller may see: a buyer key sees only its own.
-pub async fn list(app: &App, by: &Principal, mut filter: SaleFilter) -> Result<Page<SaleView>> {
+pub async fn list(app: &App, by: &Principal, mut filter: SaleFilter) -> Result<Page<Sale>> {
     match by.role.buyer_id() {
         Some(buyer) => filter.buyer_id = Some(buyer),
         None if by.role.campaign_ids().is_empty() => {}
@@ -91,5 +67,5 @@ pub async fn list(app: &App, by: &Principal, mut filter: SaleFilter) -> Result<P
     let mut conn = app.store.read().await?;
     let sales = store::list(&mut conn, &filter).await?;
     let limit = filter.limit;
-    Ok(Page::new(sales.into_iter().map(SaleView::from).collect(), limit, |s| s.id))
+    Ok(Page::new(sales, limit, |s| s.id))
 }

@@ -7,6 +7,7 @@ use common::*;
 use leadline_app::keys::KeyRequest;
 use leadline_app::{catalog, sales};
 use leadline_core::history::Api;
+use leadline_core::money::Money;
 use leadline_store::sales::SaleFilter;
 use serde_json::json;
 
@@ -23,12 +24,12 @@ conformance! {
         let sale = sales::sell(&app, &admin(), Api::Cake, lead.id, seed.contract).await.unwrap();
         assert_eq!(
             sale,
-            sales::SaleView {
+            sales::Sale {
                 id: sale.id,
                 lead_id: lead.id,
                 buyer_contract_id: seed.contract,
                 buyer_id: seed.buyer,
-                price: "12.50".into(),
+                price: Money::parse("12.50").unwrap(),
                 sold_at: "2026-05-04T03:02:01Z".parse().unwrap(),
             }
         );
@@ -45,7 +46,7 @@ conformance! {
         let message = conflict(sales::sell(&app, &admin(), Api::Cake, lead.id, seed.contract).await);
         assert!(message.contains("already bought"), "{message}");
         let second = sales::sell(&app, &admin(), Api::Cake, lead.id, seed.other_contract).await.unwrap();
-        assert_eq!(second.price, "7.00");
+        assert_eq!(second.price.to_string(), "7.00");
         assert_eq!(sales::list(&app, &admin(), all()).await.unwrap().items.len(), 2);
     }
 

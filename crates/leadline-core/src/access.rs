@@ -108,6 +108,21 @@ impl Role {
     }
 }
 
+/// An API key as it is kept and listed: never its secret, nor the secret's hash.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    /// The secret's first characters, to tell keys apart.
+    pub prefix: String,
+    pub role: String,
+    pub buyer_id: Option<i64>,
+    pub campaign_ids: Vec<i64>,
+    pub created_at: jiff::Timestamp,
+    pub expires_at: Option<jiff::Timestamp>,
+    pub revoked_at: Option<jiff::Timestamp>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ pub mod money;
 pub mod phone;
 pub mod queues;
 pub mod returns;
+pub mod sales;
 pub mod schedule;
 
 pub use error::DomainError;

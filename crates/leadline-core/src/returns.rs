@@ -17,6 +17,35 @@ pub enum ReturnStatus {
     Rejected,
 }
 
+/// A buyer's return of a sold lead.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Return {
+    pub id: i64,
+    pub sale_id: i64,
+    pub lead_id: i64,
+    pub buyer_contract_id: i64,
+    pub buyer_id: i64,
+    #[schema(value_type = String)]
+    pub status: ReturnStatus,
+    pub return_reason_id: i64,
+    pub denied_reason_id: Option<i64>,
+    pub created_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
+}
+
+/// A lead owed to a buyer for a return approved for replacement.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Replacement {
+    pub id: i64,
+    pub return_id: i64,
+    pub buyer_contract_id: i64,
+    pub buyer_id: i64,
+    pub status: String,
+    pub created_at: Timestamp,
+    /// The sale of the replacement lead, once fulfilled.
+    pub fulfilled_sale_id: Option<i64>,
+}
+
 impl ReturnStatus {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -177,7 +177,7 @@ conformance! {
             let filter = leadline_store::sales::SaleFilter { lead_id: Some(referred), limit: 10, ..Default::default() };
             leadline_store::sales::list(&mut conn, &filter).await.unwrap()
         };
-        assert_eq!(sales.iter().map(|s| (s.buyer_contract_id, s.price_minor)).collect::<Vec<_>>(), [(1, 1250)]);
+        assert_eq!(sales.iter().map(|s| (s.buyer_contract_id, s.price.minor())).collect::<Vec<_>>(), [(1, 1250)]);
         b.goto(&format!("{base}/console/grid?queue_id=2")).await;
         wait_for(&b, &format!("#grid tr[data-lead='{reviewed}']")).await;
         bulk(reviewed, "move_to_queue").await;

@@ -1,22 +1,10 @@
 //! API keys. Only a hash of each secret is stored.
 
 use jiff::Timestamp;
+use leadline_core::access::ApiKey;
 use sqlx::Row;
 
 use crate::{from_micros, micros, Cells, Conn, Exec, Result, Sql, SqlArg, StoreError};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeyRecord {
-    pub id: i64,
-    pub name: String,
-    pub prefix: String,
-    pub role: String,
-    pub buyer_id: Option<i64>,
-    pub campaign_ids: Vec<i64>,
-    pub created_at: Timestamp,
-    pub expires_at: Option<Timestamp>,
-    pub revoked_at: Option<Timestamp>,
-}
 
 #[derive(Debug, Clone)]
 pub struct NewKey<'a> {
@@ -32,11 +20,11 @@ pub struct NewKey<'a> {
 
 const COLUMNS: &str = "id, name, prefix, role, buyer_id, campaign_ids, created_at, expires_at, revoked_at";
 
-fn read(row: &impl Cells) -> Result<KeyRecord> {
+fn read(row: &impl Cells) -> Result<ApiKey> {
     let opt_time = |column: &str| -> Result<Option<Timestamp>> {
         row.opt_int(column)?.map(|v| from_micros(column, v)).transpose()
     };
-    Ok(KeyRecord {
+    Ok(ApiKey {
         id: row.int("id")?,
         name: row.text("name")?,
         prefix: row.text("prefix")?,
@@ -70,7 +58,7 @@ pub async fn insert(conn: &mut Conn, key: &NewKey<'_>) -> Result<i64> {
 
 /// The key whose secret hashes to `secret_hash`, with the stored hash for a constant-time
 /// comparison by the caller.
-pub async fn find_by_hash(conn: &mut impl Exec, secret_hash: &str) -> Result<Option<(KeyRecord, String)>> {
+pub async fn find_by_hash(conn: &mut impl Exec, secret_hash: &str) -> Result<Option<(ApiKey, String)>> {
     let sql = Sql::fixed(
         &format!("SELECT {COLUMNS}, secret_hash FROM api_keys WHERE secret_hash = $1"),
         [SqlArg::Text(Some(secret_hash.into()))],
@@ -81,7 +69,7 @@ pub async fn find_by_hash(conn: &mut impl Exec, secret_hash: &str) -> Result<Opt
     }
 }
 
-pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<KeyRecord>> {
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<ApiKey>> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -89,7 +77,7 @@ pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<KeyRecord>> {
     row.as_ref().map(read).transpose()
 }
 
-pub async fn list(conn: &mut Conn) -> Result<Vec<KeyRecord>> {
+pub async fn list(conn: &mut Conn) -> Result<Vec<ApiKey>> {
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys ORDER BY id")).fetch_all(&mut *conn).await?;
     rows.iter().map(read).collect()
 }

@@ -1,25 +1,11 @@
 //! Returns, the ledger and replacement requests.
 
 use jiff::Timestamp;
-use leadline_core::returns::ReturnStatus;
+use leadline_core::returns::{Replacement, Return, ReturnStatus};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::{from_micros, micros, Backend, Conn, Result, Sql, SqlArg, StoreError};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReturnRecord {
-    pub id: i64,
-    pub sale_id: i64,
-    pub lead_id: i64,
-    pub buyer_contract_id: i64,
-    pub buyer_id: i64,
-    pub status: ReturnStatus,
-    pub return_reason_id: i64,
-    pub denied_reason_id: Option<i64>,
-    pub created_at: Timestamp,
-    pub decided_at: Option<Timestamp>,
-}
 
 /// A sale with what a return needs to know about it.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,10 +23,10 @@ pub struct SaleTerms {
 
 const RETURN_COLUMNS: &str = "id, sale_id, lead_id, buyer_contract_id, buyer_id, status, return_reason_id, denied_reason_id, created_at, decided_at";
 
-fn read_return(row: &AnyRow) -> Result<ReturnRecord> {
+fn read_return(row: &AnyRow) -> Result<Return> {
     let status: String = row.try_get("status")?;
     let decided: Option<i64> = row.try_get("decided_at")?;
-    Ok(ReturnRecord {
+    Ok(Return {
         id: row.try_get("id")?,
         sale_id: row.try_get("sale_id")?,
         lead_id: row.try_get("lead_id")?,
@@ -84,7 +70,7 @@ pub async fn sales_of_lead(conn: &mut Conn, lead_id: i64) -> Result<Vec<SaleTerm
 }
 
 /// The return of a sale, locked on PostgreSQL for the decision that follows.
-pub async fn return_of_sale(conn: &mut Conn, backend: Backend, sale_id: i64) -> Result<Option<ReturnRecord>> {
+pub async fn return_of_sale(conn: &mut Conn, backend: Backend, sale_id: i64) -> Result<Option<Return>> {
     let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
     let row = sqlx::query(&format!("SELECT {RETURN_COLUMNS} FROM returns WHERE sale_id = $1{lock}"))
         .bind(sale_id)
@@ -93,7 +79,7 @@ pub async fn return_of_sale(conn: &mut Conn, backend: Backend, sale_id: i64) -> 
     row.as_ref().map(read_return).transpose()
 }
 
-pub async fn get_return(conn: &mut Conn, id: i64) -> Result<Option<ReturnRecord>> {
+pub async fn get_return(conn: &mut Conn, id: i64) -> Result<Option<Return>> {
     let row = sqlx::query(&format!("SELECT {RETURN_COLUMNS} FROM returns WHERE id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -164,7 +150,7 @@ pub struct ReturnFilter {
     pub limit: i64,
 }
 
-pub async fn list_returns(conn: &mut Conn, filter: &ReturnFilter) -> Result<Vec<ReturnRecord>> {
+pub async fn list_returns(conn: &mut Conn, filter: &ReturnFilter) -> Result<Vec<Return>> {
     let mut sql = Sql::new(format!("SELECT {RETURN_COLUMNS} FROM returns WHERE 1 = 1"));
     if let Some(status) = filter.status {
         sql.push(" AND status = ").bind(SqlArg::Text(Some(status.as_str().into())));
@@ -210,7 +196,7 @@ pub async fn replacement_requests(
     status: Option<&str>,
     after: Option<i64>,
     limit: i64,
-) -> Result<Vec<ReplacementRecord>> {
+) -> Result<Vec<Replacement>> {
     let mut sql = Sql::new(format!("SELECT {REPLACEMENT_COLUMNS} FROM replacement_requests WHERE 1 = 1"));
     if let Some(buyer) = buyer_id {
         sql.push(" AND buyer_id = ").bind(SqlArg::Int(Some(buyer)));
@@ -226,22 +212,10 @@ pub async fn replacement_requests(
     rows.iter().map(read_replacement).collect()
 }
 
-/// A replacement request as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReplacementRecord {
-    pub id: i64,
-    pub return_id: i64,
-    pub buyer_contract_id: i64,
-    pub buyer_id: i64,
-    pub status: String,
-    pub created_at: Timestamp,
-    pub fulfilled_sale_id: Option<i64>,
-}
-
 const REPLACEMENT_COLUMNS: &str = "id, return_id, buyer_contract_id, buyer_id, status, created_at, fulfilled_sale_id";
 
-fn read_replacement(r: &AnyRow) -> Result<ReplacementRecord> {
-    Ok(ReplacementRecord {
+fn read_replacement(r: &AnyRow) -> Result<Replacement> {
+    Ok(Replacement {
         id: r.try_get("id")?,
         return_id: r.try_get("return_id")?,
         buyer_contract_id: r.try_get("buyer_contract_id")?,
@@ -253,7 +227,7 @@ fn read_replacement(r: &AnyRow) -> Result<ReplacementRecord> {
 }
 
 /// One replacement request, locked on PostgreSQL for the fulfilment that follows.
-pub async fn replacement_request(conn: &mut Conn, backend: Backend, id: i64) -> Result<Option<ReplacementRecord>> {
+pub async fn replacement_request(conn: &mut Conn, backend: Backend, id: i64) -> Result<Option<Replacement>> {
     let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
     let row = sqlx::query(&format!("SELECT {REPLACEMENT_COLUMNS} FROM replacement_requests WHERE id = $1{lock}"))
         .bind(id)

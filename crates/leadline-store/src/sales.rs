@@ -1,20 +1,12 @@
 //! Sales: a lead sold to a buyer under one of its contracts.
 
 use jiff::Timestamp;
+use leadline_core::money::Money;
+use leadline_core::sales::Sale;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::{from_micros, micros, Conn, Result, Sql, SqlArg};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sale {
-    pub id: i64,
-    pub lead_id: i64,
-    pub buyer_contract_id: i64,
-    pub buyer_id: i64,
-    pub price_minor: i64,
-    pub sold_at: Timestamp,
-}
 
 /// The parts of a buyer contract a sale needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +25,7 @@ fn read(row: &AnyRow) -> Result<Sale> {
         lead_id: row.try_get("lead_id")?,
         buyer_contract_id: row.try_get("buyer_contract_id")?,
         buyer_id: row.try_get("buyer_id")?,
-        price_minor: row.try_get("price_minor")?,
+        price: Money::from_minor(row.try_get("price_minor")?),
         sold_at: from_micros("sold_at", row.try_get("sold_at")?)?,
     })
 }

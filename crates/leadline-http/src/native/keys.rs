@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use leadline_app::keys::{self, CreatedKey, KeyRequest, KeyView};
+use leadline_app::keys::{self, ApiKey, CreatedKey, KeyRequest};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{Caller, JsonBody, PathId};
@@ -20,17 +20,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(keys::create(&state.app, &by, &request).await?)))
 }
 
-#[utoipa::path(get, path = "/v1/keys", tag = "keys", responses((status = 200, body = Vec<KeyView>), (status = 403, body = Problem)), security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>, Caller(by): Caller) -> Result<Json<Vec<KeyView>>, ApiError> {
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", responses((status = 200, body = Vec<ApiKey>), (status = 403, body = Problem)), security(("bearer" = [])))]
+pub async fn list(State(state): State<AppState>, Caller(by): Caller) -> Result<Json<Vec<ApiKey>>, ApiError> {
     Ok(Json(keys::list(&state.app, &by).await?))
 }
 
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys", params(("id" = i64, Path)),
-    responses((status = 200, body = KeyView, description = "Revoked from the next request on"), (status = 404, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = ApiKey, description = "Revoked from the next request on"), (status = 404, body = Problem)), security(("bearer" = [])))]
 pub async fn revoke(
     State(state): State<AppState>,
     Caller(by): Caller,
     PathId(id): PathId,
-) -> Result<Json<KeyView>, ApiError> {
+) -> Result<Json<ApiKey>, ApiError> {
     Ok(Json(keys::revoke(&state.app, &by, id).await?))
 }

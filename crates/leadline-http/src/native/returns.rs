@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use leadline_app::returns::{self, LeadKey, LedgerView, ReplacementView, ReturnCall, ReturnView};
+use leadline_app::returns::{self, LeadKey, LedgerView, Replacement, Return, ReturnCall};
 use leadline_app::{page_limit, parse_cursor, AppError, Page};
 use leadline_core::history::Api;
 use leadline_core::returns::{ReturnRequest, ReturnStatus};
@@ -32,13 +32,13 @@ pub struct NewReturnRequest {
 }
 
 #[utoipa::path(post, path = "/v1/returns", tag = "returns", request_body = NewReturnRequest,
-    responses((status = 201, body = ReturnView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)),
+    responses((status = 201, body = Return), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     Caller(by): Caller,
     JsonBody(body): JsonBody<NewReturnRequest>,
-) -> Result<(StatusCode, Json<ReturnView>), ApiError> {
+) -> Result<(StatusCode, Json<Return>), ApiError> {
     let call = ReturnCall {
         lead: LeadKey::Id(body.lead_id),
         vertical_id: None,
@@ -54,13 +54,13 @@ pub async fn create(
 #[utoipa::path(get, path = "/v1/returns", tag = "returns",
     params(("status" = Option<String>, Query, description = "pending | approved_credit | approved_replace | rejected"),
         ("buyer_id" = Option<i64>, Query), ("lead_id" = Option<i64>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, body = Page<ReturnView>), (status = 400, body = Problem), (status = 403, body = Problem)),
+    responses((status = 200, body = Page<Return>), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(by): Caller,
     mut params: Params,
-) -> Result<Json<Page<ReturnView>>, ApiError> {
+) -> Result<Json<Page<Return>>, ApiError> {
     let status = params
         .take("status")
         .map(|s| {
@@ -81,12 +81,12 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/v1/returns/{id}", tag = "returns", params(("id" = i64, Path)),
-    responses((status = 200, body = ReturnView), (status = 404, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = Return), (status = 404, body = Problem)), security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     Caller(by): Caller,
     PathId(id): PathId,
-) -> Result<Json<ReturnView>, ApiError> {
+) -> Result<Json<Return>, ApiError> {
     Ok(Json(returns::get(&state.app, &by, id).await?))
 }
 
@@ -100,14 +100,14 @@ pub struct ApproveRequest {
 }
 
 #[utoipa::path(post, path = "/v1/returns/{id}/approve", tag = "returns", params(("id" = i64, Path)), request_body = ApproveRequest,
-    responses((status = 200, body = ReturnView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = Return), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn approve(
     State(state): State<AppState>,
     Caller(by): Caller,
     PathId(id): PathId,
     JsonBody(body): JsonBody<ApproveRequest>,
-) -> Result<Json<ReturnView>, ApiError> {
+) -> Result<Json<Return>, ApiError> {
     let request = match body.approve_for.as_str() {
         "credit" => ReturnRequest::ApproveForCredit,
         "replacement" => ReturnRequest::ApproveToReplace,
@@ -124,14 +124,14 @@ pub struct RejectRequest {
 }
 
 #[utoipa::path(post, path = "/v1/returns/{id}/reject", tag = "returns", params(("id" = i64, Path)), request_body = RejectRequest,
-    responses((status = 200, body = ReturnView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = Return), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn reject(
     State(state): State<AppState>,
     Caller(by): Caller,
     PathId(id): PathId,
     JsonBody(body): JsonBody<RejectRequest>,
-) -> Result<Json<ReturnView>, ApiError> {
+) -> Result<Json<Return>, ApiError> {
     let view =
         returns::decide(&state.app, &by, Api::Native, id, ReturnRequest::Reject, Some(body.denied_reason_id)).await?;
     Ok(Json(view))
@@ -155,13 +155,13 @@ pub async fn buyer_ledger(
 
 #[utoipa::path(get, path = "/v1/replacement-requests", tag = "returns",
     params(("status" = Option<String>, Query, description = "pending | fulfilled"), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, body = Page<ReplacementView>), (status = 400, body = Problem), (status = 403, body = Problem)),
+    responses((status = 200, body = Page<Replacement>), (status = 400, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 pub async fn replacement_requests(
     State(state): State<AppState>,
     Caller(by): Caller,
     mut params: Params,
-) -> Result<Json<Page<ReplacementView>>, ApiError> {
+) -> Result<Json<Page<Replacement>>, ApiError> {
     let status = params.take("status");
     if let Some(status) = status.as_deref() {
         if !matches!(status, "pending" | "fulfilled") {
@@ -182,14 +182,14 @@ pub struct FulfilRequest {
 }
 
 #[utoipa::path(post, path = "/v1/replacement-requests/{id}/fulfil", tag = "returns", params(("id" = i64, Path)), request_body = FulfilRequest,
-    responses((status = 201, body = leadline_app::sales::SaleView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 201, body = leadline_app::sales::Sale), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn fulfil_replacement(
     State(state): State<AppState>,
     Caller(by): Caller,
     PathId(id): PathId,
     JsonBody(body): JsonBody<FulfilRequest>,
-) -> Result<(StatusCode, Json<leadline_app::sales::SaleView>), ApiError> {
+) -> Result<(StatusCode, Json<leadline_app::sales::Sale>), ApiError> {
     let sale = returns::fulfil_replacement(&state.app, &by, Api::Native, id, body.lead_id).await?;
     Ok((StatusCode::CREATED, Json(sale)))
 }

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use leadline_app::sales::{self, SaleView};
+use leadline_app::sales::{self, Sale};
 use leadline_app::{page_limit, parse_cursor, Page};
 use leadline_core::history::Api;
 use leadline_store::sales::SaleFilter;
@@ -21,25 +21,25 @@ pub struct SaleRequest {
 }
 
 #[utoipa::path(post, path = "/v1/sales", tag = "sales", request_body = SaleRequest,
-    responses((status = 201, body = SaleView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)),
+    responses((status = 201, body = Sale), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     Caller(by): Caller,
     JsonBody(request): JsonBody<SaleRequest>,
-) -> Result<(StatusCode, Json<SaleView>), ApiError> {
+) -> Result<(StatusCode, Json<Sale>), ApiError> {
     let sale = sales::sell(&state.app, &by, Api::Native, request.lead_id, request.buyer_contract_id).await?;
     Ok((StatusCode::CREATED, Json(sale)))
 }
 
 #[utoipa::path(get, path = "/v1/sales", tag = "sales",
     params(("buyer_id" = Option<i64>, Query), ("lead_id" = Option<i64>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, body = Page<SaleView>), (status = 403, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<Sale>), (status = 403, body = Problem)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(by): Caller,
     mut params: Params,
-) -> Result<Json<Page<SaleView>>, ApiError> {
+) -> Result<Json<Page<Sale>>, ApiError> {
     let filter = SaleFilter {
         buyer_id: params.take_i64("buyer_id")?,
         lead_id: params.take_i64("lead_id")?,
