@@ -18,9 +18,10 @@ use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
+use leadline_core::catalog::TemplateField;
 use leadline_core::dialer::{any_dnc_form, dnc_forms, phone_country, PhoneCountry};
 use leadline_core::history::{Actor, Api};
-use leadline_core::import::{phone_key, Plan};
+use leadline_core::import::{phone_key, Attr, Plan};
 use leadline_core::lead::{draw_ref, Lead, REF_RANDOM_LEN};
 use leadline_core::DomainError;
 use leadline_store::exec::finish_now;
@@ -32,6 +33,22 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::{App, AppError, Principal, Result};
+
+/// Column names that lists exported from a dialer give the lead's attributes, accepted beside
+/// Leadline's own (`external_id`, `priority`, `callback_at`): Noojee's, so its lists load as
+/// they are. They describe the file, not the lead, so they live here, beside the CSV reading,
+/// where every way in (`leadline import`, `POST /v1/imports`, the console) shares them.
+pub const COLUMN_ALIASES: &[(&str, Attr)] =
+    &[("njExternalLeadId", Attr::ExternalId), ("njPriority", Attr::Priority), ("njCallBackDate", Attr::CallbackAt)];
+
+/// How a file's header fills the template, with the column names lists are known to use.
+fn plan_for(
+    header: &[String],
+    template: &[TemplateField],
+    maps: &[(String, String)],
+) -> std::result::Result<Plan, DomainError> {
+    Plan::new(header, template, maps, COLUMN_ALIASES)
+}
 
 /// Rows per committed batch.
 pub const BATCH_ROWS: usize = 10_000;
@@ -378,7 +395,7 @@ fn parse(
     let plan = match plan {
         Some(p) => p,
         None => {
-            owned_plan = Plan::new(&header, &target.template.fields, &request.maps)?;
+            owned_plan = plan_for(&header, &target.template.fields, &request.maps)?;
             &owned_plan
         }
     };
@@ -818,7 +835,7 @@ pub async fn import_file(
         let source = source.clone();
         tokio::task::spawn_blocking(move || scan(&*source)).await.map_err(|e| file_error(e.to_string()))??
     };
-    let plan = Plan::new(&scanned.header, &target.template.fields, &request.maps)?;
+    let plan = plan_for(&scanned.header, &target.template.fields, &request.maps)?;
     let options = request.options();
     let now = app.now();
     let mut conn = app.store.read().await?;
@@ -919,7 +936,7 @@ pub async fn dry_run(
         let source = source.clone();
         tokio::task::spawn_blocking(move || scan(&*source)).await.map_err(|e| file_error(e.to_string()))??
     };
-    let plan = Plan::new(&scanned.header, &target.template.fields, &request.maps)?;
+    let plan = plan_for(&scanned.header, &target.template.fields, &request.maps)?;
     let counts = load(app, by, Api::Cli, None, source, &target, request, tuning, progress).await?;
     Ok(Outcome { job_id: None, counts, ignored_columns: plan.ignored, resumed: false })
 }
@@ -1024,7 +1041,7 @@ impl Upload {
         let checked =
             tokio::task::spawn_blocking(move || scan(&source)).await.map_err(|e| file_error(e.to_string()))?;
         let checked = checked.and_then(|s| {
-            Plan::new(&s.header, &self.target.template.fields, &self.request.maps).map(|_| s).map_err(AppError::from)
+            plan_for(&s.header, &self.target.template.fields, &self.request.maps).map(|_| s).map_err(AppError::from)
         });
         let mut tx = self.app.store.begin().await?;
         match checked {
