@@ -15,7 +15,7 @@ use leadline_core::schedule::Schedule;
 use leadline_store::dialer::{self as store, Setup, Template};
 use leadline_store::exec::finish_now;
 use leadline_store::leads::{self as lead_store, NewHistory};
-use leadline_store::{Conn, Direct, Exec, StoreError};
+use leadline_store::{Conn, Constraint, Direct, Exec, StoreError};
 use serde_json::json;
 
 use crate::leads::{insert_new, new_ref};
@@ -358,7 +358,9 @@ impl Job {
         match lead_store::update(tx, &current, &next, phones_changed, Some(&history)).await {
             Ok(true) => {}
             Ok(false) => return Err(DialerError::StaleVersion.into()),
-            Err(StoreError::Unique(_)) => return Err(DialerError::ExternalIdTaken(external.to_string()).into()),
+            Err(StoreError::Unique { constraint: Constraint::LeadExternalId, .. }) => {
+                return Err(DialerError::ExternalIdTaken(external.to_string()).into())
+            }
             Err(other) => return Err(other.into()),
         }
         carry_out(tx, app, setup, by, *api, &next, effects, now).await?;

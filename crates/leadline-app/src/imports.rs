@@ -583,7 +583,7 @@ fn decide(
 /// between the look-ups and the insert (possible only across processes or nodes).
 fn written_meanwhile(error: StoreError) -> AppError {
     match error {
-        StoreError::Unique(detail) => AppError::Conflict(format!(
+        StoreError::Unique { detail, .. } => AppError::Conflict(format!(
             "a lead was written into the campaign by someone else while this batch loaded ({detail}); run the import again to resume"
         )),
         other => other.into(),

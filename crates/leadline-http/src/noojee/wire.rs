@@ -105,7 +105,7 @@ impl Code {
                 DialerError::NoCampaign => Code::CampaignRequired,
                 DialerError::Invalid(_) => Code::Exception,
             },
-            AppError::Conflict(_) | AppError::StaleVersion { .. } => Code::Conflict,
+            AppError::Conflict(_) | AppError::AlreadySold { .. } | AppError::StaleVersion { .. } => Code::Conflict,
             _ => Code::Exception,
         }
     }
