@@ -14,7 +14,6 @@ use leadline_app::dialer::{self, CampaignIds};
 use leadline_app::keys::{self, KeyRequest};
 use leadline_app::{catalog, App, Principal};
 use leadline_bench::{drive, fresh_store, load_leads, serve, Connection, XorShift};
-use leadline_core::dialer::DialerRecord;
 use leadline_core::history::Api;
 use leadline_store::Sql;
 use serde_json::json;
@@ -88,9 +87,9 @@ async fn main() -> anyhow::Result<()> {
         let app = baseline_app.clone();
         async move {
             let mut rng = XorShift::new((worker as u64 + 1) * 7919 + i);
-            let value: serde_json::Value =
-                serde_json::from_str(&body(&mut rng, leads, i)).expect("bench bodies are JSON");
-            let record = DialerRecord::from_object(value.as_object().cloned().unwrap_or_default());
+            let mut records = leadline_http::noojee::parse_records(body(&mut rng, leads, i).as_bytes())
+                .expect("bench bodies are JSON");
+            let record = records.pop().expect("one lead per bench body");
             dialer::update(&app, &Principal::operator(), Api::Noojee, ids, &record).await.is_ok()
         }
     })

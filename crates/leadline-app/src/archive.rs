@@ -28,8 +28,8 @@ pub enum Target {
 /// A batch that did not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
-    /// The dialect's 400: what was wrong and with which ids. Nothing was written.
-    #[error("{}", .0.message)]
+    /// What was wrong and with which ids; each dialect words it. Nothing was written.
+    #[error(transparent)]
     Refused(BatchError),
     #[error(transparent)]
     App(#[from] AppError),
@@ -59,8 +59,8 @@ fn source(direction: Direction) -> (Table, Side) {
     }
 }
 
-/// Runs one checked batch: the ids must all be where the batch reads from (else the seed's
-/// "lead_ids does not exist", with nothing written), then the steps in order.
+/// Runs one checked batch: the ids must all be where the batch reads from (else
+/// `BatchError::MissingIds`, with nothing written), then the steps in order.
 pub async fn run(app: &App, target: &Target, by: &Principal, api: Api, batch: &Batch) -> Result<Counts, ArchiveError> {
     authorize(by)?;
     let ids = &batch.lead_ids;

@@ -4,7 +4,7 @@ use leadline_core::catalog::{collection, Collection, Kind, Record, SqlValue, COL
 use leadline_core::lead::columns;
 use leadline_core::DomainError;
 use leadline_store::catalog::{self as store, ListFilter};
-use leadline_store::{Conn, StoreError};
+use leadline_store::{Conn, Constraint, StoreError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -38,12 +38,10 @@ async fn check_references(conn: &mut Conn, c: &Collection, record: &Record) -> R
 
 fn unique_conflict(c: &Collection, error: StoreError) -> AppError {
     match error {
-        StoreError::Unique(detail) if detail.contains("pkey") || detail.contains(".id") => {
-            AppError::Conflict(format!("a {} with this id already exists", c.noun))
-        }
-        StoreError::Unique(_) => AppError::Conflict(match c.name {
-            "dispositions" => "this template already has a disposition with this code".into(),
-            "dnc" => "this number is already on this do-not-call list".into(),
+        StoreError::Unique { constraint, .. } => AppError::Conflict(match constraint {
+            Constraint::PrimaryKey => format!("a {} with this id already exists", c.noun),
+            Constraint::DispositionCode => "this template already has a disposition with this code".into(),
+            Constraint::DncPhone => "this number is already on this do-not-call list".into(),
             _ => format!("this {} already exists", c.noun),
         }),
         other => other.into(),

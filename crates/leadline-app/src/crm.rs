@@ -194,7 +194,7 @@ async fn create_with_objects(app: &App, by: &Principal, mut input: CrmInput, obj
     let backend = app.store.backend();
     let conflict = |noun: &'static str| {
         move |e: leadline_store::StoreError| match e {
-            leadline_store::StoreError::Unique(_) => {
+            leadline_store::StoreError::Unique { constraint: leadline_store::Constraint::PrimaryKey, .. } => {
                 CrmError::App(AppError::Conflict(format!("a {noun} with this id already exists")))
             }
             other => other.into(),

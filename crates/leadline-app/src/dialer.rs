@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use leadline_core::dialer::{
-    apply_disposition, dnc_forms, is_dialable, is_no_change, parse_callback, phone_country, DialerError, DialerRecord,
+    apply_disposition, dnc_forms, is_dialable, parse_callback, phone_country, DialerError, DialerRecord, Given,
     PhoneCountry, SideEffect,
 };
 use leadline_core::history::{Api, Changes};
@@ -15,7 +15,7 @@ use leadline_core::schedule::Schedule;
 use leadline_store::dialer::{self as store, Setup, Template};
 use leadline_store::leads::{self as lead_store, NewHistory};
 use leadline_store::sqlite::direct::finish_now;
-use leadline_store::{Conn, Direct, Exec, StoreError};
+use leadline_store::{Conn, Constraint, Direct, Exec, StoreError};
 use serde_json::json;
 
 use crate::leads::{insert_new, new_ref};
@@ -79,8 +79,8 @@ fn resolve_hours(
     current: Option<i64>,
     template: &Template,
 ) -> Result<(Option<i64>, TimeZone)> {
-    let id = match record.contact_hours.as_deref() {
-        Some(name) if !is_no_change(name) => Some(
+    let id = match &record.contact_hours {
+        Some(Given::Set(name)) => Some(
             *setup.contact_hours_named.get(name).ok_or_else(|| DialerError::UnknownContactHours(name.to_string()))?,
         ),
         _ => current.or(template.contact_hours_id),
@@ -104,12 +104,18 @@ async fn on_dnc(tx: &mut impl Exec, c: &Campaign, phones: &[String]) -> Result<O
     Ok(None)
 }
 
-/// Looks up and applies a disposition code; `<No Change>` keeps the current one (and fires
+/// Looks up and applies a disposition code; keeping it keeps the current one (and fires
 /// nothing). Returns the side effects to carry out.
-fn dispose(setup: &Setup, template_id: i64, lead: &mut Lead, code: &str, now: Timestamp) -> Result<Vec<SideEffect>> {
-    if is_no_change(code) {
+fn dispose(
+    setup: &Setup,
+    template_id: i64,
+    lead: &mut Lead,
+    given: &Given<String>,
+    now: Timestamp,
+) -> Result<Vec<SideEffect>> {
+    let Given::Set(code) = given else {
         return if lead.disposition.is_some() { Ok(Vec::new()) } else { Err(DialerError::NoDispositionToKeep.into()) };
-    }
+    };
     let disposition = setup
         .dispositions
         .get(&(template_id, code.trim().to_string()))
@@ -289,7 +295,7 @@ impl Job {
         input.campaign_id = Some(Some(c.campaign_id));
         input.allocation_id = Some(Some(c.allocation_id));
         input.contact_hours_id = Some(hours);
-        if let Some(text) = &record.callback {
+        if let Some(Given::Set(text)) = &record.callback {
             input.callback_at = Some(Some(parse_callback(text, &zone)?));
         }
         let mut lead = Lead::create(new_ref(), input, *now)?;
@@ -323,7 +329,7 @@ impl Job {
         input.external_id = None;
         let (hours, zone) = resolve_hours(setup, record, current.contact_hours_id, &c.template)?;
         input.contact_hours_id = Some(hours);
-        if let Some(text) = record.callback.as_deref().filter(|t| !is_no_change(t)) {
+        if let Some(Given::Set(text)) = &record.callback {
             input.callback_at = Some(Some(parse_callback(text, &zone)?));
         }
         let (mut next, _) = current.change(input, now)?;
@@ -347,13 +353,14 @@ impl Job {
         next.version = current.version + 1;
         next.updated_at = now;
         let phones_changed = changes.get("phones").is_some();
-        let action =
-            if record.disposition.as_deref().is_some_and(|d| !is_no_change(d)) { "disposition" } else { "update" };
+        let action = if matches!(record.disposition, Some(Given::Set(_))) { "disposition" } else { "update" };
         let history = NewHistory { at: now, actor: by.actor(*api), action, changes: &changes };
         match lead_store::update(tx, &current, &next, phones_changed, Some(&history)).await {
             Ok(true) => {}
             Ok(false) => return Err(DialerError::StaleVersion.into()),
-            Err(StoreError::Unique(_)) => return Err(DialerError::ExternalIdTaken(external.to_string()).into()),
+            Err(StoreError::Unique { constraint: Constraint::LeadExternalId, .. }) => {
+                return Err(DialerError::ExternalIdTaken(external.to_string()).into())
+            }
             Err(other) => return Err(other.into()),
         }
         carry_out(tx, &Acting { app, setup, by, api: *api, now }, &next, effects).await?;
@@ -371,8 +378,8 @@ pub async fn insert(
     allow_duplicates: bool,
 ) -> Result<Lead> {
     check_campaign(by, ids.campaign_id)?;
-    if let Some(field) = record.no_change_field() {
-        return Err(DialerError::NoChangeOnInsert(field).into());
+    if let Some(field) = record.kept_field() {
+        return Err(DialerError::KeepOnInsert(field).into());
     }
     write(app, by, api, ids, record, Write::Insert { allow_duplicates }).await
 }
@@ -380,7 +387,8 @@ pub async fn insert(
 /// Updates the lead with the record's external id in the campaign; only the fields given change.
 pub async fn update(app: &App, by: &Principal, api: Api, ids: CampaignIds, record: &DialerRecord) -> Result<Lead> {
     check_campaign(by, ids.campaign_id)?;
-    let external_id = record.external_id.clone().ok_or(DialerError::NoExternalId)?;
+    let external_id =
+        record.external_id.clone().ok_or_else(|| DialerError::NoExternalId(record.names.external_id.into()))?;
     write(app, by, api, ids, record, Write::Update { external_id }).await
 }
 
@@ -517,7 +525,7 @@ pub async fn set_disposition(
         let template_id =
             *setup.campaign_templates.get(&campaign).ok_or_else(|| AppError::not_found("campaign", campaign))?;
         let mut next = lead.clone();
-        let effects = dispose(&setup, template_id, &mut next, code, now)?;
+        let effects = dispose(&setup, template_id, &mut next, &Given::Set(code.to_string()), now)?;
         follow_allocation(&setup, &mut next)?;
         next.version += 1;
         next.updated_at = now;

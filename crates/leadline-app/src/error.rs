@@ -17,6 +17,9 @@ pub enum AppError {
     /// The change collides with the current state (a duplicate, something still referred to).
     #[error("{0}")]
     Conflict(String),
+    /// The buyer contract has bought this lead already (told apart so CAKE can say so).
+    #[error("contract {buyer_contract_id} has already bought lead {lead_id}")]
+    AlreadySold { buyer_contract_id: i64, lead_id: i64 },
     /// The caller's version is not the current one; nothing was changed.
     #[error("the lead is at version {current}, not {given}; read it again and retry")]
     StaleVersion { given: i64, current: i64 },

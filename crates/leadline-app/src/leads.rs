@@ -7,7 +7,7 @@ use leadline_core::history::{Api, Changes, HistoryEntry};
 use leadline_core::lead::columns::{self, Cell};
 use leadline_core::lead::{draw_ref, Lead, LeadInput, REF_RANDOM_LEN};
 use leadline_store::leads::{self as store, LeadFilter, NewHistory};
-use leadline_store::{Conn, StoreError};
+use leadline_store::{Conn, Constraint, StoreError};
 
 use crate::{App, AppError, Page, Principal, Result};
 
@@ -114,12 +114,16 @@ pub(crate) async fn insert_new(tx: &mut impl leadline_store::Exec, app: &App, le
 /// What a refused lead insert means to the caller.
 fn insert_refusal(error: StoreError, id: i64) -> AppError {
     match error {
-        StoreError::Unique(detail) if detail.contains("external_id") => {
-            AppError::Conflict("another lead in this campaign already has this external_id".into())
+        StoreError::Unique { constraint: Constraint::LeadExternalId, .. } => external_id_taken(),
+        StoreError::Unique { constraint: Constraint::PrimaryKey, .. } => {
+            AppError::Conflict(format!("a lead with id {id} already exists"))
         }
-        StoreError::Unique(_) => AppError::Conflict(format!("a lead with id {id} already exists")),
         other => other.into(),
     }
+}
+
+fn external_id_taken() -> AppError {
+    AppError::Conflict("another lead in this campaign already has this external_id".into())
 }
 
 /// Creates a lead inside the caller's transaction, for use cases that write more beside it
@@ -188,9 +192,7 @@ pub async fn change(
                     return Err(AppError::StaleVersion { given, current: given + 1 });
                 }
             }
-            Err(StoreError::Unique(_)) => {
-                return Err(AppError::Conflict("another lead in this campaign already has this external_id".into()))
-            }
+            Err(StoreError::Unique { constraint: Constraint::LeadExternalId, .. }) => return Err(external_id_taken()),
             Err(StoreError::ForeignKey(_)) => {
                 drop(tx);
                 return Err(missing_reference(app, &next).await?);

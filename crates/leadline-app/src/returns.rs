@@ -12,7 +12,7 @@ pub use leadline_core::returns::{Replacement, Return};
 use leadline_store::leads as lead_store;
 use leadline_store::ledger::{self, Entry};
 use leadline_store::returns::{self as store, NewReturn, ReturnFilter, SaleTerms};
-use leadline_store::{Conn, StoreError};
+use leadline_store::{Conn, Constraint, StoreError};
 use serde::Serialize;
 use serde_json::json;
 
@@ -172,7 +172,9 @@ pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> 
             )
             .await
             .map_err(|e| match e {
-                StoreError::Unique(_) => AppError::Return(ReturnError::AlreadyInReturnList),
+                StoreError::Unique { constraint: Constraint::ReturnSale, .. } => {
+                    AppError::Return(ReturnError::AlreadyInReturnList)
+                }
                 other => other.into(),
             })?
         }
@@ -372,8 +374,8 @@ pub async fn fulfil_replacement(
     let sale_id = store::insert_replacement_sale(&mut tx, lead_id, request.buyer_contract_id, request.return_id, now)
         .await
         .map_err(|e| match e {
-            StoreError::Unique(_) => {
-                AppError::Conflict(format!("contract {} has already bought lead {lead_id}", request.buyer_contract_id))
+            StoreError::Unique { constraint: Constraint::SaleLeadContract, .. } => {
+                AppError::AlreadySold { buyer_contract_id: request.buyer_contract_id, lead_id }
             }
             other => other.into(),
         })?;

@@ -6,7 +6,7 @@ use leadline_core::money::Money;
 pub use leadline_core::sales::Sale;
 use leadline_store::leads as lead_store;
 use leadline_store::sales::{self as store, SaleFilter};
-use leadline_store::{Conn, StoreError};
+use leadline_store::{Conn, Constraint, StoreError};
 use serde_json::Value;
 
 use crate::{App, AppError, Page, Principal, Result};
@@ -45,8 +45,8 @@ pub async fn sell_in(
         ));
     }
     let sale_id = store::insert(tx, lead_id, contract_id, terms.price_minor, now).await.map_err(|e| match e {
-        StoreError::Unique(_) => {
-            AppError::Conflict(format!("contract {contract_id} has already bought lead {lead_id}"))
+        StoreError::Unique { constraint: Constraint::SaleLeadContract, .. } => {
+            AppError::AlreadySold { buyer_contract_id: contract_id, lead_id }
         }
         other => other.into(),
     })?;

@@ -8,7 +8,7 @@ use common::*;
 use leadline_app::archive::{self, ArchiveError, Target};
 use leadline_app::{leads, App, AppError, Principal};
 use leadline_core::access::Role;
-use leadline_core::archive::{Batch, Counts, Direction};
+use leadline_core::archive::{Batch, BatchError, Counts, Direction};
 use leadline_core::history::Api;
 use leadline_store::Sql;
 use serde_json::json;
@@ -109,7 +109,7 @@ conformance! {
         let lead = new_lead(&app, json!({"name": "Ann"})).await;
         let b = batch(Direction::Archive, &[lead.id, lead.id + 50], (true, true, true));
         match archive::run(&app, &Target::Leadline, &admin(), Api::Cli, &b).await {
-            Err(ArchiveError::Refused(e)) => assert_eq!((e.lead_errors, e.lead_ids), (1, vec![json!(lead.id + 50)])),
+            Err(ArchiveError::Refused(e)) => assert_eq!(e, BatchError::MissingIds(vec![lead.id + 50])),
             other => panic!("{other:?}"),
         }
         assert!(live(&app, lead.id).await, "nothing moved");

@@ -162,6 +162,16 @@ conformance! {
         assert_eq!(job.status, JobStatus::Done);
     }
 
+    async fn a_list_written_with_noojee_column_names_loads_its_attributes(app) {
+        let w = world(&app).await;
+        let path = file(b"Mobile,njExternalLeadId,njPriority,njCallBackDate\n0412345678,N-1,3,2026/03/01 09:30\n");
+        let outcome = run(&app, &request(&w), &path).await.unwrap();
+        assert_eq!((outcome.counts.loaded, outcome.ignored_columns.len()), (1, 0));
+        let lead = &leads_of(&app, w.campaign).await[0];
+        assert_eq!((lead.external_id.as_deref(), lead.priority), (Some("N-1"), 3));
+        assert_eq!(lead.callback_at, Some("2026-03-01T09:30:00Z".parse().unwrap()));
+    }
+
     async fn a_map_names_the_field_a_column_fills(app) {
         let w = world(&app).await;
         let path = file(b"Tel,Town\n0412345678,Perth\n");

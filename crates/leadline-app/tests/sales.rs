@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use leadline_app::keys::KeyRequest;
-use leadline_app::{catalog, sales};
+use leadline_app::{catalog, sales, AppError};
 use leadline_core::history::Api;
 use leadline_core::money::Money;
 use leadline_store::sales::SaleFilter;
@@ -43,7 +43,9 @@ conformance! {
         assert_eq!(sales::list(&app, &admin(), all()).await.unwrap().items, vec![sale.clone()]);
 
         // A contract buys a lead once; another buyer's contract may buy it too.
-        let message = conflict(sales::sell(&app, &admin(), Api::Cake, lead.id, seed.contract).await);
+        let refused = sales::sell(&app, &admin(), Api::Cake, lead.id, seed.contract).await;
+        assert!(matches!(refused, Err(AppError::AlreadySold { .. })), "{refused:?}");
+        let message = refused.unwrap_err().to_string();
         assert!(message.contains("already bought"), "{message}");
         let second = sales::sell(&app, &admin(), Api::Cake, lead.id, seed.other_contract).await.unwrap();
         assert_eq!(second.price.to_string(), "7.00");

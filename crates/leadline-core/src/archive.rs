@@ -1,16 +1,16 @@
-//! Archiving leads off the live table, VICIdial style: the request of one batch, its checks in
-//! the order the seed page lists them, the counts of its reply, and office hours.
+//! Archiving leads off the live table: the rules of one batch (its ids, the steps in the order
+//! insert → update → delete; dearchive: insert → delete), the counts of what it did, and office
+//! hours. A dialect reads its own request into a [`Batch`] (VICIdial's JSON body, a console form)
+//! and words a [`BatchError`] its own way.
 //!
-//! A batch names lead ids and the steps to run, always in the order insert → update → delete
-//! (dearchive: insert → delete). The checks here need no database except the last one (do the
-//! ids exist?), which [`missing_ids`] decides from the ids the store found.
+//! The checks here need no database except the last one (do the ids exist?), which
+//! [`missing_ids`] decides from the ids the store found.
 
 use std::collections::{BTreeSet, HashSet};
 
 use jiff::civil::Date;
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::schedule::{Schedule, Window};
 use crate::DomainError;
@@ -48,32 +48,49 @@ pub struct Batch {
     pub lead_ids: Vec<i64>,
 }
 
-/// A refused batch: the seed's 400 body (`message`, `lead_errors`, `lead_ids`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BatchError {
-    pub message: String,
-    pub lead_errors: usize,
-    pub lead_ids: Vec<Value>,
+/// A refused batch, in the order the checks run. Nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    #[error("a batch needs at least one lead id")]
+    NoIds,
+    #[error("a batch holds at most {max} lead ids")]
+    TooManyIds { max: usize },
+    /// Each id given more than once, listed once, in request order.
+    #[error("lead ids given more than once: {}", listed(.0))]
+    DuplicateIds(Vec<i64>),
+    /// The ids that are not where the batch reads from, in request order; a bulk run drops
+    /// them and goes on.
+    #[error("lead ids not found: {}", listed(.0))]
+    MissingIds(Vec<i64>),
 }
 
-impl BatchError {
-    fn plain(message: impl Into<String>) -> BatchError {
-        BatchError { message: message.into(), lead_errors: 0, lead_ids: Vec::new() }
-    }
-
-    fn listing(message: &str, ids: Vec<Value>) -> BatchError {
-        BatchError { message: message.into(), lead_errors: ids.len(), lead_ids: ids }
-    }
-
-    /// Whether the batch was refused because some ids are not where it reads from (`lead_ids`
-    /// lists them); a bulk run drops those and goes on.
-    pub fn is_missing_ids(&self) -> bool {
-        self.message == MISSING_IDS
-    }
+fn listed(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
 }
 
-/// The seed's message for ids that are not in the table a batch reads from.
-const MISSING_IDS: &str = "lead_ids does not exist";
+impl Batch {
+    /// Checks the ids, in the order VICIdial's seed page lists the checks: at least one, at most
+    /// `max_ids`, no id twice. A dearchive has no update step, whatever was asked.
+    pub fn checked(mut self, max_ids: usize) -> Result<Batch, BatchError> {
+        if self.lead_ids.is_empty() {
+            return Err(BatchError::NoIds);
+        }
+        if self.lead_ids.len() > max_ids {
+            return Err(BatchError::TooManyIds { max: max_ids });
+        }
+        let mut seen = HashSet::with_capacity(self.lead_ids.len());
+        let mut listed = HashSet::new();
+        let duplicated: Vec<i64> =
+            self.lead_ids.iter().copied().filter(|&id| !seen.insert(id) && listed.insert(id)).collect();
+        if !duplicated.is_empty() {
+            return Err(BatchError::DuplicateIds(duplicated));
+        }
+        if self.direction == Direction::Dearchive {
+            self.update = false;
+        }
+        Ok(self)
+    }
+}
 
 /// What a batch did. `select_count` is the ids found where the batch reads from; the others count
 /// rows actually written (an update that would change nothing is not made and not counted; a
@@ -95,66 +112,15 @@ impl Counts {
     }
 }
 
-fn flag(body: &Value, name: &str) -> Result<bool, BatchError> {
-    body.get(name).and_then(Value::as_bool).ok_or_else(|| BatchError::plain(format!("{name} must be a boolean value")))
-}
-
-/// Checks a parsed request body, in the seed's order: the flags, then `lead_ids` (integers only,
-/// at least one, at most `max_ids`, no duplicates). A dearchive has no `update_leads` flag; one
-/// sent anyway is ignored, as are other unknown fields.
-///
-/// Choices where the page is silent: `lead_ids` that is missing, `null` or `[]` has "at least 1
-/// value" missing; a `lead_ids` that is not an array is one wrong value, listed; an integer beyond
-/// the 64-bit range counts as not an integer; a duplicated id is listed once.
-pub fn check_request(body: &Value, direction: Direction, max_ids: usize) -> Result<Batch, BatchError> {
-    let insert = flag(body, "insert_leads")?;
-    let update = match direction {
-        Direction::Archive => flag(body, "update_leads")?,
-        Direction::Dearchive => false,
-    };
-    let delete = flag(body, "delete_leads")?;
-    let values = match body.get("lead_ids") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(values)) => values.clone(),
-        Some(other) => {
-            return Err(BatchError::listing("lead_ids must only contain integer values", vec![other.clone()]))
-        }
-    };
-    let wrong: Vec<Value> = values.iter().filter(|v| v.as_i64().is_none()).cloned().collect();
-    if !wrong.is_empty() {
-        return Err(BatchError::listing("lead_ids must only contain integer values", wrong));
-    }
-    if values.is_empty() {
-        return Err(BatchError::plain("lead_ids must contain atleast 1 value"));
-    }
-    if values.len() > max_ids {
-        return Err(BatchError::plain(format!("lead_ids cannot exceed {max_ids} values")));
-    }
-    let ids: Vec<i64> = values.iter().filter_map(Value::as_i64).collect();
-    let mut seen = HashSet::with_capacity(ids.len());
-    let mut duplicated = Vec::new();
-    let mut listed = HashSet::new();
-    for &id in &ids {
-        if !seen.insert(id) && listed.insert(id) {
-            duplicated.push(Value::from(id));
-        }
-    }
-    if !duplicated.is_empty() {
-        return Err(BatchError::listing("lead_ids cannot contain duplicate values", duplicated));
-    }
-    Ok(Batch { direction, insert, update, delete, lead_ids: ids })
-}
-
 /// The last check: every id must be where the batch reads from (the live table to archive, the
 /// archive to dearchive). Lists those that are not, in request order.
 pub fn missing_ids(batch: &Batch, found: &[i64]) -> Result<(), BatchError> {
     let found: HashSet<i64> = found.iter().copied().collect();
-    let missing: Vec<Value> =
-        batch.lead_ids.iter().filter(|id| !found.contains(id)).map(|&id| Value::from(id)).collect();
+    let missing: Vec<i64> = batch.lead_ids.iter().copied().filter(|id| !found.contains(id)).collect();
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(BatchError::listing(MISSING_IDS, missing))
+        Err(BatchError::MissingIds(missing))
     }
 }
 
@@ -215,66 +181,36 @@ pub fn parse_age(text: &str) -> Result<i64, DomainError> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
-    fn check(body: Value) -> Result<Batch, BatchError> {
-        check_request(&body, Direction::Archive, 500)
+    fn batch(direction: Direction, lead_ids: &[i64]) -> Batch {
+        Batch { direction, insert: true, update: true, delete: true, lead_ids: lead_ids.to_vec() }
     }
 
     #[test]
-    fn flags_are_checked_in_order_and_must_be_booleans() {
-        let e = check(json!({"update_leads": true, "delete_leads": true, "lead_ids": [1]})).unwrap_err();
-        assert_eq!(e.message, "insert_leads must be a boolean value");
-        let e = check(json!({"insert_leads": true, "update_leads": "true", "delete_leads": 1, "lead_ids": [1]}))
-            .unwrap_err();
-        assert_eq!(e.message, "update_leads must be a boolean value");
-        let e = check(json!({"insert_leads": true, "update_leads": false, "delete_leads": null, "lead_ids": [1]}))
-            .unwrap_err();
-        assert_eq!((e.message.as_str(), e.lead_errors), ("delete_leads must be a boolean value", 0));
-        assert!(check_request(
-            &json!({"insert_leads": true, "delete_leads": false, "lead_ids": [1]}),
-            Direction::Dearchive,
-            500
-        )
-        .is_ok());
-    }
-
-    #[test]
-    fn lead_ids_are_integers_at_least_one_at_most_the_limit_and_distinct() {
-        let base =
-            |ids: Value| json!({"insert_leads": true, "update_leads": true, "delete_leads": true, "lead_ids": ids});
-        let e = check(base(json!([1, "0", 2.5, null]))).unwrap_err();
-        assert_eq!(e.lead_ids, vec![json!("0"), json!(2.5), json!(null)]);
-        assert_eq!(e.lead_errors, 3);
-        assert_eq!(check(base(json!([]))).unwrap_err().message, "lead_ids must contain atleast 1 value");
-        assert_eq!(check(base(Value::Null)).unwrap_err().message, "lead_ids must contain atleast 1 value");
-        let e = check(base(json!("7"))).unwrap_err();
-        assert_eq!((e.lead_errors, e.lead_ids.clone()), (1, vec![json!("7")]));
+    fn a_batch_has_at_least_one_id_at_most_the_limit_and_each_once() {
+        assert_eq!(batch(Direction::Archive, &[]).checked(500), Err(BatchError::NoIds));
         let many: Vec<i64> = (1..=501).collect();
-        assert_eq!(check(base(json!(many))).unwrap_err().message, "lead_ids cannot exceed 500 values");
-        assert!(check(base(json!(many[..500]))).is_ok());
-        assert_eq!(
-            check_request(&base(json!([1, 2, 3])), Direction::Archive, 2).unwrap_err().message,
-            "lead_ids cannot exceed 2 values"
-        );
-        let e = check(base(json!([4, 5, 4, 4, 6, 5]))).unwrap_err();
-        assert_eq!((e.message.as_str(), e.lead_errors), ("lead_ids cannot contain duplicate values", 2));
-        assert_eq!(e.lead_ids, vec![json!(4), json!(5)]);
-        let ok = check(base(json!([9, 3, 7]))).unwrap();
+        assert_eq!(batch(Direction::Archive, &many).checked(500), Err(BatchError::TooManyIds { max: 500 }));
+        assert!(batch(Direction::Archive, &many[..500]).checked(500).is_ok());
+        assert_eq!(batch(Direction::Archive, &[1, 2, 3]).checked(2), Err(BatchError::TooManyIds { max: 2 }));
+        // An empty batch is refused before its size, its size before its duplicates.
+        assert_eq!(batch(Direction::Archive, &[4, 4, 4]).checked(2), Err(BatchError::TooManyIds { max: 2 }));
+        let e = batch(Direction::Archive, &[4, 5, 4, 4, 6, 5]).checked(500).unwrap_err();
+        assert_eq!(e, BatchError::DuplicateIds(vec![4, 5]));
+        assert_eq!(e.to_string(), "lead ids given more than once: 4, 5");
+        let ok = batch(Direction::Archive, &[9, 3, 7]).checked(500).unwrap();
         assert_eq!(ok.lead_ids, vec![9, 3, 7]);
         assert!(ok.insert && ok.update && ok.delete);
+        let back = batch(Direction::Dearchive, &[9]).checked(500).unwrap();
+        assert!(back.insert && !back.update && back.delete, "a dearchive has no update step");
     }
 
     #[test]
     fn missing_ids_are_listed_in_request_order() {
-        let batch =
-            check(json!({"insert_leads": true, "update_leads": true, "delete_leads": true, "lead_ids": [5, 1, 9]}))
-                .unwrap();
+        let batch = batch(Direction::Archive, &[5, 1, 9]).checked(500).unwrap();
         assert!(missing_ids(&batch, &[1, 5, 9]).is_ok());
-        let e = missing_ids(&batch, &[1]).unwrap_err();
-        assert_eq!((e.lead_errors, e.lead_ids), (2, vec![json!(5), json!(9)]));
+        assert_eq!(missing_ids(&batch, &[1]), Err(BatchError::MissingIds(vec![5, 9])));
     }
 
     #[test]

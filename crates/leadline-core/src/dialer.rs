@@ -12,8 +12,8 @@ use crate::phone::Phone;
 use crate::schedule::Schedule;
 use crate::DomainError;
 
-/// Why a dialer load or update was refused. The Noojee dialect numbers these (101–117); the
-/// native API maps them to HTTP statuses.
+/// Why a dialer load or update was refused. The Noojee dialect numbers these (101–117) and words
+/// some of them in its own terms.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DialerError {
     #[error("no lead in this campaign has that external id")]
@@ -26,10 +26,11 @@ pub enum DialerError {
     DuplicatePhone(String),
     #[error("`{0}` is not a disposition of this campaign's template")]
     UnknownDisposition(String),
-    #[error("the lead has no disposition yet, so `<No Change>` cannot keep it")]
+    #[error("the lead has no disposition yet, so there is none to keep")]
     NoDispositionToKeep,
-    #[error("field `{0}` says `<No Change>`, which only an update may say")]
-    NoChangeOnInsert(String),
+    /// A load asked to keep the lead's value of this field (named as the dialect names it).
+    #[error("field `{0}` asks to keep the lead's value, which only an update may ask")]
+    KeepOnInsert(String),
     #[error("the lead is held by {holder} until {until}; nothing was changed")]
     Leased { holder: String, until: Timestamp },
     #[error("the lead changed while this update was applied; nothing was changed")]
@@ -38,8 +39,9 @@ pub enum DialerError {
     UnknownContactHours(String),
     #[error("another lead in this campaign already has external id `{0}`")]
     ExternalIdTaken(String),
-    #[error("an update needs njExternalLeadId to find the lead")]
-    NoExternalId,
+    /// An update named no external id (the field as the dialect names it).
+    #[error("an update needs {0} to find the lead")]
+    NoExternalId(String),
     #[error("`{0}` is not a callback date written yyyy/MM/dd HH:mm")]
     BadCallbackDate(String),
     #[error("a valid allocation id of this campaign is required")]
@@ -51,11 +53,6 @@ pub enum DialerError {
     /// Input the vendor's table has no code for (a priority out of range, a malformed phone).
     #[error("{0}")]
     Invalid(DomainError),
-}
-
-/// The sentinel that leaves a field as it is; clients write it in any case.
-pub fn is_no_change(text: &str) -> bool {
-    text.trim().eq_ignore_ascii_case("<no change>")
 }
 
 /// How a country writes its phone numbers: the calling code, the trunk prefix dialed before a
@@ -209,72 +206,98 @@ pub fn parse_callback(text: &str, zone: &TimeZone) -> Result<Timestamp, DialerEr
     Ok(zoned.timestamp())
 }
 
-/// A load or update as a dialer sends it: system fields apart, template fields by name.
+/// One field of a dialer write: a new value, or the lead's present value kept as it is (what a
+/// dialect's own sentinel, such as Noojee's `<No Change>`, asks for).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Given<T> {
+    Keep,
+    Set(T),
+}
+
+impl<T> Given<T> {
+    /// The new value, if the field gives one.
+    pub fn set(&self) -> Option<&T> {
+        match self {
+            Given::Keep => None,
+            Given::Set(value) => Some(value),
+        }
+    }
+}
+
+/// What a dialect calls a record's own fields, so an error names the field its caller wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordNames {
+    pub external_id: &'static str,
+    pub disposition: &'static str,
+    pub callback: &'static str,
+    pub priority: &'static str,
+    pub contact_hours: &'static str,
+}
+
+impl Default for RecordNames {
+    fn default() -> Self {
+        RecordNames {
+            external_id: "external_id",
+            disposition: "disposition",
+            callback: "callback_at",
+            priority: "priority",
+            contact_hours: "contact_hours",
+        }
+    }
+}
+
+/// A load or update as a dialect hands it over: the lead's own dialer fields apart, template and
+/// custom fields by name. Text is as written; the rules here read it (a callback in the lead's
+/// zone, a priority from 0 to 100) inside the write, so a refusal comes in a fixed order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DialerRecord {
     pub external_id: Option<String>,
-    pub disposition: Option<String>,
-    pub callback: Option<String>,
-    pub priority: Option<Value>,
-    pub contact_hours: Option<String>,
-    pub fields: Map<String, Value>,
+    pub disposition: Option<Given<String>>,
+    /// Written `yyyy/MM/dd HH:mm`, read in the lead's contact-hours zone.
+    pub callback: Option<Given<String>>,
+    pub priority: Option<Given<String>>,
+    /// A contact-hours name.
+    pub contact_hours: Option<Given<String>>,
+    /// Template and custom fields, in the order given.
+    pub fields: Vec<(String, Given<Value>)>,
+    pub names: RecordNames,
 }
 
 impl DialerRecord {
-    pub fn from_object(object: Map<String, Value>) -> DialerRecord {
-        let mut record = DialerRecord::default();
-        let text = |v: &Value| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Null => None,
-            other => Some(other.to_string()),
-        };
-        for (key, value) in object {
-            match key.as_str() {
-                "njExternalLeadId" => record.external_id = text(&value).filter(|s| !s.trim().is_empty()),
-                "njDisposition" => record.disposition = text(&value).filter(|s| !s.trim().is_empty()),
-                "njCallBackDate" => record.callback = text(&value).filter(|s| !s.trim().is_empty()),
-                "njPriority" => record.priority = Some(value).filter(|v| !v.is_null()),
-                "njContactHours" => record.contact_hours = text(&value).filter(|s| !s.trim().is_empty()),
-                _ => {
-                    record.fields.insert(key, value);
-                }
-            }
-        }
-        record
+    /// The value given for a template or custom field.
+    pub fn field(&self, name: &str) -> Option<&Given<Value>> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
-    /// The first field saying `<No Change>`, if any (refused on insert).
-    pub fn no_change_field(&self) -> Option<String> {
-        let says = |v: &Value| v.as_str().is_some_and(is_no_change);
-        if self.disposition.as_deref().is_some_and(is_no_change) {
-            return Some("njDisposition".into());
+    /// The first field asking to keep its value, if any (an insert has nothing to keep).
+    pub fn kept_field(&self) -> Option<String> {
+        let keeps = |given: &Option<Given<String>>| matches!(given, Some(Given::Keep));
+        let names = &self.names;
+        if keeps(&self.disposition) {
+            return Some(names.disposition.into());
         }
-        if self.callback.as_deref().is_some_and(is_no_change) {
-            return Some("njCallBackDate".into());
+        if keeps(&self.callback) {
+            return Some(names.callback.into());
         }
-        if self.contact_hours.as_deref().is_some_and(is_no_change) {
-            return Some("njContactHours".into());
+        if keeps(&self.contact_hours) {
+            return Some(names.contact_hours.into());
         }
-        if self.priority.as_ref().is_some_and(says) {
-            return Some("njPriority".into());
+        if keeps(&self.priority) {
+            return Some(names.priority.into());
         }
-        self.fields.iter().find(|(_, v)| says(v)).map(|(k, _)| k.clone())
+        self.fields.iter().find(|(_, v)| *v == Given::Keep).map(|(k, _)| k.clone())
     }
 
+    /// The priority given, a whole number from 0 to 100; None when not given or kept.
     pub fn priority(&self) -> Result<Option<i64>, DialerError> {
+        let Some(Given::Set(text)) = &self.priority else { return Ok(None) };
         let bad = |shown: &str| {
             DialerError::Invalid(DomainError::new(
-                "njPriority",
+                self.names.priority,
                 format!("`{shown}` is not a whole number from 0 to 100"),
             ))
         };
-        let Some(value) = &self.priority else { return Ok(None) };
-        let number = match value {
-            Value::Number(n) => n.as_i64().ok_or_else(|| bad(&n.to_string()))?,
-            Value::String(s) if is_no_change(s) => return Ok(None),
-            Value::String(s) => s.trim().parse::<i64>().map_err(|_| bad(s))?,
-            other => return Err(bad(&other.to_string())),
-        };
+        let number = text.trim().parse::<i64>().map_err(|_| bad(text))?;
         if (0..=100).contains(&number) {
             Ok(Some(number))
         } else {
@@ -283,7 +306,7 @@ impl DialerRecord {
     }
 
     /// The lead input this record asks for, through the template. `current` holds the lead's
-    /// present custom fields (for `<No Change>` on phone fields and for recomputing phones).
+    /// present custom fields (for a kept phone field and for recomputing phones).
     pub fn to_input(
         &self,
         template: &[TemplateField],
@@ -301,16 +324,13 @@ impl DialerRecord {
             }
         };
         // Phone fields, in template order; each keeps its own value in `fields` so a later
-        // `<No Change>` on one of them leaves exactly that one as it was.
+        // update keeping one of them leaves exactly that one as it was.
         let mut phones: Vec<String> = Vec::new();
         let mut phones_given = false;
         for field in template.iter().filter(|f| target_of(f) == Target::Phone) {
-            let given = self.fields.get(&field.name);
-            let value = match given {
-                Some(Value::String(s)) if is_no_change(s) => {
-                    current.and_then(|l| l.fields.get(&field.name)).and_then(text_of)
-                }
-                Some(v) => {
+            let value = match self.field(&field.name) {
+                Some(Given::Keep) | None => current.and_then(|l| l.fields.get(&field.name)).and_then(text_of),
+                Some(Given::Set(v)) => {
                     phones_given = true;
                     match text_of(v) {
                         Some(raw) => {
@@ -325,7 +345,6 @@ impl DialerRecord {
                         }
                     }
                 }
-                None => current.and_then(|l| l.fields.get(&field.name)).and_then(text_of),
             };
             if let Some(phone) = value {
                 if !phones.contains(&phone) {
@@ -336,10 +355,8 @@ impl DialerRecord {
         if phones_given || current.is_none() {
             input.phones = Some(phones);
         }
-        for (name, value) in &self.fields {
-            if value.as_str().is_some_and(is_no_change) {
-                continue;
-            }
+        for (name, given) in &self.fields {
+            let Given::Set(value) = given else { continue };
             let template_field = template.iter().find(|f| &f.name == name);
             let target = template_field.map(target_of).unwrap_or(Target::Custom);
             let text = text_of(value);
@@ -504,8 +521,12 @@ mod tests {
         assert_eq!(target("", "text"), Target::Custom);
     }
 
-    fn record(value: Value) -> DialerRecord {
-        DialerRecord::from_object(value.as_object().unwrap().clone())
+    fn set(text: &str) -> Given<Value> {
+        Given::Set(json!(text))
+    }
+
+    fn with_fields(fields: &[(&str, Given<Value>)]) -> DialerRecord {
+        DialerRecord { fields: fields.iter().map(|(n, v)| (n.to_string(), v.clone())).collect(), ..Default::default() }
     }
 
     fn at(text: &str) -> Timestamp {
@@ -514,14 +535,6 @@ mod tests {
 
     fn lead(input: LeadInput) -> Lead {
         Lead::create("E2R3JKM2".into(), input, at("2026-11-22T00:00:00Z")).unwrap()
-    }
-
-    #[test]
-    fn no_change_is_matched_in_any_case() {
-        for text in ["<No Change>", "<NO CHANGE>", " <no change> "] {
-            assert!(is_no_change(text), "{text}");
-        }
-        assert!(!is_no_change("No Change"));
     }
 
     #[test]
@@ -561,10 +574,19 @@ mod tests {
 
     #[test]
     fn template_fields_fill_columns_phones_and_custom_fields() {
-        let input = record(json!({"Name": "Jane Smith", "StreetAddress": "Suite 8", "City": "Abbotsford", "PostCode": "3064",
-            "FirstPhone": "0383218199", "SecondPhone": "", "Colour": "red", "njExternalLeadId": "9856", "njPriority": "5"}))
-            .to_input(&template(), phone_country("AU"), None)
-            .unwrap();
+        let record = DialerRecord {
+            external_id: Some("9856".into()),
+            priority: Some(Given::Set("5".into())),
+            ..with_fields(&[
+                ("Name", set("Jane Smith")),
+                ("StreetAddress", set("Suite 8")),
+                ("PostCode", set("3064")),
+                ("FirstPhone", set("0383218199")),
+                ("SecondPhone", set("")),
+                ("Colour", set("red")),
+            ])
+        };
+        let input = record.to_input(&template(), phone_country("AU"), None).unwrap();
         assert_eq!(input.name, Some(Some("Jane Smith".into())));
         assert_eq!(input.address1, Some(Some("Suite 8".into())));
         assert_eq!(input.postal_code, Some(Some("3064".into())));
@@ -576,29 +598,42 @@ mod tests {
     }
 
     #[test]
-    fn no_change_on_one_phone_field_keeps_that_number() {
-        let first = record(json!({"FirstPhone": "0383218199", "SecondPhone": "0412345678"}))
+    fn a_kept_phone_field_keeps_that_number() {
+        let first = with_fields(&[("FirstPhone", set("0383218199")), ("SecondPhone", set("0412345678"))])
             .to_input(&template(), phone_country("AU"), None)
             .unwrap();
         let existing = lead(first);
-        let update = record(json!({"FirstPhone": "0398765432", "SecondPhone": "<NO CHANGE>"}))
+        let update = with_fields(&[("FirstPhone", set("0398765432")), ("SecondPhone", Given::Keep)])
             .to_input(&template(), phone_country("AU"), Some(&existing))
             .unwrap();
         assert_eq!(update.phones, Some(vec!["61398765432".to_string(), "61412345678".to_string()]));
         let untouched =
-            record(json!({"City": "Perth"})).to_input(&template(), phone_country("AU"), Some(&existing)).unwrap();
+            with_fields(&[("City", set("Perth"))]).to_input(&template(), phone_country("AU"), Some(&existing)).unwrap();
         assert_eq!(untouched.phones, None, "phones not given are left alone");
+        let kept_text = with_fields(&[("City", Given::Keep)]).to_input(&template(), None, Some(&existing)).unwrap();
+        assert_eq!((kept_text.city, kept_text.fields), (None, None), "a kept field is not written");
     }
 
     #[test]
-    fn an_insert_may_not_say_no_change_and_priority_is_checked() {
-        assert_eq!(record(json!({"FirstPhone": "<No Change>"})).no_change_field(), Some("FirstPhone".into()));
-        assert_eq!(record(json!({"njDisposition": "<no change>"})).no_change_field(), Some("njDisposition".into()));
-        assert_eq!(record(json!({"FirstPhone": "0383218199"})).no_change_field(), None);
-        for bad in [json!(101), json!(-1), json!("high"), json!(2.5)] {
-            assert!(record(json!({"njPriority": bad})).priority().is_err(), "{bad}");
+    fn a_kept_field_is_named_as_the_dialect_names_it_and_priority_is_checked() {
+        let names = RecordNames { disposition: "theirDisposition", priority: "theirPriority", ..Default::default() };
+        let keeps = |record: DialerRecord| DialerRecord { names, ..record }.kept_field();
+        assert_eq!(keeps(with_fields(&[("FirstPhone", Given::Keep)])), Some("FirstPhone".into()));
+        assert_eq!(
+            keeps(DialerRecord { disposition: Some(Given::Keep), ..Default::default() }),
+            Some("theirDisposition".into())
+        );
+        assert_eq!(keeps(with_fields(&[("FirstPhone", set("0383218199"))])), None);
+        let priority =
+            |text: &str| DialerRecord { names, priority: Some(Given::Set(text.into())), ..Default::default() };
+        for bad in ["101", "-1", "high", "2.5"] {
+            match priority(bad).priority() {
+                Err(DialerError::Invalid(e)) => assert_eq!(e.field, "theirPriority", "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
         }
-        assert_eq!(record(json!({"njPriority": 0})).priority().unwrap(), Some(0));
+        assert_eq!(priority(" 0 ").priority().unwrap(), Some(0));
+        assert_eq!(DialerRecord { priority: Some(Given::Keep), ..Default::default() }.priority().unwrap(), None);
     }
 
     #[test]

@@ -2,15 +2,18 @@
 //!
 //! A column fills a field of the campaign's template (matched by name without regard to case,
 //! spaces or punctuation, exactly as dialer loads are mapped), or one of the lead's own
-//! attributes (`external_id`, `email`, `phones`, …, the names `leadline export` writes), or
-//! nothing. `--map COLUMN=FIELD` overrides the match for a column; `--map COLUMN=` ignores it.
+//! attributes (`external_id`, `email`, `phones`, …, the names `leadline export` writes, plus any
+//! other names the file format in use gives them), or nothing. `--map COLUMN=FIELD` overrides the
+//! match for a column; `--map COLUMN=` ignores it.
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use crate::catalog::TemplateField;
-use crate::dialer::{normalize_phone, parse_callback, target_of, DialerError, DialerRecord, PhoneCountry, Target};
+use crate::dialer::{
+    normalize_phone, parse_callback, target_of, DialerError, DialerRecord, Given, PhoneCountry, Target,
+};
 use crate::lead::LeadInput;
 use crate::DomainError;
 
@@ -37,10 +40,10 @@ pub enum Attr {
     Description,
 }
 
-/// Attribute names a column may carry (or name in `--map`), compared as [`key`] does.
+/// Attribute names a column may carry (or name in `--map`), compared as [`key`] does. A file
+/// format may add its own names for them (see [`Plan::new`]).
 pub const ATTRIBUTES: &[(&str, Attr)] = &[
     ("external_id", Attr::ExternalId),
-    ("njExternalLeadId", Attr::ExternalId),
     ("name", Attr::Name),
     ("first_name", Attr::FirstName),
     ("last_name", Attr::LastName),
@@ -54,9 +57,7 @@ pub const ATTRIBUTES: &[(&str, Attr)] = &[
     ("country", Attr::Country),
     ("fields", Attr::Fields),
     ("priority", Attr::Priority),
-    ("njPriority", Attr::Priority),
     ("callback_at", Attr::CallbackAt),
-    ("njCallBackDate", Attr::CallbackAt),
     ("description", Attr::Description),
 ];
 
@@ -75,9 +76,9 @@ pub fn key(name: &str) -> String {
     name.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
-fn attribute(name: &str) -> Option<Attr> {
+fn attribute(name: &str, aliases: &[(&str, Attr)]) -> Option<Attr> {
     let wanted = key(name);
-    ATTRIBUTES.iter().find(|(n, _)| key(n) == wanted).map(|(_, a)| *a)
+    ATTRIBUTES.iter().chain(aliases).find(|(n, _)| key(n) == wanted).map(|(_, a)| *a)
 }
 
 /// How a file's columns fill a lead, decided once from its header.
@@ -94,9 +95,15 @@ fn file_error(message: impl Into<String>) -> DomainError {
 }
 
 impl Plan {
-    /// Matches a header to the template. Refuses a header that fills nothing, that gives no
-    /// phone, that fills one field twice, or a `--map` naming an unknown column or field.
-    pub fn new(header: &[String], template: &[TemplateField], maps: &[(String, String)]) -> Result<Plan, DomainError> {
+    /// Matches a header to the template. `aliases` are the file format's own names for
+    /// attributes, accepted beside [`ATTRIBUTES`]. Refuses a header that fills nothing, that
+    /// gives no phone, that fills one field twice, or a `--map` naming an unknown column or field.
+    pub fn new(
+        header: &[String],
+        template: &[TemplateField],
+        maps: &[(String, String)],
+        aliases: &[(&str, Attr)],
+    ) -> Result<Plan, DomainError> {
         for (column, _) in maps {
             if !header.iter().any(|h| h == column) {
                 return Err(DomainError::new(
@@ -113,7 +120,7 @@ impl Plan {
                 Some((_, field)) => {
                     match template.iter().position(|f| f.name == *field || key(&f.name) == key(field)) {
                         Some(index) => Fill::Template(index),
-                        None => match attribute(field) {
+                        None => match attribute(field, aliases) {
                             Some(attr) => Fill::Attr(attr),
                             None => {
                                 return Err(DomainError::new(
@@ -122,12 +129,7 @@ impl Plan {
                                     "--map {name}={field}: `{field}` is neither a field of the campaign's template \
                                      ({}) nor a lead attribute ({})",
                                     template.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
-                                    ATTRIBUTES
-                                        .iter()
-                                        .map(|(n, _)| *n)
-                                        .filter(|n| !n.starts_with("nj"))
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
+                                    ATTRIBUTES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
                                 ),
                                 ))
                             }
@@ -136,7 +138,7 @@ impl Plan {
                 }
                 None => match template.iter().position(|f| key(&f.name) == key(name)) {
                     Some(index) => Fill::Template(index),
-                    None => attribute(name).map(Fill::Attr).unwrap_or(Fill::Ignored),
+                    None => attribute(name, aliases).map(Fill::Attr).unwrap_or(Fill::Ignored),
                 },
             };
             if fill == Fill::Ignored {
@@ -190,7 +192,9 @@ impl Plan {
             }
             match fill {
                 Fill::Template(i) => {
-                    record.fields.insert(self.template[*i].name.clone(), Value::String((*cell).to_string()));
+                    record
+                        .fields
+                        .push((self.template[*i].name.clone(), Given::Set(Value::String((*cell).to_string()))));
                 }
                 Fill::Attr(Attr::Phones) => extra_phones.extend(cell.split(';').filter(|p| !p.trim().is_empty())),
                 Fill::Attr(Attr::Fields) => match serde_json::from_str::<Value>(cell) {
@@ -291,8 +295,8 @@ mod tests {
 
     #[test]
     fn header_names_match_template_fields_and_attributes_without_case_or_punctuation() {
-        let plan =
-            Plan::new(&header(&["NAME", "home_phone", "E-mail", "External ID", "Notes"]), &template(), &[]).unwrap();
+        let plan = Plan::new(&header(&["NAME", "home_phone", "E-mail", "External ID", "Notes"]), &template(), &[], &[])
+            .unwrap();
         assert_eq!(
             plan.columns,
             vec![
@@ -307,34 +311,47 @@ mod tests {
     }
 
     #[test]
+    fn a_file_format_may_name_attributes_its_own_way() {
+        let aliases = [("theirLeadId", Attr::ExternalId)];
+        let columns = |aliases: &[(&str, Attr)]| {
+            Plan::new(&header(&["Mobile", "Their Lead ID"]), &template(), &[], aliases).unwrap().columns
+        };
+        assert_eq!(columns(&aliases), vec![Fill::Template(2), Fill::Attr(Attr::ExternalId)]);
+        assert_eq!(columns(&[]), vec![Fill::Template(2), Fill::Ignored]);
+        let maps = vec![("Tel".to_string(), "theirLeadId".to_string())];
+        let plan = Plan::new(&header(&["Mobile", "Tel"]), &template(), &maps, &aliases).unwrap();
+        assert_eq!(plan.columns[1], Fill::Attr(Attr::ExternalId));
+    }
+
+    #[test]
     fn a_map_overrides_the_match_and_can_ignore_a_column() {
         let maps = vec![("Tel".to_string(), "Mobile".to_string()), ("City".to_string(), "-".to_string())];
-        let plan = Plan::new(&header(&["Tel", "City"]), &template(), &maps).unwrap();
+        let plan = Plan::new(&header(&["Tel", "City"]), &template(), &maps, &[]).unwrap();
         assert_eq!(plan.columns, vec![Fill::Template(2), Fill::Ignored]);
     }
 
     #[test]
     fn a_header_that_fills_nothing_is_refused_naming_line_one() {
-        let error = Plan::new(&header(&["foo", "bar"]), &template(), &[]).unwrap_err();
+        let error = Plan::new(&header(&["foo", "bar"]), &template(), &[], &[]).unwrap_err();
         assert_eq!(error.field, "file");
         assert!(error.message.starts_with("line 1: no column of the header (foo, bar)"), "{}", error.message);
     }
 
     #[test]
     fn a_header_without_a_phone_column_is_refused() {
-        let error = Plan::new(&header(&["Name", "City"]), &template(), &[]).unwrap_err();
+        let error = Plan::new(&header(&["Name", "City"]), &template(), &[], &[]).unwrap_err();
         assert!(error.message.contains("no column gives a phone number"), "{}", error.message);
     }
 
     #[test]
     fn two_columns_filling_one_field_and_unknown_map_targets_are_refused() {
-        let error = Plan::new(&header(&["Mobile", "mobile"]), &template(), &[]).unwrap_err();
+        let error = Plan::new(&header(&["Mobile", "mobile"]), &template(), &[], &[]).unwrap_err();
         assert!(error.message.contains("both fill the same field"), "{}", error.message);
         let maps = vec![("Tel".to_string(), "Nope".to_string())];
-        let error = Plan::new(&header(&["Tel"]), &template(), &maps).unwrap_err();
+        let error = Plan::new(&header(&["Tel"]), &template(), &maps, &[]).unwrap_err();
         assert_eq!(error.field, "map");
         let maps = vec![("Gone".to_string(), "Mobile".to_string())];
-        assert!(Plan::new(&header(&["Tel"]), &template(), &maps).unwrap_err().message.contains("`Gone`"));
+        assert!(Plan::new(&header(&["Tel"]), &template(), &maps, &[]).unwrap_err().message.contains("`Gone`"));
     }
 
     #[test]
@@ -342,6 +359,7 @@ mod tests {
         let plan = Plan::new(
             &header(&["Name", "Home Phone", "Mobile", "phones", "Colour", "priority", "email"]),
             &template(),
+            &[],
             &[],
         )
         .unwrap();
@@ -364,7 +382,7 @@ mod tests {
 
     #[test]
     fn bad_cells_are_row_errors_naming_the_field() {
-        let plan = Plan::new(&header(&["Mobile", "priority", "callback_at", "fields"]), &template(), &[]).unwrap();
+        let plan = Plan::new(&header(&["Mobile", "priority", "callback_at", "fields"]), &template(), &[], &[]).unwrap();
         let utc = TimeZone::UTC;
         assert_eq!(plan.input(&["", "", "", ""], None, &utc).unwrap_err().field, "phones");
         assert_eq!(plan.input(&["abc123", "", "", ""], None, &utc).unwrap_err().field, "Mobile");

@@ -152,7 +152,10 @@ pub(crate) async fn next_id(conn: &mut impl Exec) -> Result<i64> {
 pub async fn insert(conn: &mut impl Exec, backend: Backend, lead: &Lead) -> Result<Option<i64>> {
     let explicit = lead.id > 0;
     if explicit && crate::archive::is_archived(conn, lead.id).await? {
-        return Err(StoreError::Unique(format!("lead id {} is held by an archived lead", lead.id)));
+        return Err(StoreError::Unique {
+            constraint: crate::Constraint::PrimaryKey,
+            detail: format!("lead id {} is held by an archived lead", lead.id),
+        });
     }
     let assign_past_archive = !explicit && backend == Backend::Sqlite;
     let mut sql = Sql::new("INSERT INTO leads (");

@@ -12,6 +12,7 @@
 pub mod archive;
 pub mod catalog;
 pub mod console;
+mod constraint;
 pub mod crm;
 pub mod dialer;
 pub mod exec;
@@ -37,6 +38,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor};
 
+pub use constraint::Constraint;
 pub use exec::{Cells, Exec, Row};
 pub use rusqlite::Connection as DirectConn;
 pub use sql::{Sql, SqlArg};
@@ -54,9 +56,9 @@ pub enum Backend {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique constraint refused the write; the text says which.
-    #[error("already exists: {0}")]
-    Unique(String),
+    /// A unique constraint refused the write: which one, and the database's words for the log.
+    #[error("already exists: {detail}")]
+    Unique { constraint: Constraint, detail: String },
     /// A foreign key refused the write: something referred to does not exist, or is still used.
     #[error("refers to something missing or still referred to: {0}")]
     ForeignKey(String),
@@ -86,7 +88,9 @@ impl From<rusqlite::Error> for StoreError {
             let detail = || message.clone().unwrap_or_else(|| failure.to_string());
             match failure.extended_code {
                 ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
-                    return StoreError::Unique(detail())
+                    let primary_key = failure.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY;
+                    let detail = detail();
+                    return StoreError::Unique { constraint: Constraint::from_sqlite(&detail, primary_key), detail };
                 }
                 ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return StoreError::ForeignKey(detail()),
                 _ => {}
@@ -100,7 +104,17 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &error {
             match db.kind() {
-                sqlx::error::ErrorKind::UniqueViolation => return StoreError::Unique(db.message().to_string()),
+                sqlx::error::ErrorKind::UniqueViolation => {
+                    // PostgreSQL names the constraint; SQLite (and MySQL) name none.
+                    let constraint = match db.constraint() {
+                        Some(name) => Constraint::from_postgres(name),
+                        None => Constraint::from_sqlite(
+                            db.message(),
+                            db.code().as_deref() == Some(constraint::SQLITE_PRIMARY_KEY_CODE),
+                        ),
+                    };
+                    return StoreError::Unique { constraint, detail: db.message().to_string() };
+                }
                 sqlx::error::ErrorKind::ForeignKeyViolation => return StoreError::ForeignKey(db.message().to_string()),
                 _ => {}
             }

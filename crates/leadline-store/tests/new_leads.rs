@@ -10,7 +10,7 @@ use leadline_core::history::{Actor, Api};
 use leadline_core::lead::{Lead, LeadInput};
 use leadline_store::sqlite::new_leads::{self as direct, NewLeads};
 use leadline_store::sqlite::writer::Bulk;
-use leadline_store::{Store, StoreError};
+use leadline_store::{Constraint, Store, StoreError};
 
 mod common;
 
@@ -221,7 +221,7 @@ async fn an_external_id_taken_in_a_full_statement_fails_the_unit_and_writes_noth
     leads[7].external_id = Some("twice".into());
     leads[20].external_id = Some("twice".into());
     let error = write(store, leads).await.unwrap_err();
-    assert!(matches!(error, StoreError::Unique(_)), "{error:?}");
+    assert!(matches!(error, StoreError::Unique { constraint: Constraint::LeadExternalId, .. }), "{error:?}");
     let mut conn = store.read().await.unwrap();
     for table in ["leads", "lead_phones", "lead_history"] {
         let rows: i64 =

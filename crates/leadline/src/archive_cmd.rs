@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::Args;
 use leadline_app::archive::{self, ArchiveError, Selection, Target};
 use leadline_app::{App, Principal};
-use leadline_core::archive::{parse_age, Batch, Counts, Direction};
+use leadline_core::archive::{parse_age, Batch, BatchError, Counts, Direction};
 use leadline_core::history::Api;
 
 use crate::config::Config;
@@ -123,15 +123,14 @@ async fn run_batch(app: &App, target: &Target, mut batch: Batch) -> anyhow::Resu
     loop {
         match archive::run(app, target, &Principal::operator(), Api::Cli, &batch).await {
             Ok(counts) => return Ok((counts, vanished)),
-            Err(ArchiveError::Refused(error)) if error.is_missing_ids() => {
-                let gone: Vec<i64> = error.lead_ids.iter().filter_map(|v| v.as_i64()).collect();
+            Err(ArchiveError::Refused(BatchError::MissingIds(gone))) => {
                 vanished += gone.len() as u64;
                 batch.lead_ids.retain(|id| !gone.contains(id));
                 if batch.lead_ids.is_empty() {
                     return Ok((Counts::default(), vanished));
                 }
             }
-            Err(ArchiveError::Refused(error)) => anyhow::bail!("a batch was refused: {}", error.message),
+            Err(ArchiveError::Refused(error)) => anyhow::bail!("a batch was refused: {error}"),
             Err(ArchiveError::App(error)) => return Err(error).context("a batch failed"),
         }
     }

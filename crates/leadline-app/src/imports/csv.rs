@@ -6,13 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use leadline_core::import::Plan;
 use leadline_core::lead::{draw_ref, Lead, REF_RANDOM_LEN};
 use leadline_store::imports::Checkpoint;
 use leadline_store::StoreError;
 use sha2::{Digest, Sha256};
 
-use super::{file_error, ImportRequest, Source, Target, MAX_FIELD_BYTES, MAX_ROW_BYTES};
+use super::{file_error, plan_for, ImportRequest, Source, Target, MAX_FIELD_BYTES, MAX_ROW_BYTES};
 use crate::{AppError, Result};
 
 /// Stops reading when one row runs past [`MAX_ROW_BYTES`], so an unclosed quote cannot make the
@@ -209,7 +208,7 @@ impl Parser {
         let (source, now, batch_rows) = (&**source, *now, *batch_rows);
         let mut rows = Rows::open(source, 0, 1, false)?;
         let header = rows.read_header()?;
-        let plan = Plan::new(&header, &target.template.fields, &request.maps)?;
+        let plan = plan_for(&header, &target.template.fields, &request.maps)?;
         if from.byte_offset > 0 {
             rows = Rows::open(source, from.byte_offset as u64, from.next_line as u64, false)?;
             rows.width = Some(header.len());

@@ -27,9 +27,10 @@ use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 use jiff::SignedDuration;
+use leadline_core::catalog::TemplateField;
 use leadline_core::dialer::{phone_country, PhoneCountry};
 use leadline_core::history::Api;
-use leadline_core::import::Plan;
+use leadline_core::import::{Attr, Plan};
 use leadline_core::DomainError;
 use leadline_store::imports::{self as store, Checkpoint, Job, JobSource, JobStatus, NewJob, Reject};
 use leadline_store::StoreError;
@@ -41,6 +42,22 @@ pub use self::source::{FileSource, Source, StoredBody};
 pub use self::upload::Upload;
 pub use self::worker::work_once;
 use crate::{App, AppError, Principal, Result};
+
+/// Column names that lists exported from a dialer give the lead's attributes, accepted beside
+/// Leadline's own (`external_id`, `priority`, `callback_at`): Noojee's, so its lists load as
+/// they are. They describe the file, not the lead, so they live here, beside the CSV reading,
+/// where every way in (`leadline import`, `POST /v1/imports`, the console) shares them.
+pub const COLUMN_ALIASES: &[(&str, Attr)] =
+    &[("njExternalLeadId", Attr::ExternalId), ("njPriority", Attr::Priority), ("njCallBackDate", Attr::CallbackAt)];
+
+/// How a file's header fills the template, with the column names lists are known to use.
+pub(crate) fn plan_for(
+    header: &[String],
+    template: &[TemplateField],
+    maps: &[(String, String)],
+) -> std::result::Result<Plan, DomainError> {
+    Plan::new(header, template, maps, COLUMN_ALIASES)
+}
 
 /// Rows per committed batch.
 pub const BATCH_ROWS: usize = 10_000;
@@ -184,7 +201,7 @@ pub async fn import_file(
         let source = source.clone();
         tokio::task::spawn_blocking(move || scan(&*source)).await.map_err(|e| file_error(e.to_string()))??
     };
-    let plan = Plan::new(&scanned.header, &target.template.fields, &request.maps)?;
+    let plan = plan_for(&scanned.header, &target.template.fields, &request.maps)?;
     let options = request.options();
     let now = app.now();
     let mut conn = app.store.read().await?;
@@ -262,7 +279,7 @@ pub async fn dry_run(
         let source = source.clone();
         tokio::task::spawn_blocking(move || scan(&*source)).await.map_err(|e| file_error(e.to_string()))??
     };
-    let plan = Plan::new(&scanned.header, &target.template.fields, &request.maps)?;
+    let plan = plan_for(&scanned.header, &target.template.fields, &request.maps)?;
     let run = Run { app, by, api: Api::Cli, source, target: &target, request, tuning };
     let counts = run.load(None, progress).await?;
     Ok(Outcome { job_id: None, counts, ignored_columns: plan.ignored, resumed: false })

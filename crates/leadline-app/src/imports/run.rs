@@ -22,7 +22,7 @@ use crate::{App, AppError, Principal, Result};
 /// between the look-ups and the insert (possible only across processes or nodes).
 fn written_meanwhile(error: StoreError) -> AppError {
     match error {
-        StoreError::Unique(detail) => AppError::Conflict(format!(
+        StoreError::Unique { detail, .. } => AppError::Conflict(format!(
             "a lead was written into the campaign by someone else while this batch loaded ({detail}); run the import again to resume"
         )),
         other => other.into(),

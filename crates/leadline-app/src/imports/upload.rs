@@ -1,13 +1,12 @@
 //! An import body received over HTTP: stored in chunks as it arrives, so any node can run the
 //! job, and checked whole before the job becomes pending.
 
-use leadline_core::import::Plan;
 use leadline_store::imports::{self as store, Job, JobSource, JobStatus, NewJob};
 use leadline_store::{Conn, StoreError};
 
 use super::csv::Scan;
 use super::source::StoredBody;
-use super::{claim_token, file_error, scan, target, ImportRequest, Target, CLAIM};
+use super::{claim_token, file_error, plan_for, scan, target, ImportRequest, Target, CLAIM};
 use crate::{App, AppError, Principal, Result};
 
 /// An import body being received (for `POST /v1/imports`): stored in chunks as it arrives, then
@@ -92,7 +91,7 @@ impl Upload {
         let checked =
             tokio::task::spawn_blocking(move || scan(&source)).await.map_err(|e| file_error(e.to_string()))?;
         let checked = checked.and_then(|s| {
-            Plan::new(&s.header, &self.target.template.fields, &self.request.maps).map(|_| s).map_err(AppError::from)
+            plan_for(&s.header, &self.target.template.fields, &self.request.maps).map(|_| s).map_err(AppError::from)
         });
         let mut tx = self.app.store.begin().await?;
         match checked {

@@ -128,9 +128,7 @@ fn queue_message(error: &AppError) -> String {
             "lead_id" => INVALID_LEAD.into(),
             _ => e.to_string(),
         },
-        AppError::Conflict(text) if text.contains("already bought") => {
-            "Lead is already sold to this buyer contract".into()
-        }
+        AppError::AlreadySold { .. } => "Lead is already sold to this buyer contract".into(),
         other => other.to_string(),
     }
 }

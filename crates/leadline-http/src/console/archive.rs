@@ -7,15 +7,15 @@ use axum::extract::State;
 use axum::response::Redirect;
 use leadline_app::archive::{self, ArchiveError, Target};
 use leadline_app::console::{self, Flash};
-use leadline_core::archive::{check_request, held_by_office_hours, Counts, Direction};
+use leadline_core::archive::{held_by_office_hours, Batch, BatchError, Counts, Direction};
 use leadline_core::history::Api;
 use leadline_store::console::ArchiveRunRow;
 use maud::{html, Markup};
-use serde_json::json;
 
 use super::error::ConsoleError;
 use super::layout::{self, csrf, time};
 use super::session::{CsrfForm, Signed};
+use crate::vicidial::Refusal;
 use crate::AppState;
 
 fn target_name(target: &Target) -> &'static str {
@@ -80,10 +80,10 @@ pub async fn page(State(state): State<AppState>, Signed(session): Signed) -> Res
 }
 
 /// Reads the ids typed in the form: whole numbers separated by commas, spaces or new lines.
-fn ids(text: &str) -> Result<Vec<serde_json::Value>, String> {
+fn ids(text: &str) -> Result<Vec<i64>, String> {
     text.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|t| !t.is_empty())
-        .map(|t| t.parse::<i64>().map(serde_json::Value::from).map_err(|_| format!("`{t}` is not a lead id")))
+        .map(|t| t.parse::<i64>().map_err(|_| format!("`{t}` is not a lead id")))
         .collect()
 }
 
@@ -104,13 +104,14 @@ pub async fn run(State(state): State<AppState>, form: CsrfForm) -> Result<Redire
         }
         let lead_ids = ids(form.get("lead_ids").unwrap_or(""))?;
         let count = lead_ids.len();
-        let body = json!({
-            "insert_leads": form.get("insert_leads").is_some(),
-            "update_leads": form.get("update_leads").is_some(),
-            "delete_leads": form.get("delete_leads").is_some(),
-            "lead_ids": lead_ids,
-        });
-        let batch = check_request(&body, direction, settings.max_lead_ids).map_err(|e| describe(&e))?;
+        let batch = Batch {
+            direction,
+            insert: form.get("insert_leads").is_some(),
+            update: form.get("update_leads").is_some(),
+            delete: form.get("delete_leads").is_some(),
+            lead_ids,
+        };
+        let batch = batch.checked(settings.max_lead_ids).map_err(|e| describe(&e))?;
         match archive::run(&state.app, &settings.target, by, Api::Console, &batch).await {
             Ok(counts) => Ok((count, counts)),
             Err(ArchiveError::Refused(e)) => Err(describe(&e)),
@@ -146,7 +147,9 @@ pub async fn run(State(state): State<AppState>, form: CsrfForm) -> Result<Redire
     Ok(Redirect::to("/console/archive"))
 }
 
-fn describe(error: &leadline_core::archive::BatchError) -> String {
+/// A refusal in the words the VICIdial dialect gives it, since the form runs the same batch.
+fn describe(error: &BatchError) -> String {
+    let error = Refusal::from(error);
     if error.lead_ids.is_empty() {
         error.message.clone()
     } else {

@@ -32,7 +32,9 @@ impl From<AppError> for ConsoleError {
             }
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) | AppError::StaleVersion { .. } => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::AlreadySold { .. } | AppError::StaleVersion { .. } => {
+                StatusCode::CONFLICT
+            }
             AppError::Store(cause) => {
                 tracing::error!(error = %cause, source = ?std::error::Error::source(cause), "store failure");
                 StatusCode::INTERNAL_SERVER_ERROR

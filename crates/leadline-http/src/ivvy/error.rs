@@ -54,6 +54,7 @@ impl IvvyError {
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             // Dialer and return refusals come from calls this dialect does not make.
             AppError::Conflict(_)
+            | AppError::AlreadySold { .. }
             | AppError::StaleVersion { .. }
             | AppError::Dialer(_)
             | AppError::Return(_)

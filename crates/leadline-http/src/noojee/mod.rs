@@ -47,7 +47,7 @@ fn refusal(error: AppError) -> (Code, String) {
         tracing::error!(%error, source = ?std::error::Error::source(&error), "noojee request failed");
         return (code, "internal error".into());
     }
-    (code, error.to_string())
+    (code, wire::detail(&error))
 }
 
 async fn campaign_api(

@@ -1,9 +1,10 @@
-//! Noojee's wire format: URL parameters, the JSON body (one lead or an array), and the code table.
+//! Noojee's wire format: URL parameters, the JSON body (one lead or an array) with its `nj*` keys
+//! and `<No Change>`, and the code table.
 
 use axum::http::StatusCode;
 use leadline_app::AppError;
-use leadline_core::dialer::{DialerError, DialerRecord};
-use serde_json::Value;
+use leadline_core::dialer::{DialerError, DialerRecord, Given, RecordNames};
+use serde_json::{Map, Value};
 
 /// The vendor's result codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,20 +94,33 @@ impl Code {
                 DialerError::DuplicatePhone(_) => Code::Duplicate,
                 DialerError::UnknownDisposition(_) => Code::InvalidDisposition,
                 DialerError::NoDispositionToKeep => Code::NoDispositionToKeep,
-                DialerError::NoChangeOnInsert(_) => Code::NoChangeOnInsert,
+                DialerError::KeepOnInsert(_) => Code::NoChangeOnInsert,
                 DialerError::Leased { .. } | DialerError::StaleVersion => Code::Conflict,
                 DialerError::UnknownContactHours(_) => Code::InvalidContactHours,
                 DialerError::ExternalIdTaken(_) => Code::DuplicateExternalId,
-                DialerError::NoExternalId => Code::NoExternalId,
+                DialerError::NoExternalId(_) => Code::NoExternalId,
                 DialerError::BadCallbackDate(_) => Code::BadCallbackDate,
                 DialerError::NoAllocation => Code::AllocationRequired,
                 DialerError::NoTemplate => Code::TemplateRequired,
                 DialerError::NoCampaign => Code::CampaignRequired,
                 DialerError::Invalid(_) => Code::Exception,
             },
-            AppError::Conflict(_) | AppError::StaleVersion { .. } => Code::Conflict,
+            AppError::Conflict(_) | AppError::AlreadySold { .. } | AppError::StaleVersion { .. } => Code::Conflict,
             _ => Code::Exception,
         }
+    }
+}
+
+/// The detail of a refusal, in Noojee's terms where the rule's own words would not name them.
+pub fn detail(error: &AppError) -> String {
+    match error {
+        AppError::Dialer(DialerError::KeepOnInsert(field)) => {
+            format!("field `{field}` says `{NO_CHANGE}`, which only an update may say")
+        }
+        AppError::Dialer(DialerError::NoDispositionToKeep) => {
+            format!("the lead has no disposition yet, so `{NO_CHANGE}` cannot keep it")
+        }
+        other => other.to_string(),
     }
 }
 
@@ -139,6 +153,57 @@ fn form_urlencoded(query: &str) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The sentinel that leaves a field as it is; clients write it in any case.
+const NO_CHANGE: &str = "<No Change>";
+
+fn is_no_change(text: &str) -> bool {
+    text.trim().eq_ignore_ascii_case(NO_CHANGE)
+}
+
+/// The lead's own dialer fields, as Noojee names them.
+pub const NAMES: RecordNames = RecordNames {
+    external_id: "njExternalLeadId",
+    disposition: "njDisposition",
+    callback: "njCallBackDate",
+    priority: "njPriority",
+    contact_hours: "njContactHours",
+};
+
+/// One lead object as a dialer record: the `nj*` keys are the lead's own fields, every other key
+/// a template or custom field; `<No Change>` keeps a field, and null or blank text gives nothing
+/// for the lead's own fields.
+pub fn record(object: Map<String, Value>) -> DialerRecord {
+    let mut record = DialerRecord { names: NAMES, ..DialerRecord::default() };
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    };
+    let given = |v: &Value| {
+        text(v).filter(|s| !s.trim().is_empty()).map(|s| if is_no_change(&s) { Given::Keep } else { Given::Set(s) })
+    };
+    for (key, value) in object {
+        match key.as_str() {
+            "njExternalLeadId" => record.external_id = text(&value).filter(|s| !s.trim().is_empty()),
+            "njDisposition" => record.disposition = given(&value),
+            "njCallBackDate" => record.callback = given(&value),
+            // Checked when the lead is written, so a blank priority is refused there.
+            "njPriority" => {
+                record.priority = text(&value).map(|s| if is_no_change(&s) { Given::Keep } else { Given::Set(s) })
+            }
+            "njContactHours" => record.contact_hours = given(&value),
+            _ => {
+                let field = match &value {
+                    Value::String(s) if is_no_change(s) => Given::Keep,
+                    _ => Given::Set(value),
+                };
+                record.fields.push((key, field));
+            }
+        }
+    }
+    record
+}
+
 pub struct Records {
     pub items: Vec<DialerRecord>,
     /// Whether the body was an array (answered per lead) rather than one object.
@@ -148,11 +213,11 @@ pub struct Records {
 /// Reads one lead object or an array of them; an empty body is one empty lead.
 pub fn records(body: &[u8], batch_limit: usize) -> Result<Records, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Records { items: vec![DialerRecord::default()], batch: false });
+        return Ok(Records { items: vec![record(Map::new())], batch: false });
     }
     let value: Value = serde_json::from_slice(body).map_err(|e| format!("the body is not valid JSON: {e}"))?;
     match value {
-        Value::Object(object) => Ok(Records { items: vec![DialerRecord::from_object(object)], batch: false }),
+        Value::Object(object) => Ok(Records { items: vec![record(object)], batch: false }),
         Value::Array(items) => {
             if items.is_empty() {
                 return Err("the array holds no leads".into());
@@ -164,12 +229,133 @@ pub fn records(body: &[u8], batch_limit: usize) -> Result<Records, String> {
                 .into_iter()
                 .enumerate()
                 .map(|(i, item)| match item {
-                    Value::Object(object) => Ok(DialerRecord::from_object(object)),
+                    Value::Object(object) => Ok(record(object)),
                     _ => Err(format!("item {i} of the array is not a lead object")),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Records { items: records, batch: true })
         }
         _ => Err("the body must be a lead object or an array of lead objects".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use leadline_core::catalog::TemplateField;
+    use leadline_core::dialer::phone_country;
+    use leadline_core::lead::{Lead, LeadInput};
+    use serde_json::json;
+
+    use super::*;
+
+    fn template() -> Vec<TemplateField> {
+        [
+            ("Name", "text"),
+            ("StreetAddress", "text"),
+            ("City", "text"),
+            ("PostCode", "text"),
+            ("FirstPhone", "phone"),
+            ("SecondPhone", "phone"),
+            ("Colour", "text"),
+        ]
+        .iter()
+        .map(|(n, k)| TemplateField { name: n.to_string(), kind: k.to_string() })
+        .collect()
+    }
+
+    fn lead_record(value: Value) -> DialerRecord {
+        record(value.as_object().unwrap().clone())
+    }
+
+    fn lead(input: LeadInput) -> Lead {
+        Lead::create("E2R3JKM2".into(), input, "2026-11-22T00:00:00Z".parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn no_change_is_matched_in_any_case() {
+        for text in ["<No Change>", "<NO CHANGE>", " <no change> "] {
+            assert!(is_no_change(text), "{text}");
+        }
+        assert!(!is_no_change("No Change"));
+    }
+
+    #[test]
+    fn nj_keys_are_the_leads_own_fields_and_the_rest_fill_the_template() {
+        let given = lead_record(json!({"njExternalLeadId": "9856", "njDisposition": "<no change>",
+            "njCallBackDate": "2026/11/23 10:30", "njPriority": 5, "njContactHours": " ", "City": "Perth",
+            "SecondPhone": "<NO CHANGE>", "Colour": null}));
+        assert_eq!(given.names, NAMES);
+        assert_eq!(given.external_id.as_deref(), Some("9856"));
+        assert_eq!(given.disposition, Some(Given::Keep));
+        assert_eq!(given.callback, Some(Given::Set("2026/11/23 10:30".into())));
+        assert_eq!(given.priority, Some(Given::Set("5".into())));
+        assert_eq!(given.contact_hours, None, "blank text gives nothing");
+        assert_eq!(
+            given.fields,
+            vec![
+                ("City".to_string(), Given::Set(json!("Perth"))),
+                ("SecondPhone".to_string(), Given::Keep),
+                ("Colour".to_string(), Given::Set(Value::Null)),
+            ]
+        );
+        assert_eq!(records(b" ", 10).unwrap().items[0].names, NAMES, "an empty body is an empty Noojee lead");
+    }
+
+    #[test]
+    fn template_fields_fill_columns_phones_and_custom_fields() {
+        let input = lead_record(json!({"Name": "Jane Smith", "StreetAddress": "Suite 8", "City": "Abbotsford", "PostCode": "3064",
+            "FirstPhone": "0383218199", "SecondPhone": "", "Colour": "red", "njExternalLeadId": "9856", "njPriority": "5"}))
+            .to_input(&template(), phone_country("AU"), None)
+            .unwrap();
+        assert_eq!(input.name, Some(Some("Jane Smith".into())));
+        assert_eq!(input.address1, Some(Some("Suite 8".into())));
+        assert_eq!(input.postal_code, Some(Some("3064".into())));
+        assert_eq!(input.phones, Some(vec!["61383218199".to_string()]));
+        assert_eq!(input.priority, Some(5));
+        assert_eq!(input.external_id, Some(Some("9856".into())));
+        let fields = input.fields.unwrap();
+        assert_eq!((fields["Colour"].clone(), fields["FirstPhone"].clone()), (json!("red"), json!("61383218199")));
+    }
+
+    #[test]
+    fn no_change_on_one_phone_field_keeps_that_number() {
+        let first = lead_record(json!({"FirstPhone": "0383218199", "SecondPhone": "0412345678"}))
+            .to_input(&template(), phone_country("AU"), None)
+            .unwrap();
+        let existing = lead(first);
+        let update = lead_record(json!({"FirstPhone": "0398765432", "SecondPhone": "<NO CHANGE>"}))
+            .to_input(&template(), phone_country("AU"), Some(&existing))
+            .unwrap();
+        assert_eq!(update.phones, Some(vec!["61398765432".to_string(), "61412345678".to_string()]));
+        let untouched =
+            lead_record(json!({"City": "Perth"})).to_input(&template(), phone_country("AU"), Some(&existing)).unwrap();
+        assert_eq!(untouched.phones, None, "phones not given are left alone");
+    }
+
+    #[test]
+    fn an_insert_may_not_say_no_change_and_priority_is_checked() {
+        assert_eq!(lead_record(json!({"FirstPhone": "<No Change>"})).kept_field(), Some("FirstPhone".into()));
+        assert_eq!(lead_record(json!({"njDisposition": "<no change>"})).kept_field(), Some("njDisposition".into()));
+        assert_eq!(lead_record(json!({"FirstPhone": "0383218199"})).kept_field(), None);
+        for bad in [json!(101), json!(-1), json!("high"), json!(2.5), json!(""), json!(true)] {
+            match lead_record(json!({"njPriority": bad})).priority() {
+                Err(DialerError::Invalid(e)) => assert_eq!(e.field, "njPriority", "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert_eq!(lead_record(json!({"njPriority": 0})).priority().unwrap(), Some(0));
+        assert_eq!(lead_record(json!({"njPriority": null})).priority, None);
+    }
+
+    #[test]
+    fn refusals_name_nj_fields_and_no_change_in_noojees_terms() {
+        let kept = AppError::Dialer(DialerError::KeepOnInsert("njDisposition".into()));
+        assert_eq!(detail(&kept), "field `njDisposition` says `<No Change>`, which only an update may say");
+        assert_eq!(
+            detail(&AppError::Dialer(DialerError::NoDispositionToKeep)),
+            "the lead has no disposition yet, so `<No Change>` cannot keep it"
+        );
+        let no_id = AppError::Dialer(DialerError::NoExternalId(NAMES.external_id.into()));
+        assert_eq!(detail(&no_id), "an update needs njExternalLeadId to find the lead");
     }
 }

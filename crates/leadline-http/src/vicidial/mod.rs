@@ -7,6 +7,8 @@
 //! its counts). The batch runs on Leadline's own store, or on a VICIdial database when one is
 //! configured. See docs/dialects/vicidial.md for every choice made where the page is silent.
 
+mod wire;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -16,11 +18,12 @@ use axum::routing::post;
 use axum::{Json, Router};
 use leadline_app::archive::{self, ArchiveError, Target};
 use leadline_app::{keys, AppError, Principal};
-use leadline_core::archive::{
-    check_request, held_by_office_hours, BatchError, Counts, Direction, OfficeHours, DEFAULT_MAX_LEAD_IDS,
-};
+use leadline_core::archive::{held_by_office_hours, Counts, Direction, OfficeHours, DEFAULT_MAX_LEAD_IDS};
 use leadline_core::history::Api;
 use serde_json::{json, Value};
+
+use wire::check_request;
+pub(crate) use wire::Refusal;
 
 use crate::AppState;
 
@@ -51,13 +54,13 @@ fn message(status: StatusCode, text: &str) -> Response {
     (status, Json(json!({"message": text}))).into_response()
 }
 
-fn refused(status: StatusCode, error: BatchError) -> Response {
+fn refused(status: StatusCode, error: Refusal) -> Response {
     (status, Json(json!({"message": error.message, "lead_errors": error.lead_errors, "lead_ids": error.lead_ids})))
         .into_response()
 }
 
 fn unexpected(text: String) -> Response {
-    refused(StatusCode::INTERNAL_SERVER_ERROR, BatchError { message: text, lead_errors: 0, lead_ids: Vec::new() })
+    refused(StatusCode::INTERNAL_SERVER_ERROR, Refusal { message: text, lead_errors: 0, lead_ids: Vec::new() })
 }
 
 async fn archive_leads(state: State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
@@ -144,7 +147,7 @@ async fn handle(
     };
     match archive::run(&state.app, &settings.target, &principal, Api::Vicidial, &batch).await {
         Ok(counts) => done(direction, counts),
-        Err(ArchiveError::Refused(error)) => refused(StatusCode::BAD_REQUEST, error),
+        Err(ArchiveError::Refused(error)) => refused(StatusCode::BAD_REQUEST, Refusal::from(&error)),
         Err(ArchiveError::App(AppError::Forbidden(_))) => {
             message(StatusCode::UNAUTHORIZED, "unable to validate api user")
         }
