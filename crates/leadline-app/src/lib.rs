@@ -12,6 +12,7 @@ pub mod export;
 pub mod imports;
 pub mod keys;
 pub mod leads;
+pub mod outbox;
 pub mod queues;
 pub mod returns;
 pub mod sales;

@@ -14,7 +14,6 @@ pub mod noojee;
 pub mod openapi;
 pub mod ops;
 pub mod vicidial;
-pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use common::TestApp;
 use jiff::SignedDuration;
 use leadline_app::conformance;
+use leadline_app::outbox::{signature, WebhookSettings, Worker};
 use leadline_app::testing::{Backend, TestClock, TestDb};
-use leadline_http::webhooks::{signature, WebhookSettings, Worker};
 use serde_json::{json, Value};
 
 /// A loopback receiver that records every delivery's headers and body.

@@ -195,8 +195,8 @@ impl Config {
         }
     }
 
-    pub fn webhooks(&self) -> leadline_http::webhooks::WebhookSettings {
-        leadline_http::webhooks::WebhookSettings { secret: self.webhook_secret.clone(), ..Default::default() }
+    pub fn webhooks(&self) -> leadline_app::outbox::WebhookSettings {
+        leadline_app::outbox::WebhookSettings { secret: self.webhook_secret.clone(), ..Default::default() }
     }
 }
 

@@ -247,7 +247,7 @@ async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
     let router = leadline_http::router(app.clone(), config.http());
     // Webhooks of disposition actions are delivered by a worker beside the server; both stop
     // on the same signal.
-    let worker = leadline_http::webhooks::Worker::new(app.clone(), config.webhooks()).await?;
+    let worker = leadline_app::outbox::Worker::new(app.clone(), config.webhooks()).await?;
     let (stop, stopped) = tokio::sync::watch::channel(());
     let mut worker_stopped = stopped.clone();
     let worker = tokio::spawn(worker.run(async move {

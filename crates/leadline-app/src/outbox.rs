@@ -1,5 +1,5 @@
-//! Delivery of disposition webhooks from the outbox, after the change that made them has
-//! committed. Every node runs a worker; a delivery is claimed by one node for a minute at a time,
+//! The webhook outbox as a use case: delivery of disposition webhooks, after the change that
+//! made them has committed. Edges only start the worker; claims, delivery and marks live here. Every node runs a worker; a delivery is claimed by one node for a minute at a time,
 //! so a node that dies mid-delivery only delays it. Each POST carries `X-Leadline-Delivery` (the
 //! outbox id, stable across retries, for the receiver to drop a repeat after a crash between its
 //! answer and our record of it) and `X-Leadline-Signature: sha256=<hex HMAC of the body>`.
@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use jiff::SignedDuration;
-use leadline_app::App;
 use leadline_store::dialer::{self as store, Delivery};
 use leadline_store::StoreError;
 use sha2::Sha256;
+
+use crate::{App, Result};
 
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {
@@ -42,7 +43,7 @@ pub fn signature(secret: &str, body: &str) -> String {
 }
 
 /// The signing key: the configured one, or the one the nodes share through the database.
-pub async fn signing_secret(app: &App, settings: &WebhookSettings) -> Result<String, StoreError> {
+pub async fn signing_secret(app: &App, settings: &WebhookSettings) -> Result<String> {
     if let Some(secret) = &settings.secret {
         return Ok(secret.clone());
     }
@@ -51,7 +52,7 @@ pub async fn signing_secret(app: &App, settings: &WebhookSettings) -> Result<Str
     let fresh: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let mut tx = app.store.begin().await?;
     let secret = store::shared_secret(&mut tx, "webhook_signing", &fresh).await?;
-    tx.commit().await?;
+    tx.commit().await.map_err(StoreError::from)?;
     Ok(secret)
 }
 
@@ -69,7 +70,7 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub async fn new(app: App, settings: WebhookSettings) -> Result<Worker, StoreError> {
+    pub async fn new(app: App, settings: WebhookSettings) -> Result<Worker> {
         let secret = signing_secret(&app, &settings).await?;
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
@@ -80,12 +81,12 @@ impl Worker {
     }
 
     /// Delivers what is due now; returns how many deliveries succeeded.
-    pub async fn deliver_due(&self) -> Result<usize, StoreError> {
+    pub async fn deliver_due(&self) -> Result<usize> {
         let now = self.app.now();
         let claim_until = now.checked_add(SignedDuration::from_secs(60)).unwrap_or(now);
         let mut tx = self.app.store.begin().await?;
         let claimed = store::claim_webhooks(&mut tx, self.app.store.backend(), now, claim_until, 20).await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::from)?;
         let mut delivered = 0;
         for delivery in claimed {
             let outcome = self.post(&delivery).await;
@@ -104,7 +105,7 @@ impl Worker {
                     store::webhook_failed(&mut tx, delivery.id, &error, retry_at, now).await?;
                 }
             }
-            tx.commit().await?;
+            tx.commit().await.map_err(StoreError::from)?;
         }
         Ok(delivered)
     }
