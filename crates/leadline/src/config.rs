@@ -9,12 +9,11 @@ use anyhow::Context;
 use clap::Args;
 use leadline_app::archive::Target;
 use leadline_app::signing::ServerKey;
+use leadline_app::store::PoolConfig;
 use leadline_core::archive::OfficeHours;
 use leadline_http::ivvy::IvvySettings;
 use leadline_http::vicidial::VicidialSettings;
 use leadline_http::HttpSettings;
-use leadline_store::vicidial::VicidialDb;
-use leadline_store::PoolConfig;
 use serde::Deserialize;
 
 #[derive(Args, Debug, Default)]
@@ -99,10 +98,8 @@ impl VicidialFile {
         let target = match self.database_url {
             Some(url) if url.starts_with("mysql://") || url.starts_with("mariadb://") => {
                 let url = url.replacen("mariadb://", "mysql://", 1);
-                Target::Vicidial(
-                    VicidialDb::connect_lazy(&url, self.pool_max_connections.unwrap_or(4))
-                        .map_err(|e| anyhow::anyhow!("[vicidial] database_url: {e}"))?,
-                )
+                Target::vicidial(&url, self.pool_max_connections.unwrap_or(4))
+                    .map_err(|e| anyhow::anyhow!("[vicidial] database_url: {e}"))?
             }
             Some(url) => anyhow::bail!("[vicidial] database_url `{url}` is not a mysql://USER@HOST/DB URL"),
             None => Target::Leadline,

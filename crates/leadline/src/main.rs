@@ -12,7 +12,6 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use leadline_app::keys::KeyRequest;
 use leadline_app::{keys, App, Principal};
-use leadline_store::Store;
 
 use crate::config::{Config, ConfigArgs};
 
@@ -115,11 +114,7 @@ fn main() -> ExitCode {
 }
 
 async fn open(config: &Config) -> anyhow::Result<App> {
-    let store = Store::connect(&config.database_url, &config.pool())
-        .await
-        .with_context(|| format!("could not open the database at {}", config.database_url))?;
-    store.migrate().await.context("could not migrate the database")?;
-    Ok(App::new(store))
+    App::open(&config.database_url, &config.pool()).await.with_context(|| format!("database {}", config.database_url))
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
