@@ -2,6 +2,8 @@
 //! for the change, and persists the change with its history row in one transaction. Every edge
 //! (the native API, each vendor dialect, the CLI) calls these same functions.
 
+#![forbid(unsafe_code)]
+
 pub mod archive;
 pub mod catalog;
 pub mod console;

@@ -1,5 +1,7 @@
 //! The `leadline` command: the server and the operator's tools, over one database.
 
+#![forbid(unsafe_code)]
+
 mod archive_cmd;
 mod config;
 mod demo;
