@@ -1,8 +1,12 @@
-//! The webhook outbox as a use case: delivery of disposition webhooks, after the change that
-//! made them has committed. Edges only start the worker; claims, delivery and marks live here. Every node runs a worker; a delivery is claimed by one node for a minute at a time,
-//! so a node that dies mid-delivery only delays it. Each POST carries `X-Leadline-Delivery` (the
-//! outbox id, stable across retries, for the receiver to drop a repeat after a crash between its
-//! answer and our record of it) and `X-Leadline-Signature: sha256=<hex HMAC of the body>`.
+//! The webhook outbox as a use case: disposition webhooks are delivered after the change that
+//! made them has committed. Edges only start the worker; claims, delivery and marks live here.
+//!
+//! Every node runs a worker; a delivery is claimed by one node at a time, so a node that dies
+//! mid-delivery only delays it. Each POST carries `X-Leadline-Delivery` (the outbox id, stable
+//! across retries, for the receiver to drop a repeat after a crash between its answer and our
+//! record of it) and `X-Leadline-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`:
+//! the time is signed with the body, so a receiver that refuses old times cannot be replayed a
+//! captured delivery later (docs/SECURITY.md, "Outbound webhooks").
 
 use std::time::Duration;
 
@@ -35,11 +39,16 @@ impl Default for WebhookSettings {
     }
 }
 
-pub fn signature(secret: &str, body: &str) -> String {
+/// The `X-Leadline-Signature` value of `body` sent at `unix_seconds`: `t=<seconds>,v1=<hex
+/// HMAC-SHA256 of "<seconds>.<body>">`. `v1` names the scheme, so another can be sent beside it
+/// later without breaking receivers that check this one.
+pub fn signature(secret: &str, unix_seconds: i64, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(unix_seconds.to_string().as_bytes());
+    mac.update(b".");
     mac.update(body.as_bytes());
     let bytes = mac.finalize().into_bytes();
-    format!("sha256={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("t={unix_seconds},v1={}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 /// The signing key: the configured one, or the one the nodes share through the database.
@@ -116,7 +125,7 @@ impl Worker {
             .post(&delivery.url)
             .header("Content-Type", "application/json")
             .header("X-Leadline-Delivery", delivery.id.to_string())
-            .header("X-Leadline-Signature", signature(&self.secret, &delivery.body))
+            .header("X-Leadline-Signature", signature(&self.secret, self.app.now().as_second(), &delivery.body))
             .body(delivery.body.clone())
             .send()
             .await
@@ -148,12 +157,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signatures_are_hex_hmac_sha256_of_the_body() {
-        // RFC 4231 test case 2.
+    fn a_signature_covers_the_time_and_the_body() {
+        // HMAC-SHA256("Jefe", "1700000000.what do ya want for nothing?"), worked out apart.
         assert_eq!(
-            signature("Jefe", "what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            signature("Jefe", 1_700_000_000, "what do ya want for nothing?"),
+            "t=1700000000,v1=1cdd0650c8be1cb0974b1788d458b1e781206cfef59b85faafc582d2e182c57e"
         );
+        assert_ne!(signature("Jefe", 1_700_000_001, "x"), signature("Jefe", 1_700_000_000, "x"));
     }
 
     #[test]

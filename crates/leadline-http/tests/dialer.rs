@@ -6,11 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode};
 use common::TestApp;
+use hmac::{Hmac, Mac};
 use jiff::SignedDuration;
 use leadline_app::conformance;
 use leadline_app::outbox::{signature, WebhookSettings, Worker};
 use leadline_app::testing::{Backend, TestClock, TestDb};
 use serde_json::{json, Value};
+use sha2::Sha256;
 
 /// A loopback receiver that records every delivery's headers and body.
 async fn receiver() -> (String, Arc<Mutex<Vec<(HeaderMap, String)>>>) {
@@ -132,6 +134,8 @@ conformance! {
 
     async fn each_disposition_change_is_delivered_once_signed_even_across_a_restart(app) {
         let (hook, seen) = receiver().await;
+        let mut app = app;
+        app.clock = TestClock::at("2026-11-23T00:00:00Z");
         let t = TestApp::new(app.clone()).await;
         fixture(&t, &hook).await;
         let first = lead(&t, json!({"name": "one"})).await;
@@ -151,7 +155,16 @@ conformance! {
         let deliveries = seen.lock().unwrap().clone();
         assert_eq!(deliveries.len(), 2);
         for (headers, body) in &deliveries {
-            assert_eq!(headers["x-leadline-signature"].to_str().unwrap(), signature("s3cret", body));
+            // What a receiver does: take the time and the MAC apart, and check the MAC over
+            // "time.body" with the shared secret.
+            let header = headers["x-leadline-signature"].to_str().unwrap();
+            let (time, mac) = header.strip_prefix("t=").and_then(|rest| rest.split_once(",v1=")).expect("t=…,v1=…");
+            assert_eq!(time, "1795392000", "the worker's clock at the time of sending");
+            let mut expected = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
+            expected.update(format!("{time}.{body}").as_bytes());
+            let expected: String = expected.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(mac, expected);
+            assert_eq!(header, signature("s3cret", 1_795_392_000, body));
             assert!(headers.contains_key("x-leadline-delivery"));
             let parsed: Value = serde_json::from_str(body).unwrap();
             assert_eq!((parsed["event"].as_str(), parsed["disposition"].as_str()), (Some("disposition"), Some("Hook")));
