@@ -26,6 +26,10 @@ pub struct WebhookSettings {
     pub timeout: Duration,
     /// Attempts before a delivery is given up on (then marked failed).
     pub max_attempts: i64,
+    /// Deliveries one claim takes. The claim lasts long enough to post every one of them at the
+    /// full `timeout`, plus one `timeout` to spare for recording the results, so a slow receiver
+    /// cannot make a claim lapse while its node is still posting.
+    pub batch: u32,
 }
 
 impl Default for WebhookSettings {
@@ -35,7 +39,16 @@ impl Default for WebhookSettings {
             poll_every: Duration::from_secs(1),
             timeout: Duration::from_secs(10),
             max_attempts: 12,
+            batch: 5,
         }
+    }
+}
+
+impl WebhookSettings {
+    /// How long a claim of `count` deliveries lasts: a timeout for each, and one to spare.
+    fn claim_length(&self, count: u32) -> SignedDuration {
+        let length = self.timeout.saturating_mul(count.saturating_add(1));
+        SignedDuration::try_from(length).unwrap_or(SignedDuration::MAX)
     }
 }
 
@@ -65,6 +78,13 @@ pub async fn signing_secret(app: &App, settings: &WebhookSettings) -> Result<Str
     Ok(secret)
 }
 
+/// A fresh claim token: 128 random bits, hex.
+fn claim_token() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Backoff before attempt `n + 1`: 10 s, 20 s, 40 s, … capped at an hour.
 fn backoff(attempts: i64) -> SignedDuration {
     let seconds = 10i64.saturating_mul(1i64 << attempts.clamp(0, 20)).min(3600);
@@ -90,31 +110,52 @@ impl Worker {
     }
 
     /// Delivers what is due now; returns how many deliveries succeeded.
+    ///
+    /// The claim is taken under a fresh token, and a result is written only while the row still
+    /// carries it: if this node was too slow and another took the delivery over, this node's
+    /// result is dropped rather than written over the other's.
     pub async fn deliver_due(&self) -> Result<usize> {
         let now = self.app.now();
-        let claim_until = now.checked_add(SignedDuration::from_secs(60)).unwrap_or(now);
+        let batch = self.settings.batch.max(1);
+        let claim_until = now.checked_add(self.settings.claim_length(batch)).unwrap_or(now);
+        let token = claim_token();
         let mut tx = self.app.store.begin().await?;
-        let claimed = store::claim_webhooks(&mut tx, self.app.store.backend(), now, claim_until, 20).await?;
+        let claimed =
+            store::claim_webhooks(&mut tx, self.app.store.backend(), now, claim_until, &token, i64::from(batch))
+                .await?;
         tx.commit().await.map_err(StoreError::from)?;
+        let timeout = SignedDuration::try_from(self.settings.timeout).unwrap_or(SignedDuration::MAX);
         let mut delivered = 0;
         for delivery in claimed {
+            // A post may take the whole timeout; one that could outlast the claim is left for
+            // the claim to lapse, and is taken again then, by this node or another.
+            if self.app.now().checked_add(timeout).map_or(true, |end| end > claim_until) {
+                break;
+            }
             let outcome = self.post(&delivery).await;
             let now = self.app.now();
             let mut tx = self.app.store.begin().await?;
-            match outcome {
+            let recorded = match outcome {
                 Ok(()) => {
-                    store::webhook_delivered(&mut tx, delivery.id, now).await?;
-                    delivered += 1;
+                    let recorded = store::webhook_delivered(&mut tx, delivery.id, &token, now).await?;
+                    delivered += usize::from(recorded);
+                    recorded
                 }
                 Err(error) => {
                     let retry_at = (delivery.attempts + 1 < self.settings.max_attempts)
                         .then(|| now.checked_add(backoff(delivery.attempts)).ok())
                         .flatten();
                     tracing::warn!(delivery = delivery.id, url = %delivery.url, %error, retry = retry_at.is_some(), "webhook delivery failed");
-                    store::webhook_failed(&mut tx, delivery.id, &error, retry_at, now).await?;
+                    store::webhook_failed(&mut tx, delivery.id, &token, &error, retry_at, now).await?
                 }
-            }
+            };
             tx.commit().await.map_err(StoreError::from)?;
+            if !recorded {
+                tracing::warn!(
+                    delivery = delivery.id,
+                    "webhook claim lapsed before its result was recorded; the node that took it over records its own"
+                );
+            }
         }
         Ok(delivered)
     }

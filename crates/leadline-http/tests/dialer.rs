@@ -250,3 +250,160 @@ async fn two_nodes_hand_out_ten_thousand_leases_without_a_lead_leased_twice() {
     two.app.store.close().await;
     db.remove().await;
 }
+
+/// A loopback receiver that hands each delivery's id to `answer`, which may act (move the
+/// clock, run another node's worker) before it says what status to answer with.
+async fn scripted_receiver<F, A>(answer: F) -> String
+where
+    F: Fn(i64) -> A + Clone + Send + Sync + 'static,
+    A: std::future::Future<Output = StatusCode> + Send + 'static,
+{
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap| {
+            let answer = answer.clone();
+            async move {
+                let id = headers["x-leadline-delivery"].to_str().unwrap().parse::<i64>().unwrap();
+                answer(id).await
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// Two nodes on one database with one shared test clock, each with its own webhook worker.
+async fn two_workers(db: &TestDb, settings: [WebhookSettings; 2]) -> (Arc<TestClock>, Worker, Worker) {
+    let clock = TestClock::at("2026-11-23T00:00:00Z");
+    let mut one = db.app.clone();
+    one.clock = clock.clone();
+    let mut two = db.second_node().await;
+    two.clock = clock.clone();
+    let [first, second] = settings;
+    (clock, Worker::new(one, first).await.unwrap(), Worker::new(two, second).await.unwrap())
+}
+
+/// `count` deliveries to `hook` in the outbox: lead ids 1..=count, one delivery each.
+async fn enqueue(db: &TestDb, hook: &str, count: i64) {
+    let mut tx = db.app.store.begin().await.unwrap();
+    let now = "2026-11-23T00:00:00Z".parse().unwrap();
+    for lead in 1..=count {
+        leadline_store::dialer::enqueue_webhook(&mut tx, lead, hook, "{}", now).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// (delivered, attempts, given up) of lead `lead`'s one delivery.
+async fn delivery_state(db: &TestDb, lead: i64) -> (bool, i64, bool) {
+    let mut conn = db.app.store.read().await.unwrap();
+    let rows = leadline_store::dialer::webhooks_of(&mut conn, lead).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    (rows[0].1.is_some(), rows[0].2, rows[0].3)
+}
+
+/// Every post of one node takes its full timeout; meanwhile the other node polls after each.
+/// A claim covers what its node can post in that time, so nothing is posted twice.
+async fn a_slow_receiver_does_not_get_a_delivery_twice_from_two_nodes(backend: Backend) {
+    let Some(db) = TestDb::fresh(backend).await else {
+        eprintln!("skipped on PostgreSQL: set LEADLINE_TEST_POSTGRES_URL to run it there");
+        return;
+    };
+    let settings = WebhookSettings { secret: Some("k".into()), ..Default::default() };
+    let timeout = SignedDuration::try_from(settings.timeout).unwrap();
+    let (clock, first, second) = two_workers(&db, [settings.clone(), settings]).await;
+    let second = Arc::new(second);
+    let seen: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let second_is_polling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hook = {
+        let (seen, second) = (seen.clone(), second.clone());
+        scripted_receiver(move |id| {
+            let (seen, second, clock, polling) =
+                (seen.clone(), second.clone(), clock.clone(), second_is_polling.clone());
+            async move {
+                seen.lock().unwrap().push(id);
+                if !polling.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    // The first node's post: it takes the whole timeout, and the second node
+                    // polls before it is answered.
+                    clock.advance(timeout);
+                    second.deliver_due().await.unwrap();
+                    polling.store(false, std::sync::atomic::Ordering::SeqCst);
+                }
+                StatusCode::OK
+            }
+        })
+        .await
+    };
+    enqueue(&db, &hook, 12).await;
+    let mut rounds = 0;
+    while first.deliver_due().await.unwrap() > 0 || second.deliver_due().await.unwrap() > 0 {
+        rounds += 1;
+        assert!(rounds < 20, "the outbox drains");
+    }
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort_unstable();
+    let posted = seen.len();
+    seen.dedup();
+    assert_eq!((posted, seen.len()), (12, 12), "each delivery posted once: {seen:?}");
+    for lead in 1..=12 {
+        assert_eq!(delivery_state(&db, lead).await, (true, 1, false));
+    }
+    drop(second);
+    db.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_receiver_does_not_get_a_delivery_twice_from_two_nodes_on_sqlite() {
+    a_slow_receiver_does_not_get_a_delivery_twice_from_two_nodes(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_receiver_does_not_get_a_delivery_twice_from_two_nodes_on_postgres() {
+    a_slow_receiver_does_not_get_a_delivery_twice_from_two_nodes(Backend::Postgres).await;
+}
+
+/// The first node's claim lapses while it posts (a stalled process); the second node takes the
+/// delivery over and it succeeds. The first node's late failure, which would give the delivery
+/// up, is not written over the second node's success.
+async fn only_the_node_holding_the_claim_records_the_result(backend: Backend) {
+    let Some(db) = TestDb::fresh(backend).await else {
+        eprintln!("skipped on PostgreSQL: set LEADLINE_TEST_POSTGRES_URL to run it there");
+        return;
+    };
+    let settings = WebhookSettings { secret: Some("k".into()), ..Default::default() };
+    let last_try = WebhookSettings { max_attempts: 1, ..settings.clone() };
+    let (clock, first, second) = two_workers(&db, [last_try, settings]).await;
+    let second = Arc::new(second);
+    let second_is_posting = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hook = {
+        let second = second.clone();
+        scripted_receiver(move |_| {
+            let (second, clock, posting) = (second.clone(), clock.clone(), second_is_posting.clone());
+            async move {
+                if posting.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    return StatusCode::OK; // the second node's post
+                }
+                clock.advance(SignedDuration::from_mins(10)); // far past any claim
+                assert_eq!(second.deliver_due().await.unwrap(), 1, "the lapsed claim is taken over");
+                StatusCode::SERVICE_UNAVAILABLE // the first node's post, answered last
+            }
+        })
+        .await
+    };
+    enqueue(&db, &hook, 1).await;
+    assert_eq!(first.deliver_due().await.unwrap(), 0);
+    assert_eq!(delivery_state(&db, 1).await, (true, 1, false), "delivered once, not given up");
+    drop(second);
+    db.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_node_holding_the_claim_records_the_result_on_sqlite() {
+    only_the_node_holding_the_claim_records_the_result(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_node_holding_the_claim_records_the_result_on_postgres() {
+    only_the_node_holding_the_claim_records_the_result(Backend::Postgres).await;
+}
