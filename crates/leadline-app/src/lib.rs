@@ -14,6 +14,7 @@ pub mod export;
 pub mod imports;
 pub mod keys;
 pub mod leads;
+pub mod outbound;
 pub mod outbox;
 pub mod queues;
 pub mod returns;

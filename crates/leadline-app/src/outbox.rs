@@ -16,6 +16,7 @@ use leadline_store::dialer::{self as store, Delivery};
 use leadline_store::StoreError;
 use sha2::Sha256;
 
+use crate::outbound::OutboundPolicy;
 use crate::{App, Result};
 
 #[derive(Debug, Clone)]
@@ -30,6 +31,8 @@ pub struct WebhookSettings {
     /// full `timeout`, plus one `timeout` to spare for recording the results, so a slow receiver
     /// cannot make a claim lapse while its node is still posting.
     pub batch: u32,
+    /// Which addresses a webhook may reach (internal ones only where the operator allowed).
+    pub policy: OutboundPolicy,
 }
 
 impl Default for WebhookSettings {
@@ -40,6 +43,7 @@ impl Default for WebhookSettings {
             timeout: Duration::from_secs(10),
             max_attempts: 12,
             batch: 5,
+            policy: OutboundPolicy::default(),
         }
     }
 }
@@ -78,6 +82,19 @@ pub async fn signing_secret(app: &App, settings: &WebhookSettings) -> Result<Str
     Ok(secret)
 }
 
+/// A client error with its causes (a refused address is a cause of "error sending request"),
+/// without the URL, which may carry a lead's details.
+fn describe(error: reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
 /// A fresh claim token: 128 random bits, hex.
 fn claim_token() -> String {
     let mut bytes = [0u8; 16];
@@ -101,7 +118,9 @@ pub struct Worker {
 impl Worker {
     pub async fn new(app: App, settings: WebhookSettings) -> Result<Worker> {
         let secret = signing_secret(&app, &settings).await?;
-        let client = reqwest::Client::builder()
+        let client = settings
+            .policy
+            .client_builder()
             .timeout(settings.timeout)
             .user_agent(concat!("leadline/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -161,16 +180,18 @@ impl Worker {
     }
 
     async fn post(&self, delivery: &Delivery) -> Result<(), String> {
+        let url = reqwest::Url::parse(&delivery.url).map_err(|e| format!("the URL does not parse: {e}"))?;
+        self.settings.policy.check_url(&url).map_err(|refusal| refusal.to_string())?;
         let response = self
             .client
-            .post(&delivery.url)
+            .post(url)
             .header("Content-Type", "application/json")
             .header("X-Leadline-Delivery", delivery.id.to_string())
             .header("X-Leadline-Signature", signature(&self.secret, self.app.now().as_second(), &delivery.body))
             .body(delivery.body.clone())
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| describe(e.without_url()))?;
         if response.status().is_success() {
             Ok(())
         } else {

@@ -9,25 +9,40 @@ use common::TestApp;
 use hmac::{Hmac, Mac};
 use jiff::SignedDuration;
 use leadline_app::conformance;
+use leadline_app::outbound::OutboundPolicy;
 use leadline_app::outbox::{signature, WebhookSettings, Worker};
 use leadline_app::testing::{Backend, TestClock, TestDb};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-/// A loopback receiver that records every delivery's headers and body.
+/// The outbound policy of an installation that lets webhooks reach receivers on this machine,
+/// as these tests' receivers are.
+fn loopback() -> OutboundPolicy {
+    OutboundPolicy::allowing(&["127.0.0.1", "::1"]).unwrap()
+}
+
+/// A loopback receiver that records every delivery's headers and body at `/hook`, and sends
+/// whatever comes to `/moved` on to `/hook` with a redirect.
 async fn receiver() -> (String, Arc<Mutex<Vec<(HeaderMap, String)>>>) {
     let seen: Arc<Mutex<Vec<(HeaderMap, String)>>> = Arc::default();
     let record = seen.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: String| {
-            let record = record.clone();
-            async move {
-                record.lock().unwrap().push((headers, body));
-                StatusCode::OK
-            }
-        }),
-    );
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let record = record.clone();
+                async move {
+                    record.lock().unwrap().push((headers, body));
+                    StatusCode::OK
+                }
+            }),
+        )
+        .route(
+            "/moved",
+            axum::routing::post(|| async {
+                (StatusCode::TEMPORARY_REDIRECT, [(axum::http::header::LOCATION, "/hook")])
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -146,7 +161,7 @@ conformance! {
         }
         assert!(seen.lock().unwrap().is_empty());
         // Another worker (a restarted node) delivers what is due, and a second pass finds nothing.
-        let settings = WebhookSettings { secret: Some("s3cret".into()), ..Default::default() };
+        let settings = WebhookSettings { secret: Some("s3cret".into()), policy: loopback(), ..Default::default() };
         let worker = Worker::new(app.clone(), settings.clone()).await.unwrap();
         assert_eq!(worker.deliver_due().await.unwrap(), 2);
         let again = Worker::new(app.clone(), settings).await.unwrap();
@@ -183,8 +198,8 @@ async fn a_failed_delivery_is_retried_later_and_not_lost() {
     fixture(&t, "http://127.0.0.1:9/hook").await; // port 9: nothing listens
     let id = lead(&t, json!({"name": "x"})).await;
     t.post(&format!("/v1/leads/{id}/disposition"), json!({"code": "Hook"})).await;
-    let worker =
-        Worker::new(app.clone(), WebhookSettings { secret: Some("k".into()), ..Default::default() }).await.unwrap();
+    let settings = WebhookSettings { secret: Some("k".into()), policy: loopback(), ..Default::default() };
+    let worker = Worker::new(app.clone(), settings).await.unwrap();
     assert_eq!(worker.deliver_due().await.unwrap(), 0);
     let mut conn = app.store.read().await.unwrap();
     let rows = leadline_store::dialer::webhooks_of(&mut conn, id).await.unwrap();
@@ -310,7 +325,7 @@ async fn a_slow_receiver_does_not_get_a_delivery_twice_from_two_nodes(backend: B
         eprintln!("skipped on PostgreSQL: set LEADLINE_TEST_POSTGRES_URL to run it there");
         return;
     };
-    let settings = WebhookSettings { secret: Some("k".into()), ..Default::default() };
+    let settings = WebhookSettings { secret: Some("k".into()), policy: loopback(), ..Default::default() };
     let timeout = SignedDuration::try_from(settings.timeout).unwrap();
     let (clock, first, second) = two_workers(&db, [settings.clone(), settings]).await;
     let second = Arc::new(second);
@@ -371,7 +386,7 @@ async fn only_the_node_holding_the_claim_records_the_result(backend: Backend) {
         eprintln!("skipped on PostgreSQL: set LEADLINE_TEST_POSTGRES_URL to run it there");
         return;
     };
-    let settings = WebhookSettings { secret: Some("k".into()), ..Default::default() };
+    let settings = WebhookSettings { secret: Some("k".into()), policy: loopback(), ..Default::default() };
     let last_try = WebhookSettings { max_attempts: 1, ..settings.clone() };
     let (clock, first, second) = two_workers(&db, [last_try, settings]).await;
     let second = Arc::new(second);
@@ -406,4 +421,68 @@ async fn only_the_node_holding_the_claim_records_the_result_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_node_holding_the_claim_records_the_result_on_postgres() {
     only_the_node_holding_the_claim_records_the_result(Backend::Postgres).await;
+}
+
+/// The last error recorded for each delivery, in outbox order.
+async fn last_errors(db: &TestDb) -> Vec<String> {
+    use sqlx::Row;
+    let mut conn = db.app.store.read().await.unwrap();
+    let rows = leadline_store::Sql::new("SELECT last_error FROM webhook_outbox ORDER BY id")
+        .query()
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    rows.iter().map(|row| row.try_get::<Option<String>, _>(0).unwrap().unwrap_or_default()).collect()
+}
+
+/// Webhooks reach no internal address the operator did not allow: not through a name that
+/// resolves to one (judged on the resolved address, at connect time), not through an address in
+/// any spelling; and an allowed receiver cannot pass the call on with a redirect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_reach_only_allowed_internal_addresses_and_follow_no_redirect() {
+    let db = TestDb::fresh(Backend::Sqlite).await.unwrap();
+    let clock = TestClock::at("2026-11-23T00:00:00Z");
+    let mut app = db.app.clone();
+    app.clock = clock.clone();
+    let (hook, seen) = receiver().await;
+    let port = hook.trim_start_matches("http://127.0.0.1:").trim_end_matches("/hook").to_string();
+    let internal = [
+        format!("http://localhost:{port}/hook"),
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("http://2130706433:{port}/hook"),
+    ];
+    let mut tx = db.app.store.begin().await.unwrap();
+    for (lead, url) in (1..).zip(&internal) {
+        leadline_store::dialer::enqueue_webhook(&mut tx, lead, url, "{}", app.now()).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let settings = WebhookSettings { secret: Some("k".into()), batch: 10, ..Default::default() };
+    let strict = Worker::new(app.clone(), settings.clone()).await.unwrap();
+    assert_eq!(strict.deliver_due().await.unwrap(), 0);
+    assert!(seen.lock().unwrap().is_empty(), "nothing reached the loopback receiver");
+    for lead in 1..=4 {
+        assert_eq!(delivery_state(&db, lead).await, (false, 1, false), "lead {lead}: refused, to be retried");
+    }
+    let errors = last_errors(&db).await;
+    assert!(errors[0].contains("localhost resolves only to internal addresses"), "{}", errors[0]);
+    for error in &errors[1..] {
+        assert!(error.contains("127.0.0.1 is a loopback address"), "{error}");
+    }
+
+    // An installation that allows loopback delivers them, the name included; a redirect from
+    // the receiver is an answer, not a new destination.
+    let mut tx = db.app.store.begin().await.unwrap();
+    leadline_store::dialer::enqueue_webhook(&mut tx, 5, &format!("http://127.0.0.1:{port}/moved"), "{}", app.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    clock.advance(SignedDuration::from_mins(1));
+    let allowing = Worker::new(app.clone(), WebhookSettings { policy: loopback(), ..settings }).await.unwrap();
+    assert_eq!(allowing.deliver_due().await.unwrap(), 4);
+    assert_eq!(seen.lock().unwrap().len(), 4, "the redirect was not followed to /hook");
+    assert_eq!(delivery_state(&db, 5).await, (false, 1, false));
+    assert!(last_errors(&db).await[4].contains("307"));
+    db.remove().await;
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use leadline_app::archive::Target;
+use leadline_app::outbound::OutboundPolicy;
 use leadline_app::signing::ServerKey;
 use leadline_app::store::PoolConfig;
 use leadline_core::archive::OfficeHours;
@@ -54,6 +55,7 @@ struct FileConfig {
     pool_max_connections: Option<u32>,
     pool_acquire_timeout_seconds: Option<u64>,
     webhook_secret: Option<String>,
+    outbound_allow_private: Option<Vec<String>>,
     noojee_concurrency: Option<usize>,
     noojee_max_waiting: Option<usize>,
     noojee_update_wait_seconds: Option<u64>,
@@ -118,6 +120,8 @@ pub struct Config {
     pub pool_max_connections: u32,
     pub pool_acquire_timeout: Duration,
     pub webhook_secret: Option<String>,
+    /// Internal ranges webhooks may reach (none by default).
+    pub outbound: OutboundPolicy,
     pub noojee: leadline_http::noojee::Limits,
     pub ivvy: IvvySettings,
     pub vicidial: VicidialSettings,
@@ -157,7 +161,10 @@ impl Config {
             batch_limit: file.noojee_batch_limit.unwrap_or(defaults.batch_limit).max(1),
         };
         let vicidial = file.vicidial.unwrap_or_default().settings()?;
+        let outbound = OutboundPolicy::allowing(&file.outbound_allow_private.unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("outbound_allow_private: {e}"))?;
         Ok(Config {
+            outbound,
             vicidial,
             webhook_secret: args.webhook_secret.clone().or(file.webhook_secret),
             noojee,
@@ -193,7 +200,11 @@ impl Config {
     }
 
     pub fn webhooks(&self) -> leadline_app::outbox::WebhookSettings {
-        leadline_app::outbox::WebhookSettings { secret: self.webhook_secret.clone(), ..Default::default() }
+        leadline_app::outbox::WebhookSettings {
+            secret: self.webhook_secret.clone(),
+            policy: self.outbound.clone(),
+            ..Default::default()
+        }
     }
 }
 
