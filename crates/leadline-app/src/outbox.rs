@@ -199,16 +199,23 @@ impl Worker {
         }
     }
 
-    /// Delivers until `shutdown` resolves, polling every `poll_every`.
+    /// Delivers until `shutdown` resolves, polling every `poll_every`, or at once again after
+    /// a full batch went out (more may be waiting: claims are small, a backlog is not).
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let full = self.settings.batch.max(1) as usize;
         loop {
-            if let Err(error) = self.deliver_due().await {
-                tracing::error!(%error, "webhook worker could not read the outbox");
-            }
+            let pause = match self.deliver_due().await {
+                Ok(delivered) if delivered >= full => Duration::ZERO,
+                Ok(_) => self.settings.poll_every,
+                Err(error) => {
+                    tracing::error!(%error, "webhook worker could not read the outbox");
+                    self.settings.poll_every
+                }
+            };
             tokio::select! {
                 () = &mut shutdown => return,
-                () = tokio::time::sleep(self.settings.poll_every) => {}
+                () = tokio::time::sleep(pause) => {}
             }
         }
     }
