@@ -1,6 +1,8 @@
 //! Shared pieces of the benchmarks: a fresh database, bulk-loaded leads, a small HTTP/1.1 load
 //! generator with latency percentiles.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

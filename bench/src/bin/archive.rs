@@ -8,6 +8,8 @@
 //! cargo run --release -p leadline-bench --bin archive -- --database sqlite --vicidial mysql://root@127.0.0.1:3306/test
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::{Duration, Instant};

@@ -7,6 +7,8 @@
 //! cargo run --release -p leadline-bench --bin console_grid -- --database postgres://postgres@127.0.0.1:5432/postgres
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::time::{Duration, Instant};
 
 use clap::Parser;

@@ -9,6 +9,8 @@
 //! cargo run --release -p leadline-bench --bin import -- --rows 5000000 --skip-export
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;

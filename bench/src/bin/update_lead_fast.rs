@@ -6,6 +6,8 @@
 //! cargo run --release -p leadline-bench --bin update_lead_fast -- --database postgres://postgres@127.0.0.1/postgres
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -25,6 +25,15 @@ pub enum Target {
     Vicidial(VicidialDb),
 }
 
+impl Target {
+    /// A VICIdial database at `url` (`mysql://USER@HOST/DB`), connected when first used, so the
+    /// configuration can name it before any runtime runs. The error says what is wrong with
+    /// the URL.
+    pub fn vicidial(url: &str, max_connections: u32) -> std::result::Result<Target, String> {
+        VicidialDb::connect_lazy(url, max_connections).map(Target::Vicidial).map_err(|e| e.to_string())
+    }
+}
+
 /// A batch that did not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {

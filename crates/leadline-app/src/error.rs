@@ -58,6 +58,16 @@ impl AppError {
     pub fn not_found(what: &'static str, id: impl ToString) -> AppError {
         AppError::NotFound { what, id: id.to_string() }
     }
+
+    /// A store failure the operator can act on and that is safe to show an operator-facing
+    /// client: a database that lacks a table or column the code needs (a VICIdial database set
+    /// up without its archive table, say). None for every other error.
+    pub fn operator_detail(&self) -> Option<&str> {
+        match self {
+            AppError::Store(StoreError::Corrupt(detail)) => Some(detail),
+            _ => None,
+        }
+    }
 }
 
 impl From<leadline_core::dialer::DialerError> for AppError {

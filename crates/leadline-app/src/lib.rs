@@ -2,6 +2,8 @@
 //! for the change, and persists the change with its history row in one transaction. Every edge
 //! (the native API, each vendor dialect, the CLI) calls these same functions.
 
+#![forbid(unsafe_code)]
+
 pub mod archive;
 pub mod catalog;
 pub mod console;
@@ -12,11 +14,14 @@ pub mod export;
 pub mod imports;
 pub mod keys;
 pub mod leads;
+pub mod outbound;
+pub mod outbox;
 pub mod queues;
 pub mod returns;
 pub mod sales;
 pub mod setup;
 pub mod signing;
+pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "testing")]
@@ -63,12 +68,29 @@ impl App {
         App { store, clock: Arc::new(SystemClock), setup: Arc::default(), live_keys: Arc::default() }
     }
 
+    /// Opens the database at `url` (`sqlite://…` or `postgres://…`) and brings its schema up to
+    /// date. The errors say which of the two steps failed.
+    pub async fn open(url: &str, pool: &store::PoolConfig) -> std::result::Result<App, OpenError> {
+        let store = Store::connect(url, pool).await.map_err(OpenError::Connect)?;
+        store.migrate().await.map_err(OpenError::Migrate)?;
+        Ok(App::new(store))
+    }
+
     /// The current time, to the microsecond: the precision the store keeps timestamps in, so a
     /// lead or key a use case returns equals the one read back later.
     pub fn now(&self) -> Timestamp {
         let now = self.clock.now();
         Timestamp::from_microsecond(now.as_microsecond()).unwrap_or(now)
     }
+}
+
+/// Why [`App::open`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("could not open the database")]
+    Connect(#[source] leadline_store::StoreError),
+    #[error("could not migrate the database")]
+    Migrate(#[source] leadline_store::StoreError),
 }
 
 /// An authenticated caller: the key (none for the operator at the CLI) and its role.

@@ -338,9 +338,7 @@ impl Kind {
                 let actions: Vec<DispositionAction> = parse_json_list(value, "actions")?;
                 for (i, action) in actions.iter().enumerate() {
                     if let DispositionAction::Url { url } = action {
-                        if !(url.starts_with("http://") || url.starts_with("https://")) {
-                            return Err(DomainError::new(format!("[{i}].url"), "must be an http:// or https:// URL"));
-                        }
+                        check_webhook_url(url).map_err(|message| DomainError::new(format!("[{i}].url"), message))?;
                     }
                 }
                 SqlValue::Text(serde_json::to_string(&actions).expect("actions serialize"))
@@ -440,6 +438,24 @@ impl Collection {
     }
 }
 
+/// A webhook URL template: `http://` or `https://`, then a host (and port) written out, with
+/// `${field}` allowed only after them, in the path, query or fragment. A lead's data must not
+/// choose where the call goes.
+fn check_webhook_url(url: &str) -> Result<(), &'static str> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or("must be an http:// or https:// URL")?;
+    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
+    if authority.is_empty() {
+        return Err("must name a host after http:// or https://");
+    }
+    if authority.contains("${") {
+        return Err("may use ${field} only in the path and query, not in the host or port");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,6 +510,33 @@ mod tests {
             .parse(&object(json!({"template_id": 1, "code": "SALE", "actions": [{"type": "teleport"}]})))
             .unwrap_err();
         assert_eq!(err.field, "actions[0]");
+    }
+
+    #[test]
+    fn a_webhook_template_may_not_fill_the_scheme_host_or_port() {
+        let dispositions = collection("dispositions").unwrap();
+        let with_url = |url: &str| {
+            dispositions
+                .parse(&object(json!({"template_id": 1, "code": "X", "actions": [{"type": "url", "url": url}]})))
+        };
+        for url in [
+            "http://${host}/hook",
+            "https://${sub}.example.com/hook",
+            "https://example.com:${port}/hook",
+            "https://example.com${path}",
+            "https://user:${pw}@example.com/hook",
+        ] {
+            let err = with_url(url).unwrap_err();
+            assert_eq!(err.field, "actions[0].url", "{url}");
+            assert!(err.message.contains("not in the host or port"), "{url}: {}", err.message);
+        }
+        for (url, says) in [("${scheme}://example.com/", "http:// or https://"), ("https:///hook", "must name a host")]
+        {
+            assert!(with_url(url).unwrap_err().message.contains(says), "{url}");
+        }
+        for url in ["https://example.com/hook?id=${id}&name=${name}", "http://hooks.example.com:8080/${id}#${ref}"] {
+            assert!(with_url(url).is_ok(), "{url}");
+        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //!
 //! Nothing here touches a database, a socket or the clock: callers pass `now` in.
 
+#![forbid(unsafe_code)]
+
 pub mod access;
 pub mod archive;
 pub mod catalog;

@@ -3,6 +3,8 @@
 //! Handlers only translate: they parse the wire format, call a use case in `leadline-app`, and
 //! map its outcome back to the wire.
 
+#![forbid(unsafe_code)]
+
 pub mod cake;
 pub mod console;
 pub mod error;
@@ -14,7 +16,6 @@ pub mod noojee;
 pub mod openapi;
 pub mod ops;
 pub mod vicidial;
-pub mod webhooks;
 
 use std::sync::Arc;
 

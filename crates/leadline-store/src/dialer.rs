@@ -250,13 +250,14 @@ pub async fn enqueue_webhook(conn: &mut impl Exec, lead_id: i64, url: &str, body
     conn.optional_row(&sql).await?.ok_or_else(|| StoreError::Corrupt("an insert returned no id".into()))?.int("id")
 }
 
-/// Claims up to `limit` due deliveries until `claim_until`; a claim that lapses (the node died)
-/// makes the row due again.
+/// Claims up to `limit` due deliveries until `claim_until` under `token`; a claim that lapses
+/// (the node died, or took longer than it claimed for) makes the row due again.
 pub async fn claim_webhooks(
     conn: &mut Conn,
     backend: Backend,
     now: Timestamp,
     claim_until: Timestamp,
+    token: &str,
     limit: i64,
 ) -> Result<Vec<Delivery>> {
     let lock = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
@@ -278,8 +279,9 @@ pub async fn claim_webhooks(
             body: row.try_get("body")?,
             attempts: row.try_get("attempts")?,
         };
-        sqlx::query("UPDATE webhook_outbox SET claimed_until = $1 WHERE id = $2")
+        sqlx::query("UPDATE webhook_outbox SET claimed_until = $1, claim_token = $2 WHERE id = $3")
             .bind(micros(claim_until))
+            .bind(token)
             .bind(delivery.id)
             .execute(&mut *conn)
             .await?;
@@ -288,36 +290,44 @@ pub async fn claim_webhooks(
     Ok(claimed)
 }
 
-pub async fn webhook_delivered(conn: &mut Conn, id: i64, at: Timestamp) -> Result<()> {
-    sqlx::query(
-        "UPDATE webhook_outbox SET delivered_at = $1, attempts = attempts + 1, claimed_until = NULL WHERE id = $2",
+/// Records a delivery as made, if it is still under the claim `token`; false when another node
+/// has taken it over since (then nothing is written).
+pub async fn webhook_delivered(conn: &mut Conn, id: i64, token: &str, at: Timestamp) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE webhook_outbox SET delivered_at = $1, attempts = attempts + 1, claimed_until = NULL, claim_token = NULL \
+         WHERE id = $2 AND claim_token = $3",
     )
     .bind(micros(at))
     .bind(id)
+    .bind(token)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
-/// Records a failed attempt: retried at `retry_at`, or given up on when that is None.
+/// Records a failed attempt, if the delivery is still under the claim `token`: retried at
+/// `retry_at`, or given up on when that is None. False when another node has taken it over.
 pub async fn webhook_failed(
     conn: &mut Conn,
     id: i64,
+    token: &str,
     error: &str,
     retry_at: Option<Timestamp>,
     now: Timestamp,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = $1, claimed_until = NULL, \
-         next_attempt_at = COALESCE($2, next_attempt_at), failed_at = CASE WHEN $2 IS NULL THEN $3 ELSE NULL END WHERE id = $4",
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = $1, claimed_until = NULL, claim_token = NULL, \
+         next_attempt_at = COALESCE($2, next_attempt_at), failed_at = CASE WHEN $2 IS NULL THEN $3 ELSE NULL END \
+         WHERE id = $4 AND claim_token = $5",
     )
     .bind(error)
     .bind(retry_at.map(micros))
     .bind(micros(now))
     .bind(id)
+    .bind(token)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Deliveries of a lead, for tests and operators: (id, delivered_at, attempts, failed).

@@ -8,13 +8,13 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use leadline_app::archive::Target;
+use leadline_app::outbound::OutboundPolicy;
 use leadline_app::signing::ServerKey;
+use leadline_app::store::PoolConfig;
 use leadline_core::archive::OfficeHours;
 use leadline_http::ivvy::IvvySettings;
 use leadline_http::vicidial::VicidialSettings;
 use leadline_http::HttpSettings;
-use leadline_store::vicidial::VicidialDb;
-use leadline_store::PoolConfig;
 use serde::Deserialize;
 
 #[derive(Args, Debug, Default)]
@@ -55,6 +55,7 @@ struct FileConfig {
     pool_max_connections: Option<u32>,
     pool_acquire_timeout_seconds: Option<u64>,
     webhook_secret: Option<String>,
+    outbound_allow_private: Option<Vec<String>>,
     noojee_concurrency: Option<usize>,
     noojee_max_waiting: Option<usize>,
     noojee_update_wait_seconds: Option<u64>,
@@ -99,10 +100,8 @@ impl VicidialFile {
         let target = match self.database_url {
             Some(url) if url.starts_with("mysql://") || url.starts_with("mariadb://") => {
                 let url = url.replacen("mariadb://", "mysql://", 1);
-                Target::Vicidial(
-                    VicidialDb::connect_lazy(&url, self.pool_max_connections.unwrap_or(4))
-                        .map_err(|e| anyhow::anyhow!("[vicidial] database_url: {e}"))?,
-                )
+                Target::vicidial(&url, self.pool_max_connections.unwrap_or(4))
+                    .map_err(|e| anyhow::anyhow!("[vicidial] database_url: {e}"))?
             }
             Some(url) => anyhow::bail!("[vicidial] database_url `{url}` is not a mysql://USER@HOST/DB URL"),
             None => Target::Leadline,
@@ -121,6 +120,8 @@ pub struct Config {
     pub pool_max_connections: u32,
     pub pool_acquire_timeout: Duration,
     pub webhook_secret: Option<String>,
+    /// Internal ranges webhooks may reach (none by default).
+    pub outbound: OutboundPolicy,
     pub noojee: leadline_http::noojee::Limits,
     pub ivvy: IvvySettings,
     pub vicidial: VicidialSettings,
@@ -160,7 +161,10 @@ impl Config {
             batch_limit: file.noojee_batch_limit.unwrap_or(defaults.batch_limit).max(1),
         };
         let vicidial = file.vicidial.unwrap_or_default().settings()?;
+        let outbound = OutboundPolicy::allowing(&file.outbound_allow_private.unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("outbound_allow_private: {e}"))?;
         Ok(Config {
+            outbound,
             vicidial,
             webhook_secret: args.webhook_secret.clone().or(file.webhook_secret),
             noojee,
@@ -195,8 +199,12 @@ impl Config {
         }
     }
 
-    pub fn webhooks(&self) -> leadline_http::webhooks::WebhookSettings {
-        leadline_http::webhooks::WebhookSettings { secret: self.webhook_secret.clone(), ..Default::default() }
+    pub fn webhooks(&self) -> leadline_app::outbox::WebhookSettings {
+        leadline_app::outbox::WebhookSettings {
+            secret: self.webhook_secret.clone(),
+            policy: self.outbound.clone(),
+            ..Default::default()
+        }
     }
 }
 

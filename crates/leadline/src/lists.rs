@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::Args;
 use leadline_app::export::{self, Format, Selection};
 use leadline_app::imports::{self, ImportRequest, Progress, Tuning};
+use leadline_app::store::{Checkpoint, Reject};
 use leadline_app::{App, Principal};
-use leadline_store::imports::{Checkpoint, Reject};
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {

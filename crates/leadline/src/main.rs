@@ -1,5 +1,7 @@
 //! The `leadline` command: the server and the operator's tools, over one database.
 
+#![forbid(unsafe_code)]
+
 mod archive_cmd;
 mod config;
 mod demo;
@@ -12,7 +14,6 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use leadline_app::keys::KeyRequest;
 use leadline_app::{keys, App, Principal};
-use leadline_store::Store;
 
 use crate::config::{Config, ConfigArgs};
 
@@ -115,11 +116,7 @@ fn main() -> ExitCode {
 }
 
 async fn open(config: &Config) -> anyhow::Result<App> {
-    let store = Store::connect(&config.database_url, &config.pool())
-        .await
-        .with_context(|| format!("could not open the database at {}", config.database_url))?;
-    store.migrate().await.context("could not migrate the database")?;
-    Ok(App::new(store))
+    App::open(&config.database_url, &config.pool()).await.with_context(|| format!("database {}", config.database_url))
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
@@ -247,7 +244,7 @@ async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
     let router = leadline_http::router(app.clone(), config.http());
     // Webhooks of disposition actions are delivered by a worker beside the server; both stop
     // on the same signal.
-    let worker = leadline_http::webhooks::Worker::new(app.clone(), config.webhooks()).await?;
+    let worker = leadline_app::outbox::Worker::new(app.clone(), config.webhooks()).await?;
     let (stop, stopped) = tokio::sync::watch::channel(());
     let mut worker_stopped = stopped.clone();
     let worker = tokio::spawn(worker.run(async move {

@@ -192,3 +192,17 @@ fn import_loads_a_list_writes_its_rejects_and_export_writes_it_back() {
         "leadline: file: line 2: the row has 3 fields but the header has 2"
     );
 }
+
+#[test]
+fn an_outbound_allowance_that_is_not_a_range_stops_the_start_and_is_named() {
+    let scratch = Scratch::new("outbound");
+    std::fs::write(scratch.0.join("leadline.toml"), "outbound_allow_private = [\"10.0.0.0/8\", \"10.0.0.1/8\"]\n")
+        .unwrap();
+    let refused = scratch.leadline(&["keys", "list"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("outbound_allow_private") && stderr.contains("`10.0.0.1/8`"), "{stderr}");
+    std::fs::write(scratch.0.join("leadline.toml"), "outbound_allow_private = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
+    let listed = scratch.leadline(&["keys", "list"]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+}

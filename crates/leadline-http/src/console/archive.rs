@@ -7,9 +7,9 @@ use axum::extract::State;
 use axum::response::Redirect;
 use leadline_app::archive::{self, ArchiveError, Target};
 use leadline_app::console::{self, Flash};
+use leadline_app::store::ArchiveRunRow;
 use leadline_core::archive::{held_by_office_hours, Batch, BatchError, Counts, Direction};
 use leadline_core::history::Api;
-use leadline_store::console::ArchiveRunRow;
 use maud::{html, Markup};
 
 use super::error::ConsoleError;

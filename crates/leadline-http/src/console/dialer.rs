@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use leadline_app::console::{self, PickList};
+use leadline_app::store::LeadFilter;
+use leadline_app::store::ReturnFilter;
+use leadline_app::store::SaleFilter;
 use leadline_app::{leads, returns, sales};
 use leadline_core::lead::columns::{self, Group};
 use leadline_core::lead::Lead;
 use leadline_core::phone::Phone;
-use leadline_store::leads::LeadFilter;
-use leadline_store::returns::ReturnFilter;
-use leadline_store::sales::SaleFilter;
 use maud::{html, Markup};
 use serde_json::Value;
 

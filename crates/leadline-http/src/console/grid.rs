@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use leadline_app::console::{self, GridPage, PickList};
-use leadline_store::console::{GridFilter, GridSort};
+use leadline_app::store::{GridFilter, GridSort};
 use maud::{html, Markup};
 
 use super::error::ConsoleError;

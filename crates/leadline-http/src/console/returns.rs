@@ -4,10 +4,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::Redirect;
 use leadline_app::console::{self, Flash, PickList};
 use leadline_app::returns;
+use leadline_app::store::QueueFilter;
 use leadline_core::access::Role;
 use leadline_core::history::Api;
 use leadline_core::returns::ReturnRequest;
-use leadline_store::console::QueueFilter;
 use maud::{html, Markup};
 
 use super::error::ConsoleError;

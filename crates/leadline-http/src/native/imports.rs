@@ -11,8 +11,8 @@ use axum::Json;
 use http_body_util::BodyExt;
 use leadline_app::export::{self, Format, Selection};
 use leadline_app::imports::{self, ImportRequest, Tuning, Upload};
+use leadline_app::store::Job;
 use leadline_app::App;
-use leadline_store::imports::Job;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;

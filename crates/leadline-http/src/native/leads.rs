@@ -4,11 +4,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use leadline_app::store::LeadFilter;
 use leadline_app::{leads, page_limit, parse_cursor, Page};
 use leadline_core::history::{Api, HistoryEntry};
 use leadline_core::lead::{Lead, LeadInput};
 use leadline_core::phone::Phone;
-use leadline_store::leads::LeadFilter;
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{Caller, JsonBody, Params, PathId};

@@ -5,10 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use leadline_app::returns::{self, LeadKey, LedgerView, Replacement, Return, ReturnCall};
+use leadline_app::store::ReturnFilter;
 use leadline_app::{page_limit, parse_cursor, AppError, Page};
 use leadline_core::history::Api;
 use leadline_core::returns::{ReturnRequest, ReturnStatus};
-use leadline_store::returns::ReturnFilter;
 use serde::Deserialize;
 
 use crate::error::{ApiError, Problem};

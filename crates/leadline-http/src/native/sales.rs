@@ -4,9 +4,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use leadline_app::sales::{self, Sale};
+use leadline_app::store::SaleFilter;
 use leadline_app::{page_limit, parse_cursor, Page};
 use leadline_core::history::Api;
-use leadline_store::sales::SaleFilter;
 use serde::Deserialize;
 
 use crate::error::{ApiError, Problem};

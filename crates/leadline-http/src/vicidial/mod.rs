@@ -90,10 +90,10 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal
 
 fn failure(error: AppError) -> Response {
     tracing::error!(%error, source = ?std::error::Error::source(&error), "vicidial archive request failed");
-    let text = match &error {
+    let text = match error.operator_detail() {
         // A VICIdial database that lacks a table or an archive column: the operator's to fix.
-        AppError::Store(leadline_store::StoreError::Corrupt(detail)) => detail.clone(),
-        _ => "the batch could not be processed; the server log has the cause. Nothing was deleted unless it was archived first".into(),
+        Some(detail) => detail.to_string(),
+        None => "the batch could not be processed; the server log has the cause. Nothing was deleted unless it was archived first".into(),
     };
     unexpected(text)
 }
