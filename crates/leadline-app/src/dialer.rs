@@ -14,8 +14,7 @@ use leadline_core::lead::Lead;
 use leadline_core::schedule::Schedule;
 use leadline_store::dialer::{self as store, Setup, Template};
 use leadline_store::leads::{self as lead_store, NewHistory};
-use leadline_store::sqlite::direct::finish_now;
-use leadline_store::{Conn, Constraint, Direct, Exec, StoreError};
+use leadline_store::{Conn, Constraint, Exec, StoreError, Unit};
 use serde_json::json;
 
 use crate::leads::{insert_new, new_ref};
@@ -237,16 +236,7 @@ async fn write(
             write: write.clone(),
             now: app.now(),
         };
-        let outcome = match app.store.writer() {
-            Some(writer) => writer.run(move |conn| finish_now(job.run(&mut Direct::new(conn)))).await?,
-            None => {
-                let mut tx = app.store.begin().await?;
-                let outcome = job.run(&mut tx).await?;
-                tx.commit().await.map_err(StoreError::from)?;
-                outcome
-            }
-        };
-        if let Some(lead) = outcome {
+        if let Some(lead) = app.store.write(job).await? {
             return Ok(lead);
         }
         setup = app.setup.newer_than(&app.store, setup.revision).await?;
@@ -259,7 +249,10 @@ fn set_up_kept_changing() -> AppError {
     AppError::Conflict("the campaign set-up kept changing during the write; retry".into())
 }
 
-impl Job {
+impl Unit for Job {
+    type Output = Option<Lead>;
+    type Error = AppError;
+
     /// The write itself; None (nothing written) when the set-up changed since it was read.
     async fn run(&self, tx: &mut impl Exec) -> Result<Option<Lead>> {
         if store::setup_revision(tx).await? != self.setup.revision {
@@ -270,7 +263,9 @@ impl Job {
             Write::Update { external_id } => self.update(tx, external_id).await.map(Some),
         }
     }
+}
 
+impl Job {
     async fn insert(&self, tx: &mut impl Exec, allow_duplicates: bool) -> Result<Lead> {
         let Job { app, by, api, setup, campaign: c, record, now, .. } = self;
         let (hours, zone) = resolve_hours(setup, record, None, &c.template)?;

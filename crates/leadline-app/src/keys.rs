@@ -8,8 +8,6 @@ use jiff::{SignedDuration, Timestamp};
 pub use leadline_core::access::ApiKey;
 use leadline_core::access::Role;
 use leadline_store::keys::{self as store, NewKey};
-use leadline_store::sqlite::direct::finish_now;
-use leadline_store::Direct;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -181,10 +179,7 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Principal> {
     if let Some(principal) = app.live_keys.trusted(&hash, app.now()) {
         return Ok(principal);
     }
-    let found = match app.store.readers() {
-        Some(readers) => readers.read(|conn| finish_now(store::find_by_hash(&mut Direct::new(conn), &hash)))?,
-        None => store::find_by_hash(&mut app.store.read().await?, &hash).await?,
-    };
+    let found = app.store.look_up(&store::ByHash(&hash)).await?;
     let Some((record, stored_hash)) = found else {
         return Err(AppError::Unauthorized("unknown API key".into()));
     };

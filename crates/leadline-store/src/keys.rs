@@ -56,6 +56,19 @@ pub async fn insert(conn: &mut Conn, key: &NewKey<'_>) -> Result<i64> {
     Ok(row.try_get(0)?)
 }
 
+/// The key whose secret hashes to this, with the stored hash (for a constant-time comparison),
+/// looked up where the store reads fastest: see [`Store::look_up`](crate::Store::look_up).
+pub struct ByHash<'a>(pub &'a str);
+
+impl crate::LookUp for ByHash<'_> {
+    type Output = Option<(ApiKey, String)>;
+    type Error = StoreError;
+
+    async fn run(&self, conn: &mut impl Exec) -> Result<Self::Output> {
+        find_by_hash(conn, self.0).await
+    }
+}
+
 /// The key whose secret hashes to `secret_hash`, with the stored hash for a constant-time
 /// comparison by the caller.
 pub async fn find_by_hash(conn: &mut impl Exec, secret_hash: &str) -> Result<Option<(ApiKey, String)>> {

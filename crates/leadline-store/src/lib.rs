@@ -27,6 +27,7 @@ mod sql;
 /// The only module that may use `unsafe`: SQLite's C interface.
 #[allow(unsafe_code)]
 pub mod sqlite;
+mod unit;
 pub mod vicidial;
 
 use std::borrow::Cow;
@@ -44,6 +45,7 @@ pub use rusqlite::Connection as DirectConn;
 pub use sql::{Sql, SqlArg};
 pub use sqlite::direct::Direct;
 pub use sqlx::AnyConnection as Conn;
+pub use unit::{LookUp, Unit};
 
 /// A write transaction. Dropping it without [`sqlx::Transaction::commit`] rolls it back.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
