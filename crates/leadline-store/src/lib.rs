@@ -8,6 +8,7 @@
 //! inside a use case's transaction.
 
 pub mod archive;
+pub mod backup;
 mod borrowed;
 pub mod catalog;
 pub mod console;

@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use leadline_app::keys::KeyRequest;
 use leadline_app::{keys, App, Principal};
-use leadline_store::Store;
+use leadline_store::{backup, Store};
 
 use crate::config::{Config, ConfigArgs};
 
@@ -61,6 +61,17 @@ enum Command {
     Import(lists::ImportArgs),
     /// Write leads out as CSV or NDJSON (the CSV imports back).
     Export(lists::ExportArgs),
+    /// Copy the SQLite database to a new FILE, consistently, while servers run (PostgreSQL: use
+    /// pg_dump).
+    Backup {
+        /// The new file to write (never overwritten).
+        file: PathBuf,
+    },
+    /// Put a backup FILE back as the SQLite database; refused while a server or command has it open.
+    Restore {
+        /// The backup to put back.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -123,6 +134,16 @@ async fn open(config: &Config) -> anyhow::Result<App> {
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match &command {
+        Command::Backup { file } => return backup(&config, file),
+        Command::Restore { file } => return restore(&config, file),
+        _ => {}
+    }
+    // Held until the command ends, so `leadline restore` knows the database is in use.
+    let _in_use = match backup::sqlite_file(&config.database_url) {
+        Ok(Some(path)) => Some(backup::DatabaseLock::shared(&path)?),
+        _ => None,
+    };
     let app = open(&config).await?;
     let operator = Principal::operator();
     match command {
@@ -133,6 +154,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Dearchive(args) => {
             archive_cmd::run(&app, &config, leadline_core::archive::Direction::Dearchive, args).await
         }
+        Command::Backup { .. } | Command::Restore { .. } => unreachable!("run without the database open"),
         Command::Import(args) => lists::import(&app, &operator, args).await,
         Command::Export(args) => lists::export(&app, &operator, args).await,
         Command::Migrate => {
@@ -209,6 +231,21 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn backup(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let database =
+        backup::sqlite_file(&config.database_url)?.context("an in-memory database has no file to back up")?;
+    let copy = backup::backup(&database, file)?;
+    println!("backed up {} to {} ({} bytes, {} leads)", database.display(), file.display(), copy.bytes, copy.leads);
+    Ok(())
+}
+
+fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let database = backup::sqlite_file(&config.database_url)?.context("an in-memory database cannot be restored")?;
+    let restored = backup::restore(file, &database)?;
+    println!("restored {} from {} ({} leads)", database.display(), file.display(), restored.leads);
+    Ok(())
 }
 
 async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
