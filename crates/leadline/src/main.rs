@@ -67,11 +67,21 @@ enum Command {
         /// The new file to write (never overwritten).
         file: PathBuf,
     },
+    /// Check the configuration (file, environment, flags) without starting anything.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Put a backup FILE back as the SQLite database; refused while a server or command has it open.
     Restore {
         /// The backup to put back.
         file: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Read the configuration as `serve` would and say what is wrong (unknown keys, bad values),
+    /// or print the settings in force, secrets hidden. Opens no database and no port.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -114,6 +124,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::Config(ConfigCommand::Check) = cli.command {
+        match &config.file {
+            Some(path) => println!("{} is a valid configuration; the settings in force:", path.display()),
+            None => println!("no configuration file; the settings in force (environment, flags, defaults):"),
+        }
+        for line in config.summary() {
+            println!("  {line}");
+        }
+        return ExitCode::SUCCESS;
+    }
     config::init_logging(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts");
     match runtime.block_on(run(cli.command, config)) {
@@ -128,7 +148,7 @@ fn main() -> ExitCode {
 async fn open(config: &Config) -> anyhow::Result<App> {
     let store = Store::connect(&config.database_url, &config.pool())
         .await
-        .with_context(|| format!("could not open the database at {}", config.database_url))?;
+        .with_context(|| format!("could not open the database at {}", config.database_url_for_logs()))?;
     store.migrate().await.context("could not migrate the database")?;
     Ok(App::new(store))
 }
@@ -154,11 +174,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Dearchive(args) => {
             archive_cmd::run(&app, &config, leadline_core::archive::Direction::Dearchive, args).await
         }
-        Command::Backup { .. } | Command::Restore { .. } => unreachable!("run without the database open"),
+        Command::Backup { .. } | Command::Restore { .. } | Command::Config(_) => {
+            unreachable!("run without the database open")
+        }
         Command::Import(args) => lists::import(&app, &operator, args).await,
         Command::Export(args) => lists::export(&app, &operator, args).await,
         Command::Migrate => {
-            println!("database at {} is up to date", config.database_url);
+            println!("database at {} is up to date", config.database_url_for_logs());
             Ok(())
         }
         Command::Apply { file } => {
@@ -265,7 +287,7 @@ async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("could not listen on {}", config.listen))?;
     let address = listener.local_addr()?;
     let base = format!("http://{address}");
-    println!("Leadline is listening on {base} (database {})", config.database_url);
+    println!("Leadline is listening on {base} (database {})", config.database_url_for_logs());
     match &first_key {
         Some(secret) => {
             println!(
