@@ -37,6 +37,7 @@ impl From<Sale> for SaleView {
 
 /// Sells a lead under a contract. The lead must be in the contract's vertical, and a contract
 /// buys a lead once.
+#[tracing::instrument(name = "sales.sell", skip_all, fields(key = ?by.key_id, api = api.as_str(), lead = lead_id, contract = contract_id))]
 pub async fn sell(app: &App, by: &Principal, api: Api, lead_id: i64, contract_id: i64) -> Result<SaleView> {
     let now = app.now();
     let mut tx = app.store.begin().await?;

@@ -13,6 +13,7 @@ pub mod native;
 pub mod noojee;
 pub mod openapi;
 pub mod ops;
+pub mod trace;
 pub mod vicidial;
 pub mod webhooks;
 
@@ -79,6 +80,7 @@ pub fn router_and_state(app: App, settings: HttpSettings) -> (Router, AppState) 
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn(trace::request))
         .with_state(state.clone());
     (router, state)
 }

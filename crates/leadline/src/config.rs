@@ -52,6 +52,7 @@ struct FileConfig {
     log: Option<String>,
     log_format: Option<String>,
     body_limit_bytes: Option<usize>,
+    slow_request_ms: Option<u64>,
     pool_max_connections: Option<u32>,
     pool_acquire_timeout_seconds: Option<u64>,
     webhook_secret: Option<String>,
@@ -123,6 +124,8 @@ pub struct Config {
     pub log: String,
     pub log_json: bool,
     pub body_limit_bytes: usize,
+    /// A request slower than this is logged at warn level.
+    pub slow_request: Duration,
     pub pool_max_connections: u32,
     pub pool_acquire_timeout: Duration,
     pub webhook_secret: Option<String>,
@@ -185,6 +188,7 @@ impl Config {
             log: args.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
             log_json: log_format == "json",
             body_limit_bytes: file.body_limit_bytes.unwrap_or(HttpSettings::default().body_limit),
+            slow_request: file.slow_request_ms.map(Duration::from_millis).unwrap_or(Duration::from_secs(1)),
             pool_max_connections: file.pool_max_connections.unwrap_or(PoolConfig::default().max_connections),
             pool_acquire_timeout: file
                 .pool_acquire_timeout_seconds
@@ -239,6 +243,7 @@ impl Config {
             format!("database_url = {}", self.database_url_for_logs()),
             format!("log = {} ({})", self.log, if self.log_json { "json" } else { "text" }),
             format!("body_limit_bytes = {}", self.body_limit_bytes),
+            format!("slow_request_ms = {}", self.slow_request.as_millis()),
             format!(
                 "pool_max_connections = {}, pool_acquire_timeout_seconds = {}",
                 self.pool_max_connections,

@@ -303,6 +303,7 @@ async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
     println!("Operator console: {base}/console (sign in with an API key)");
     println!("API reference: {base}/docs   OpenAPI: {base}/openapi.json   Metrics: {base}/metrics");
     tracing::info!(%address, "serving");
+    leadline_http::trace::set_slow_request_threshold(config.slow_request);
     let router = leadline_http::router(app.clone(), config.http());
     // Webhooks of disposition actions are delivered by a worker beside the server; both stop
     // on the same signal.

@@ -51,6 +51,7 @@ fn a_valid_file_is_accepted_and_its_settings_printed_with_secrets_hidden() {
          database_url = \"postgres://leadline:hunter2@db.internal/leadline\"\n\
          webhook_secret = \"whsec-not-to-be-shown\"\n\
          noojee_concurrency = 8\n\
+         slow_request_ms = 250\n\
          [vicidial]\nmax_lead_ids = 200\n",
         &["config", "check"],
     );
@@ -58,7 +59,7 @@ fn a_valid_file_is_accepted_and_its_settings_printed_with_secrets_hidden() {
     assert!(output.status.success(), "{stderr}");
     assert!(stdout.contains("is a valid configuration"), "{stdout}");
     assert!(stdout.contains("listen = 0.0.0.0:9000") && stdout.contains("concurrency 8"), "{stdout}");
-    assert!(stdout.contains("max_lead_ids 200"), "{stdout}");
+    assert!(stdout.contains("max_lead_ids 200") && stdout.contains("slow_request_ms = 250"), "{stdout}");
     assert!(stdout.contains("postgres://leadline:***@db.internal/leadline"), "{stdout}");
     assert!(!stdout.contains("hunter2") && !stdout.contains("whsec-not-to-be-shown"), "{stdout}");
     assert!(stdout.contains("webhook_secret = (set)"), "{stdout}");
