@@ -160,3 +160,51 @@ async fn a_server_starting_on_postgresql_shows_its_database_without_the_password
     assert!(printed.contains(&format!("(database {scheme}://{user}:***@")), "{printed}");
     assert!(!printed.contains("hunter2") && !logged.contains("hunter2"), "{printed}\n{logged}");
 }
+
+/// The keys a `leadline.toml` section may hold, as the file parser lists them when refusing an
+/// unknown one.
+fn known_keys(scratch: &Scratch, section: &str) -> Vec<String> {
+    let output = scratch.leadline(&format!("{section}\nnot_a_key = 1\n"), &["config", "check"]);
+    let (_, stderr) = text(&output);
+    let list = stderr.split("expected one of ").nth(1).unwrap_or_else(|| panic!("{stderr}"));
+    list.lines().next().unwrap().split(", ").map(|key| key.trim_matches('`').to_string()).collect()
+}
+
+#[test]
+fn the_example_file_is_valid_and_names_every_setting() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/leadline.toml.example");
+    let example_text = std::fs::read_to_string(&example).unwrap();
+    let scratch = Scratch::new("example");
+    let output = scratch.leadline(&example_text, &["config", "check"]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("is a valid configuration"), "{stdout}");
+    // Uncommented with its commented-out values too, the file is still valid.
+    let uncommented: String = example_text
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest) if rest.contains(" = ") || rest.starts_with("    {") || rest == "]" => rest,
+            _ => line,
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let output = scratch.leadline(&uncommented, &["config", "check"]);
+    assert!(output.status.success(), "{}\n{uncommented}", text(&output).1);
+
+    let (top, vicidial) = uncommented.split_once("[vicidial]").expect("the example has a [vicidial] section");
+    let names = |section: &str| -> Vec<String> {
+        section
+            .lines()
+            .filter(|line| line.starts_with(|c: char| c.is_ascii_lowercase()))
+            .filter_map(|line| line.split_once(" = ").map(|(key, _)| key.to_string()))
+            .collect()
+    };
+    for (section, text, header) in [("top level", top, ""), ("[vicidial]", vicidial, "[vicidial]")] {
+        let mut expected: Vec<String> =
+            known_keys(&scratch, header).into_iter().filter(|key| key != "vicidial").collect();
+        let mut named = names(text);
+        expected.sort();
+        named.sort();
+        assert_eq!(named, expected, "the example's {section} keys and the configuration's");
+    }
+}
