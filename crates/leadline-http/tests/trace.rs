@@ -86,11 +86,13 @@ async fn each_log_line_of_a_request_carries_the_id_its_response_names() {
                 Some(sent) => assert_eq!(id, sent, "{caller}"),
                 None => assert!(id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{caller}: {id}"),
             }
-            // A span's close line may come a moment after the response: wait for the request's.
+            // A span's close line may come a moment after the response: wait for the use case's.
+            // (The request's own may come much later: sqlx's SQLite worker thread runs each
+            // statement in its caller's span and holds the last one until its next statement.)
             let mut lines = Vec::new();
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-            while !json && !lines.iter().any(|l: &String| l.contains("leadline_http::trace: close")) {
-                assert!(tokio::time::Instant::now() < deadline, "no close line for the request span: {lines:#?}");
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while !json && !lines.iter().any(|l: &String| l.contains("leadline_app::leads: close")) {
+                assert!(tokio::time::Instant::now() < deadline, "no close line for the use case's span: {lines:#?}");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 lines.extend(buffer.take_lines());
             }
@@ -106,7 +108,7 @@ async fn each_log_line_of_a_request_carries_the_id_its_response_names() {
                 let use_case = format!("request{{request_id={id} method=POST path=\"/v1/leads\"}}:leads.create{{");
                 assert!(has(&[&use_case, "key=Some(", "api=\"native\"", "close"]), "{lines:#?}");
             }
-            assert!(lines.len() >= if json { 2 } else { 4 }, "{lines:#?}");
+            assert!(lines.len() >= if json { 2 } else { 3 }, "{lines:#?}");
         }
         // A caller's id that is not safe to log and send back is replaced.
         let (_, id) = create_lead(&t, Some("bad id; with spaces")).await;
