@@ -70,6 +70,7 @@ fn source(direction: Direction) -> (Table, Side) {
 
 /// Runs one checked batch: the ids must all be where the batch reads from (else
 /// `BatchError::MissingIds`, with nothing written), then the steps in order.
+#[tracing::instrument(name = "archive.run", skip_all, fields(key = ?by.key_id, api = api.as_str()))]
 pub async fn run(app: &App, target: &Target, by: &Principal, api: Api, batch: &Batch) -> Result<Counts, ArchiveError> {
     authorize(by)?;
     let ids = &batch.lead_ids;

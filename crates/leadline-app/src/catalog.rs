@@ -48,6 +48,7 @@ fn unique_conflict(c: &Collection, error: StoreError) -> AppError {
     }
 }
 
+#[tracing::instrument(name = "catalog.create", skip_all, fields(key = ?by.key_id, collection = c.name))]
 pub async fn create(app: &App, by: &Principal, c: &'static Collection, object: &Map<String, Value>) -> Result<Value> {
     by.require_admin()?;
     let record = c.parse(object)?;
@@ -107,6 +108,7 @@ pub async fn list(
 }
 
 /// Changes the given fields of an object; the merged object is checked whole.
+#[tracing::instrument(name = "catalog.patch", skip_all, fields(key = ?by.key_id, collection = c.name, id))]
 pub async fn patch(
     app: &App,
     by: &Principal,
@@ -135,6 +137,7 @@ pub async fn patch(
 }
 
 /// Deletes an object nothing refers to; otherwise says what still refers to it.
+#[tracing::instrument(name = "catalog.delete", skip_all, fields(key = ?by.key_id, collection = c.name, id))]
 pub async fn delete(app: &App, by: &Principal, c: &'static Collection, id: i64) -> Result<()> {
     by.require_admin()?;
     let mut tx = app.store.begin().await?;
@@ -180,6 +183,7 @@ pub struct ApplyReport {
 
 /// Upserts a catalog file `{"<collection>": [objects…], …}` by id, in one transaction: all of
 /// it or, on the first error (named by collection, index and field), none of it.
+#[tracing::instrument(name = "catalog.apply", skip_all, fields(key = ?by.key_id))]
 pub async fn apply(app: &App, by: &Principal, file: &Value) -> Result<ApplyReport> {
     by.require_admin()?;
     let sections =

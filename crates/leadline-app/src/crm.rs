@@ -116,6 +116,7 @@ fn lead_input(input: CrmInput) -> LeadInput {
 ///
 /// The checks read before the write's own transaction; a catalog object deleted in between is
 /// still caught by the write (the store refuses a dangling reference).
+#[tracing::instrument(name = "crm.add_or_update", skip_all, fields(key = ?by.key_id, lead = ?id))]
 pub async fn add_or_update(app: &App, by: &Principal, id: Option<i64>, input: CrmInput) -> Result<i64> {
     let current = match id {
         Some(id) => Some(leads::get(app, by, id).await?),

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+pub mod backup;
 pub mod catalog;
 pub mod console;
 pub mod crm;

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use jiff::SignedDuration;
+use leadline_core::redact;
 use leadline_store::dialer::{self as store, Delivery};
 use leadline_store::StoreError;
 use sha2::Sha256;
@@ -164,7 +165,7 @@ impl Worker {
                     let retry_at = (delivery.attempts + 1 < self.settings.max_attempts)
                         .then(|| now.checked_add(backoff(delivery.attempts)).ok())
                         .flatten();
-                    tracing::warn!(delivery = delivery.id, url = %delivery.url, %error, retry = retry_at.is_some(), "webhook delivery failed");
+                    tracing::warn!(delivery = delivery.id, url = %redact::url_origin(&delivery.url), %error, retry = retry_at.is_some(), "webhook delivery failed");
                     store::webhook_failed(&mut tx, delivery.id, &token, &error, retry_at, now).await?
                 }
             };

@@ -87,6 +87,7 @@ async fn target_queue(conn: &mut Conn, call: &QueueCall, lead: &Lead) -> Result<
 }
 
 /// Carries out one queue action.
+#[tracing::instrument(name = "queues.act", skip_all, fields(key = ?by.key_id, api = api.as_str(), queue_status = ?call.queue_status_id))]
 pub async fn act(app: &App, by: &Principal, api: Api, call: &QueueCall) -> Result<QueueOutcome> {
     let now = app.now();
     let mut tx = app.store.begin().await?;

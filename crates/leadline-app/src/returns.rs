@@ -105,6 +105,7 @@ fn pick_sale(by: &Principal, sales: Vec<SaleTerms>, contract: Option<i64>) -> Re
 }
 
 /// Carries out a return request: submit, approve (credit or replacement) or reject.
+#[tracing::instrument(name = "returns.request", skip_all, fields(key = ?by.key_id, api = api.as_str(), contract = ?call.buyer_contract_id))]
 pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> Result<Return> {
     match (&by.role, call.request) {
         (leadline_core::access::Role::Admin, _) => {}
@@ -223,6 +224,7 @@ pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> 
 }
 
 /// Decides a return by its id (the native API's approve and reject).
+#[tracing::instrument(name = "returns.decide", skip_all, fields(key = ?by.key_id, api = api.as_str(), return_id))]
 pub async fn decide(
     app: &App,
     by: &Principal,

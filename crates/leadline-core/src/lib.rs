@@ -17,6 +17,7 @@ pub mod lead;
 pub mod money;
 pub mod phone;
 pub mod queues;
+pub mod redact;
 pub mod returns;
 pub mod sales;
 pub mod schedule;

@@ -15,6 +15,7 @@ pub mod native;
 pub mod noojee;
 pub mod openapi;
 pub mod ops;
+pub mod trace;
 pub mod vicidial;
 
 use std::sync::Arc;
@@ -80,6 +81,7 @@ pub fn router_and_state(app: App, settings: HttpSettings) -> (Router, AppState) 
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn(trace::request))
         .with_state(state.clone());
     (router, state)
 }

@@ -164,7 +164,7 @@ pub async fn run(app: &App, config: &Config, direction: Direction, args: Archive
     let size = args.batch.unwrap_or(settings.max_lead_ids).max(1);
     let target = &settings.target;
     let where_ = match target {
-        Target::Leadline => format!("Leadline's store at {}", config.database_url),
+        Target::Leadline => format!("Leadline's store at {}", config.database_url_for_logs()),
         Target::Vicidial(_) => "the VICIdial database".to_string(),
     };
     let make = |ids: Vec<i64>| Batch {

@@ -52,6 +52,7 @@ struct FileConfig {
     log: Option<String>,
     log_format: Option<String>,
     body_limit_bytes: Option<usize>,
+    slow_request_ms: Option<u64>,
     pool_max_connections: Option<u32>,
     pool_acquire_timeout_seconds: Option<u64>,
     webhook_secret: Option<String>,
@@ -103,7 +104,10 @@ impl VicidialFile {
                 Target::vicidial(&url, self.pool_max_connections.unwrap_or(4))
                     .map_err(|e| anyhow::anyhow!("[vicidial] database_url: {e}"))?
             }
-            Some(url) => anyhow::bail!("[vicidial] database_url `{url}` is not a mysql://USER@HOST/DB URL"),
+            Some(url) => anyhow::bail!(
+                "[vicidial] database_url `{}` is not a mysql://USER@HOST/DB URL",
+                leadline_core::redact::database_url(&url)
+            ),
             None => Target::Leadline,
         };
         Ok(VicidialSettings { office_hours, max_lead_ids, target })
@@ -112,11 +116,15 @@ impl VicidialFile {
 
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The configuration file read, if any.
+    pub file: Option<PathBuf>,
     pub listen: String,
     pub database_url: String,
     pub log: String,
     pub log_json: bool,
     pub body_limit_bytes: usize,
+    /// A request slower than this is logged at warn level.
+    pub slow_request: Duration,
     pub pool_max_connections: u32,
     pub pool_acquire_timeout: Duration,
     pub webhook_secret: Option<String>,
@@ -133,10 +141,13 @@ impl Config {
             Some(path) => (path.clone(), true),
             None => (PathBuf::from("leadline.toml"), false),
         };
-        let file: FileConfig = match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text)
-                .with_context(|| format!("{} is not a valid configuration file", path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => FileConfig::default(),
+        let (file, read): (FileConfig, _) = match std::fs::read_to_string(&path) {
+            Ok(text) => (
+                toml::from_str(&text)
+                    .with_context(|| format!("{} is not a valid configuration file", path.display()))?,
+                Some(path),
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => (FileConfig::default(), None),
             Err(e) => return Err(e).with_context(|| format!("could not read {}", path.display())),
         };
         let log_format = args.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into());
@@ -154,16 +165,20 @@ impl Config {
         };
         let defaults = leadline_http::noojee::Limits::default();
         let noojee = leadline_http::noojee::Limits {
-            concurrency: file.noojee_concurrency.unwrap_or(defaults.concurrency).max(1),
+            concurrency: at_least_one("noojee_concurrency", file.noojee_concurrency)?.unwrap_or(defaults.concurrency),
             max_waiting: file.noojee_max_waiting.unwrap_or(defaults.max_waiting),
             update_wait: file.noojee_update_wait_seconds.map(Duration::from_secs).unwrap_or(defaults.update_wait),
             insert_wait: file.noojee_insert_wait_seconds.map(Duration::from_secs).unwrap_or(defaults.insert_wait),
-            batch_limit: file.noojee_batch_limit.unwrap_or(defaults.batch_limit).max(1),
+            batch_limit: at_least_one("noojee_batch_limit", file.noojee_batch_limit)?.unwrap_or(defaults.batch_limit),
         };
+        at_least_one("body_limit_bytes", file.body_limit_bytes)?;
+        at_least_one("pool_max_connections", file.pool_max_connections)?;
+        at_least_one("pool_acquire_timeout_seconds", file.pool_acquire_timeout_seconds)?;
         let vicidial = file.vicidial.unwrap_or_default().settings()?;
         let outbound = OutboundPolicy::allowing(&file.outbound_allow_private.unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("outbound_allow_private: {e}"))?;
-        Ok(Config {
+        let config = Config {
+            file: read,
             outbound,
             vicidial,
             webhook_secret: args.webhook_secret.clone().or(file.webhook_secret),
@@ -177,13 +192,87 @@ impl Config {
             log: args.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
             log_json: log_format == "json",
             body_limit_bytes: file.body_limit_bytes.unwrap_or(HttpSettings::default().body_limit),
+            slow_request: file.slow_request_ms.map(Duration::from_millis).unwrap_or(Duration::from_secs(1)),
             pool_max_connections: file.pool_max_connections.unwrap_or(PoolConfig::default().max_connections),
             pool_acquire_timeout: file
                 .pool_acquire_timeout_seconds
                 .map(Duration::from_secs)
                 .unwrap_or(PoolConfig::default().acquire_timeout),
             ivvy,
-        })
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The checks of values that parse but cannot work, so that `config check` and a start
+    /// refuse them alike, before anything is opened.
+    fn check(&self) -> anyhow::Result<()> {
+        match self.listen.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
+            _ => anyhow::bail!(
+                "listen `{}` is not HOST:PORT (for example 127.0.0.1:8080, 0.0.0.0:8080 or [::]:8080)",
+                self.listen
+            ),
+        }
+        let url = &self.database_url;
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            anyhow::bail!(
+                "database_url `{}` is neither sqlite://PATH nor postgres://USER@HOST/DB",
+                self.database_url_for_logs()
+            );
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            anyhow::bail!(
+                "log filter `{}` is not valid ({e}); use a level such as info, or leadline_http=debug",
+                self.log
+            );
+        }
+        Ok(())
+    }
+
+    /// The database URL as logs and messages may show it: without its password.
+    pub fn database_url_for_logs(&self) -> String {
+        leadline_core::redact::database_url(&self.database_url)
+    }
+
+    /// The settings in force, one a line, secrets only said to be set: `leadline config check`.
+    pub fn summary(&self) -> Vec<String> {
+        let secret = |set: bool| if set { "(set)" } else { "(not set)" };
+        let vicidial = match &self.vicidial.target {
+            Target::Leadline => "Leadline's own store".to_string(),
+            Target::Vicidial(_) => "a VICIdial database".to_string(),
+        };
+        vec![
+            format!("listen = {}", self.listen),
+            format!("database_url = {}", self.database_url_for_logs()),
+            format!("log = {} ({})", self.log, if self.log_json { "json" } else { "text" }),
+            format!("body_limit_bytes = {}", self.body_limit_bytes),
+            format!("slow_request_ms = {}", self.slow_request.as_millis()),
+            format!(
+                "pool_max_connections = {}, pool_acquire_timeout_seconds = {}",
+                self.pool_max_connections,
+                self.pool_acquire_timeout.as_secs()
+            ),
+            format!("webhook_secret = {}", secret(self.webhook_secret.is_some())),
+            format!(
+                "noojee: concurrency {}, max waiting {}, update wait {} s, insert wait {} s, batch limit {}",
+                self.noojee.concurrency,
+                self.noojee.max_waiting,
+                self.noojee.update_wait.as_secs(),
+                self.noojee.insert_wait.as_secs(),
+                self.noojee.batch_limit
+            ),
+            format!(
+                "ivvy_signing_key = {}, ivvy_allow_bearer = {}",
+                secret(self.ivvy.server_key.is_some()),
+                self.ivvy.allow_bearer
+            ),
+            format!(
+                "vicidial: max_lead_ids {}, office hours {}, archives in {vicidial}",
+                self.vicidial.max_lead_ids,
+                if self.vicidial.office_hours.is_some() { "set" } else { "none" }
+            ),
+        ]
     }
 
     pub fn pool(&self) -> PoolConfig {
@@ -206,6 +295,14 @@ impl Config {
             ..Default::default()
         }
     }
+}
+
+/// Zero is no sensible value for the settings given to this.
+fn at_least_one<N: Copy + PartialEq + From<u8>>(key: &str, value: Option<N>) -> anyhow::Result<Option<N>> {
+    if value == Some(N::from(0)) {
+        anyhow::bail!("{key} must be at least 1");
+    }
+    Ok(value)
 }
 
 /// Logs go to stderr, so stdout carries only what a command prints for its user.

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use leadline_app::backup;
 use leadline_app::keys::KeyRequest;
 use leadline_app::{keys, App, Principal};
 
@@ -62,6 +63,27 @@ enum Command {
     Import(lists::ImportArgs),
     /// Write leads out as CSV or NDJSON (the CSV imports back).
     Export(lists::ExportArgs),
+    /// Copy the SQLite database to a new FILE, consistently, while servers run (PostgreSQL: use
+    /// pg_dump).
+    Backup {
+        /// The new file to write (never overwritten).
+        file: PathBuf,
+    },
+    /// Check the configuration (file, environment, flags) without starting anything.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Put a backup FILE back as the SQLite database; refused while a server or command has it open.
+    Restore {
+        /// The backup to put back.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Read the configuration as `serve` would and say what is wrong (unknown keys, bad values),
+    /// or print the settings in force, secrets hidden. Opens no database and no port.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -104,6 +126,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::Config(ConfigCommand::Check) = cli.command {
+        match &config.file {
+            Some(path) => println!("{} is a valid configuration; the settings in force:", path.display()),
+            None => println!("no configuration file; the settings in force (environment, flags, defaults):"),
+        }
+        for line in config.summary() {
+            println!("  {line}");
+        }
+        return ExitCode::SUCCESS;
+    }
     config::init_logging(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts");
     match runtime.block_on(run(cli.command, config)) {
@@ -116,10 +148,22 @@ fn main() -> ExitCode {
 }
 
 async fn open(config: &Config) -> anyhow::Result<App> {
-    App::open(&config.database_url, &config.pool()).await.with_context(|| format!("database {}", config.database_url))
+    App::open(&config.database_url, &config.pool())
+        .await
+        .with_context(|| format!("could not open the database at {}", config.database_url_for_logs()))
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match &command {
+        Command::Backup { file } => return backup(&config, file),
+        Command::Restore { file } => return restore(&config, file),
+        _ => {}
+    }
+    // Held until the command ends, so `leadline restore` knows the database is in use.
+    let _in_use = match backup::sqlite_file(&config.database_url) {
+        Ok(Some(path)) => Some(backup::DatabaseLock::shared(&path)?),
+        _ => None,
+    };
     let app = open(&config).await?;
     let operator = Principal::operator();
     match command {
@@ -130,10 +174,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Dearchive(args) => {
             archive_cmd::run(&app, &config, leadline_core::archive::Direction::Dearchive, args).await
         }
+        Command::Backup { .. } | Command::Restore { .. } | Command::Config(_) => {
+            unreachable!("run without the database open")
+        }
         Command::Import(args) => lists::import(&app, &operator, args).await,
         Command::Export(args) => lists::export(&app, &operator, args).await,
         Command::Migrate => {
-            println!("database at {} is up to date", config.database_url);
+            println!("database at {} is up to date", config.database_url_for_logs());
             Ok(())
         }
         Command::Apply { file } => {
@@ -208,6 +255,21 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
+fn backup(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let database =
+        backup::sqlite_file(&config.database_url)?.context("an in-memory database has no file to back up")?;
+    let copy = backup::backup(&database, file)?;
+    println!("backed up {} to {} ({} bytes, {} leads)", database.display(), file.display(), copy.bytes, copy.leads);
+    Ok(())
+}
+
+fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let database = backup::sqlite_file(&config.database_url)?.context("an in-memory database cannot be restored")?;
+    let restored = backup::restore(file, &database)?;
+    println!("restored {} from {} ({} leads)", database.display(), file.display(), restored.leads);
+    Ok(())
+}
+
 async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
     if demo {
         let summary = demo::load(&app).await.context("could not load the demo data")?;
@@ -225,7 +287,7 @@ async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("could not listen on {}", config.listen))?;
     let address = listener.local_addr()?;
     let base = format!("http://{address}");
-    println!("Leadline is listening on {base} (database {})", config.database_url);
+    println!("Leadline is listening on {base} (database {})", config.database_url_for_logs());
     match &first_key {
         Some(secret) => {
             println!(
@@ -241,6 +303,7 @@ async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
     println!("Operator console: {base}/console (sign in with an API key)");
     println!("API reference: {base}/docs   OpenAPI: {base}/openapi.json   Metrics: {base}/metrics");
     tracing::info!(%address, "serving");
+    leadline_http::trace::set_slow_request_threshold(config.slow_request);
     let router = leadline_http::router(app.clone(), config.http());
     // Webhooks of disposition actions are delivered by a worker beside the server; both stop
     // on the same signal.

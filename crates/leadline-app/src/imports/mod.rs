@@ -187,6 +187,7 @@ pub(crate) fn claim_token() -> String {
 /// Imports a file on this machine (the CLI): checks it, finds or creates its job, and loads it,
 /// resuming a job of the same file, campaign, allocation and options that an earlier run left
 /// unfinished. A file already loaded by a finished job is refused.
+#[tracing::instrument(name = "imports.import_file", skip_all, fields(key = ?by.key_id, campaign = ?request.campaign_id, allocation = ?request.allocation_id))]
 pub async fn import_file(
     app: &App,
     by: &Principal,

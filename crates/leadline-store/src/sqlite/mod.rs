@@ -6,7 +6,8 @@
 //! - [`direct`]: statements on the engine's own connections (`$n` SQL, rows read by name);
 //! - [`borrowed`]: statements whose bound texts SQLite reads in place;
 //! - [`readers`]: connections for point look-ups beside the writer;
-//! - [`new_leads`]: the bulk insert of new leads, their history and phones.
+//! - [`new_leads`]: the bulk insert of new leads, their history and phones;
+//! - [`backup`]: a consistent copy of a live database, and putting one back.
 //!
 //! This is the only part of the store that calls into SQLite's C interface, so it is the only
 //! part allowed `unsafe`: each unsafe operation sits in its own block with a `SAFETY:` comment
@@ -14,6 +15,7 @@
 //! refuses an unsafe block without its comment.
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+pub mod backup;
 pub(crate) mod borrowed;
 pub mod direct;
 pub mod new_leads;
