@@ -52,6 +52,11 @@ struct FileConfig {
     log: Option<String>,
     log_format: Option<String>,
     body_limit_bytes: Option<usize>,
+    header_read_timeout_seconds: Option<u64>,
+    request_timeout_seconds: Option<u64>,
+    body_idle_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
+    shutdown_grace_seconds: Option<u64>,
     pool_max_connections: Option<u32>,
     pool_acquire_timeout_seconds: Option<u64>,
     webhook_secret: Option<String>,
@@ -118,6 +123,9 @@ pub struct Config {
     pub log: String,
     pub log_json: bool,
     pub body_limit_bytes: usize,
+    pub request_timeout: Duration,
+    pub body_idle_timeout: Duration,
+    pub serve: leadline_http::ServeLimits,
     pub pool_max_connections: u32,
     pub pool_acquire_timeout: Duration,
     pub webhook_secret: Option<String>,
@@ -138,6 +146,7 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => FileConfig::default(),
             Err(e) => return Err(e).with_context(|| format!("could not read {}", path.display())),
         };
+        let (serve, request_timeout, body_idle_timeout) = edge_limits(&file)?;
         let log_format = args.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into());
         if !matches!(log_format.as_str(), "text" | "json") {
             anyhow::bail!("log format `{log_format}` is not text or json");
@@ -159,6 +168,7 @@ impl Config {
             insert_wait: file.noojee_insert_wait_seconds.map(Duration::from_secs).unwrap_or(defaults.insert_wait),
             batch_limit: file.noojee_batch_limit.unwrap_or(defaults.batch_limit).max(1),
         };
+        check_request_timeout(request_timeout, &noojee)?;
         let vicidial = file.vicidial.unwrap_or_default().settings()?;
         Ok(Config {
             vicidial,
@@ -173,6 +183,9 @@ impl Config {
             log: args.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
             log_json: log_format == "json",
             body_limit_bytes: file.body_limit_bytes.unwrap_or(HttpSettings::default().body_limit),
+            request_timeout,
+            body_idle_timeout,
+            serve,
             pool_max_connections: file.pool_max_connections.unwrap_or(PoolConfig::default().max_connections),
             pool_acquire_timeout: file
                 .pool_acquire_timeout_seconds
@@ -189,6 +202,8 @@ impl Config {
     pub fn http(&self) -> HttpSettings {
         HttpSettings {
             body_limit: self.body_limit_bytes,
+            request_timeout: self.request_timeout,
+            body_idle_timeout: self.body_idle_timeout,
             noojee: self.noojee.clone(),
             ivvy: self.ivvy.clone(),
             vicidial: self.vicidial.clone(),
@@ -198,6 +213,49 @@ impl Config {
     pub fn webhooks(&self) -> leadline_http::webhooks::WebhookSettings {
         leadline_http::webhooks::WebhookSettings { secret: self.webhook_secret.clone(), ..Default::default() }
     }
+}
+
+/// The connection limits, the request timeout and the body idle timeout; none may be zero.
+fn edge_limits(file: &FileConfig) -> anyhow::Result<(leadline_http::ServeLimits, Duration, Duration)> {
+    let serve_defaults = leadline_http::ServeLimits::default();
+    let http_defaults = HttpSettings::default();
+    let seconds = |value: Option<u64>, name: &str, default: Duration| match value {
+        Some(0) => Err(anyhow::anyhow!("{name} must be at least 1")),
+        Some(n) => Ok(Duration::from_secs(n)),
+        None => Ok(default),
+    };
+    let serve = leadline_http::ServeLimits {
+        header_read_timeout: seconds(
+            file.header_read_timeout_seconds,
+            "header_read_timeout_seconds",
+            serve_defaults.header_read_timeout,
+        )?,
+        max_connections: match file.max_connections {
+            Some(0) => anyhow::bail!("max_connections must be at least 1"),
+            Some(n) => n,
+            None => serve_defaults.max_connections,
+        },
+        shutdown_grace: seconds(file.shutdown_grace_seconds, "shutdown_grace_seconds", serve_defaults.shutdown_grace)?,
+    };
+    let request_timeout =
+        seconds(file.request_timeout_seconds, "request_timeout_seconds", http_defaults.request_timeout)?;
+    let body_idle_timeout =
+        seconds(file.body_idle_timeout_seconds, "body_idle_timeout_seconds", http_defaults.body_idle_timeout)?;
+    Ok((serve, request_timeout, body_idle_timeout))
+}
+
+/// A Noojee request spends its wait for a turn inside the request timeout, so the timeout must
+/// be the longer.
+fn check_request_timeout(request_timeout: Duration, noojee: &leadline_http::noojee::Limits) -> anyhow::Result<()> {
+    let longest_wait = noojee.insert_wait.max(noojee.update_wait);
+    if request_timeout <= longest_wait {
+        anyhow::bail!(
+            "request_timeout_seconds ({}) must exceed the longest Noojee wait ({} s), which a request spends inside it",
+            request_timeout.as_secs(),
+            longest_wait.as_secs()
+        );
+    }
+    Ok(())
 }
 
 /// Logs go to stderr, so stdout carries only what a command prints for its user.
@@ -260,6 +318,40 @@ mod tests {
             ("zero", "[vicidial]\nmax_lead_ids = 0\n", "at least 1"),
             ("pg", "[vicidial]\ndatabase_url = \"postgres://x@y/z\"\n", "not a mysql://"),
             ("holiday", "[vicidial]\ntimezone = \"UTC\"\nholidays = [\"soon\"]\n", "holidays[0]"),
+        ] {
+            let path = file(name, text);
+            let error = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap_err();
+            std::fs::remove_file(path).unwrap();
+            assert!(format!("{error:#}").contains(expected), "{name}: {error:#}");
+        }
+    }
+
+    #[test]
+    fn the_edge_limits_are_read_from_the_file_and_checked() {
+        let path = file(
+            "edge",
+            "header_read_timeout_seconds = 5\nrequest_timeout_seconds = 700\nbody_idle_timeout_seconds = 7\n\
+             max_connections = 300\nshutdown_grace_seconds = 4\n",
+        );
+        let config = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap();
+        std::fs::remove_file(path).unwrap();
+        assert_eq!(config.serve.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(config.serve.max_connections, 300);
+        assert_eq!(config.serve.shutdown_grace, Duration::from_secs(4));
+        let http = config.http();
+        assert_eq!((http.request_timeout, http.body_idle_timeout), (Duration::from_secs(700), Duration::from_secs(7)));
+        let defaults = Config::load(&ConfigArgs::default()).unwrap();
+        assert_eq!(defaults.serve.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.request_timeout, Duration::from_secs(900));
+        for (name, text, expected) in [
+            ("zero", "header_read_timeout_seconds = 0\n", "header_read_timeout_seconds must be at least 1"),
+            ("noconn", "max_connections = 0\n", "max_connections must be at least 1"),
+            ("short", "request_timeout_seconds = 600\n", "must exceed the longest Noojee wait (600 s)"),
+            (
+                "wait",
+                "request_timeout_seconds = 100\nnoojee_insert_wait_seconds = 30\nnoojee_update_wait_seconds = 120\n",
+                "(120 s)",
+            ),
         ] {
             let path = file(name, text);
             let error = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap_err();
