@@ -74,6 +74,15 @@ async fn campaign_api(
         Ok(records) => records,
         Err(detail) => return reply(Code::Exception, Some(detail), json!({})),
     };
+    let ids = CampaignIds {
+        template_id: params.id("fTemplateId"),
+        campaign_id: params.id("fCampaignId"),
+        allocation_id: params.id("fAllocationId"),
+    };
+    // A key that may not touch the campaign is refused before it takes a place in the queue.
+    if let Err(AppError::Forbidden(detail)) = dialer::check_campaign(&principal, ids.campaign_id) {
+        return forbidden(detail);
+    }
     // Waiting for a turn happens before anything is read or written, so a 109 changes nothing.
     let Some(_permit) = limiter.acquire(kind).await else {
         return reply(
@@ -81,11 +90,6 @@ async fn campaign_api(
             Some(format!("no turn within {} s; retry later", limiter.wait(kind).as_secs())),
             json!({}),
         );
-    };
-    let ids = CampaignIds {
-        template_id: params.id("fTemplateId"),
-        campaign_id: params.id("fCampaignId"),
-        allocation_id: params.id("fAllocationId"),
     };
     let allow_duplicates = params.flag("allowDuplicates");
     let url_external_id = params.text("njExternalLeadId");
