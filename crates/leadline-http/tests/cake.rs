@@ -184,6 +184,7 @@ conformance! {
             (vec![("api_key", "not-a-key"), ("lead_id", r), ("vertical_id", "32"), ("custom_queue_status_id", "235"), ("action", "change_status_only"), ("custom_queue_id", "")], "Invalid API Key"),
             (vec![("lead_id", r), ("vertical_id", "32"), ("custom_queue_status_id", "235"), ("action", "change_status_only"), ("custom_queue_id", "")], "Invalid API Key"),
             (vec![("api_key", k), ("lead_id", r), ("action", "add_call_center_fee"), ("call_center_fee", "1.005")], "Invalid Call Center Fee"),
+            (vec![("api_key", k), ("lead_id", r), ("action", "add_call_center_fee"), ("call_center_fee", "1000000.01")], "Invalid Call Center Fee"),
             (vec![("api_key", k), ("lead_id", r), ("action", "refer_to_buyer"), ("buyer_contract_id", "8")], "Invalid Buyer Contract ID"),
         ];
         for how in TRANSPORTS {
