@@ -13,6 +13,7 @@ pub mod native;
 pub mod noojee;
 pub mod openapi;
 pub mod ops;
+pub mod rate_limit;
 pub mod server;
 pub mod vicidial;
 pub mod webhooks;
@@ -44,6 +45,8 @@ pub struct HttpSettings {
     pub ivvy: ivvy::IvvySettings,
     /// The VICIdial archive dialect: office hours, batch limit, and where it archives.
     pub vicidial: vicidial::VicidialSettings,
+    /// Requests a minute per key and per keyless client address, per route group.
+    pub rate_limits: rate_limit::RateLimits,
 }
 
 impl Default for HttpSettings {
@@ -55,6 +58,7 @@ impl Default for HttpSettings {
             noojee: noojee::Limits::default(),
             ivvy: ivvy::IvvySettings::default(),
             vicidial: vicidial::VicidialSettings::default(),
+            rate_limits: rate_limit::RateLimits::default(),
         }
     }
 }
@@ -67,6 +71,8 @@ pub struct AppState {
     pub settings: Arc<HttpSettings>,
     /// Turns for Noojee loads and updates on this node.
     pub noojee_limiter: Arc<noojee::Limiter>,
+    /// This node's request rate limits.
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
 }
 
 /// The whole HTTP surface of one node.
@@ -80,6 +86,7 @@ pub fn router_and_state(app: App, settings: HttpSettings) -> (Router, AppState) 
         app,
         metrics: Arc::new(metrics::Metrics::new()),
         noojee_limiter: Arc::new(noojee::Limiter::new(settings.noojee.clone())),
+        rate_limiter: Arc::new(rate_limit::RateLimiter::new(settings.rate_limits.clone())),
         settings: Arc::new(settings.clone()),
     };
     let router = Router::new()

@@ -232,3 +232,20 @@ async fn a_body_that_stalls_past_the_idle_timeout_is_refused() {
     assert!(asked.elapsed() < Duration::from_secs(2), "answered after {:?}", asked.elapsed());
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_over_a_socket_are_counted_by_their_client_address() {
+    let one = leadline_http::rate_limit::GroupLimits { per_key_per_minute: 0, per_address_per_minute: 1 };
+    let settings = HttpSettings {
+        rate_limits: leadline_http::rate_limit::RateLimits { native: one, ..Default::default() },
+        ..HttpSettings::default()
+    };
+    let (server, _) = start(settings, ServeLimits::default()).await;
+    let keyless = "GET /v1/verticals HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+    let first = request_within(server.address, keyless, Duration::from_secs(5)).await.expect("an answer");
+    assert!(first.starts_with("HTTP/1.1 401"), "{first}");
+    let second = request_within(server.address, keyless, Duration::from_secs(5)).await.expect("an answer");
+    assert!(second.starts_with("HTTP/1.1 429"), "{second}");
+    assert!(second.to_ascii_lowercase().contains("retry-after: "), "{second}");
+    server.stop().await;
+}

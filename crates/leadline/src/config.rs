@@ -11,6 +11,7 @@ use leadline_app::archive::Target;
 use leadline_app::signing::ServerKey;
 use leadline_core::archive::OfficeHours;
 use leadline_http::ivvy::IvvySettings;
+use leadline_http::rate_limit::{GroupLimits, RateLimits};
 use leadline_http::vicidial::VicidialSettings;
 use leadline_http::HttpSettings;
 use leadline_store::vicidial::VicidialDb;
@@ -68,6 +69,43 @@ struct FileConfig {
     ivvy_signing_key: Option<String>,
     ivvy_allow_bearer: Option<bool>,
     vicidial: Option<VicidialFile>,
+    rate_limits: Option<RateLimitsFile>,
+}
+
+/// `[rate_limits]`: one table per route group, each key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitsFile {
+    native: Option<GroupLimitsFile>,
+    cake: Option<GroupLimitsFile>,
+    noojee: Option<GroupLimitsFile>,
+    ivvy: Option<GroupLimitsFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupLimitsFile {
+    per_key_per_minute: Option<u32>,
+    per_address_per_minute: Option<u32>,
+}
+
+impl RateLimitsFile {
+    fn limits(self) -> RateLimits {
+        let group = |file: Option<GroupLimitsFile>| {
+            let defaults = GroupLimits::default();
+            let file = file.unwrap_or_default();
+            GroupLimits {
+                per_key_per_minute: file.per_key_per_minute.unwrap_or(defaults.per_key_per_minute),
+                per_address_per_minute: file.per_address_per_minute.unwrap_or(defaults.per_address_per_minute),
+            }
+        };
+        RateLimits {
+            native: group(self.native),
+            cake: group(self.cake),
+            noojee: group(self.noojee),
+            ivvy: group(self.ivvy),
+        }
+    }
 }
 
 /// `[vicidial]`: the archive dialect's office hours and limit, and the VICIdial database it acts
@@ -132,6 +170,7 @@ pub struct Config {
     pub noojee: leadline_http::noojee::Limits,
     pub ivvy: IvvySettings,
     pub vicidial: VicidialSettings,
+    pub rate_limits: RateLimits,
 }
 
 impl Config {
@@ -170,8 +209,10 @@ impl Config {
         };
         check_request_timeout(request_timeout, &noojee)?;
         let vicidial = file.vicidial.unwrap_or_default().settings()?;
+        let rate_limits = file.rate_limits.unwrap_or_default().limits();
         Ok(Config {
             vicidial,
+            rate_limits,
             webhook_secret: args.webhook_secret.clone().or(file.webhook_secret),
             noojee,
             listen: args.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
@@ -207,6 +248,7 @@ impl Config {
             noojee: self.noojee.clone(),
             ivvy: self.ivvy.clone(),
             vicidial: self.vicidial.clone(),
+            rate_limits: self.rate_limits.clone(),
         }
     }
 
@@ -358,6 +400,24 @@ mod tests {
             std::fs::remove_file(path).unwrap();
             assert!(format!("{error:#}").contains(expected), "{name}: {error:#}");
         }
+    }
+
+    #[test]
+    fn rate_limits_are_read_per_group_over_the_defaults() {
+        let path = file(
+            "rates",
+            "[rate_limits.native]\nper_key_per_minute = 600\n[rate_limits.cake]\nper_address_per_minute = 0\n",
+        );
+        let config = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap();
+        std::fs::remove_file(path).unwrap();
+        let defaults = GroupLimits::default();
+        let limits = &config.http().rate_limits;
+        assert_eq!(limits.native, GroupLimits { per_key_per_minute: 600, ..defaults });
+        assert_eq!(limits.cake, GroupLimits { per_address_per_minute: 0, ..defaults });
+        assert_eq!((limits.noojee, limits.ivvy), (defaults, defaults));
+        let path = file("rates-typo", "[rate_limits.native]\nper_minute = 5\n");
+        assert!(Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).is_err());
+        std::fs::remove_file(path).unwrap();
     }
 
     #[test]

@@ -30,6 +30,7 @@ use leadline_app::{keys, AppError, Principal};
 use leadline_core::access::Role;
 use serde_json::{Map, Value};
 
+use crate::rate_limit::{ClientAddr, Group};
 use crate::AppState;
 use xml::{FaultCode, SoapVersion};
 
@@ -177,12 +178,17 @@ pub fn routes() -> Router<AppState> {
             .route(
                 service.path,
                 get_route(move |q: RawQuery, h: HeaderMap| pages::service_page(service, q, h))
-                    .post(move |s: State<AppState>, h: HeaderMap, b: Body| soap(service, s, h, b)),
+                    .post(move |s: State<AppState>, c: ClientAddr, h: HeaderMap, b: Body| soap(service, s, c, h, b)),
             )
             .route(
                 &format!("{}/{{operation}}", service.path),
-                get_route(move |s: State<AppState>, p: Path<String>, q: RawQuery| by_query(service, s, p, q)).post(
-                    move |s: State<AppState>, p: Path<String>, h: HeaderMap, b: Body| by_body(service, s, p, h, b),
+                get_route(move |s: State<AppState>, c: ClientAddr, p: Path<String>, q: RawQuery| {
+                    by_query(service, s, c, p, q)
+                })
+                .post(
+                    move |s: State<AppState>, c: ClientAddr, p: Path<String>, h: HeaderMap, b: Body| {
+                        by_body(service, s, c, p, h, b)
+                    },
                 ),
             );
     }
@@ -192,8 +198,17 @@ pub fn routes() -> Router<AppState> {
 /// Raw parameters as a transport found them; `None` is an explicit null.
 type RawParams = Vec<(String, Option<String>)>;
 
-/// The one service path: checks the key, reads the declared parameters, runs the handler.
-async fn answer(state: &AppState, operation: &'static Operation, raw: RawParams) -> Outcome {
+/// CAKE's answer past a rate limit, which its clients recognise and back off from.
+pub const RESTRICTED: &str = "Restricted";
+
+/// The one service path: checks the key and its rate limit (without a valid key, the client
+/// address's), reads the declared parameters, runs the handler.
+async fn answer(state: &AppState, client: ClientAddr, operation: &'static Operation, raw: RawParams) -> Outcome {
+    let limiter = &state.rate_limiter;
+    let keyless = || match limiter.check_address(Group::Cake, client.0) {
+        Ok(()) => Outcome::Answer(failure(API_KEY.invalid)),
+        Err(_) => Outcome::Answer(failure(RESTRICTED)),
+    };
     let find = |name: &str| -> Result<Option<String>, String> {
         let mut found = raw.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
         let first = found.next().map(|(_, v)| v.clone().filter(|v| !v.trim().is_empty()));
@@ -204,7 +219,7 @@ async fn answer(state: &AppState, operation: &'static Operation, raw: RawParams)
     };
     let key = match find(API_KEY.name) {
         Ok(Some(key)) => key,
-        Ok(None) => return Outcome::Answer(failure(API_KEY.invalid)),
+        Ok(None) => return keyless(),
         Err(message) => return Outcome::Answer(failure(message)),
     };
     let principal = match keys::authenticate(&state.app, key.trim()).await {
@@ -213,8 +228,11 @@ async fn answer(state: &AppState, operation: &'static Operation, raw: RawParams)
             tracing::error!(error = %cause, "cake: key look-up failed");
             return Outcome::Internal;
         }
-        Err(_) => return Outcome::Answer(failure(API_KEY.invalid)),
+        Err(_) => return keyless(),
     };
+    if limiter.check_key(Group::Cake, principal.key_id).is_err() {
+        return Outcome::Answer(failure(RESTRICTED));
+    }
     let allowed = match operation.access {
         Access::Admin => principal.role == Role::Admin,
         Access::Buyer => matches!(principal.role, Role::Buyer { .. }),
@@ -317,12 +335,13 @@ pub fn parse_json(bytes: &[u8]) -> Result<RawParams, String> {
 async fn by_query(
     service: &'static Service,
     State(state): State<AppState>,
+    client: ClientAddr,
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some(operation) = service.operation(&name) else { return unknown_operation(service, &name) };
     let raw = parse_form(query.unwrap_or_default().as_bytes());
-    let outcome = answer(&state, operation, raw).await;
+    let outcome = answer(&state, client, operation, raw).await;
     wrap(service, operation, Wrap::Xml, StatusCode::OK, outcome)
 }
 
@@ -342,6 +361,7 @@ fn media_type(headers: &HeaderMap) -> String {
 async fn by_body(
     service: &'static Service,
     State(state): State<AppState>,
+    client: ClientAddr,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -370,7 +390,7 @@ async fn by_body(
             )
         }
     };
-    let outcome = answer(&state, operation, raw).await;
+    let outcome = answer(&state, client, operation, raw).await;
     wrap(service, operation, how, StatusCode::OK, outcome)
 }
 
@@ -399,7 +419,13 @@ fn soap_headers(headers: &HeaderMap) -> Result<(SoapVersion, Option<String>), St
     Ok((version, action))
 }
 
-async fn soap(service: &'static Service, State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+async fn soap(
+    service: &'static Service,
+    State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let fault = |version: SoapVersion, status: StatusCode, code: FaultCode, reason: &str| {
         xml_response(status, version.content_type(), xml::fault(version, code, reason))
     };
@@ -426,7 +452,7 @@ async fn soap(service: &'static Service, State(state): State<AppState>, headers:
             return fault(version, StatusCode::BAD_REQUEST, FaultCode::Client, &reason);
         }
     }
-    match answer(&state, operation, request.params).await {
+    match answer(&state, client, operation, request.params).await {
         Outcome::Answer(fields) => xml_response(
             StatusCode::OK,
             version.content_type(),

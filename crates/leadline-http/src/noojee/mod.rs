@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 pub use limit::{Kind, Limiter, Limits};
 use wire::{Code, Params};
 
+use crate::rate_limit::{ClientAddr, Group, Limited};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -52,6 +53,7 @@ fn refusal(error: AppError) -> (Code, String) {
 
 async fn campaign_api(
     State(state): State<AppState>,
+    client: ClientAddr,
     Path(operation): Path<String>,
     RawQuery(query): RawQuery,
     body: axum::body::Bytes,
@@ -66,10 +68,21 @@ async fn campaign_api(
     };
     let limiter = state.noojee_limiter.clone();
     let params = Params::parse(query.as_deref().unwrap_or(""));
+    // Past a rate limit (the key's, or without a valid key the address's), Noojee's 109.
+    let limited = |limited: Limited| reply(Code::TooManyRequests, Some(limited.detail()), json!({}));
     let principal = match authenticate(&state, &params).await {
         Ok(p) => p,
+        Err(response) if response.status() == StatusCode::UNAUTHORIZED => {
+            if let Err(over) = state.rate_limiter.check_address(Group::Noojee, client.0) {
+                return limited(over);
+            }
+            return response;
+        }
         Err(response) => return response,
     };
+    if let Err(over) = state.rate_limiter.check_key(Group::Noojee, principal.key_id) {
+        return limited(over);
+    }
     let records = match wire::records(&body, limiter.limits().batch_limit) {
         Ok(records) => records,
         Err(detail) => return reply(Code::Exception, Some(detail), json!({})),
