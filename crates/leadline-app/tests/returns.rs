@@ -281,7 +281,7 @@ mod money {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            (any::<bool>(), 1i64..=9_999_999_999)
+            (any::<bool>(), 1i64..=Money::MAX.minor())
                 .prop_map(|(other_buyer, price_minor)| Step::Sell { other_buyer, price_minor }),
             (
                 0usize..64,
