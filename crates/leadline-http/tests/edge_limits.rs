@@ -230,6 +230,15 @@ async fn a_body_that_stalls_past_the_idle_timeout_is_refused() {
     let response = String::from_utf8_lossy(&response[..n]);
     assert!(response.starts_with("HTTP/1.1 400"), "{response}");
     assert!(asked.elapsed() < Duration::from_secs(2), "answered after {:?}", asked.elapsed());
+    // A dialect reading the body itself says so in its own shape.
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let head = "POST /api/1/get.asmx/Verticals HTTP/1.1\r\nHost: test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\napi_key=";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut response)).await.expect("an answer").unwrap();
+    let response = String::from_utf8_lossy(&response[..n]);
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(response.contains("<message>The request body could not be read"), "{response}");
     server.stop().await;
 }
 

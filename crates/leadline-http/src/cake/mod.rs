@@ -345,9 +345,23 @@ async fn by_query(
     wrap(service, operation, Wrap::Xml, StatusCode::OK, outcome)
 }
 
-/// Reads at most [`BODY_LIMIT`] bytes; `None` when the body is larger or breaks off.
-async fn read_body(body: Body) -> Option<Bytes> {
-    axum::body::to_bytes(body, BODY_LIMIT).await.ok()
+/// Reads at most [`BODY_LIMIT`] bytes; when it cannot, the status and message to refuse with.
+async fn read_body(body: Body) -> Result<Bytes, (StatusCode, String)> {
+    axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|error| {
+        let too_large =
+            std::error::Error::source(&error).is_some_and(|cause| cause.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            (StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {BODY_LIMIT} bytes"))
+        } else {
+            (StatusCode::BAD_REQUEST, format!("the request body could not be read: {error}"))
+        }
+    })
+}
+
+/// CAKE's messages start with a capital.
+fn upper_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 fn media_type(headers: &HeaderMap) -> String {
@@ -371,8 +385,12 @@ async fn by_body(
     let how = if media == "application/json" { Wrap::Json } else { Wrap::Xml };
     let refuse =
         |status: StatusCode, message: String| wrap(service, operation, how, status, Outcome::Answer(failure(message)));
-    let Some(bytes) = read_body(body).await else {
-        return refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("Request body is larger than {BODY_LIMIT} bytes"));
+    let bytes = match read_body(body).await {
+        Ok(bytes) => bytes,
+        Err((StatusCode::PAYLOAD_TOO_LARGE, _)) => {
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("Request body is larger than {BODY_LIMIT} bytes"))
+        }
+        Err((status, message)) => return refuse(status, upper_first(&message)),
     };
     let raw = match media.as_str() {
         "application/json" => match parse_json(&bytes) {
@@ -433,9 +451,9 @@ async fn soap(
         Ok(found) => found,
         Err(reason) => return fault(SoapVersion::V11, StatusCode::UNSUPPORTED_MEDIA_TYPE, FaultCode::Client, &reason),
     };
-    let Some(bytes) = read_body(body).await else {
-        let reason = format!("the request body is larger than {BODY_LIMIT} bytes");
-        return fault(version, StatusCode::PAYLOAD_TOO_LARGE, FaultCode::Client, &reason);
+    let bytes = match read_body(body).await {
+        Ok(bytes) => bytes,
+        Err((status, reason)) => return fault(version, status, FaultCode::Client, &reason),
     };
     let request = match xml::read_soap(&bytes, Some(version)) {
         Ok(request) => request,
