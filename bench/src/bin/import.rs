@@ -170,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
         let mut highest = rss_before;
         let started = Instant::now();
         let mut sink = std::io::BufWriter::new(std::fs::File::create("/dev/null")?);
-        let count = export::export(&app, &operator, &Selection::default(), Format::Csv, |bytes| {
+        let count = export::export(&app, &operator, &Selection::default(), Format::Csv, Default::default(), |bytes| {
             let result = sink.write_all(&bytes);
             highest = highest.max(memory().0);
             async move { result }

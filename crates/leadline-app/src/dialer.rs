@@ -63,7 +63,8 @@ async fn find_campaign(app: &App, ids: CampaignIds) -> Result<(Arc<Setup>, Campa
     Ok((setup, c))
 }
 
-fn check_campaign(by: &Principal, campaign_id: Option<i64>) -> Result<()> {
+/// Whether `by` may load or change leads of `campaign_id`: a dialer key only in its own campaigns.
+pub fn check_campaign(by: &Principal, campaign_id: Option<i64>) -> Result<()> {
     if by.role.can_write_lead_in(campaign_id) {
         Ok(())
     } else {

@@ -2,6 +2,8 @@
 //! (keyset paging on the id) so memory stays flat however many leads there are. The CSV columns
 //! are the ones `leadline import` reads back, so an export imports into another campaign.
 
+use std::borrow::Cow;
+
 use jiff::Timestamp;
 use leadline_core::lead::columns;
 use leadline_core::lead::Lead;
@@ -35,6 +37,42 @@ impl Format {
     }
 }
 
+/// How CSV cells are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Cells {
+    /// As stored, so that the file imports back unchanged.
+    #[default]
+    AsIs,
+    /// Safe to open in a spreadsheet: a cell starting with `=`, `+`, `-`, `@`, a tab or a carriage
+    /// return, which a spreadsheet may evaluate as a formula, is written with a `'` in front, which
+    /// spreadsheets take as "text follows". Such cells no longer import back as they were.
+    FormulaSafe,
+}
+
+impl Cells {
+    pub fn cell(self, text: &str) -> Cow<'_, str> {
+        let formula_like = matches!(text.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
+        if self == Cells::FormulaSafe && formula_like {
+            Cow::Owned(format!("'{text}"))
+        } else {
+            Cow::Borrowed(text)
+        }
+    }
+
+    /// Writes one CSV record, each cell as `self` says.
+    pub fn write_record<W: std::io::Write, S: AsRef<str>>(
+        self,
+        writer: &mut csv::Writer<W>,
+        record: &[S],
+    ) -> csv::Result<()> {
+        for cell in record {
+            writer.write_field(self.cell(cell.as_ref()).as_bytes())?;
+        }
+        // An empty record ends the one the fields were written to.
+        writer.write_record(None::<&[u8]>)
+    }
+}
+
 /// Which leads to export.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Selection {
@@ -55,18 +93,19 @@ fn csv_writer() -> csv::Writer<Vec<u8>> {
 /// Writes leads in one format; `finish` returns the bytes written since the last call.
 pub struct Writer {
     format: Format,
+    cells: Cells,
     csv: csv::Writer<Vec<u8>>,
     ndjson: Vec<u8>,
 }
 
 impl Writer {
-    /// A writer that has written the CSV header (nothing for NDJSON).
-    pub fn new(format: Format) -> Writer {
+    /// A writer that has written the CSV header (nothing for NDJSON); `cells` applies to CSV.
+    pub fn new(format: Format, cells: Cells) -> Writer {
         let mut csv = csv_writer();
         if format == Format::Csv {
             let _ = csv.write_record(header());
         }
-        Writer { format, csv, ndjson: Vec::new() }
+        Writer { format, cells, csv, ndjson: Vec::new() }
     }
 
     pub fn lead(&mut self, lead: &Lead) {
@@ -80,7 +119,7 @@ impl Writer {
                 let id = lead.id.to_string();
                 let cells = columns::exported().map(|c| (c.get)(lead).to_csv());
                 let row: Vec<String> = std::iter::once(id).chain(cells).collect();
-                let _ = self.csv.write_record(&row);
+                let _ = self.cells.write_record(&mut self.csv, &row);
             }
         }
     }
@@ -118,13 +157,14 @@ pub async fn export<F, Fut>(
     by: &Principal,
     selection: &Selection,
     format: Format,
+    cells: Cells,
     mut write: F,
 ) -> Result<u64>
 where
     F: FnMut(Vec<u8>) -> Fut,
     Fut: std::future::Future<Output = std::io::Result<()>>,
 {
-    let mut writer = Writer::new(format);
+    let mut writer = Writer::new(format, cells);
     let mut after = 0;
     let mut count = 0;
     loop {
@@ -142,4 +182,26 @@ where
         write(rest).await.map_err(|e| AppError::invalid("output", format!("could not write: {e}")))?;
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_safe_cells_prefix_what_a_spreadsheet_would_evaluate_and_nothing_else() {
+        for risky in ["=1+2", "+61412000001", "-2+3", "@SUM(A1)", "\t=cmd", "\r=cmd"] {
+            assert_eq!(Cells::FormulaSafe.cell(risky), format!("'{risky}"), "{risky:?}");
+            assert_eq!(Cells::AsIs.cell(risky), risky, "{risky:?}");
+        }
+        for plain in ["", "Ann", "a=b", " =1", "12", "'quoted", "\n=x"] {
+            assert_eq!(Cells::FormulaSafe.cell(plain), plain, "{plain:?}");
+        }
+        let mut writer = csv_writer();
+        Cells::FormulaSafe.write_record(&mut writer, &["=HYPERLINK(\"http://x\")", "ok"]).unwrap();
+        assert_eq!(
+            String::from_utf8(writer.into_inner().unwrap()).unwrap(),
+            "\"'=HYPERLINK(\"\"http://x\"\")\",ok\r\n"
+        );
+    }
 }

@@ -109,7 +109,9 @@ fn new_secret() -> String {
 /// Reads a lifetime such as `90d`, `12h`, `30m`.
 pub fn parse_lifetime(text: &str) -> Result<SignedDuration> {
     let bad = || AppError::invalid("expires_in", format!("`{text}` is not a lifetime such as 90d, 12h or 30m"));
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    // The unit is the last character, which need not be one byte.
+    let unit_at = text.char_indices().last().map_or(0, |(at, _)| at);
+    let (number, unit) = text.split_at(unit_at);
     let n: i64 = number.parse().map_err(|_| bad())?;
     if n <= 0 || n > 100_000 {
         return Err(bad());
@@ -242,7 +244,7 @@ mod tests {
     fn lifetimes_read_days_hours_and_minutes() {
         assert_eq!(parse_lifetime("90d").unwrap(), SignedDuration::from_hours(90 * 24));
         assert_eq!(parse_lifetime("2h").unwrap(), SignedDuration::from_hours(2));
-        for bad in ["", "d", "0d", "-1d", "5w", "1.5h"] {
+        for bad in ["", "d", "0d", "-1d", "5w", "1.5h", "\u{cc583}", "5\u{e9}", "\u{e9}d"] {
             assert!(parse_lifetime(bad).is_err(), "{bad}");
         }
     }

@@ -42,6 +42,10 @@ pub enum LeadKey {
 pub enum ReturnTargetError {
     #[error("no lead has this id or ref")]
     UnknownLead,
+    /// What a buyer key hears both for a lead that does not exist and for one sold only to
+    /// others, so that it cannot find out which leads exist.
+    #[error("no lead with this id or ref was sold to this buyer")]
+    NotSoldToBuyer,
     #[error("no vertical with id {0}")]
     UnknownVertical(i64),
     #[error("the lead is not in vertical {0}")]
@@ -64,7 +68,7 @@ impl ReturnTargetError {
     /// The input field the refusal is about.
     pub fn field(&self) -> &'static str {
         match self {
-            ReturnTargetError::UnknownLead => "lead_id",
+            ReturnTargetError::UnknownLead | ReturnTargetError::NotSoldToBuyer => "lead_id",
             ReturnTargetError::UnknownVertical(_) | ReturnTargetError::WrongVertical(_) => "vertical_id",
             ReturnTargetError::NotSold | ReturnTargetError::ContractDidNotBuy(_) | ReturnTargetError::Ambiguous(_) => {
                 "buyer_contract_id"
@@ -117,11 +121,21 @@ pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> 
     }
     let now = app.now();
     let mut tx = app.store.begin().await?;
+    let buyer = by.role.buyer_id();
+    let unknown = if buyer.is_some() { ReturnTargetError::NotSoldToBuyer } else { ReturnTargetError::UnknownLead };
     let lead = match &call.lead {
         LeadKey::Id(id) => lead_store::get(&mut tx, *id).await?,
         LeadKey::Ref(r) => lead_store::get_by_ref(&mut tx, r).await?,
     }
-    .ok_or(ReturnTargetError::UnknownLead)?;
+    .ok_or(unknown)?;
+    let sales = store::sales_of_lead(&mut tx, lead.id).await?;
+    // Before anything else about the lead (its vertical) is compared, a buyer key is told the
+    // same about a lead it did not buy as about a lead that does not exist.
+    if let Some(buyer) = buyer {
+        if !sales.iter().any(|sale| sale.buyer_id == buyer) {
+            return Err(ReturnTargetError::NotSoldToBuyer.into());
+        }
+    }
     if let Some(vertical) = call.vertical_id {
         if !leadline_store::catalog::exists(&mut tx, "verticals", vertical).await? {
             return Err(ReturnTargetError::UnknownVertical(vertical).into());
@@ -130,7 +144,7 @@ pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> 
             return Err(ReturnTargetError::WrongVertical(vertical).into());
         }
     }
-    let sale = pick_sale(by, store::sales_of_lead(&mut tx, lead.id).await?, call.buyer_contract_id)?;
+    let sale = pick_sale(by, sales, call.buyer_contract_id)?;
     let existing = store::return_of_sale(&mut tx, app.store.backend(), sale.sale_id).await?;
     let status = transition(existing.as_ref().map(|r| r.status), call.request)?;
     let reason = match (call.return_reason_id, &existing) {

@@ -465,7 +465,7 @@ conformance! {
         new_lead(&app, json!({"campaign_id": w.campaign, "allocation_id": w.allocation, "phones": ["61412000002"]})).await;
         let mut bytes = Vec::new();
         let selection = leadline_app::export::Selection { campaign_id: Some(w.campaign), ..Default::default() };
-        let count = leadline_app::export::export(&app, &admin(), &selection, leadline_app::export::Format::Csv, |chunk| {
+        let count = leadline_app::export::export(&app, &admin(), &selection, leadline_app::export::Format::Csv, Default::default(), |chunk| {
             bytes.extend_from_slice(&chunk);
             async { Ok(()) }
         })

@@ -169,11 +169,11 @@ conformance! {
         let buyer = sign_in(&app, KeyRequest { buyer_id: Some(seed.buyer), ..key_request("buyer") }).await;
         let rival = sign_in(&app, KeyRequest { buyer_id: Some(seed.other_buyer), ..key_request("buyer") }).await;
 
-        // Return: the rival's sale is not one this buyer bought.
+        // Return: the rival's sale is not one this buyer bought, which reads as an unknown lead.
         let error = invalid(returns::request(&app, &buyer, Api::Cake, &call(theirs, ReturnRequest::SubmitForApproval, why.returned)).await);
-        assert_eq!(error.field, "buyer_contract_id");
+        assert_eq!(error.field, "lead_id");
         let named = ReturnCall { buyer_contract_id: Some(seed.other_contract), ..call(theirs, ReturnRequest::SubmitForApproval, why.returned) };
-        assert_eq!(invalid(returns::request(&app, &buyer, Api::Cake, &named).await).field, "buyer_contract_id");
+        assert_eq!(invalid(returns::request(&app, &buyer, Api::Cake, &named).await).field, "lead_id");
 
         // Approve: a buyer decides nothing, its own return or another's.
         let their_return = returns::request(&app, &rival, Api::Cake, &call(theirs, ReturnRequest::SubmitForApproval, why.returned)).await.unwrap();
@@ -281,7 +281,7 @@ mod money {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            (any::<bool>(), 1i64..=9_999_999_999)
+            (any::<bool>(), 1i64..=Money::MAX.minor())
                 .prop_map(|(other_buyer, price_minor)| Step::Sell { other_buyer, price_minor }),
             (
                 0usize..64,

@@ -9,6 +9,11 @@ use crate::DomainError;
 pub struct Money(i64);
 
 impl Money {
+    /// The largest amount taken as input, either way: 1,000,000.00. Every ledger entry is a price
+    /// or a fee within it, so a buyer's balance, a `SUM` over its entries, stays within 64 bits
+    /// for up to 92 billion entries (i64::MAX / 10^8).
+    pub const MAX: Money = Money(100_000_000);
+
     pub const fn from_minor(minor: i64) -> Self {
         Money(minor)
     }
@@ -21,8 +26,8 @@ impl Money {
         self.0.checked_add(other.0).map(Money)
     }
 
-    /// Parses `"12"`, `"12.5"`, `"12.50"` or `"-3.10"`; more than two decimals, exponents,
-    /// separators and amounts beyond the i64 range are refused rather than rounded.
+    /// Parses `"12"`, `"12.5"`, `"12.50"` or `"-3.10"`; more than two decimals, exponents and
+    /// separators are refused rather than rounded, and so are amounts beyond ±[`Money::MAX`].
     pub fn parse(text: &str) -> Result<Money, DomainError> {
         let invalid = || {
             DomainError::new(
@@ -43,13 +48,18 @@ impl Money {
         {
             return Err(invalid());
         }
-        let whole: i64 = whole.parse().map_err(|_| invalid())?;
+        let too_large = || DomainError::new("", format!("`{text}` is beyond {}, the largest amount taken", Money::MAX));
+        // Only digits by now, so a failure to parse is an overflow.
+        let whole: i64 = whole.parse().map_err(|_| too_large())?;
         let cents: i64 = match fraction.len() {
             0 => 0,
             1 => fraction.parse::<i64>().map_err(|_| invalid())? * 10,
             _ => fraction.parse().map_err(|_| invalid())?,
         };
-        let minor = whole.checked_mul(100).and_then(|w| w.checked_add(cents)).ok_or_else(invalid)?;
+        let minor = whole.checked_mul(100).and_then(|w| w.checked_add(cents)).ok_or_else(too_large)?;
+        if minor > Money::MAX.0 {
+            return Err(too_large());
+        }
         Ok(Money(if negative { -minor } else { minor }))
     }
 }
@@ -85,14 +95,26 @@ mod tests {
 
     #[test]
     fn refuses_what_would_need_rounding_or_guessing() {
-        for bad in ["", ".5", "1.", "1.234", "1e3", "1,00", " 1", "--1", "abc", "99999999999999999999"] {
+        for bad in ["", ".5", "1.", "1.234", "1e3", "1,00", " 1", "--1", "abc"] {
             assert!(Money::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
 
+    #[test]
+    fn refuses_amounts_beyond_the_bound_either_way() {
+        assert_eq!(Money::parse("1000000.00").unwrap(), Money::MAX);
+        assert_eq!(Money::parse("-1000000").unwrap().minor(), -Money::MAX.minor());
+        for large in ["1000000.01", "-1000000.01", "92233720368547758", "99999999999999999999"] {
+            let error = Money::parse(large).unwrap_err();
+            assert_eq!(error.message, format!("`{large}` is beyond 1000000.00, the largest amount taken"), "{large}");
+        }
+        // At the bound, i64 holds the sum of 92 billion entries.
+        assert!(i64::MAX / Money::MAX.minor() >= 92_000_000_000);
+    }
+
     proptest! {
         #[test]
-        fn display_and_parse_round_trip(minor in -1_000_000_000_000i64..1_000_000_000_000) {
+        fn display_and_parse_round_trip(minor in -100_000_000i64..=100_000_000) {
             let money = Money::from_minor(minor);
             prop_assert_eq!(Money::parse(&money.to_string()).unwrap(), money);
         }

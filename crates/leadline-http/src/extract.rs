@@ -3,11 +3,13 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use leadline_app::{keys, Principal};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::rate_limit::{ClientAddr, Group, Limited};
 use crate::AppState;
 
 /// A JSON object body; a syntax error gives its line and column, a wrong value names its field
@@ -51,21 +53,48 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// The caller, authenticated by `Authorization: Bearer <key>`.
+/// The caller, authenticated by `Authorization: Bearer <key>`, within its rate limit (or, without
+/// a valid key, within its address's): past it, 429 with `Retry-After`.
 pub struct Caller(pub Principal);
 
 impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "send an API key as `Authorization: Bearer <key>`")
-        })?;
-        let secret = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).ok_or_else(|| {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let limiter = &state.rate_limiter;
+        match authenticate(parts, state).await {
+            Ok(principal) => {
+                limiter.check_key(Group::Native, principal.key_id).map_err(too_many)?;
+                Ok(Caller(principal))
+            }
+            Err(error) if error.status == StatusCode::UNAUTHORIZED => {
+                let ClientAddr(address) =
+                    ClientAddr::from_request_parts(parts, state).await.unwrap_or(ClientAddr(None));
+                limiter.check_address(Group::Native, address).map_err(too_many)?;
+                Err(error.into_response())
+            }
+            Err(error) => Err(error.into_response()),
+        }
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "send an API key as `Authorization: Bearer <key>`"))?;
+    let secret =
+        header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")).map(str::trim).ok_or_else(|| {
             ApiError::new(StatusCode::UNAUTHORIZED, "the Authorization header must read `Bearer <key>`")
         })?;
-        Ok(Caller(keys::authenticate(&state.app, secret).await?))
-    }
+    Ok(keys::authenticate(&state.app, secret).await?)
+}
+
+/// The native API's answer past a rate limit: problem details, 429, and when to come back.
+pub fn too_many(limited: Limited) -> Response {
+    let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, limited.detail()).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after_seconds()));
+    response
 }
 
 /// Path parameters. axum's own `Path` refuses an unreadable one (bad percent-encoding, invalid

@@ -15,34 +15,52 @@ pub mod native;
 pub mod noojee;
 pub mod openapi;
 pub mod ops;
+pub mod rate_limit;
+pub mod server;
 pub mod trace;
 pub mod vicidial;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use leadline_app::App;
+
+pub use server::ServeLimits;
 
 /// Settings of the HTTP edge.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Time from a request's head to its response; past it the client gets a 503 and the work
+    /// is dropped. Must exceed the Noojee waits, which happen inside a request.
+    pub request_timeout: Duration,
+    /// Longest pause allowed between two pieces of a request body.
+    pub body_idle_timeout: Duration,
     pub noojee: noojee::Limits,
     /// The iVvy dialect's signing key and whether it also takes plain bearer keys.
     pub ivvy: ivvy::IvvySettings,
     /// The VICIdial archive dialect: office hours, batch limit, and where it archives.
     pub vicidial: vicidial::VicidialSettings,
+    /// Requests a minute per key and per keyless client address, per route group.
+    pub rate_limits: rate_limit::RateLimits,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(900),
+            body_idle_timeout: Duration::from_secs(30),
             noojee: noojee::Limits::default(),
             ivvy: ivvy::IvvySettings::default(),
             vicidial: vicidial::VicidialSettings::default(),
+            rate_limits: rate_limit::RateLimits::default(),
         }
     }
 }
@@ -55,6 +73,8 @@ pub struct AppState {
     pub settings: Arc<HttpSettings>,
     /// Turns for Noojee loads and updates on this node.
     pub noojee_limiter: Arc<noojee::Limiter>,
+    /// This node's request rate limits.
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
 }
 
 /// The whole HTTP surface of one node.
@@ -68,6 +88,7 @@ pub fn router_and_state(app: App, settings: HttpSettings) -> (Router, AppState) 
         app,
         metrics: Arc::new(metrics::Metrics::new()),
         noojee_limiter: Arc::new(noojee::Limiter::new(settings.noojee.clone())),
+        rate_limiter: Arc::new(rate_limit::RateLimiter::new(settings.rate_limits.clone())),
         settings: Arc::new(settings.clone()),
     };
     let router = Router::new()
@@ -80,17 +101,35 @@ pub fn router_and_state(app: App, settings: HttpSettings) -> (Router, AppState) 
         .merge(console::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), time_limits))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn(trace::request))
         .with_state(state.clone());
     (router, state)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, finishing requests in flight.
+/// Middleware: bounds the pauses in a request body and the time to answer. A body that stalls
+/// fails the extractor reading it (a 400 naming the timeout); a request not answered in time is
+/// dropped and answered 503.
+async fn time_limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let settings = &state.settings;
+    let request = request
+        .map(|body| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(settings.body_idle_timeout, body)));
+    match tokio::time::timeout(settings.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the request was not answered within {:?} (request_timeout_seconds)", settings.request_timeout),
+        )
+        .into_response(),
+    }
+}
+
+/// Serves `router` on `listener` with the default [`ServeLimits`] until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    server::serve(listener, router, ServeLimits::default(), shutdown).await
 }

@@ -16,7 +16,7 @@ use crate::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
@@ -78,7 +78,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let elapsed = started.elapsed();
@@ -87,4 +87,22 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     state.metrics.requests.get_or_create(&RequestLabels { method, route: route.clone(), status }).inc();
     state.metrics.latency.get_or_create(&RouteLabels { route }).observe(elapsed.as_secs_f64());
     response
+}
+
+/// The method as a label: one of the standard methods, or `other`, so that clients inventing
+/// methods cannot grow the label set.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    let standard = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::TRACE, "TRACE"),
+        (Method::CONNECT, "CONNECT"),
+    ];
+    standard.into_iter().find(|(known, _)| known == method).map_or("other", |(_, label)| label)
 }

@@ -4,6 +4,7 @@
 
 use leadline_core::catalog::{Collection, Kind, COLLECTIONS};
 use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::Header;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -256,8 +257,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// Adds to every operation the refusals that hold for all of them, so no annotation has to repeat
 /// them: a refusal's body is problem details (`application/problem+json`, never plain JSON); an
-/// operation behind a key answers 401 without a live one; one that reads a path, query or body
-/// answers 400 when it cannot use them, and 413 when the body is over `body_limit_bytes`.
+/// operation behind a key answers 401 without a live one and 429 (with `Retry-After`) past a rate
+/// limit; one that reads a path, query or body answers 400 when it cannot use them, and 413 when
+/// the body is over `body_limit_bytes`; any answers 503 past `request_timeout_seconds`.
 fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
         let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete];
@@ -277,7 +279,18 @@ fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
                 responses
                     .entry("401".into())
                     .or_insert_with(|| problem("no live API key was sent (`Authorization: Bearer <key>`)").into());
+                responses.entry("429".into()).or_insert_with(|| {
+                    let mut limited = problem(
+                        "past the key's rate limit, or without a valid key the client address's; retry after `Retry-After` seconds",
+                    );
+                    let seconds = ObjectBuilder::new().schema_type(SchemaType::Type(Type::Integer)).build();
+                    limited.headers.insert("Retry-After".into(), Header::new(seconds));
+                    limited.into()
+                });
             }
+            responses
+                .entry("503".into())
+                .or_insert_with(|| problem("not answered within `request_timeout_seconds`").into());
             if reads_input {
                 responses.entry("400".into()).or_insert_with(|| {
                     problem("the path, query or body is not valid; `field` names what was wrong").into()

@@ -129,6 +129,9 @@ conformance! {
         assert_problem(&t.post("/v1/queues", json!(["not", "an", "object"])).await, StatusCode::BAD_REQUEST, None);
         assert_problem(&t.post("/v1/contact-hours", json!({"name": "H", "timezone": "Mars/Base"})).await, StatusCode::BAD_REQUEST, Some("timezone"));
         assert_problem(&t.post("/v1/buyer-contracts", json!({"name": "C", "buyer_id": 1, "vertical_id": 1, "price": "1.234"})).await, StatusCode::BAD_REQUEST, Some("price"));
+        let too_large = t.post("/v1/buyer-contracts", json!({"name": "C", "buyer_id": 1, "vertical_id": 1, "price": "1000000.01"})).await;
+        assert_problem(&too_large, StatusCode::BAD_REQUEST, Some("price"));
+        assert!(too_large.body["detail"].as_str().unwrap().contains("is beyond 1000000.00, the largest amount taken"), "{}", too_large.text);
         assert_problem(&t.get("/v1/queues?colour=red").await, StatusCode::BAD_REQUEST, Some("colour"));
         assert_problem(&t.get("/v1/queues?limit=0").await, StatusCode::BAD_REQUEST, Some("limit"));
         assert_problem(&t.get("/v1/queues?cursor=abc").await, StatusCode::BAD_REQUEST, Some("cursor"));

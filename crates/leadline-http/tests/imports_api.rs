@@ -61,6 +61,29 @@ conformance! {
         assert!(csv.text.starts_with("id,ref,external_id,campaign_id,allocation_id,name,first_name"));
     }
 
+    async fn formula_safe_exports_and_rejects_keep_spreadsheets_from_evaluating_cells(app) {
+        let t = TestApp::new(app.clone()).await;
+        let (campaign, allocation) = setup(&t).await;
+        let query = format!("campaign_id={campaign}&allocation_id={allocation}&map=Tel%3DMobile");
+        let body: &'static [u8] = b"First Name,Tel\n\"=HYPERLINK(\"\"http://evil\"\")\",0412000001\n-1+2,0412000001\n";
+        let id = t.send(upload(&t.admin, &query, body)).await.body["id"].as_i64().unwrap();
+        assert!(imports::work_once(&app, Tuning::default()).await.unwrap());
+        let plain = t.get(&format!("/v1/leads/export?campaign_id={campaign}")).await;
+        assert!(plain.text.contains(",\"=HYPERLINK(\"\"http://evil\"\")\","), "as stored by default: {}", plain.text);
+        let safe = t.get(&format!("/v1/leads/export?campaign_id={campaign}&formula_safe=true")).await;
+        assert_eq!(safe.status, StatusCode::OK);
+        assert!(safe.text.contains(",\"'=HYPERLINK(\"\"http://evil\"\")\","), "{}", safe.text);
+        assert!(!safe.text.contains(",=") && !safe.text.contains(",\"="), "{}", safe.text);
+        let rejects = t.get(&format!("/v1/imports/{id}/rejects?formula_safe=true")).await;
+        assert_eq!(rejects.text, "line,reason,row\n3,phone 61412000001 is on an earlier row of this file,\"'-1+2,0412000001\"\n");
+        let plain_rejects = t.get(&format!("/v1/imports/{id}/rejects")).await;
+        assert_eq!(plain_rejects.text, "line,reason,row\n3,phone 61412000001 is on an earlier row of this file,\"-1+2,0412000001\"\n");
+        let ndjson = t.get("/v1/leads/export?format=ndjson&formula_safe=true").await;
+        assert_problem(&ndjson, StatusCode::BAD_REQUEST, Some("formula_safe"));
+        let bad = t.get("/v1/leads/export?formula_safe=maybe").await;
+        assert_problem(&bad, StatusCode::BAD_REQUEST, Some("formula_safe"));
+    }
+
     async fn a_bad_csv_is_refused_with_its_line_and_bad_parameters_name_themselves(app) {
         let t = TestApp::new(app.clone()).await;
         let (campaign, allocation) = setup(&t).await;

@@ -225,6 +225,58 @@ conformance! {
         assert_code(&noojee(&t, "updateLeadFast", QUERY, r#"{"njExternalLeadId":"9856","City":"Carlton"}"#).await, 0, "OK", StatusCode::OK);
     }
 
+    async fn a_client_that_disconnects_while_waiting_gives_its_place_back(app) {
+        let settings = leadline_http::HttpSettings {
+            noojee: leadline_http::noojee::Limits {
+                concurrency: 1,
+                max_waiting: 1,
+                update_wait: std::time::Duration::from_secs(10),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let (router, state) = leadline_http::router_and_state(app.clone(), settings);
+        let mut t = TestApp::new(app).await;
+        t.router = router;
+        fixture(&t, "http://127.0.0.1:9/hook").await;
+        noojee(&t, "insertLeadFast", QUERY, JANE).await;
+        let held = state.noojee_limiter.acquire(leadline_http::noojee::Kind::Update).await.expect("the only turn");
+        let update = r#"{"njExternalLeadId":"9856","City":"Carlton"}"#;
+        // The client gives up while queued: its request future is dropped mid-wait, as when the
+        // connection closes.
+        let gave_up = tokio::time::timeout(std::time::Duration::from_millis(100), noojee(&t, "updateLeadFast", QUERY, update)).await;
+        assert!(gave_up.is_err(), "the first update was still waiting for the held turn");
+        // The one place in the queue is free again: the next update waits and gets the turn.
+        let t = std::sync::Arc::new(t);
+        let next = tokio::spawn({
+            let t = t.clone();
+            async move { noojee(&t, "updateLeadFast", QUERY, update).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        drop(held);
+        assert_code(&next.await.unwrap(), 0, "OK", StatusCode::OK);
+        assert_eq!(lead_by_external(&t, 41, "9856").await["city"], "Carlton");
+    }
+
+    async fn a_key_outside_the_campaign_is_refused_before_it_queues(app) {
+        let settings = leadline_http::HttpSettings {
+            noojee: leadline_http::noojee::Limits { concurrency: 1, max_waiting: 0, ..Default::default() },
+            ..Default::default()
+        };
+        let (router, state) = leadline_http::router_and_state(app.clone(), settings);
+        let mut t = TestApp::new(app).await;
+        t.router = router;
+        fixture(&t, "http://127.0.0.1:9/hook").await;
+        let other_campaign = t.dialer_key(vec![42]).await;
+        let _held = state.noojee_limiter.acquire(leadline_http::noojee::Kind::Insert).await.expect("the only turn");
+        // With the queue full, a key queued before its campaign is checked would get 109.
+        let uri = format!("/servicemanager/rest/CampaignAPI/insertLeadFast?{QUERY}&apiKey={other_campaign}");
+        let reply = t
+            .send(Request::post(uri).header("Content-Type", "application/json").body(Body::from(JANE.to_string())).unwrap())
+            .await;
+        assert_eq!((reply.status, reply.body["code"].as_i64()), (StatusCode::FORBIDDEN, Some(403)), "{}", reply.text);
+    }
+
     async fn sixty_four_concurrent_updates_of_one_lead_lose_none(app) {
         let t = std::sync::Arc::new(TestApp::new(app).await);
         fixture(&t, "http://127.0.0.1:9/hook").await;

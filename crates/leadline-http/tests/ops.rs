@@ -39,6 +39,29 @@ conformance! {
         }
     }
 
+    async fn invented_methods_share_one_metrics_label(app) {
+        let t = TestApp::new(app).await;
+        let request_lines = |text: &str| text.lines().filter(|l| l.starts_with("leadline_http_requests_total")).count();
+        let invent = |n: usize| {
+            let request = axum::http::Request::builder()
+                .method(format!("FOO{n}").as_str())
+                .uri("/v1/leads")
+                .body(axum::body::Body::empty())
+                .unwrap();
+            t.send(request)
+        };
+        invent(0).await;
+        let before = t.call("GET", "/metrics", None, None).await.text;
+        for n in 1..=40 {
+            invent(n).await;
+        }
+        let after = t.call("GET", "/metrics", None, None).await.text;
+        assert!(!after.contains("FOO"), "{after}");
+        assert!(after.contains("leadline_http_requests_total{method=\"other\",route=\"/v1/leads\",status=\"405\"} 41"), "{after}");
+        // The only new series is the first /metrics request itself.
+        assert_eq!(request_lines(&after), request_lines(&before) + 1, "{after}");
+    }
+
     async fn readiness_fails_when_the_database_is_gone(app) {
         let t = TestApp::new(app).await;
         t.app.store.close().await;

@@ -77,6 +77,27 @@ conformance! {
         assert_eq!(t.get(&format!("/v1/buyers/{}/ledger", w.other_buyer)).await.body["balance"], "0.00");
     }
 
+    async fn a_buyer_hears_the_same_about_a_missing_lead_and_one_it_did_not_buy(app) {
+        let t = TestApp::new(app).await;
+        let w = world(&t).await;
+        let other = t.buyer_key(w.other_buyer).await;
+        let unsold = t.post("/v1/leads", json!({"vertical_id": w.vertical})).await.body["id"].as_i64().unwrap();
+        let missing = t.call("POST", "/v1/returns", Some(&other), Some(&json!({"lead_id": 987654, "return_reason_id": w.reason}))).await;
+        assert_problem(&missing, StatusCode::BAD_REQUEST, Some("lead_id"));
+        for (what, body) in [
+            ("sold to another buyer", json!({"lead_id": w.lead, "return_reason_id": w.reason})),
+            ("never sold", json!({"lead_id": unsold, "return_reason_id": w.reason})),
+            ("sold to another buyer, asked for by a contract", json!({"lead_id": w.lead, "buyer_contract_id": w.contract, "return_reason_id": w.reason})),
+            ("missing, asked for by a contract", json!({"lead_id": 987654, "buyer_contract_id": w.contract, "return_reason_id": w.reason})),
+        ] {
+            let reply = t.call("POST", "/v1/returns", Some(&other), Some(&body)).await;
+            assert_eq!((reply.status, &reply.text), (missing.status, &missing.text), "{what}");
+        }
+        // An admin key is still told what is wrong.
+        assert_eq!(t.post("/v1/returns", json!({"lead_id": 987654, "return_reason_id": w.reason})).await.body["detail"], "no lead has this id or ref");
+        assert_eq!(t.post("/v1/returns", json!({"lead_id": unsold, "return_reason_id": w.reason})).await.body["detail"], "the lead was never sold");
+    }
+
     async fn replacement_and_rejection_through_the_api(app) {
         let t = TestApp::new(app).await;
         let w = world(&t).await;

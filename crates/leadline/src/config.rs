@@ -13,6 +13,7 @@ use leadline_app::signing::ServerKey;
 use leadline_app::store::PoolConfig;
 use leadline_core::archive::OfficeHours;
 use leadline_http::ivvy::IvvySettings;
+use leadline_http::rate_limit::{GroupLimits, RateLimits};
 use leadline_http::vicidial::VicidialSettings;
 use leadline_http::HttpSettings;
 use serde::Deserialize;
@@ -53,6 +54,11 @@ struct FileConfig {
     log_format: Option<String>,
     body_limit_bytes: Option<usize>,
     slow_request_ms: Option<u64>,
+    header_read_timeout_seconds: Option<u64>,
+    request_timeout_seconds: Option<u64>,
+    body_idle_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
+    shutdown_grace_seconds: Option<u64>,
     pool_max_connections: Option<u32>,
     pool_acquire_timeout_seconds: Option<u64>,
     webhook_secret: Option<String>,
@@ -65,6 +71,43 @@ struct FileConfig {
     ivvy_signing_key: Option<String>,
     ivvy_allow_bearer: Option<bool>,
     vicidial: Option<VicidialFile>,
+    rate_limits: Option<RateLimitsFile>,
+}
+
+/// `[rate_limits]`: one table per route group, each key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitsFile {
+    native: Option<GroupLimitsFile>,
+    cake: Option<GroupLimitsFile>,
+    noojee: Option<GroupLimitsFile>,
+    ivvy: Option<GroupLimitsFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupLimitsFile {
+    per_key_per_minute: Option<u32>,
+    per_address_per_minute: Option<u32>,
+}
+
+impl RateLimitsFile {
+    fn limits(self) -> RateLimits {
+        let group = |file: Option<GroupLimitsFile>| {
+            let defaults = GroupLimits::default();
+            let file = file.unwrap_or_default();
+            GroupLimits {
+                per_key_per_minute: file.per_key_per_minute.unwrap_or(defaults.per_key_per_minute),
+                per_address_per_minute: file.per_address_per_minute.unwrap_or(defaults.per_address_per_minute),
+            }
+        };
+        RateLimits {
+            native: group(self.native),
+            cake: group(self.cake),
+            noojee: group(self.noojee),
+            ivvy: group(self.ivvy),
+        }
+    }
 }
 
 /// `[vicidial]`: the archive dialect's office hours and limit, and the VICIdial database it acts
@@ -125,6 +168,9 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// A request slower than this is logged at warn level.
     pub slow_request: Duration,
+    pub request_timeout: Duration,
+    pub body_idle_timeout: Duration,
+    pub serve: leadline_http::ServeLimits,
     pub pool_max_connections: u32,
     pub pool_acquire_timeout: Duration,
     pub webhook_secret: Option<String>,
@@ -133,6 +179,7 @@ pub struct Config {
     pub noojee: leadline_http::noojee::Limits,
     pub ivvy: IvvySettings,
     pub vicidial: VicidialSettings,
+    pub rate_limits: RateLimits,
 }
 
 impl Config {
@@ -150,6 +197,7 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => (FileConfig::default(), None),
             Err(e) => return Err(e).with_context(|| format!("could not read {}", path.display())),
         };
+        let (serve, request_timeout, body_idle_timeout) = edge_limits(&file)?;
         let log_format = args.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into());
         if !matches!(log_format.as_str(), "text" | "json") {
             anyhow::bail!("log format `{log_format}` is not text or json");
@@ -174,13 +222,16 @@ impl Config {
         at_least_one("body_limit_bytes", file.body_limit_bytes)?;
         at_least_one("pool_max_connections", file.pool_max_connections)?;
         at_least_one("pool_acquire_timeout_seconds", file.pool_acquire_timeout_seconds)?;
+        check_request_timeout(request_timeout, &noojee)?;
         let vicidial = file.vicidial.unwrap_or_default().settings()?;
+        let rate_limits = file.rate_limits.unwrap_or_default().limits();
         let outbound = OutboundPolicy::allowing(&file.outbound_allow_private.unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("outbound_allow_private: {e}"))?;
         let config = Config {
             file: read,
             outbound,
             vicidial,
+            rate_limits,
             webhook_secret: args.webhook_secret.clone().or(file.webhook_secret),
             noojee,
             listen: args.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
@@ -193,6 +244,9 @@ impl Config {
             log_json: log_format == "json",
             body_limit_bytes: file.body_limit_bytes.unwrap_or(HttpSettings::default().body_limit),
             slow_request: file.slow_request_ms.map(Duration::from_millis).unwrap_or(Duration::from_secs(1)),
+            request_timeout,
+            body_idle_timeout,
+            serve,
             pool_max_connections: file.pool_max_connections.unwrap_or(PoolConfig::default().max_connections),
             pool_acquire_timeout: file
                 .pool_acquire_timeout_seconds
@@ -282,9 +336,12 @@ impl Config {
     pub fn http(&self) -> HttpSettings {
         HttpSettings {
             body_limit: self.body_limit_bytes,
+            request_timeout: self.request_timeout,
+            body_idle_timeout: self.body_idle_timeout,
             noojee: self.noojee.clone(),
             ivvy: self.ivvy.clone(),
             vicidial: self.vicidial.clone(),
+            rate_limits: self.rate_limits.clone(),
         }
     }
 
@@ -303,6 +360,49 @@ fn at_least_one<N: Copy + PartialEq + From<u8>>(key: &str, value: Option<N>) -> 
         anyhow::bail!("{key} must be at least 1");
     }
     Ok(value)
+}
+
+/// The connection limits, the request timeout and the body idle timeout; none may be zero.
+fn edge_limits(file: &FileConfig) -> anyhow::Result<(leadline_http::ServeLimits, Duration, Duration)> {
+    let serve_defaults = leadline_http::ServeLimits::default();
+    let http_defaults = HttpSettings::default();
+    let seconds = |value: Option<u64>, name: &str, default: Duration| match value {
+        Some(0) => Err(anyhow::anyhow!("{name} must be at least 1")),
+        Some(n) => Ok(Duration::from_secs(n)),
+        None => Ok(default),
+    };
+    let serve = leadline_http::ServeLimits {
+        header_read_timeout: seconds(
+            file.header_read_timeout_seconds,
+            "header_read_timeout_seconds",
+            serve_defaults.header_read_timeout,
+        )?,
+        max_connections: match file.max_connections {
+            Some(0) => anyhow::bail!("max_connections must be at least 1"),
+            Some(n) => n,
+            None => serve_defaults.max_connections,
+        },
+        shutdown_grace: seconds(file.shutdown_grace_seconds, "shutdown_grace_seconds", serve_defaults.shutdown_grace)?,
+    };
+    let request_timeout =
+        seconds(file.request_timeout_seconds, "request_timeout_seconds", http_defaults.request_timeout)?;
+    let body_idle_timeout =
+        seconds(file.body_idle_timeout_seconds, "body_idle_timeout_seconds", http_defaults.body_idle_timeout)?;
+    Ok((serve, request_timeout, body_idle_timeout))
+}
+
+/// A Noojee request spends its wait for a turn inside the request timeout, so the timeout must
+/// be the longer.
+fn check_request_timeout(request_timeout: Duration, noojee: &leadline_http::noojee::Limits) -> anyhow::Result<()> {
+    let longest_wait = noojee.insert_wait.max(noojee.update_wait);
+    if request_timeout <= longest_wait {
+        anyhow::bail!(
+            "request_timeout_seconds ({}) must exceed the longest Noojee wait ({} s), which a request spends inside it",
+            request_timeout.as_secs(),
+            longest_wait.as_secs()
+        );
+    }
+    Ok(())
 }
 
 /// Logs go to stderr, so stdout carries only what a command prints for its user.
@@ -371,6 +471,58 @@ mod tests {
             std::fs::remove_file(path).unwrap();
             assert!(format!("{error:#}").contains(expected), "{name}: {error:#}");
         }
+    }
+
+    #[test]
+    fn the_edge_limits_are_read_from_the_file_and_checked() {
+        let path = file(
+            "edge",
+            "header_read_timeout_seconds = 5\nrequest_timeout_seconds = 700\nbody_idle_timeout_seconds = 7\n\
+             max_connections = 300\nshutdown_grace_seconds = 4\n",
+        );
+        let config = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap();
+        std::fs::remove_file(path).unwrap();
+        assert_eq!(config.serve.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(config.serve.max_connections, 300);
+        assert_eq!(config.serve.shutdown_grace, Duration::from_secs(4));
+        let http = config.http();
+        assert_eq!((http.request_timeout, http.body_idle_timeout), (Duration::from_secs(700), Duration::from_secs(7)));
+        let defaults = Config::load(&ConfigArgs::default()).unwrap();
+        assert_eq!(defaults.serve.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.request_timeout, Duration::from_secs(900));
+        for (name, text, expected) in [
+            ("zero", "header_read_timeout_seconds = 0\n", "header_read_timeout_seconds must be at least 1"),
+            ("noconn", "max_connections = 0\n", "max_connections must be at least 1"),
+            ("short", "request_timeout_seconds = 600\n", "must exceed the longest Noojee wait (600 s)"),
+            (
+                "wait",
+                "request_timeout_seconds = 100\nnoojee_insert_wait_seconds = 30\nnoojee_update_wait_seconds = 120\n",
+                "(120 s)",
+            ),
+        ] {
+            let path = file(name, text);
+            let error = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap_err();
+            std::fs::remove_file(path).unwrap();
+            assert!(format!("{error:#}").contains(expected), "{name}: {error:#}");
+        }
+    }
+
+    #[test]
+    fn rate_limits_are_read_per_group_over_the_defaults() {
+        let path = file(
+            "rates",
+            "[rate_limits.native]\nper_key_per_minute = 600\n[rate_limits.cake]\nper_address_per_minute = 0\n",
+        );
+        let config = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap();
+        std::fs::remove_file(path).unwrap();
+        let defaults = GroupLimits::default();
+        let limits = &config.http().rate_limits;
+        assert_eq!(limits.native, GroupLimits { per_key_per_minute: 600, ..defaults });
+        assert_eq!(limits.cake, GroupLimits { per_address_per_minute: 0, ..defaults });
+        assert_eq!((limits.noojee, limits.ivvy), (defaults, defaults));
+        let path = file("rates-typo", "[rate_limits.native]\nper_minute = 5\n");
+        assert!(Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).is_err());
+        std::fs::remove_file(path).unwrap();
     }
 
     #[test]

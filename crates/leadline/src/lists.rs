@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use leadline_app::export::{self, Format, Selection};
+use leadline_app::export::{self, Cells, Format, Selection};
 use leadline_app::imports::{self, ImportRequest, Progress, Tuning};
 use leadline_app::store::{Checkpoint, Reject};
 use leadline_app::{App, Principal};
@@ -38,6 +38,10 @@ pub struct ImportArgs {
     /// Where to write rejected rows [default: FILE with `.rejects.csv` in place of `.csv`].
     #[arg(long)]
     rejects: Option<PathBuf>,
+    /// Write the rejects file safe to open in a spreadsheet: a cell starting with =, +, -, @, tab
+    /// or carriage return gets a leading ' so it is not evaluated as a formula.
+    #[arg(long)]
+    formula_safe: bool,
 }
 
 fn parse_map(text: &str) -> Result<(String, String), String> {
@@ -58,6 +62,11 @@ pub struct ExportArgs {
     /// csv or ndjson.
     #[arg(long, default_value = "csv")]
     format: String,
+    /// CSV safe to open in a spreadsheet: a cell starting with =, +, -, @, tab or carriage return
+    /// gets a leading ' so it is not evaluated as a formula (such cells no longer import back as
+    /// they were).
+    #[arg(long)]
+    formula_safe: bool,
     /// Write here instead of standard output.
     #[arg(long, short)]
     output: Option<PathBuf>,
@@ -73,6 +82,8 @@ struct Bar {
     first_offset: i64,
     first_rows: i64,
     dry_rejects: Option<csv::Writer<std::fs::File>>,
+    /// How the rejects file's cells are written.
+    cells: Cells,
 }
 
 impl Bar {
@@ -123,7 +134,9 @@ impl Progress for Bar {
     fn rejects(&mut self, rejects: &[Reject]) {
         if let Some(writer) = &mut self.dry_rejects {
             for r in rejects {
-                let _ = writer.write_record([r.line.to_string().as_str(), r.reason.as_str(), r.record.as_str()]);
+                let _ = self
+                    .cells
+                    .write_record(writer, &[r.line.to_string().as_str(), r.reason.as_str(), r.record.as_str()]);
             }
         }
     }
@@ -161,6 +174,7 @@ pub async fn import(app: &App, by: &Principal, args: ImportArgs) -> anyhow::Resu
         first_offset: 0,
         first_rows: 0,
         dry_rejects: None,
+        cells: if args.formula_safe { Cells::FormulaSafe } else { Cells::AsIs },
     };
     let outcome = if args.dry_run {
         bar.dry_rejects = Some(rejects_writer(&rejects_at)?);
@@ -180,7 +194,8 @@ pub async fn import(app: &App, by: &Principal, args: ImportArgs) -> anyhow::Resu
             let Some(last) = page.last() else { break };
             after = last.line;
             for r in &page {
-                writer.write_record([r.line.to_string().as_str(), r.reason.as_str(), r.record.as_str()])?;
+                bar.cells
+                    .write_record(&mut writer, &[r.line.to_string().as_str(), r.reason.as_str(), r.record.as_str()])?;
             }
         }
         writer.flush()?;
@@ -219,6 +234,10 @@ pub async fn import(app: &App, by: &Principal, args: ImportArgs) -> anyhow::Resu
 
 pub async fn export(app: &App, by: &Principal, args: ExportArgs) -> anyhow::Result<()> {
     let format = Format::parse(&args.format)?;
+    if args.formula_safe && format != Format::Csv {
+        anyhow::bail!("--formula-safe applies to CSV; leave it out with --format {}", args.format);
+    }
+    let cells = if args.formula_safe { Cells::FormulaSafe } else { Cells::AsIs };
     let selection =
         Selection { campaign_id: args.campaign, allocation_id: args.allocation, updated_since: args.updated_since };
     let mut out: Box<dyn Write> = match &args.output {
@@ -228,7 +247,7 @@ pub async fn export(app: &App, by: &Principal, args: ExportArgs) -> anyhow::Resu
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let out_ref = &mut out;
-    let count = export::export(app, by, &selection, format, |bytes| {
+    let count = export::export(app, by, &selection, format, cells, |bytes| {
         let result = out_ref.write_all(&bytes);
         async move { result }
     })

@@ -318,7 +318,7 @@ async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
     let import_worker = tokio::spawn(leadline_http::native::imports::run_worker(app.clone(), async move {
         let _ = imports_stopped.changed().await;
     }));
-    leadline_http::serve(listener, router, async move {
+    leadline_http::server::serve(listener, router, config.serve.clone(), async move {
         shutdown_signal().await;
         let _ = stop.send(());
     })

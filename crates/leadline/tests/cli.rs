@@ -206,3 +206,32 @@ fn an_outbound_allowance_that_is_not_a_range_stops_the_start_and_is_named() {
     let listed = scratch.leadline(&["keys", "list"]);
     assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
 }
+
+#[test]
+fn formula_safe_export_and_rejects_files_prefix_cells_a_spreadsheet_would_evaluate() {
+    let scratch = Scratch::new("formula");
+    std::fs::write(
+        scratch.0.join("catalog.json"),
+        r#"{"campaign-templates": [{"id": 1, "name": "T", "phone_country": "AU",
+              "fields": [{"name": "Mobile", "kind": "phone"}, {"name": "First Name", "kind": "text"}]}],
+            "campaigns": [{"id": 1, "template_id": 1, "name": "C"}],
+            "allocations": [{"id": 1, "campaign_id": 1, "name": "A", "active": true}]}"#,
+    )
+    .unwrap();
+    assert!(scratch.leadline(&["apply", "catalog.json"]).status.success());
+    std::fs::write(scratch.0.join("list.csv"), "First Name,Mobile\n=1+2,0412000001\n@SUM(A1),0412000001\n").unwrap();
+    let import = scratch.leadline(&["import", "list.csv", "--campaign", "1", "--allocation", "1", "--formula-safe"]);
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    let rejects = std::fs::read_to_string(scratch.0.join("list.rejects.csv")).unwrap();
+    assert_eq!(
+        rejects,
+        "line,reason,row\n3,phone 61412000001 is on an earlier row of this file,\"'@SUM(A1),0412000001\"\n"
+    );
+    let safe = stdout(&scratch.leadline(&["export", "--campaign", "1", "--formula-safe"]));
+    assert!(safe.lines().nth(1).unwrap().contains(",'=1+2,"), "{safe}");
+    let plain = stdout(&scratch.leadline(&["export", "--campaign", "1"]));
+    assert!(plain.lines().nth(1).unwrap().contains(",=1+2,"), "as stored without the flag: {plain}");
+    let ndjson = scratch.leadline(&["export", "--format", "ndjson", "--formula-safe"]);
+    assert!(!ndjson.status.success());
+    assert!(String::from_utf8_lossy(&ndjson.stderr).contains("--formula-safe applies to CSV"));
+}

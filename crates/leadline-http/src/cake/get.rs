@@ -1,4 +1,5 @@
-//! `/api/1/get.asmx`: the look-ups the TRACK pages send callers to, as id + name lists.
+//! `/api/1/get.asmx` and `/api/2/get.asmx`: the look-ups the TRACK pages send callers to, as
+//! id + name lists.
 
 use leadline_app::{catalog, AppError, Principal};
 
@@ -10,6 +11,16 @@ pub const GET_V1: Service = Service {
     path: "/api/1/get.asmx",
     namespace: "http://cakemarketing.com/api/1/",
     operations: &[&VERTICALS, &CUSTOM_QUEUE_STATUSES, &super::returns::GET_REJECT_REASONS],
+};
+
+/// CAKE documents `Verticals` at version 2 too (the ReturnLead v2 page sends callers to "GET
+/// Verticals API Version 2"), and clients call it there; it answers as at version 1, in the v2
+/// namespace. The other look-ups are documented at version 1 only.
+pub const GET_V2: Service = Service {
+    name: "get",
+    path: "/api/2/get.asmx",
+    namespace: "http://cakemarketing.com/api/2/",
+    operations: &[&VERTICALS],
 };
 
 /// How one look-up names its collection and elements.

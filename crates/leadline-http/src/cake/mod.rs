@@ -30,6 +30,7 @@ use leadline_app::{keys, AppError, Principal};
 use leadline_core::access::Role;
 use serde_json::{Map, Value};
 
+use crate::rate_limit::{ClientAddr, Group};
 use crate::AppState;
 use xml::{FaultCode, SoapVersion};
 
@@ -162,8 +163,10 @@ impl Service {
     }
 }
 
-/// Every CAKE service Leadline answers.
-pub const SERVICES: &[&Service] = &[&track::TRACK_V1, &returns::TRACK_V2, &get::GET_V1, &returns::BUYERS_LEADS_V1];
+/// Every CAKE service Leadline answers; an operation CAKE documents at several versions is in the
+/// service of each (docs/dialects/cake.md lists them).
+pub const SERVICES: &[&Service] =
+    &[&track::TRACK_V1, &returns::TRACK_V2, &get::GET_V1, &get::GET_V2, &returns::BUYERS_LEADS_V1];
 
 pub const API_KEY: Param =
     Param { name: "api_key", kind: Kind::Text, invalid: "Invalid API Key", doc: "an API key (at most 50 characters)" };
@@ -175,12 +178,17 @@ pub fn routes() -> Router<AppState> {
             .route(
                 service.path,
                 get_route(move |q: RawQuery, h: HeaderMap| pages::service_page(service, q, h))
-                    .post(move |s: State<AppState>, h: HeaderMap, b: Body| soap(service, s, h, b)),
+                    .post(move |s: State<AppState>, c: ClientAddr, h: HeaderMap, b: Body| soap(service, s, c, h, b)),
             )
             .route(
                 &format!("{}/{{operation}}", service.path),
-                get_route(move |s: State<AppState>, p: Path<String>, q: RawQuery| by_query(service, s, p, q)).post(
-                    move |s: State<AppState>, p: Path<String>, h: HeaderMap, b: Body| by_body(service, s, p, h, b),
+                get_route(move |s: State<AppState>, c: ClientAddr, p: Path<String>, q: RawQuery| {
+                    by_query(service, s, c, p, q)
+                })
+                .post(
+                    move |s: State<AppState>, c: ClientAddr, p: Path<String>, h: HeaderMap, b: Body| {
+                        by_body(service, s, c, p, h, b)
+                    },
                 ),
             );
     }
@@ -190,8 +198,17 @@ pub fn routes() -> Router<AppState> {
 /// Raw parameters as a transport found them; `None` is an explicit null.
 type RawParams = Vec<(String, Option<String>)>;
 
-/// The one service path: checks the key, reads the declared parameters, runs the handler.
-async fn answer(state: &AppState, operation: &'static Operation, raw: RawParams) -> Outcome {
+/// CAKE's answer past a rate limit, which its clients recognise and back off from.
+pub const RESTRICTED: &str = "Restricted";
+
+/// The one service path: checks the key and its rate limit (without a valid key, the client
+/// address's), reads the declared parameters, runs the handler.
+async fn answer(state: &AppState, client: ClientAddr, operation: &'static Operation, raw: RawParams) -> Outcome {
+    let limiter = &state.rate_limiter;
+    let keyless = || match limiter.check_address(Group::Cake, client.0) {
+        Ok(()) => Outcome::Answer(failure(API_KEY.invalid)),
+        Err(_) => Outcome::Answer(failure(RESTRICTED)),
+    };
     let find = |name: &str| -> Result<Option<String>, String> {
         let mut found = raw.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
         let first = found.next().map(|(_, v)| v.clone().filter(|v| !v.trim().is_empty()));
@@ -202,7 +219,7 @@ async fn answer(state: &AppState, operation: &'static Operation, raw: RawParams)
     };
     let key = match find(API_KEY.name) {
         Ok(Some(key)) => key,
-        Ok(None) => return Outcome::Answer(failure(API_KEY.invalid)),
+        Ok(None) => return keyless(),
         Err(message) => return Outcome::Answer(failure(message)),
     };
     let principal = match keys::authenticate(&state.app, key.trim()).await {
@@ -211,8 +228,11 @@ async fn answer(state: &AppState, operation: &'static Operation, raw: RawParams)
             tracing::error!(error = %cause, "cake: key look-up failed");
             return Outcome::Internal;
         }
-        Err(_) => return Outcome::Answer(failure(API_KEY.invalid)),
+        Err(_) => return keyless(),
     };
+    if limiter.check_key(Group::Cake, principal.key_id).is_err() {
+        return Outcome::Answer(failure(RESTRICTED));
+    }
     let allowed = match operation.access {
         Access::Admin => principal.role == Role::Admin,
         Access::Buyer => matches!(principal.role, Role::Buyer { .. }),
@@ -315,18 +335,33 @@ pub fn parse_json(bytes: &[u8]) -> Result<RawParams, String> {
 async fn by_query(
     service: &'static Service,
     State(state): State<AppState>,
+    client: ClientAddr,
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let Some(operation) = service.operation(&name) else { return unknown_operation(service, &name) };
     let raw = parse_form(query.unwrap_or_default().as_bytes());
-    let outcome = answer(&state, operation, raw).await;
+    let outcome = answer(&state, client, operation, raw).await;
     wrap(service, operation, Wrap::Xml, StatusCode::OK, outcome)
 }
 
-/// Reads at most [`BODY_LIMIT`] bytes; `None` when the body is larger or breaks off.
-async fn read_body(body: Body) -> Option<Bytes> {
-    axum::body::to_bytes(body, BODY_LIMIT).await.ok()
+/// Reads at most [`BODY_LIMIT`] bytes; when it cannot, the status and message to refuse with.
+async fn read_body(body: Body) -> Result<Bytes, (StatusCode, String)> {
+    axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|error| {
+        let too_large =
+            std::error::Error::source(&error).is_some_and(|cause| cause.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            (StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {BODY_LIMIT} bytes"))
+        } else {
+            (StatusCode::BAD_REQUEST, format!("the request body could not be read: {error}"))
+        }
+    })
+}
+
+/// CAKE's messages start with a capital.
+fn upper_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 fn media_type(headers: &HeaderMap) -> String {
@@ -340,6 +375,7 @@ fn media_type(headers: &HeaderMap) -> String {
 async fn by_body(
     service: &'static Service,
     State(state): State<AppState>,
+    client: ClientAddr,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -349,8 +385,12 @@ async fn by_body(
     let how = if media == "application/json" { Wrap::Json } else { Wrap::Xml };
     let refuse =
         |status: StatusCode, message: String| wrap(service, operation, how, status, Outcome::Answer(failure(message)));
-    let Some(bytes) = read_body(body).await else {
-        return refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("Request body is larger than {BODY_LIMIT} bytes"));
+    let bytes = match read_body(body).await {
+        Ok(bytes) => bytes,
+        Err((StatusCode::PAYLOAD_TOO_LARGE, _)) => {
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("Request body is larger than {BODY_LIMIT} bytes"))
+        }
+        Err((status, message)) => return refuse(status, upper_first(&message)),
     };
     let raw = match media.as_str() {
         "application/json" => match parse_json(&bytes) {
@@ -368,7 +408,7 @@ async fn by_body(
             )
         }
     };
-    let outcome = answer(&state, operation, raw).await;
+    let outcome = answer(&state, client, operation, raw).await;
     wrap(service, operation, how, StatusCode::OK, outcome)
 }
 
@@ -397,7 +437,13 @@ fn soap_headers(headers: &HeaderMap) -> Result<(SoapVersion, Option<String>), St
     Ok((version, action))
 }
 
-async fn soap(service: &'static Service, State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+async fn soap(
+    service: &'static Service,
+    State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let fault = |version: SoapVersion, status: StatusCode, code: FaultCode, reason: &str| {
         xml_response(status, version.content_type(), xml::fault(version, code, reason))
     };
@@ -405,9 +451,9 @@ async fn soap(service: &'static Service, State(state): State<AppState>, headers:
         Ok(found) => found,
         Err(reason) => return fault(SoapVersion::V11, StatusCode::UNSUPPORTED_MEDIA_TYPE, FaultCode::Client, &reason),
     };
-    let Some(bytes) = read_body(body).await else {
-        let reason = format!("the request body is larger than {BODY_LIMIT} bytes");
-        return fault(version, StatusCode::PAYLOAD_TOO_LARGE, FaultCode::Client, &reason);
+    let bytes = match read_body(body).await {
+        Ok(bytes) => bytes,
+        Err((status, reason)) => return fault(version, status, FaultCode::Client, &reason),
     };
     let request = match xml::read_soap(&bytes, Some(version)) {
         Ok(request) => request,
@@ -424,7 +470,7 @@ async fn soap(service: &'static Service, State(state): State<AppState>, headers:
             return fault(version, StatusCode::BAD_REQUEST, FaultCode::Client, &reason);
         }
     }
-    match answer(&state, operation, request.params).await {
+    match answer(&state, client, operation, request.params).await {
         Outcome::Answer(fields) => xml_response(
             StatusCode::OK,
             version.content_type(),

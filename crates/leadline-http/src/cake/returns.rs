@@ -223,7 +223,7 @@ fn buyer_return(state: AppState, by: Principal, args: Args) -> HandlerFuture {
 fn message(error: &AppError, buyer: bool) -> String {
     match error {
         AppError::ReturnTarget(target) => match target {
-            ReturnTargetError::UnknownLead => INVALID_LEAD,
+            ReturnTargetError::UnknownLead | ReturnTargetError::NotSoldToBuyer => INVALID_LEAD,
             ReturnTargetError::WrongVertical(_) => LEAD_NOT_IN_VERTICAL,
             ReturnTargetError::UnknownVertical(_) => INVALID_VERTICAL,
             ReturnTargetError::NotSold if buyer => INVALID_LEAD,

@@ -19,6 +19,7 @@ use leadline_app::{keys, Principal};
 use serde_json::{json, Value};
 
 use self::error::{IvvyError, NO_SPECIFIC_CODE};
+use crate::rate_limit::{ClientAddr, Group, Limited};
 use crate::AppState;
 
 /// Settings of the iVvy dialect.
@@ -82,6 +83,7 @@ async fn authenticate(
 
 async fn call(
     State(state): State<AppState>,
+    client: ClientAddr,
     Path(namespace): Path<String>,
     method: Method,
     uri: Uri,
@@ -106,15 +108,33 @@ async fn call(
     };
     let action =
         uri.query().unwrap_or("").split('&').find_map(|pair| pair.strip_prefix("action=")).unwrap_or("").to_string();
-    let result = async {
-        let by = authenticate(&state, &method, &uri, &headers, &body).await?;
-        dispatch(&state, &by, &namespace, &action, &body).await
+    let limiter = &state.rate_limiter;
+    let by = match authenticate(&state, &method, &uri, &headers, &body).await {
+        Ok(by) => by,
+        Err(error) if error.status == StatusCode::UNAUTHORIZED => {
+            return match limiter.check_address(Group::Ivvy, client.0) {
+                Ok(()) => error.into_response(),
+                Err(over) => too_many(over),
+            }
+        }
+        Err(error) => return error.into_response(),
+    };
+    if let Err(over) = limiter.check_key(Group::Ivvy, by.key_id) {
+        return too_many(over);
     }
-    .await;
-    match result {
+    match dispatch(&state, &by, &namespace, &action, &body).await {
         Ok(value) => Json(value).into_response(),
         Err(error) => error.into_response(),
     }
+}
+
+/// iVvy's error body for a request past a rate limit: 429, with `Retry-After`.
+fn too_many(limited: Limited) -> Response {
+    let mut response = IvvyError::new(StatusCode::TOO_MANY_REQUESTS, NO_SPECIFIC_CODE, "Too many requests")
+        .with([limited.detail()])
+        .into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, limited.retry_after_seconds().into());
+    response
 }
 
 async fn dispatch(

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http_body_util::BodyExt;
-use leadline_app::export::{self, Format, Selection};
+use leadline_app::export::{self, Cells, Format, Selection};
 use leadline_app::imports::{self, ImportRequest, Tuning, Upload};
 use leadline_app::store::Job;
 use leadline_app::App;
@@ -142,8 +142,15 @@ pub async fn get(State(state): State<AppState>, Caller(by): Caller, PathId(id): 
     Ok(Json(view(&job)).into_response())
 }
 
-/// `GET /v1/imports/{id}/rejects`: the rejected rows as CSV (`line,reason,row`).
-#[utoipa::path(get, path = "/v1/imports/{id}/rejects", tag = "imports", params(("id" = i64, Path)),
+/// The `formula_safe` parameter: whether CSV cells are written safe to open in a spreadsheet.
+fn cells(params: &[(String, String)]) -> Result<Cells, ApiError> {
+    Ok(if flag(params, "formula_safe")? { Cells::FormulaSafe } else { Cells::AsIs })
+}
+
+/// `GET /v1/imports/{id}/rejects[?formula_safe=true]`: the rejected rows as CSV (`line,reason,row`).
+#[utoipa::path(get, path = "/v1/imports/{id}/rejects", tag = "imports",
+    params(("id" = i64, Path),
+        ("formula_safe" = Option<bool>, Query, description = "prefix cells starting with =, +, -, @, tab or CR with ' (default false)")),
     responses((status = 200, content_type = "text/csv", description = "the rejected rows: line, reason, row"),
         (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
@@ -151,7 +158,9 @@ pub async fn rejects(
     State(state): State<AppState>,
     Caller(by): Caller,
     PathId(id): PathId,
+    params: Params,
 ) -> Result<Response, ApiError> {
+    let cells = cells(&params.rest())?;
     imports::get(&state.app, &by, id).await?;
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let app = state.app.clone();
@@ -168,7 +177,8 @@ pub async fn rejects(
                 }
             };
             for r in &page {
-                let _ = writer.write_record([r.line.to_string().as_str(), r.reason.as_str(), r.record.as_str()]);
+                let _ = cells
+                    .write_record(&mut writer, &[r.line.to_string().as_str(), r.reason.as_str(), r.record.as_str()]);
             }
             let bytes =
                 std::mem::replace(&mut writer, csv::Writer::from_writer(Vec::new())).into_inner().unwrap_or_default();
@@ -205,12 +215,13 @@ impl futures_core::Stream for ReceiverStream {
     }
 }
 
-/// `GET /v1/leads/export?[campaign_id][&allocation_id][&updated_since][&format=csv|ndjson]`:
-/// every lead the key may see, streamed a page at a time.
+/// `GET /v1/leads/export?[campaign_id][&allocation_id][&updated_since][&format=csv|ndjson]
+/// [&formula_safe=true]`: every lead the key may see, streamed a page at a time.
 #[utoipa::path(get, path = "/v1/leads/export", tag = "leads",
     params(("campaign_id" = Option<i64>, Query), ("allocation_id" = Option<i64>, Query),
         ("updated_since" = Option<String>, Query, description = "RFC 3339 time"),
-        ("format" = Option<String>, Query, description = "csv (default) or ndjson")),
+        ("format" = Option<String>, Query, description = "csv (default) or ndjson"),
+        ("formula_safe" = Option<bool>, Query, description = "CSV only: prefix cells starting with =, +, -, @, tab or CR with ' (default false)")),
     responses((status = 200, description = "every lead the key may see, streamed (text/csv or application/x-ndjson)"),
         (status = 400, body = crate::error::Problem)),
     security(("bearer" = [])))]
@@ -222,6 +233,10 @@ pub async fn export_leads(
     let params = params.rest();
     let format =
         Format::parse(params.iter().rev().find(|(k, _)| k == "format").map(|(_, v)| v.as_str()).unwrap_or("csv"))?;
+    let cells = cells(&params)?;
+    if cells == Cells::FormulaSafe && format != Format::Csv {
+        return Err(ApiError::bad_request("formula_safe", "formula_safe applies to format=csv only"));
+    }
     let updated_since = match params.iter().rev().find(|(k, _)| k == "updated_since") {
         Some((_, v)) => Some(v.parse::<jiff::Timestamp>().map_err(|_| {
             ApiError::bad_request("updated_since", format!("updated_since must be an RFC 3339 time, not `{v}`"))
@@ -239,7 +254,7 @@ pub async fn export_leads(
     let app = state.app.clone();
     tokio::spawn(async move {
         let sink = sender.clone();
-        let result = export::export(&app, &by, &selection, format, move |bytes| {
+        let result = export::export(&app, &by, &selection, format, cells, move |bytes| {
             let sink = sink.clone();
             async move { sink.send(Ok(bytes)).await.map_err(|_| std::io::Error::other("the client went away")) }
         })

@@ -65,15 +65,36 @@ impl Limiter {
         if let Ok(permit) = self.running.try_acquire() {
             return Some(permit);
         }
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.limits.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let place = Waiting::enter(&self.waiting);
+        if place.ahead >= self.limits.max_waiting {
             return None;
         }
+        // Should the client go away, this future is dropped mid-wait: the guard, not a line
+        // after the await, gives the place in the queue back.
         let turn = tokio::time::timeout(self.wait(kind), self.running.acquire()).await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
         match turn {
             Ok(Ok(permit)) => Some(permit),
             _ => None,
         }
+    }
+}
+
+/// A place among the waiting requests, given back when dropped.
+struct Waiting<'a> {
+    count: &'a AtomicUsize,
+    /// How many were waiting before this one.
+    ahead: usize,
+}
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicUsize) -> Waiting<'a> {
+        let ahead = count.fetch_add(1, Ordering::SeqCst);
+        Waiting { count, ahead }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 pub use limit::{Kind, Limiter, Limits};
 use wire::{Code, Params};
 
+use crate::rate_limit::{ClientAddr, Group, Limited};
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -52,6 +53,7 @@ fn refusal(error: AppError) -> (Code, String) {
 
 async fn campaign_api(
     State(state): State<AppState>,
+    client: ClientAddr,
     Path(operation): Path<String>,
     RawQuery(query): RawQuery,
     body: axum::body::Bytes,
@@ -66,14 +68,34 @@ async fn campaign_api(
     };
     let limiter = state.noojee_limiter.clone();
     let params = Params::parse(query.as_deref().unwrap_or(""));
+    // Past a rate limit (the key's, or without a valid key the address's), Noojee's 109.
+    let limited = |limited: Limited| reply(Code::TooManyRequests, Some(limited.detail()), json!({}));
     let principal = match authenticate(&state, &params).await {
         Ok(p) => p,
+        Err(response) if response.status() == StatusCode::UNAUTHORIZED => {
+            if let Err(over) = state.rate_limiter.check_address(Group::Noojee, client.0) {
+                return limited(over);
+            }
+            return response;
+        }
         Err(response) => return response,
     };
+    if let Err(over) = state.rate_limiter.check_key(Group::Noojee, principal.key_id) {
+        return limited(over);
+    }
     let records = match wire::records(&body, limiter.limits().batch_limit) {
         Ok(records) => records,
         Err(detail) => return reply(Code::Exception, Some(detail), json!({})),
     };
+    let ids = CampaignIds {
+        template_id: params.id("fTemplateId"),
+        campaign_id: params.id("fCampaignId"),
+        allocation_id: params.id("fAllocationId"),
+    };
+    // A key that may not touch the campaign is refused before it takes a place in the queue.
+    if let Err(AppError::Forbidden(detail)) = dialer::check_campaign(&principal, ids.campaign_id) {
+        return forbidden(detail);
+    }
     // Waiting for a turn happens before anything is read or written, so a 109 changes nothing.
     let Some(_permit) = limiter.acquire(kind).await else {
         return reply(
@@ -81,11 +103,6 @@ async fn campaign_api(
             Some(format!("no turn within {} s; retry later", limiter.wait(kind).as_secs())),
             json!({}),
         );
-    };
-    let ids = CampaignIds {
-        template_id: params.id("fTemplateId"),
-        campaign_id: params.id("fCampaignId"),
-        allocation_id: params.id("fAllocationId"),
     };
     let allow_duplicates = params.flag("allowDuplicates");
     let url_external_id = params.text("njExternalLeadId");
