@@ -5,7 +5,6 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode};
-use common::logs::Buffer;
 use common::TestApp;
 use hmac::{Hmac, Mac};
 use jiff::SignedDuration;
@@ -207,31 +206,6 @@ async fn a_failed_delivery_is_retried_later_and_not_lost() {
     assert_eq!((rows[0].1, rows[0].2, rows[0].3), (None, 1, false), "one failed attempt, waiting to retry");
     drop(conn);
     assert_eq!(worker.deliver_due().await.unwrap(), 0, "not due again before its backoff");
-    db.remove().await;
-}
-
-#[tokio::test]
-async fn a_failed_delivery_is_logged_with_the_receivers_origin_only() {
-    // A webhook URL may carry a lead's phone or name in its path or query (templates fill them).
-    let db = TestDb::fresh(Backend::Sqlite).await.unwrap();
-    let t = TestApp::new(db.app.clone()).await;
-    fixture(&t, "http://127.0.0.1:9/hook/0412345678?name=Ann").await; // port 9: nothing listens
-    let id = lead(&t, json!({"name": "x"})).await;
-    t.post(&format!("/v1/leads/{id}/disposition"), json!({"code": "Hook"})).await;
-    let settings = WebhookSettings { secret: Some("k".into()), policy: loopback(), ..Default::default() };
-    let worker = Worker::new(db.app.clone(), settings).await.unwrap();
-    let logs = Buffer::default();
-    let subscriber = tracing_subscriber::fmt().with_writer(logs.clone()).with_ansi(false).finish();
-    let delivered = {
-        let _logging = tracing::subscriber::set_default(subscriber);
-        worker.deliver_due().await.unwrap()
-    };
-    assert_eq!(delivered, 0);
-    let lines = logs.take_lines();
-    let failed: Vec<&String> = lines.iter().filter(|l| l.contains("webhook delivery failed")).collect();
-    assert_eq!(failed.len(), 1, "{lines:?}");
-    assert!(failed[0].contains("http://127.0.0.1:9"), "{}", failed[0]);
-    assert!(!failed[0].contains("0412345678") && !failed[0].contains("Ann"), "{}", failed[0]);
     db.remove().await;
 }
 
