@@ -38,6 +38,12 @@ fn round_up(max: i64) -> i64 {
     }
 }
 
+/// How many steps the axis up to `top` takes: four or five when they fall on whole values,
+/// so a gridline's label is exactly the height it is drawn at (10 in fives: 0, 2, 4, …).
+fn gridlines(top: i64) -> i64 {
+    [4, 5, 2].into_iter().find(|n| top % n == 0).unwrap_or(1)
+}
+
 /// Where each part of a stack starts: the sum of the parts before it.
 fn bases(parts: impl Iterator<Item = i64>) -> Vec<i64> {
     parts
@@ -53,25 +59,29 @@ fn day_text(date: Date) -> String {
     date.strftime("%Y-%m-%d").to_string()
 }
 
-/// Which days get a label under the axis: about eight, always the first and the last.
+/// Which days get a label under the axis: about eight, evenly spaced back from the last (today).
 fn labelled(days: usize, i: usize) -> bool {
     let every = days.div_ceil(8).max(1);
-    i % every == 0 || i + 1 == days
+    i < days && (days - 1 - i) % every == 0
 }
 
 /// The axis, its gridlines and the day labels shared by the per-day charts.
 fn frame(days: &[Date], top: i64, format: &dyn Fn(i64) -> String, slot: f64) -> Markup {
     let plot = HEIGHT - TOP - BOTTOM;
     html! {
-        @for step in 0..=4i64 {
-            @let value = top * step / 4;
-            @let y = TOP + plot - plot * step as f64 / 4.0;
+        @let steps = gridlines(top);
+        @for step in 0..=steps {
+            @let value = top * step / steps;
+            @let y = TOP + plot - plot * step as f64 / steps as f64;
             line.grid x1=(LEFT) x2=(WIDTH - RIGHT) y1=(y) y2=(y) {}
             text.axis x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" { (format(value)) }
         }
         @for (i, day) in days.iter().enumerate() {
             @if labelled(days.len(), i) {
-                text.axis x=(LEFT + slot * (i as f64 + 0.5)) y=(HEIGHT - 6.0) text-anchor="middle" {
+                // The last label ends at the chart's edge when the days are too narrow to centre it.
+                @let last_narrow = i + 1 == days.len() && slot < 40.0;
+                @let x = if last_narrow { WIDTH - RIGHT } else { LEFT + slot * (i as f64 + 0.5) };
+                text.axis x=(x) y=(HEIGHT - 6.0) text-anchor=(if last_narrow { "end" } else { "middle" }) {
                     (day.strftime("%d %b").to_string())
                 }
             }
@@ -128,6 +138,8 @@ pub fn lines_by_day(
     let plot = HEIGHT - TOP - BOTTOM;
     let slot = (WIDTH - LEFT - RIGHT) / days.len().max(1) as f64;
     let x = |i: usize| LEFT + slot * (i as f64 + 0.5);
+    // A marker per day; smaller when the days are narrow, so three months stay readable.
+    let radius = if slot < 12.0 { 1.5 } else { 3.0 };
     let y = |v: i64| TOP + plot - plot * v.max(0) as f64 / top as f64;
     html! {
         figure.chart {
@@ -137,7 +149,7 @@ pub fn lines_by_day(
                     @let points: Vec<String> = s.values.iter().enumerate().map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v))).collect();
                     polyline class={ "line s-" (s.key) } points=(points.join(" ")) {}
                     @for (i, day) in days.iter().enumerate() {
-                        circle class={ "s-" (s.key) } cx=(x(i)) cy=(y(s.values[i])) r="3"
+                        circle class={ "s-" (s.key) } cx=(x(i)) cy=(y(s.values[i])) r=(radius)
                             data-series=(s.key) data-day=(day_text(*day)) data-value=(s.values[i]) {
                             title { (day_text(*day)) " · " (s.label) ": " (format(s.values[i])) }
                         }
@@ -203,14 +215,25 @@ mod tests {
         assert_eq!(round_up(7), 10);
         assert_eq!(round_up(11), 20);
         assert_eq!(round_up(21), 25);
-        assert_eq!(round_up(1250), 2500);
+        assert_eq!(round_up(1250), 2000);
+        assert_eq!(round_up(2100), 2500);
         assert_eq!(round_up(100), 100);
     }
 
     #[test]
-    fn about_eight_days_are_labelled_with_the_first_and_last() {
+    fn gridlines_fall_on_whole_values() {
+        for top in [1, 2, 5, 10, 20, 25, 50, 100, 250, 1000, 2500] {
+            let steps = gridlines(top);
+            assert_eq!(top % steps, 0, "{top} in {steps}");
+            assert!(top < 4 || steps >= 4, "{top} has only {steps} steps");
+        }
+        assert_eq!((gridlines(10), gridlines(2), gridlines(1)), (5, 2, 1));
+    }
+
+    #[test]
+    fn about_eight_days_are_labelled_back_from_the_last() {
         let marked: Vec<usize> = (0..30).filter(|i| labelled(30, *i)).collect();
-        assert_eq!(marked, vec![0, 4, 8, 12, 16, 20, 24, 28, 29]);
+        assert_eq!(marked, vec![1, 5, 9, 13, 17, 21, 25, 29]);
         assert!((0..7).all(|i| labelled(7, i)));
     }
 }

@@ -25,6 +25,15 @@ fn per_day(days: &[DayFigures], value: impl Fn(&DayFigures) -> i64) -> Vec<i64> 
     days.iter().map(value).collect()
 }
 
+/// `1 file`, `3 files`.
+fn plural(count: i64, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 fn money(minor: i64) -> String {
     Money::from_minor(minor).to_string()
 }
@@ -123,7 +132,7 @@ pub async fn page(
             " to " (dates.last().map(|d| d.to_string()).unwrap_or_default()) ", by UTC day."
         }
         section.card #leads-in-card {
-            h2 { "Leads in by source" span.total #leads-in-total { (leads_in) " leads" } }
+            h2 { "Leads in by source" span.total #leads-in-total { (plural(leads_in, "lead")) } }
             (charts::stacked_days("leads-in", "Leads in per day by source", &dates, &sources))
         }
         section.card {
@@ -154,11 +163,11 @@ pub async fn page(
             }
         }
         section.card {
-            h2 { "Imports" span.total #imports-total { (sum(|d| d.import_files)) " files · " (sum(|d| d.imported)) " leads loaded" } }
+            h2 { "Imports" span.total #imports-total { (plural(sum(|d| d.import_files), "file")) " · " (sum(|d| d.imported)) " leads loaded" } }
             (charts::stacked_days("imports", "List imports per day: leads loaded and rows rejected", &dates, &imports))
         }
         section.card {
-            h2 { "Archive runs" span.total #runs-total { (sum(|d| d.leads_moved)) " leads moved" } }
+            h2 { "Archive runs" span.total #runs-total { (plural(sum(|d| d.leads_moved), "lead")) " moved" } }
             (charts::stacked_days("archive-runs", "Archive and dearchive runs started from the console per day", &dates, &runs))
             p.hint { "Runs started from the console's archive page." }
         }
