@@ -62,7 +62,7 @@ fn day_text(date: Date) -> String {
 /// Which days get a label under the axis: about eight, evenly spaced back from the last (today).
 fn labelled(days: usize, i: usize) -> bool {
     let every = days.div_ceil(8).max(1);
-    i < days && (days - 1 - i) % every == 0
+    i < days && (days - 1 - i).is_multiple_of(every)
 }
 
 /// The axis, its gridlines and the day labels shared by the per-day charts.
