@@ -282,3 +282,190 @@ pub async fn archive_runs(app: &App, by: &Principal, limit: i64) -> Result<Vec<A
     let mut conn = app.store.read().await?;
     Ok(store::archive_runs(&mut conn, limit).await?)
 }
+
+/// The periods the dashboard offers, in days ending today (UTC).
+pub const DASHBOARD_PERIODS: [i64; 3] = [7, 30, 90];
+
+/// Where leads came in, as the dashboard groups them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The native JSON API.
+    Api,
+    Noojee,
+    Ivvy,
+    Cake,
+    Vicidial,
+    /// A list import.
+    Import,
+    /// The command line, the console, or a dialer's copy of a lead.
+    Other,
+}
+
+impl Source {
+    pub const ALL: [Source; 7] =
+        [Source::Api, Source::Noojee, Source::Ivvy, Source::Cake, Source::Vicidial, Source::Import, Source::Other];
+
+    /// The source of a lead whose first history row has this API and action.
+    pub fn of(api: &str, action: &str) -> Source {
+        match (action, api) {
+            ("import", _) => Source::Import,
+            ("create", "native") => Source::Api,
+            ("create", "noojee") => Source::Noojee,
+            ("create", "ivvy") => Source::Ivvy,
+            ("create", "cake") => Source::Cake,
+            ("create", "vicidial") => Source::Vicidial,
+            _ => Source::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Noojee => "noojee",
+            Source::Ivvy => "ivvy",
+            Source::Cake => "cake",
+            Source::Vicidial => "vicidial",
+            Source::Import => "import",
+            Source::Other => "other",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Api => "API",
+            Source::Noojee => "Noojee",
+            Source::Ivvy => "iVvy",
+            Source::Cake => "CAKE",
+            Source::Vicidial => "VICIdial",
+            Source::Import => "Import",
+            Source::Other => "Other",
+        }
+    }
+
+    fn index(self) -> usize {
+        Source::ALL.iter().position(|s| *s == self).unwrap_or(Source::ALL.len() - 1)
+    }
+}
+
+/// One UTC day of the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayFigures {
+    pub date: jiff::civil::Date,
+    /// Leads in, per [`Source::ALL`].
+    pub leads_in: [i64; 7],
+    /// Of the leads in that day, those sold by now and those not.
+    pub sold: i64,
+    pub unsold: i64,
+    pub sales: i64,
+    pub revenue_minor: i64,
+    pub credits_minor: i64,
+    pub fees_minor: i64,
+    pub import_files: i64,
+    pub imported: i64,
+    pub import_rejected: i64,
+    pub archive_runs: i64,
+    pub dearchive_runs: i64,
+    pub runs_not_run: i64,
+    pub leads_moved: i64,
+}
+
+impl DayFigures {
+    fn empty(date: jiff::civil::Date) -> DayFigures {
+        DayFigures {
+            date,
+            leads_in: [0; 7],
+            sold: 0,
+            unsold: 0,
+            sales: 0,
+            revenue_minor: 0,
+            credits_minor: 0,
+            fees_minor: 0,
+            import_files: 0,
+            imported: 0,
+            import_rejected: 0,
+            archive_runs: 0,
+            dearchive_runs: 0,
+            runs_not_run: 0,
+            leads_moved: 0,
+        }
+    }
+
+    pub fn leads(&self, source: Source) -> i64 {
+        self.leads_in[source.index()]
+    }
+}
+
+/// The dashboard's figures for the last `period` days, every day present (oldest first), and
+/// the figures that are not per day: return rates by buyer for the period's sales, and where
+/// each allocation's leads stand now.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    pub period: i64,
+    pub days: Vec<DayFigures>,
+    pub buyers: Vec<store::BuyerReturns>,
+    pub allocations: Vec<AllocationCounts>,
+}
+
+/// The dashboard, for admin and read-only keys (the whole business's figures); other keys keep
+/// the pages of their own role. `period` is 7, 30 or 90 days, today (UTC) included.
+pub async fn dashboard(app: &App, by: &Principal, period: i64) -> Result<Dashboard> {
+    if !matches!(by.role, Role::Admin | Role::ReadOnly) {
+        return Err(AppError::Forbidden(format!("a {} key cannot see the dashboard", by.role.name())));
+    }
+    if !DASHBOARD_PERIODS.contains(&period) {
+        return Err(AppError::invalid("days", "must be 7, 30 or 90"));
+    }
+    let today = app.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let first =
+        today.checked_sub(jiff::Span::new().days(period - 1)).map_err(|_| AppError::invalid("days", "out of range"))?;
+    let start_of = |date: jiff::civil::Date| {
+        date.to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|_| AppError::invalid("days", "out of range"))
+    };
+    let since = start_of(first)?;
+    let until = start_of(today.tomorrow().map_err(|_| AppError::invalid("days", "out of range"))?)?;
+    let first_day = since.as_microsecond().div_euclid(store::DAY_MICROS);
+    let mut days: Vec<DayFigures> = (0..period)
+        .map(|i| first.checked_add(jiff::Span::new().days(i)).map(DayFigures::empty))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| AppError::invalid("days", "out of range"))?;
+    let count = days.len();
+    // The row of `days` a day number falls on; the queries read only the period, so always one.
+    let slot = |day: i64| usize::try_from(day - first_day).ok().filter(|i| *i < count);
+
+    let mut conn = app.store.read().await?;
+    for row in store::arrivals(&mut conn, since, until).await? {
+        if let Some(i) = slot(row.day) {
+            days[i].leads_in[Source::of(&row.api, &row.action).index()] += row.leads;
+            days[i].sold += row.sold;
+            days[i].unsold += row.leads - row.sold;
+        }
+    }
+    for row in store::money(&mut conn, since, until).await? {
+        if let Some(i) = slot(row.day) {
+            days[i].sales = row.sales;
+            days[i].revenue_minor = row.revenue_minor;
+            days[i].credits_minor = row.credits_minor;
+            days[i].fees_minor = row.fees_minor;
+        }
+    }
+    for row in store::imports_by_day(&mut conn, since, until).await? {
+        if let Some(i) = slot(row.day) {
+            days[i].import_files = row.files;
+            days[i].imported = row.loaded;
+            days[i].import_rejected = row.rejected;
+        }
+    }
+    for row in store::archive_runs_by_day(&mut conn, since, until).await? {
+        if let Some(i) = slot(row.day) {
+            days[i].archive_runs = row.archived;
+            days[i].dearchive_runs = row.dearchived;
+            days[i].runs_not_run = row.not_run;
+            days[i].leads_moved = row.leads_moved;
+        }
+    }
+    let buyers = store::buyer_returns(&mut conn, since, until).await?;
+    let allocations = store::allocation_counts(&mut conn, None, app.now()).await?;
+    Ok(Dashboard { period, days, buyers, allocations })
+}

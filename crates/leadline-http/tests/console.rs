@@ -140,7 +140,7 @@ conformance! {
         drop(conn);
 
         let home = v.get("/console").await;
-        assert_eq!(location(&home), "/console/dialer");
+        assert_eq!(location(&home), "/console/dashboard");
         let page = v.get("/console/dialer").await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.text);
         assert!(page.content_type().starts_with("text/html"), "{}", page.content_type());
@@ -612,4 +612,118 @@ async fn sessions_are_shared_by_nodes_and_end_with_their_key_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_are_shared_by_nodes_and_end_with_their_key_postgres() {
     sessions_are_shared_by_nodes_and_end_with_their_key(Backend::Postgres).await;
+}
+
+/// The marks of the chart `svg#id` on a page: (series, day or "", value), read from the
+/// `data-` attributes each bar, point or row segment carries.
+fn chart(html: &str, id: &str) -> Vec<(String, String, i64)> {
+    let start = html.find(&format!("<svg id=\"{id}\"")).unwrap_or_else(|| panic!("no chart {id}"));
+    let svg = &html[start..start + html[start..].find("</svg>").unwrap()];
+    let attribute = |mark: &str, name: &str| -> Option<String> {
+        let at = mark.find(&format!(" {name}=\""))? + name.len() + 3;
+        Some(mark[at..at + mark[at..].find('"')?].to_string())
+    };
+    svg.split('<')
+        .filter_map(|mark| {
+            let series = attribute(mark, "data-series")?;
+            let day = attribute(mark, "data-day").unwrap_or_default();
+            Some((series, day, attribute(mark, "data-value")?.parse().unwrap()))
+        })
+        .collect()
+}
+
+/// The value the chart shows for a series on a day (0 for a day the chart has no mark for would
+/// hide a missing day, so a missing mark fails).
+fn mark(marks: &[(String, String, i64)], series: &str, day: &str) -> i64 {
+    marks.iter().find(|(s, d, _)| s == series && d == day).unwrap_or_else(|| panic!("no mark {series} {day}")).2
+}
+
+conformance! {
+    async fn the_dashboard_draws_each_days_figures_for_the_period_picked(app) {
+        let app = console_fixture::dashboard(&app).await;
+        let t = TestApp::new(app).await;
+        let mut v = Visitor::new(&t);
+        v.sign_in(&t.admin).await;
+        assert_eq!(location(&v.get("/console").await), "/console/dashboard");
+        let week = v.get("/console/dashboard?days=7").await;
+        assert_eq!(week.status, StatusCode::OK, "{}", week.text);
+        assert!(week.text.contains("2026-11-24 to 2026-11-30"), "the period ends today");
+
+        // Leads in by source: one mark per day and source, seven days.
+        let leads_in = chart(&week.text, "leads-in");
+        assert_eq!(leads_in.len(), 7 * 7);
+        let on = |series: &str, day: &str| mark(&leads_in, series, day);
+        assert_eq!([on("api", "2026-11-25"), on("cake", "2026-11-25"), on("noojee", "2026-11-25"), on("ivvy", "2026-11-25")], [3, 2, 1, 1]);
+        assert_eq!([on("import", "2026-11-28"), on("noojee", "2026-11-28"), on("api", "2026-11-30")], [3, 1, 2]);
+        assert_eq!(leads_in.iter().map(|m| m.2).sum::<i64>(), 13, "the 5 November leads are outside the week");
+        assert!(week.text.contains("<span class=\"total\" id=\"leads-in-total\">13 leads</span>"));
+
+        let sold = chart(&week.text, "sold");
+        assert_eq!([mark(&sold, "sold", "2026-11-25"), mark(&sold, "unsold", "2026-11-25")], [3, 4]);
+        assert_eq!([mark(&sold, "sold", "2026-11-28"), mark(&sold, "unsold", "2026-11-28")], [0, 4]);
+        assert_eq!([mark(&sold, "sold", "2026-11-30"), mark(&sold, "unsold", "2026-11-30")], [1, 1]);
+
+        // Money in minor units: sales on their day, the credit and the fee on the decision's day.
+        let money = chart(&week.text, "money");
+        assert_eq!(mark(&money, "revenue", "2026-11-25"), 4500);
+        assert_eq!(mark(&money, "revenue", "2026-11-30"), 2000);
+        assert_eq!([mark(&money, "credits", "2026-11-27"), mark(&money, "fees", "2026-11-27")], [1250, 350]);
+        assert_eq!(money.iter().filter(|m| m.0 == "credits").map(|m| m.2).sum::<i64>(), 1250);
+        assert!(week.text.contains("65.00 revenue · 12.50 credited · 3.50 fees"), "totals");
+
+        // Return rates (per mille) for the week's sales: both Acme sales returned, no Bright one.
+        let rates = chart(&week.text, "return-rates");
+        assert_eq!(rates.iter().map(|m| m.2).collect::<Vec<_>>(), [1000, 0]);
+        assert!(week.text.contains("100.0 % (2 of 2 sales)") && week.text.contains("0.0 % (0 of 2 sales)"));
+
+        // Dialer progress now: the morning list and the imported one.
+        let dialer = chart(&week.text, "dialer-progress");
+        let parts: Vec<i64> = dialer.iter().map(|m| m.2).collect();
+        assert_eq!(parts, [10, 1, 0, 1, 3, 0, 0, 0], "dialable, callbacks, leased, closed of each allocation");
+
+        let imports = chart(&week.text, "imports");
+        assert_eq!([mark(&imports, "imported", "2026-11-28"), mark(&imports, "rejected", "2026-11-28")], [3, 1]);
+        let runs = chart(&week.text, "archive-runs");
+        assert_eq!([mark(&runs, "archived", "2026-11-30"), mark(&runs, "not-run", "2026-11-30")], [1, 1]);
+        assert!(week.text.contains("2 leads moved"));
+
+        // Thirty days take in 5 November: two API leads, one sold, and Acme's third sale.
+        let month = v.get("/console/dashboard?days=30").await;
+        assert!(month.text.contains("2026-11-01 to 2026-11-30"));
+        let leads_in = chart(&month.text, "leads-in");
+        assert_eq!(leads_in.len(), 30 * 7);
+        assert_eq!(mark(&leads_in, "api", "2026-11-05"), 2);
+        assert_eq!(mark(&chart(&month.text, "money"), "revenue", "2026-11-05"), 1250);
+        assert!(month.text.contains("66.7 % (2 of 3 sales)"));
+        assert_eq!(chart(&v.get("/console/dashboard").await.text, "leads-in").len(), 30 * 7, "30 days unless asked");
+        assert_eq!(chart(&v.get("/console/dashboard?days=90").await.text, "leads-in").len(), 90 * 7);
+
+        // Only 7, 30 and 90 days.
+        for (days, message) in [("14", "must be 7, 30 or 90"), ("week", "`week` is not a number of days")] {
+            let refused = v.get(&format!("/console/dashboard?days={days}")).await;
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{days}");
+            assert!(refused.text.contains(message), "{days}: {}", refused.text);
+        }
+    }
+
+    async fn the_dashboard_is_for_admin_and_read_only_keys(app) {
+        let app = console_fixture::dashboard(&app).await;
+        let t = TestApp::new(app).await;
+        let readonly = t.key("readonly").await;
+        let mut r = Visitor::new(&t);
+        r.sign_in(&readonly).await;
+        assert_eq!(location(&r.get("/console").await), "/console/dashboard");
+        let page = r.get("/console/dashboard?days=7").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.text.contains("href=\"/console/dashboard\""), "in the navigation");
+        // Buyer and dialer keys keep their own home pages and have no dashboard.
+        for (key, home) in [(t.buyer_key(1).await, "/console/returns"), (t.dialer_key(vec![1]).await, "/console/dialer")] {
+            let mut v = Visitor::new(&t);
+            v.sign_in(&key).await;
+            assert_eq!(location(&v.get("/console").await), home);
+            let refused = v.get("/console/dashboard").await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{home}");
+            assert!(!v.get(home).await.text.contains("href=\"/console/dashboard\""), "not in the navigation");
+        }
+    }
 }

@@ -86,7 +86,7 @@ conformance! {
         let Some(b) = Browser::start().await else { return };
         let shot = |name: &str| format!("{}-{name}", prefix(&app));
 
-        // Sign-in: a wrong key is refused on the page; the right one opens the dialer view.
+        // Sign-in: a wrong key is refused on the page; the right one opens the dashboard.
         b.goto(&format!("{base}/console/sign-in")).await;
         b.type_into("#api_key", "ll_wrong").await;
         b.click("form.signin button").await;
@@ -94,9 +94,11 @@ conformance! {
         assert_eq!(b.text(".flash.failed").await, "Not signed in: unknown API key.");
         b.screenshot(&shot("sign-in")).await;
         sign_in(&b, &base, &key).await;
-        assert!(b.url().await.ends_with("/console/dialer"));
+        assert!(b.url().await.ends_with("/console/dashboard"), "an admin key starts on the dashboard");
         assert_eq!(sessions(&app).await, 1);
         assert_eq!(b.text("header.top .who").await, "Night shift (admin)");
+        b.click("header.top nav a[href='/console/dialer']").await;
+        wait_for(&b, "#allocations").await;
         let row = "#allocations tr[data-allocation='1']";
         for (class, count) in [("dialable", "2"), ("callbacks", "1"), ("leased", "1"), ("closed", "1")] {
             assert_eq!(b.text(&format!("{row} td.{class}")).await, count, "{class}");
@@ -293,6 +295,236 @@ conformance! {
         assert_eq!(sessions(&app).await, 0);
         b.goto(&format!("{base}/console/returns")).await;
         assert!(b.url().await.ends_with("/console/sign-in"));
+        b.quit().await;
+    }
+}
+
+/// The UTC day of a stored time, as the charts name it.
+fn day_of(micros: i64) -> String {
+    jiff::Timestamp::from_microsecond(micros).unwrap().to_zoned(jiff::tz::TimeZone::UTC).date().to_string()
+}
+
+/// The chart's series a lead's first history row puts it in, written out here apart from the
+/// use case's own mapping.
+fn source_key(api: &str, action: &str) -> &'static str {
+    match (action, api) {
+        ("import", _) => "import",
+        ("create", "native") => "api",
+        ("create", "noojee") => "noojee",
+        ("create", "ivvy") => "ivvy",
+        ("create", "cake") => "cake",
+        ("create", "vicidial") => "vicidial",
+        _ => "other",
+    }
+}
+
+/// What each chart should show, worked out in Rust from the database's rows (not from its
+/// sums), keyed by (series, day) or (row, series).
+async fn figures_from_the_database(app: &App) -> std::collections::HashMap<(String, String, String), i64> {
+    use sqlx::Row;
+    let mut truth = std::collections::HashMap::new();
+    let mut add = |chart: &str, series: &str, day: String, value: i64| {
+        *truth.entry((chart.to_string(), series.to_string(), day)).or_insert(0) += value;
+    };
+    let mut conn = app.store.read().await.unwrap();
+    let sales = sqlx::query("SELECT s.id, s.lead_id, s.sold_at, s.price_minor, bc.buyer_id FROM sales s JOIN buyer_contracts bc ON bc.id = s.buyer_contract_id")
+        .fetch_all(&mut *conn).await.unwrap();
+    let sold_leads: std::collections::HashSet<i64> = sales.iter().map(|r| r.get::<i64, _>("lead_id")).collect();
+    let arrivals =
+        sqlx::query("SELECT lead_id, at, api, action FROM lead_history WHERE action IN ('create', 'import', 'copy')")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    for r in &arrivals {
+        let day = day_of(r.get("at"));
+        add("leads-in", source_key(r.get("api"), r.get("action")), day.clone(), 1);
+        let sold = sold_leads.contains(&r.get::<i64, _>("lead_id"));
+        add("sold", if sold { "sold" } else { "unsold" }, day, 1);
+    }
+    let returned: std::collections::HashSet<i64> = sqlx::query("SELECT sale_id FROM returns")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<i64, _>("sale_id"))
+        .collect();
+    let week_start = jiff::Timestamp::from_microsecond(
+        app.now().as_microsecond() - app.now().as_microsecond() % 86_400_000_000 - 6 * 86_400_000_000,
+    )
+    .unwrap();
+    for r in &sales {
+        add("money", "revenue", day_of(r.get("sold_at")), r.get("price_minor"));
+        if r.get::<i64, _>("sold_at") >= week_start.as_microsecond() {
+            let buyer = r.get::<i64, _>("buyer_id").to_string();
+            add("sales-of", "", buyer.clone(), 1);
+            add("returns-of", "", buyer, i64::from(returned.contains(&r.get::<i64, _>("id"))));
+        }
+    }
+    for r in sqlx::query("SELECT at, kind, amount_minor FROM ledger").fetch_all(&mut *conn).await.unwrap() {
+        let series = if r.get::<String, _>("kind") == "buyer_credit" { "credits" } else { "fees" };
+        add("money", series, day_of(r.get("at")), r.get("amount_minor"));
+    }
+    for r in sqlx::query(
+        "SELECT created_at, loaded, rejected_dnc + rejected_duplicate + rejected_invalid AS rejected FROM imports",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap()
+    {
+        add("imports", "imported", day_of(r.get("created_at")), r.get("loaded"));
+        add("imports", "rejected", day_of(r.get("created_at")), r.get("rejected"));
+    }
+    for r in sqlx::query("SELECT at, direction, outcome FROM console_archive_runs").fetch_all(&mut *conn).await.unwrap()
+    {
+        let series = match (r.get::<String, _>("outcome").as_str(), r.get::<String, _>("direction").as_str()) {
+            ("done", "archive") => "archived",
+            ("done", _) => "dearchived",
+            _ => "not-run",
+        };
+        add("archive-runs", series, day_of(r.get("at")), 1);
+    }
+    let now = app.now().as_microsecond();
+    let leads = sqlx::query(
+        "SELECT allocation_id, CAST(CASE WHEN closed THEN 1 ELSE 0 END AS BIGINT) AS closed, lock_until, callback_at \
+         FROM leads WHERE allocation_id IS NOT NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    for r in &leads {
+        let (closed, lock, callback): (i64, Option<i64>, Option<i64>) =
+            (r.get("closed"), r.get("lock_until"), r.get("callback_at"));
+        let state = if closed == 1 {
+            "closed"
+        } else if lock.is_some_and(|l| l > now) {
+            "leased"
+        } else if callback.is_some_and(|c| c > now) {
+            "callbacks"
+        } else {
+            "dialable"
+        };
+        add("dialer-progress", state, r.get::<i64, _>("allocation_id").to_string(), 1);
+    }
+    truth
+}
+
+/// The marks of a chart as drawn: (row, series, day, value, height, width) of each.
+async fn drawn(b: &Browser, chart: &str) -> Vec<(i64, String, String, i64, f64, f64)> {
+    let marks = b.script(&format!(
+        "return Array.from(document.querySelectorAll('#{chart} [data-series]')).map(e => {{ \
+           const row = e.closest('[data-row]'); const box = e.getBBox(); \
+           return [row ? Number(row.dataset.row) : 0, e.dataset.series, e.dataset.day || '', Number(e.dataset.value), box.height, box.width]; }})"
+    ))
+    .await;
+    marks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m[0].as_i64().unwrap(),
+                m[1].as_str().unwrap().to_string(),
+                m[2].as_str().unwrap().to_string(),
+                m[3].as_i64().unwrap(),
+                m[4].as_f64().unwrap(),
+                m[5].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Each bar's length is its value on the chart's one scale: `size / value` is the same for
+/// every mark, and a zero is drawn as nothing.
+fn drawn_to_scale(chart: &str, sizes: &[(i64, f64)]) {
+    let scales: Vec<f64> = sizes.iter().filter(|(v, _)| *v > 0).map(|(v, size)| size / *v as f64).collect();
+    assert!(!scales.is_empty(), "{chart} draws something");
+    for scale in &scales {
+        assert!((scale - scales[0]).abs() < 0.01, "{chart}: bars drawn on different scales: {scales:?}");
+    }
+    assert!(sizes.iter().filter(|(v, _)| *v == 0).all(|(_, size)| *size < 0.01), "{chart}: a zero drawn as a bar");
+}
+
+conformance! {
+    async fn the_dashboard_charts_show_the_databases_figures(app) {
+        let app = console_fixture::dashboard(&app).await;
+        let key = admin_key(&app).await;
+        let base = serve(&app).await;
+        let Some(b) = Browser::start().await else { return };
+        let shot = |name: &str| format!("{}-{name}", prefix(&app));
+        b.set_size(1280, 3000).await;
+        sign_in(&b, &base, &key).await;
+        b.goto(&format!("{base}/console")).await;
+        wait_for(&b, "#leads-in").await;
+        assert!(b.url().await.ends_with("/console/dashboard"));
+        assert_eq!(b.text("#period a.active").await, "30 days");
+        b.screenshot(&shot("dashboard-30")).await;
+        b.click("#period a[href='/console/dashboard?days=7']").await;
+        wait_for_text(&b, "#period a.active", "7 days").await;
+        b.screenshot(&shot("dashboard-7")).await;
+
+        // Every mark of every per-day chart against the database's rows, on the week shown.
+        let truth = figures_from_the_database(&app).await;
+        let expected = |chart: &str, series: &str, key: &str| {
+            truth.get(&(chart.to_string(), series.to_string(), key.to_string())).copied().unwrap_or(0)
+        };
+        let week: Vec<String> = (24..=30).map(|d| format!("2026-11-{d}")).collect();
+        for (chart, series) in [
+            ("leads-in", &["api", "noojee", "ivvy", "cake", "vicidial", "import", "other"][..]),
+            ("sold", &["sold", "unsold"][..]),
+            ("money", &["revenue", "credits", "fees"][..]),
+            ("imports", &["imported", "rejected"][..]),
+            ("archive-runs", &["archived", "dearchived", "not-run"][..]),
+        ] {
+            let marks = drawn(&b, chart).await;
+            assert_eq!(marks.len(), week.len() * series.len(), "{chart}: a mark per day and series");
+            for (_, s, day, value, _, _) in &marks {
+                assert!(week.contains(day), "{chart}: {day} is outside the week");
+                assert_eq!(*value, expected(chart, s, day), "{chart} {s} {day}");
+            }
+            if chart != "money" {
+                drawn_to_scale(chart, &marks.iter().map(|m| (m.3, m.4)).collect::<Vec<_>>());
+            }
+        }
+        let total: i64 = drawn(&b, "leads-in").await.iter().map(|m| m.3).sum();
+        assert_eq!(b.text("#leads-in-total").await, format!("{total} leads"));
+        assert!(total > 0);
+
+        // Return rates: per mille of each buyer's week of sales returned.
+        let rates = drawn(&b, "return-rates").await;
+        assert_eq!(rates.len(), 2, "both buyers sold this week");
+        for (buyer, _, _, value, _, width) in &rates {
+            let (sold, returned) = (expected("sales-of", "", &buyer.to_string()), expected("returns-of", "", &buyer.to_string()));
+            assert_eq!(*value, returned * 1000 / sold, "buyer {buyer}");
+            assert!((width - 410.0 * returned as f64 / sold as f64).abs() < 0.5, "buyer {buyer}'s bar is {width} wide");
+        }
+        // Dialer progress now, per allocation.
+        let progress = drawn(&b, "dialer-progress").await;
+        assert_eq!(progress.len(), 2 * 4);
+        for (allocation, series, _, value, _, _) in &progress {
+            assert_eq!(*value, expected("dialer-progress", series, &allocation.to_string()), "allocation {allocation} {series}");
+        }
+        drawn_to_scale("dialer-progress", &progress.iter().map(|m| (m.3, m.5)).collect::<Vec<_>>());
+
+        // The stylesheet colours the series (the page may not carry inline styles).
+        let fill = b.script("return getComputedStyle(document.querySelector('#leads-in rect.s-api')).fill").await;
+        assert_eq!(fill, "rgb(31, 95, 191)");
+
+        // Ninety days: 5 November is in, and the days still add up.
+        b.click("#period a[href='/console/dashboard?days=90']").await;
+        wait_for_text(&b, "#period a.active", "90 days").await;
+        let marks = drawn(&b, "leads-in").await;
+        assert_eq!(marks.len(), 90 * 7);
+        for (_, s, day, value, _, _) in &marks {
+            assert_eq!(*value, expected("leads-in", s, day), "leads-in {s} {day}");
+        }
+        b.screenshot(&shot("dashboard-90")).await;
+
+        // On a phone the charts shrink to the screen.
+        b.set_size(390, 2400).await;
+        b.goto(&format!("{base}/console/dashboard?days=7")).await;
+        let overflow = b.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth").await;
+        assert!(overflow.as_i64().unwrap() <= 0, "the dashboard is wider than a phone screen by {overflow} px");
+        b.screenshot(&shot("dashboard-phone")).await;
         b.quit().await;
     }
 }

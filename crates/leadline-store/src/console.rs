@@ -467,3 +467,205 @@ pub async fn archive_runs(conn: &mut Conn, limit: i64) -> Result<Vec<ArchiveRunR
         })
         .collect()
 }
+
+/// Microseconds in a day: the dashboard's figures are per UTC day, `at / DAY` in SQL.
+pub const DAY_MICROS: i64 = 86_400_000_000;
+
+/// Leads that came in on one UTC day through one edge, and how many of them are sold now.
+/// `api` and `action` are those of the lead's first history row: `create` with the API that
+/// made it, `import` for a list import, `copy` for the dialer's copy of a lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrivals {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    pub api: String,
+    pub action: String,
+    pub leads: i64,
+    pub sold: i64,
+}
+
+/// Leads in per day and edge from `since` (inclusive) to `until` (exclusive), with how many of
+/// them have at least one sale. Reads `lead_history_arrivals` (one entry per lead) over the
+/// period and probes `sales_lead_contract` once per lead found.
+pub async fn arrivals(conn: &mut Conn, since: Timestamp, until: Timestamp) -> Result<Vec<Arrivals>> {
+    // The action list repeats the partial index's own condition, word for word.
+    let rows = sqlx::query(
+        "SELECT h.at / 86400000000 AS day, h.api, h.action, COUNT(*) AS leads, \
+         CAST(SUM(CASE WHEN EXISTS (SELECT 1 FROM sales s WHERE s.lead_id = h.lead_id) THEN 1 ELSE 0 END) AS BIGINT) AS sold \
+         FROM lead_history h WHERE h.action IN ('create', 'import', 'copy') AND h.at >= $1 AND h.at < $2 \
+         GROUP BY h.at / 86400000000, h.api, h.action ORDER BY day, h.api, h.action",
+    )
+    .bind(micros(since))
+    .bind(micros(until))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Arrivals {
+                day: r.try_get("day")?,
+                api: r.try_get("api")?,
+                action: r.try_get("action")?,
+                leads: r.try_get("leads")?,
+                sold: r.try_get::<Option<i64>, _>("sold")?.unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// Money on one UTC day, in minor units: sales made, buyer credits and call-center fees booked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MoneyDay {
+    pub day: i64,
+    pub sales: i64,
+    pub revenue_minor: i64,
+    pub credits_minor: i64,
+    pub fees_minor: i64,
+}
+
+/// Money per day over the period, from `sales_sold_at` and `ledger_at` (each read as a range
+/// that carries the summed columns). Days without any are left out.
+pub async fn money(conn: &mut Conn, since: Timestamp, until: Timestamp) -> Result<Vec<MoneyDay>> {
+    let mut days: std::collections::BTreeMap<i64, MoneyDay> = std::collections::BTreeMap::new();
+    let sales = sqlx::query(
+        "SELECT sold_at / 86400000000 AS day, COUNT(*) AS sales, CAST(SUM(price_minor) AS BIGINT) AS revenue \
+         FROM sales WHERE sold_at >= $1 AND sold_at < $2 GROUP BY sold_at / 86400000000",
+    )
+    .bind(micros(since))
+    .bind(micros(until))
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &sales {
+        let day: i64 = r.try_get("day")?;
+        let entry = days.entry(day).or_insert_with(|| MoneyDay { day, ..MoneyDay::default() });
+        entry.sales = r.try_get("sales")?;
+        entry.revenue_minor = r.try_get::<Option<i64>, _>("revenue")?.unwrap_or(0);
+    }
+    let ledger = sqlx::query(
+        "SELECT at / 86400000000 AS day, kind, CAST(SUM(amount_minor) AS BIGINT) AS amount \
+         FROM ledger WHERE at >= $1 AND at < $2 GROUP BY at / 86400000000, kind",
+    )
+    .bind(micros(since))
+    .bind(micros(until))
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &ledger {
+        let day: i64 = r.try_get("day")?;
+        let amount = r.try_get::<Option<i64>, _>("amount")?.unwrap_or(0);
+        let entry = days.entry(day).or_insert_with(|| MoneyDay { day, ..MoneyDay::default() });
+        match r.try_get::<String, _>("kind")?.as_str() {
+            "buyer_credit" => entry.credits_minor += amount,
+            "call_center_fee" => entry.fees_minor += amount,
+            _ => {}
+        }
+    }
+    Ok(days.into_values().collect())
+}
+
+/// A buyer's sales in the period and how many of them were returned (asked for) and how many of
+/// those returns were approved, for credit or a replacement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuyerReturns {
+    pub buyer_id: i64,
+    pub buyer_name: String,
+    pub sold: i64,
+    pub returned: i64,
+    pub approved: i64,
+}
+
+/// Return figures per buyer for the sales made in the period: the sales by `sales_sold_at`,
+/// each sale's return (if any) by the unique `returns_sale`. Buyers without sales in the period
+/// are left out.
+pub async fn buyer_returns(conn: &mut Conn, since: Timestamp, until: Timestamp) -> Result<Vec<BuyerReturns>> {
+    let rows = sqlx::query(
+        "SELECT b.id, b.name, COUNT(*) AS sold, COUNT(r.id) AS returned, \
+         CAST(SUM(CASE WHEN r.status IN ('approved_credit', 'approved_replace') THEN 1 ELSE 0 END) AS BIGINT) AS approved \
+         FROM sales s JOIN buyer_contracts bc ON bc.id = s.buyer_contract_id JOIN buyers b ON b.id = bc.buyer_id \
+         LEFT JOIN returns r ON r.sale_id = s.id WHERE s.sold_at >= $1 AND s.sold_at < $2 \
+         GROUP BY b.id, b.name ORDER BY b.name, b.id",
+    )
+    .bind(micros(since))
+    .bind(micros(until))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(BuyerReturns {
+                buyer_id: r.try_get("id")?,
+                buyer_name: r.try_get("name")?,
+                sold: r.try_get("sold")?,
+                returned: r.try_get("returned")?,
+                approved: r.try_get::<Option<i64>, _>("approved")?.unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// List imports started on one UTC day: files, leads loaded, rows rejected (DNC, duplicate or
+/// invalid), whatever the files' status now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportDay {
+    pub day: i64,
+    pub files: i64,
+    pub loaded: i64,
+    pub rejected: i64,
+}
+
+pub async fn imports_by_day(conn: &mut Conn, since: Timestamp, until: Timestamp) -> Result<Vec<ImportDay>> {
+    let rows = sqlx::query(
+        "SELECT created_at / 86400000000 AS day, COUNT(*) AS files, CAST(SUM(loaded) AS BIGINT) AS loaded, \
+         CAST(SUM(rejected_dnc + rejected_duplicate + rejected_invalid) AS BIGINT) AS rejected \
+         FROM imports WHERE created_at >= $1 AND created_at < $2 GROUP BY created_at / 86400000000 ORDER BY day",
+    )
+    .bind(micros(since))
+    .bind(micros(until))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ImportDay {
+                day: r.try_get("day")?,
+                files: r.try_get("files")?,
+                loaded: r.try_get::<Option<i64>, _>("loaded")?.unwrap_or(0),
+                rejected: r.try_get::<Option<i64>, _>("rejected")?.unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// Console archive runs on one UTC day: archive runs done, dearchive runs done, runs refused or
+/// failed, and the leads the done runs inserted on their target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveDay {
+    pub day: i64,
+    pub archived: i64,
+    pub dearchived: i64,
+    pub not_run: i64,
+    pub leads_moved: i64,
+}
+
+pub async fn archive_runs_by_day(conn: &mut Conn, since: Timestamp, until: Timestamp) -> Result<Vec<ArchiveDay>> {
+    let rows = sqlx::query(
+        "SELECT at / 86400000000 AS day, \
+         CAST(SUM(CASE WHEN outcome = 'done' AND direction = 'archive' THEN 1 ELSE 0 END) AS BIGINT) AS archived, \
+         CAST(SUM(CASE WHEN outcome = 'done' AND direction = 'dearchive' THEN 1 ELSE 0 END) AS BIGINT) AS dearchived, \
+         CAST(SUM(CASE WHEN outcome = 'done' THEN 0 ELSE 1 END) AS BIGINT) AS not_run, \
+         CAST(SUM(CASE WHEN outcome = 'done' THEN insert_count ELSE 0 END) AS BIGINT) AS moved \
+         FROM console_archive_runs WHERE at >= $1 AND at < $2 GROUP BY at / 86400000000 ORDER BY day",
+    )
+    .bind(micros(since))
+    .bind(micros(until))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let count = |column: &str| -> Result<i64> { Ok(r.try_get::<Option<i64>, _>(column)?.unwrap_or(0)) };
+            Ok(ArchiveDay {
+                day: r.try_get("day")?,
+                archived: count("archived")?,
+                dearchived: count("dearchived")?,
+                not_run: count("not_run")?,
+                leads_moved: count("moved")?,
+            })
+        })
+        .collect()
+}

@@ -175,6 +175,7 @@ const SQLITE_MIGRATIONS: Embedded = Embedded(&[
     (12, "history chain", include_str!("../migrations/sqlite/0012_history_chain.sql")),
     (13, "changes since from history", include_str!("../migrations/sqlite/0013_changes_since_from_history.sql")),
     (14, "webhook claim token", include_str!("../migrations/sqlite/0014_webhook_claim_token.sql")),
+    (15, "dashboard indexes", include_str!("../migrations/sqlite/0015_dashboard_indexes.sql")),
 ]);
 const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -189,6 +190,7 @@ const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
     (12, "history chain", include_str!("../migrations/postgres/0012_history_chain.sql")),
     (13, "changes since from history", include_str!("../migrations/postgres/0013_changes_since_from_history.sql")),
     (14, "webhook claim token", include_str!("../migrations/postgres/0014_webhook_claim_token.sql")),
+    (15, "dashboard indexes", include_str!("../migrations/postgres/0015_dashboard_indexes.sql")),
 ]);
 
 impl<'s> MigrationSource<'s> for Embedded {

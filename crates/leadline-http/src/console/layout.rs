@@ -38,6 +38,9 @@ pub fn csrf(session: &Session) -> Markup {
 /// Which navigation entries a role has.
 fn nav_entries(role: &Role) -> Vec<(&'static str, &'static str, &'static str)> {
     let mut entries = Vec::new();
+    if matches!(role, Role::Admin | Role::ReadOnly) {
+        entries.push(("dashboard", "/console/dashboard", "Dashboard"));
+    }
     if !matches!(role, Role::Buyer { .. }) {
         entries.push(("grid", "/console/grid", "Grid"));
         entries.push(("dialer", "/console/dialer", "Dialer"));

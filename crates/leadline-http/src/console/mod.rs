@@ -9,6 +9,8 @@
 
 mod archive;
 mod assets;
+mod charts;
+mod dashboard;
 mod dialer;
 mod error;
 mod grid;
@@ -34,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/sign-out", post(session::sign_out))
         .route("/console/assets/console.css", get(assets::css))
         .route("/console/assets/console.js", get(assets::js))
+        .route("/console/dashboard", get(dashboard::page))
         .route("/console/dialer", get(dialer::overview))
         .route("/console/leads", get(dialer::leads))
         .route("/console/leads/{id}", get(dialer::lead))
@@ -47,11 +50,14 @@ pub fn routes() -> Router<AppState> {
         .layer(axum::middleware::map_response(security_headers))
 }
 
-/// The first page: where a key of this role has most to do.
+/// The first page: where a key of this role has most to do. Admin and read-only keys see the
+/// whole business, so they start on the dashboard; the others keep the page of their work.
 async fn home(signed: Signed) -> Redirect {
+    use leadline_core::access::Role;
     match signed.0.principal.role {
-        leadline_core::access::Role::Buyer { .. } => Redirect::to("/console/returns"),
-        _ => Redirect::to("/console/dialer"),
+        Role::Admin | Role::ReadOnly => Redirect::to("/console/dashboard"),
+        Role::Buyer { .. } => Redirect::to("/console/returns"),
+        Role::Dialer { .. } | Role::Archiver => Redirect::to("/console/dialer"),
     }
 }
 
