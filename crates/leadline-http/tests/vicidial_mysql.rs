@@ -234,3 +234,50 @@ async fn an_archive_table_missing_a_custom_column_stops_the_batch_before_any_wri
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dearchive_refuses_an_archive_only_column_before_any_write_so_its_values_are_not_lost() {
+    on_vicidial(|t, db| async move {
+        let a = add(&db, Some("Smith")).await;
+        assert_counts(&post(&t, "/vicidial/leads/archive", steps(true, true, true, &[a])).await, [1, 1, 0, 1]);
+        exec(&db, "ALTER TABLE vicidial_list_archive ADD COLUMN archived_by VARCHAR(20) NULL").await;
+        exec(&db, &format!("UPDATE vicidial_list_archive SET archived_by = 'night job' WHERE lead_id = {a}")).await;
+        let reply =
+            post(&t, "/vicidial/leads/dearchive", json!({"insert_leads": true, "delete_leads": true, "lead_ids": [a]}))
+                .await;
+        assert_eq!(
+            (reply.status, &reply.body),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({
+            "message": "vicidial_list has no column archived_by, which vicidial_list_archive has; dearchiving would \
+                        lose its values, so add it to vicidial_list first",
+            "lead_errors": 0, "lead_ids": []})
+            ),
+            "{}",
+            reply.text
+        );
+        assert!(fingerprint(&db, "vicidial_list", a).await.is_none(), "nothing was copied back");
+        let kept: Option<String> = sqlx::query("SELECT archived_by FROM vicidial_list_archive WHERE lead_id = ?")
+            .bind(a)
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(kept.as_deref(), Some("night job"));
+        // With the column added to the live table too, the lead comes back with its value.
+        exec(&db, "ALTER TABLE vicidial_list ADD COLUMN archived_by VARCHAR(20) NULL").await;
+        let back =
+            post(&t, "/vicidial/leads/dearchive", json!({"insert_leads": true, "delete_leads": true, "lead_ids": [a]}))
+                .await;
+        assert_eq!(back.body["delete_count"], json!(1), "{}", back.text);
+        let live: Option<String> = sqlx::query("SELECT archived_by FROM vicidial_list WHERE lead_id = ?")
+            .bind(a)
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(live.as_deref(), Some("night job"));
+    })
+    .await;
+}

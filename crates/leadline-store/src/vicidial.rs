@@ -16,7 +16,9 @@
 //! the archive or both, never in neither; running the batch again finishes it.
 //!
 //! Columns are read from `information_schema` for every batch, so custom columns a site added
-//! travel with the lead; every identifier is quoted (`rank` is a reserved word in MySQL 8).
+//! travel with the lead; every identifier is quoted (`rank` is a reserved word in MySQL 8). The
+//! side a batch deletes from must have no column the other side lacks, or its values would be
+//! lost with the row: such a batch is refused before it writes anything.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -136,30 +138,27 @@ impl VicidialDb {
         &self.pool
     }
 
-    /// The live table's columns, in table order, after checking the archive has each of them.
-    async fn columns(conn: &mut MySqlConnection) -> Result<Vec<String>> {
-        let read = |table: &'static str| {
-            sqlx::query(
+    /// The live table's columns, in table order, after checking that both tables have the
+    /// columns a batch reading `from` copies and compares: the archive every live column, and,
+    /// when the archive is read from (dearchive, which deletes archive rows), the live table
+    /// every archive column, since a column the live table lacks would lose its values with the
+    /// deleted row.
+    async fn columns(conn: &mut MySqlConnection, from: Side) -> Result<Vec<String>> {
+        async fn read(conn: &mut MySqlConnection, table: &str) -> Result<Vec<String>> {
+            let rows = sqlx::query(
                 "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
                  AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
             )
             .bind(table)
-        };
-        let live: Vec<String> = read(LIVE_TABLE)
             .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<Result<_, _>>()?;
+            .await?;
+            Ok(rows.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>()?)
+        }
+        let live = read(conn, LIVE_TABLE).await?;
         if live.is_empty() {
             return Err(StoreError::Corrupt(format!("the VICIdial database has no {LIVE_TABLE} table")));
         }
-        let archive: HashSet<String> = read(ARCHIVE_TABLE)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<Result<_, _>>()?;
+        let archive = read(conn, ARCHIVE_TABLE).await?;
         if archive.is_empty() {
             return Err(StoreError::Corrupt(format!(
                 "the VICIdial database has no {ARCHIVE_TABLE} table; create it with \
@@ -170,6 +169,14 @@ impl VicidialDb {
             return Err(StoreError::Corrupt(format!(
                 "{ARCHIVE_TABLE} has no column {missing}, which {LIVE_TABLE} has; add it to the archive first"
             )));
+        }
+        if from == Side::Archive {
+            if let Some(extra) = archive.iter().find(|c| !live.contains(*c)) {
+                return Err(StoreError::Corrupt(format!(
+                    "{LIVE_TABLE} has no column {extra}, which {ARCHIVE_TABLE} has; dearchiving would lose its \
+                     values, so add it to {LIVE_TABLE} first"
+                )));
+            }
         }
         if !live.iter().any(|c| c == "lead_id") {
             return Err(StoreError::Corrupt(format!("{LIVE_TABLE} has no lead_id column")));
@@ -227,7 +234,7 @@ impl VicidialDb {
     pub async fn archive(&self, ids: &[i64], steps: (bool, bool, bool)) -> Result<Counts> {
         let (insert, update, delete) = steps;
         let mut conn = self.pool.acquire().await?;
-        let columns = Self::columns(&mut conn).await?;
+        let columns = Self::columns(&mut conn, Side::Live).await?;
         let mut counts = Counts { select_count: ids.len() as u64, ..Counts::default() };
         let present: HashSet<i64> = Self::found_on(&mut conn, Side::Archive, ids).await?.into_iter().collect();
         if insert {
@@ -262,7 +269,7 @@ impl VicidialDb {
     pub async fn dearchive(&self, ids: &[i64], steps: (bool, bool)) -> Result<Counts> {
         let (insert, delete) = steps;
         let mut conn = self.pool.acquire().await?;
-        let columns = Self::columns(&mut conn).await?;
+        let columns = Self::columns(&mut conn, Side::Archive).await?;
         let mut counts = Counts { select_count: ids.len() as u64, ..Counts::default() };
         if insert {
             let live: HashSet<i64> = Self::found_on(&mut conn, Side::Live, ids).await?.into_iter().collect();
