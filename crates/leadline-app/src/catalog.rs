@@ -1,5 +1,6 @@
 //! Reference collections: create, read, list, change, delete, and `apply` of a catalog file.
 
+use leadline_core::access::CatalogScope;
 use leadline_core::catalog::{collection, Collection, Kind, Record, SqlValue, COLLECTIONS};
 use leadline_core::lead::columns;
 use leadline_core::DomainError;
@@ -15,11 +16,11 @@ pub fn find(name: &str) -> Result<&'static Collection> {
     collection(name).ok_or_else(|| AppError::not_found("collection", name))
 }
 
-fn check_read(by: &Principal, c: &Collection) -> Result<()> {
-    if by.role.can_read_catalog(c.name) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(format!("a {} key cannot read {}", by.role.name(), c.name)))
+/// The objects of `c` the caller may read; refused when it may read none of them.
+fn read_scope(by: &Principal, c: &Collection) -> Result<CatalogScope> {
+    match by.role.catalog_scope(c.name) {
+        CatalogScope::Denied => Err(AppError::Forbidden(format!("a {} key cannot read {}", by.role.name(), c.name))),
+        scope => Ok(scope),
     }
 }
 
@@ -61,9 +62,11 @@ pub async fn create(app: &App, by: &Principal, c: &'static Collection, object: &
 }
 
 pub async fn get(app: &App, by: &Principal, c: &'static Collection, id: i64) -> Result<Value> {
-    check_read(by, c)?;
+    let scope = read_scope(by, c)?;
     let mut conn = app.store.read().await?;
-    let values = store::get(&mut conn, c, id).await?.ok_or_else(|| AppError::not_found(c.noun, id))?;
+    // An object outside the key's scope is not found, as a lead outside it is: its id tells
+    // nothing.
+    let values = store::get_visible(&mut conn, c, id, &scope).await?.ok_or_else(|| AppError::not_found(c.noun, id))?;
     Ok(c.show(id, &values))
 }
 
@@ -76,7 +79,7 @@ pub async fn list(
     after: Option<i64>,
     limit: i64,
 ) -> Result<Page<Value>> {
-    check_read(by, c)?;
+    let scope = read_scope(by, c)?;
     let mut equals = Vec::new();
     for (name, text) in filters {
         let field = c.field(name).ok_or_else(|| {
@@ -102,7 +105,7 @@ pub async fn list(
         equals.push((field, field.kind.parse(&value).map_err(|e| e.within(name))?));
     }
     let mut conn = app.store.read().await?;
-    let rows = store::list(&mut conn, c, &ListFilter { equals, after, limit }).await?;
+    let rows = store::list(&mut conn, c, &ListFilter { equals, scope, after, limit }).await?;
     let items: Vec<Value> = rows.iter().map(|(id, values)| c.show(*id, values)).collect();
     Ok(Page::new(items, limit, |v| v["id"].as_i64().unwrap_or(0)))
 }

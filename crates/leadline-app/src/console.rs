@@ -4,7 +4,7 @@
 //! a console page makes goes through the same use cases as the APIs (leads, returns, …).
 
 use jiff::{SignedDuration, Timestamp};
-use leadline_core::access::Role;
+use leadline_core::access::{CatalogScope, Role};
 use leadline_store::console::{
     self as store, AllocationCounts, ArchiveRunRow, GridFilter, GridSort, QueueFilter, QueuedReturn,
 };
@@ -208,11 +208,12 @@ pub async fn pick_list(app: &App, by: &Principal, list: PickList) -> Result<Vec<
         PickList::RejectReasons => ("reject_reasons", "reject-reasons"),
         PickList::ReturnReasons => ("return_reasons", "return-reasons"),
     };
-    if !by.role.can_read_catalog(collection) {
+    let scope = by.role.catalog_scope(collection);
+    if scope == CatalogScope::Denied {
         return Err(AppError::Forbidden(format!("a {} key cannot read {collection}", by.role.name())));
     }
     let mut conn = app.store.read().await?;
-    Ok(store::names(&mut conn, table).await?)
+    Ok(store::names(&mut conn, table, &scope).await?)
 }
 
 /// One page of the call-center grid with what its filters need.

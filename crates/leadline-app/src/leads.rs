@@ -214,10 +214,36 @@ pub async fn list(app: &App, by: &Principal, mut filter: LeadFilter) -> Result<P
     Ok(Page::new(leads, filter.limit, |l| l.id))
 }
 
+/// A lead's history, oldest first, for a key that may see the lead; a buyer key reads only the
+/// entries that concern it (see [`HistoryEntry::concerns_buyer`]).
 #[tracing::instrument(name = "leads.history", skip_all, fields(key = ?by.key_id, lead = id))]
 pub async fn history(app: &App, by: &Principal, id: i64, after: Option<i64>, limit: i64) -> Result<Page<HistoryEntry>> {
     get(app, by, id).await?;
     let mut conn = app.store.read().await?;
-    let entries = store::history(&mut conn, id, after, limit).await?;
-    Ok(Page::new(entries, limit, |e| e.id))
+    let Some(buyer) = by.role.buyer_id() else {
+        let entries = store::history(&mut conn, id, after, limit).await?;
+        return Ok(Page::new(entries, limit, |e| e.id));
+    };
+    // A buyer reads only the entries that concern it. Entries are read `limit` at a time until
+    // the page is full or the history ends, so a page is short only at the end, and its cursor
+    // (the last entry kept) resumes after everything already passed over.
+    let own_sales = store::sales_to(&mut conn, id, buyer).await?;
+    let mut kept = Vec::new();
+    let mut cursor = after;
+    loop {
+        let batch = store::history(&mut conn, id, cursor, limit).await?;
+        let ended = (batch.len() as i64) < limit;
+        cursor = batch.last().map(|e| e.id).or(cursor);
+        for entry in batch {
+            if entry.concerns_buyer(&own_sales) {
+                kept.push(entry);
+                if kept.len() as i64 >= limit {
+                    return Ok(Page::new(kept, limit, |e| e.id));
+                }
+            }
+        }
+        if ended {
+            return Ok(Page::new(kept, limit, |e| e.id));
+        }
+    }
 }

@@ -4,8 +4,20 @@
 mod common;
 
 use common::*;
-use leadline_app::{catalog, AppError};
-use serde_json::json;
+use leadline_app::keys::KeyRequest;
+use leadline_app::{catalog, App, AppError, Page, Principal};
+use serde_json::{json, Value};
+
+/// The first page of a collection as `by` may list it.
+async fn list_as(app: &App, by: &Principal, name: &str) -> Result<Page<Value>, AppError> {
+    catalog::list(app, by, catalog::find(name).unwrap(), &[], None, 100).await
+}
+
+/// The ids of a page that must have been listed.
+#[track_caller]
+fn ids(page: Result<Page<Value>, AppError>) -> Vec<i64> {
+    page.expect("the list is readable").items.iter().map(|v| v["id"].as_i64().unwrap()).collect()
+}
 
 conformance! {
     async fn an_object_keeps_a_chosen_id_and_assigned_ids_never_collide_with_chosen_ones(app) {
@@ -297,7 +309,62 @@ conformance! {
 
         let buyer = sign_in(&app, leadline_app::keys::KeyRequest { buyer_id: Some(seed.buyer), ..key_request("buyer") }).await;
         assert!(catalog::get(&app, &buyer, verticals, seed.vertical).await.is_ok());
-        let error = catalog::get(&app, &buyer, catalog::find("buyers").unwrap(), seed.other_buyer).await;
-        assert!(matches!(error, Err(AppError::Forbidden(_))), "{error:?}");
+        // Another buyer is not found by a buyer key: its id says nothing.
+        not_found(catalog::get(&app, &buyer, catalog::find("buyers").unwrap(), seed.other_buyer).await);
+    }
+
+    async fn a_dialer_key_reads_only_its_campaigns_set_up_and_no_people_or_prices(app) {
+        let seed = seed(&app).await;
+        let other_template = create(&app, "campaign-templates", json!({"name": "Other"})).await;
+        let other_campaign = create(&app, "campaigns", json!({"template_id": other_template, "name": "West"})).await;
+        let own_disposition = create(&app, "dispositions", json!({"template_id": seed.template, "code": "SALE"})).await;
+        let other_disposition = create(
+            &app,
+            "dispositions",
+            json!({"template_id": other_template, "code": "HOOK",
+                   "actions": [{"type": "url", "url": "https://crm.example.com/hook?secret=s3"}]}),
+        )
+        .await;
+        let own_allocation = create(&app, "allocations", json!({"campaign_id": seed.campaign, "name": "A"})).await;
+        create(&app, "allocations", json!({"campaign_id": other_campaign, "name": "B"})).await;
+        let global_dnc = create(&app, "dnc", json!({"phone": "0299990001"})).await;
+        let own_dnc = create(&app, "dnc", json!({"phone": "0299990002", "campaign_id": seed.campaign})).await;
+        create(&app, "dnc", json!({"phone": "0299990003", "campaign_id": other_campaign})).await;
+        let company = create(&app, "companies", json!({"name": "Initech"})).await;
+        create(&app, "contacts", json!({"name": "Peter", "email": "peter@initech.example", "company_id": company})).await;
+
+        let dialer = sign_in(&app, KeyRequest { campaign_ids: vec![seed.campaign], ..key_request("dialer") }).await;
+        for denied in ["contacts", "companies", "buyers", "buyer-contracts", "users", "return-reasons"] {
+            forbidden(list_as(&app, &dialer, denied).await);
+        }
+        assert_eq!(ids(list_as(&app, &dialer, "campaigns").await), vec![seed.campaign]);
+        assert_eq!(ids(list_as(&app, &dialer, "campaign-templates").await), vec![seed.template]);
+        assert_eq!(ids(list_as(&app, &dialer, "dispositions").await), vec![own_disposition]);
+        assert_eq!(ids(list_as(&app, &dialer, "allocations").await), vec![own_allocation]);
+        assert_eq!(ids(list_as(&app, &dialer, "dnc").await), vec![global_dnc, own_dnc]);
+        assert_eq!(ids(list_as(&app, &dialer, "verticals").await), vec![seed.vertical, seed.other_vertical]);
+        // Another campaign's objects are not found by id either, and filters do not widen the scope.
+        not_found(catalog::get(&app, &dialer, catalog::find("dispositions").unwrap(), other_disposition).await);
+        not_found(catalog::get(&app, &dialer, catalog::find("campaigns").unwrap(), other_campaign).await);
+        let filter = [("template_id".to_string(), other_template.to_string())];
+        let filtered = catalog::list(&app, &dialer, catalog::find("dispositions").unwrap(), &filter, None, 100).await;
+        assert!(filtered.unwrap().items.is_empty());
+
+        // A buyer key reads its own buyer and contracts, prices included, and no one else's.
+        let buyer = sign_in(&app, KeyRequest { buyer_id: Some(seed.buyer), ..key_request("buyer") }).await;
+        let contracts = catalog::find("buyer-contracts").unwrap();
+        let own = list_as(&app, &buyer, "buyer-contracts").await;
+        assert_eq!(ids(own), vec![seed.contract, seed.other_vertical_contract]);
+        not_found(catalog::get(&app, &buyer, contracts, seed.other_contract).await);
+        assert_eq!(ids(list_as(&app, &buyer, "buyers").await), vec![seed.buyer]);
+        forbidden(list_as(&app, &buyer, "dispositions").await);
+
+        // An archiver chooses leads by campaign; it reads no people, prices or webhook URLs.
+        let archiver = sign_in(&app, key_request("archiver")).await;
+        let campaigns = list_as(&app, &archiver, "campaigns").await;
+        assert_eq!(ids(campaigns), vec![seed.campaign, seed.other_campaign, other_campaign]);
+        for denied in ["contacts", "companies", "buyer-contracts", "dispositions"] {
+            forbidden(list_as(&app, &archiver, denied).await);
+        }
     }
 }

@@ -6,19 +6,21 @@ mod common;
 use common::*;
 use leadline_app::archive::{self, Target};
 use leadline_app::keys::KeyRequest;
-use leadline_app::{leads, sales, App, AppError};
+use leadline_app::returns::{self, LeadKey, ReturnCall};
+use leadline_app::{leads, sales, App, AppError, Principal};
 use leadline_core::archive::{Batch, Direction};
 use leadline_core::history::{Api, HistoryEntry};
 use leadline_core::lead::is_ref;
+use leadline_core::returns::ReturnRequest;
 use leadline_store::leads::LeadFilter;
 use serde_json::json;
 
 /// A lead's whole history read page by page (`after` the last id seen), `limit` at a time.
-async fn history_in_pages(app: &App, lead_id: i64, limit: i64) -> Vec<HistoryEntry> {
+async fn history_in_pages(app: &App, by: &Principal, lead_id: i64, limit: i64) -> Vec<HistoryEntry> {
     let mut all = Vec::new();
     let mut after = None;
     loop {
-        let page = leads::history(app, &admin(), lead_id, after, limit).await.expect("the history reads");
+        let page = leads::history(app, by, lead_id, after, limit).await.expect("the history reads");
         assert!(page.items.len() as i64 <= limit);
         all.extend(page.items);
         match page.next_cursor {
@@ -67,7 +69,7 @@ conformance! {
         assert!(entries.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
         assert_eq!(entries[5].changes, json!({"city": {"old": "Hobart", "new": "Cairns"}}));
         for limit in [1, 2, 4, 6, 7] {
-            assert_eq!(history_in_pages(&app, lead.id, limit).await, entries, "pages of {limit}");
+            assert_eq!(history_in_pages(&app, &admin(), lead.id, limit).await, entries, "pages of {limit}");
         }
         let after_third = leads::history(&app, &admin(), lead.id, Some(entries[2].id), 2).await.unwrap();
         assert_eq!(after_third.items, entries[3..5]);
@@ -407,5 +409,46 @@ conformance! {
         assert_eq!(last, winners[0]);
         assert_eq!(last.version, 2);
         assert_eq!(history(&app, lead.id).await.len(), 2);
+    }
+
+    async fn a_buyer_reads_only_the_history_entries_that_concern_it(app) {
+        let seed = seed(&app).await;
+        let reason = create(&app, "return-reasons", json!({"name": "Bad phone"})).await;
+        let lead = new_lead(&app, json!({"vertical_id": seed.vertical, "name": "Ann"})).await;
+        // Both buyers buy the lead; the other buyer returns it, and the operator credits that.
+        let own_sale = sales::sell(&app, &admin(), Api::Native, lead.id, seed.contract).await.unwrap();
+        let other_sale = sales::sell(&app, &admin(), Api::Native, lead.id, seed.other_contract).await.unwrap();
+        let other = sign_in(&app, KeyRequest { buyer_id: Some(seed.other_buyer), ..key_request("buyer") }).await;
+        let call = ReturnCall {
+            lead: LeadKey::Id(lead.id),
+            vertical_id: None,
+            buyer_contract_id: None,
+            request: ReturnRequest::SubmitForApproval,
+            return_reason_id: Some(reason),
+            denied_reason_id: None,
+        };
+        let filed = returns::request(&app, &other, Api::Native, &call).await.unwrap();
+        returns::decide(&app, &admin(), Api::Native, filed.id, ReturnRequest::ApproveForCredit, None).await.unwrap();
+        leads::change(&app, &admin(), Api::Native, lead.id, input(json!({"city": "Perth"})), None).await.unwrap();
+
+        let everything: Vec<String> = history(&app, lead.id).await.into_iter().map(|e| e.action).collect();
+        assert_eq!(everything, ["create", "sell", "sell", "return:pending", "return:approved_credit", "update"]);
+
+        let buyer = sign_in(&app, KeyRequest { buyer_id: Some(seed.buyer), ..key_request("buyer") }).await;
+        let seen = history_in_pages(&app, &buyer, lead.id, 100).await;
+        let actions: Vec<&str> = seen.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["create", "sell", "update"], "another buyer's sale and return are not this buyer's");
+        assert_eq!(seen[1].changes["sale"]["new"]["id"], own_sale.id);
+        let text = serde_json::to_string(&seen).unwrap();
+        let other_contract = format!("\"buyer_contract_id\":{}", seed.other_contract);
+        assert!(!text.contains(&other_contract) && !text.contains("\"7.00\""), "{text}");
+        assert_ne!(own_sale.id, other_sale.id);
+        // Pages of one entry pass over the withheld entries and end where the history ends.
+        assert_eq!(history_in_pages(&app, &buyer, lead.id, 1).await, seen);
+
+        // The other buyer sees its own sale and return, not this buyer's sale.
+        let theirs: Vec<String> =
+            history_in_pages(&app, &other, lead.id, 2).await.into_iter().map(|e| e.action).collect();
+        assert_eq!(theirs, ["create", "sell", "return:pending", "return:approved_credit", "update"]);
     }
 }

@@ -29,8 +29,43 @@ pub enum LeadScope {
     BoughtBy(i64),
 }
 
-/// Collections a buyer key may read: what it needs to file and understand returns.
-const BUYER_READABLE: &[&str] = &["verticals", "return-reasons", "reject-reasons"];
+/// Which objects of one catalog collection a key may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogScope {
+    /// None: the collection is not this key's business.
+    Denied,
+    /// Every object.
+    All,
+    /// The objects whose own id is one of these.
+    Ids(Vec<i64>),
+    /// The objects whose `column` is one of `ids`; with `shared`, also those where it is empty
+    /// (the global do-not-call list belongs to every campaign).
+    Column { column: &'static str, ids: Vec<i64>, shared: bool },
+    /// The objects whose `column` holds the template of one of these campaigns.
+    TemplateOf { column: &'static str, campaign_ids: Vec<i64> },
+}
+
+/// Names and labels that a key reading leads resolves a lead's ids with: no person, price,
+/// phone number or URL among them.
+const LEAD_LABELS: &[&str] = &[
+    "verticals",
+    "queue-statuses",
+    "queues",
+    "contact-hours",
+    "lead-qualities",
+    "industries",
+    "lead-sources",
+    "lead-channels",
+    "lead-types",
+    "lead-stages",
+];
+
+/// What a buyer needs to file and understand returns, besides its own buyer and contracts.
+const BUYER_LABELS: &[&str] = &["verticals", "return-reasons", "reject-reasons"];
+
+/// The set-up of dialing an archiver may read to choose what to archive (every campaign, as it
+/// reads every lead); not dispositions, whose actions carry webhook URLs.
+const ARCHIVER_SETUP: &[&str] = &["campaigns", "allocations", "campaign-templates"];
 
 impl Role {
     pub fn name(&self) -> &'static str {
@@ -83,11 +118,42 @@ impl Role {
         matches!(self, Role::Admin)
     }
 
-    pub fn can_read_catalog(&self, collection: &str) -> bool {
-        match self {
-            Role::Buyer { .. } => BUYER_READABLE.contains(&collection),
-            _ => true,
+    /// Which objects of `collection` this key may read. Every role names what it may read;
+    /// a collection a role does not name (a new one included) is denied to it.
+    pub fn catalog_scope(&self, collection: &str) -> CatalogScope {
+        if crate::catalog::collection(collection).is_none() {
+            return CatalogScope::Denied;
         }
+        match self {
+            // Keys are not a catalog collection: reading everything here leaves them out.
+            Role::Admin | Role::ReadOnly => CatalogScope::All,
+            Role::Archiver if LEAD_LABELS.contains(&collection) || ARCHIVER_SETUP.contains(&collection) => {
+                CatalogScope::All
+            }
+            Role::Archiver => CatalogScope::Denied,
+            Role::Buyer { buyer_id } => match collection {
+                "buyers" => CatalogScope::Ids(vec![*buyer_id]),
+                "buyer-contracts" => CatalogScope::Column { column: "buyer_id", ids: vec![*buyer_id], shared: false },
+                c if BUYER_LABELS.contains(&c) => CatalogScope::All,
+                _ => CatalogScope::Denied,
+            },
+            Role::Dialer { campaign_ids } => {
+                let ids = campaign_ids.clone();
+                match collection {
+                    "campaigns" => CatalogScope::Ids(ids),
+                    "allocations" => CatalogScope::Column { column: "campaign_id", ids, shared: false },
+                    "campaign-templates" => CatalogScope::TemplateOf { column: "id", campaign_ids: ids },
+                    "dispositions" => CatalogScope::TemplateOf { column: "template_id", campaign_ids: ids },
+                    "dnc" => CatalogScope::Column { column: "campaign_id", ids, shared: true },
+                    c if LEAD_LABELS.contains(&c) => CatalogScope::All,
+                    _ => CatalogScope::Denied,
+                }
+            }
+        }
+    }
+
+    pub fn can_read_catalog(&self, collection: &str) -> bool {
+        self.catalog_scope(collection) != CatalogScope::Denied
     }
 
     pub fn lead_scope(&self) -> LeadScope {
@@ -134,6 +200,57 @@ mod tests {
         assert_eq!(Role::from_parts("dialer", None, vec![]).unwrap_err().field, "campaign_ids");
         assert_eq!(Role::from_parts("admin", Some(1), vec![]).unwrap_err().field, "buyer_id");
         assert_eq!(Role::from_parts("root", None, vec![]).unwrap_err().field, "role");
+    }
+
+    #[test]
+    fn a_dialer_reads_its_campaigns_set_up_and_no_people_prices_or_other_campaigns() {
+        let dialer = Role::Dialer { campaign_ids: vec![3] };
+        for denied in ["contacts", "companies", "buyers", "buyer-contracts", "users", "return-reasons"] {
+            assert_eq!(dialer.catalog_scope(denied), CatalogScope::Denied, "{denied}");
+        }
+        assert_eq!(dialer.catalog_scope("campaigns"), CatalogScope::Ids(vec![3]));
+        assert_eq!(
+            dialer.catalog_scope("dispositions"),
+            CatalogScope::TemplateOf { column: "template_id", campaign_ids: vec![3] }
+        );
+        assert_eq!(
+            dialer.catalog_scope("dnc"),
+            CatalogScope::Column { column: "campaign_id", ids: vec![3], shared: true }
+        );
+        assert_eq!(dialer.catalog_scope("queue-statuses"), CatalogScope::All);
+    }
+
+    #[test]
+    fn a_buyer_reads_only_its_own_buyer_and_contracts() {
+        let buyer = Role::Buyer { buyer_id: 7 };
+        assert_eq!(buyer.catalog_scope("buyers"), CatalogScope::Ids(vec![7]));
+        assert_eq!(
+            buyer.catalog_scope("buyer-contracts"),
+            CatalogScope::Column { column: "buyer_id", ids: vec![7], shared: false }
+        );
+        for denied in ["contacts", "campaigns", "dispositions", "dnc", "queues"] {
+            assert_eq!(buyer.catalog_scope(denied), CatalogScope::Denied, "{denied}");
+        }
+    }
+
+    #[test]
+    fn every_role_decides_every_collection_and_denies_unknown_ones() {
+        let roles = [
+            Role::Admin,
+            Role::ReadOnly,
+            Role::Archiver,
+            Role::Buyer { buyer_id: 1 },
+            Role::Dialer { campaign_ids: vec![1] },
+        ];
+        for role in &roles {
+            assert_eq!(role.catalog_scope("api-keys"), CatalogScope::Denied);
+        }
+        for c in crate::catalog::COLLECTIONS {
+            assert_eq!(Role::ReadOnly.catalog_scope(c.name), CatalogScope::All);
+        }
+        assert_eq!(Role::Archiver.catalog_scope("contacts"), CatalogScope::Denied);
+        assert_eq!(Role::Archiver.catalog_scope("dispositions"), CatalogScope::Denied);
+        assert_eq!(Role::Archiver.catalog_scope("campaigns"), CatalogScope::All);
     }
 
     #[test]

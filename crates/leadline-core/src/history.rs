@@ -121,10 +121,66 @@ pub struct HistoryEntry {
     pub changes: Value,
 }
 
+impl HistoryEntry {
+    /// Whether a buyer of the lead, whose own sales of it are `own_sales`, may read this entry.
+    /// A lead can be sold to several buyers: each sees the lead's own changes and its own sales
+    /// and returns, not another buyer's sale (its contract and price) or return, nor the
+    /// call-center fees the operator paid for the lead. An entry about a sale or a return that
+    /// cannot be tied to one of `own_sales` is withheld.
+    pub fn concerns_buyer(&self, own_sales: &[i64]) -> bool {
+        let new_id = |field: &str, key: &str| {
+            self.changes.get(field).and_then(|c| c.get("new")).and_then(|n| n.get(key)).and_then(Value::as_i64)
+        };
+        let own = |sale: Option<i64>| sale.is_some_and(|id| own_sales.contains(&id));
+        if self.changes.get("call_center_fee").is_some() {
+            return false;
+        }
+        let about_sale = self.action.starts_with("sell") || self.changes.get("sale").is_some();
+        if about_sale && !own(new_id("sale", "id")) {
+            return false;
+        }
+        let about_return = self.action.starts_with("return:") || self.changes.get("return").is_some();
+        !about_return || own(new_id("return", "sale_id"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::lead::LeadInput;
+
+    fn entry(action: &str, changes: Value) -> HistoryEntry {
+        HistoryEntry {
+            id: 1,
+            lead_id: 1,
+            at: Timestamp::from_second(1_700_000_000).unwrap(),
+            key_id: None,
+            api: "native".into(),
+            action: action.into(),
+            changes,
+        }
+    }
+
+    #[test]
+    fn a_buyer_reads_the_leads_changes_and_its_own_sales_and_returns_only() {
+        use serde_json::json;
+        let own = [5];
+        let update = entry("update", json!({"city": {"old": null, "new": "Perth"}}));
+        assert!(update.concerns_buyer(&own));
+        let sale = |id: i64| json!({"sale": {"old": null, "new": {"id": id, "buyer_contract_id": 2, "price": "9.00"}}});
+        assert!(entry("sell", sale(5)).concerns_buyer(&own));
+        assert!(!entry("sell", sale(6)).concerns_buyer(&own));
+        assert!(!entry("sell:replacement", sale(6)).concerns_buyer(&own));
+        assert!(!entry("queue:refer_to_buyer", sale(6)).concerns_buyer(&own));
+        let ret = |sale: i64| json!({"return": {"old": null, "new": {"id": 3, "status": "pending", "sale_id": sale}}});
+        assert!(entry("return:pending", ret(5)).concerns_buyer(&own));
+        assert!(!entry("return:approved_credit", ret(6)).concerns_buyer(&own));
+        // Fees are the operator's business; a sale or return entry with no readable sale is withheld.
+        let fee = json!({"call_center_fee": {"old": null, "new": {"ledger_id": 1, "amount": "2.00"}}});
+        assert!(!entry("queue:add_call_center_fee", fee).concerns_buyer(&own));
+        assert!(!entry("sell", json!({})).concerns_buyer(&own));
+        assert!(!entry("return:rejected", json!({"return": {"new": {"id": 3}}})).concerns_buyer(&own));
+    }
 
     /// What `between` must equal: both leads as JSON objects, compared key by key.
     fn by_json(old: Option<&Lead>, new: &Lead) -> Changes {

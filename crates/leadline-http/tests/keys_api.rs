@@ -117,11 +117,17 @@ conformance! {
         for (method, path, body) in writes_or_admin.iter().skip(1) {
             assert_problem(&t.call(method, path, Some(&dialer), body.as_ref()).await, StatusCode::FORBIDDEN, None);
         }
-        // Read-only keys read; buyers read only what returns need.
+        // Read-only keys read; buyers read only what returns need, and their own buyer.
         assert_eq!(t.call("GET", "/v1/leads", Some(&readonly), None).await.status, StatusCode::OK);
         assert_eq!(t.call("GET", "/v1/queues", Some(&readonly), None).await.status, StatusCode::OK);
         assert_eq!(t.call("GET", "/v1/return-reasons", Some(&buyer_key), None).await.status, StatusCode::OK);
-        assert_problem(&t.call("GET", "/v1/buyers", Some(&buyer_key), None).await, StatusCode::FORBIDDEN, None);
+        let other_buyer = t.create("buyers", json!({"name": "C"})).await;
+        let own = t.call("GET", "/v1/buyers", Some(&buyer_key), None).await;
+        assert_eq!((own.status, &own.body["items"]), (StatusCode::OK, &json!([{"id": buyer, "name": "B"}])));
+        let other = t.call("GET", &format!("/v1/buyers/{other_buyer}"), Some(&buyer_key), None).await;
+        assert_problem(&other, StatusCode::NOT_FOUND, None);
+        assert_problem(&t.call("GET", "/v1/contacts", Some(&buyer_key), None).await, StatusCode::FORBIDDEN, None);
+        assert_problem(&t.call("GET", "/v1/contacts", Some(&dialer), None).await, StatusCode::FORBIDDEN, None);
         assert_problem(&t.call("GET", "/v1/sales", Some(&dialer), None).await, StatusCode::FORBIDDEN, None);
         assert_eq!(t.get(&format!("/v1/verticals/{vertical}")).await.body["name"], "Solar", "refused writes changed nothing");
     }

@@ -234,3 +234,129 @@ async fn an_archive_table_missing_a_custom_column_stops_the_batch_before_any_wri
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dearchive_refuses_an_archive_only_column_before_any_write_so_its_values_are_not_lost() {
+    on_vicidial(|t, db| async move {
+        let a = add(&db, Some("Smith")).await;
+        assert_counts(&post(&t, "/vicidial/leads/archive", steps(true, true, true, &[a])).await, [1, 1, 0, 1]);
+        exec(&db, "ALTER TABLE vicidial_list_archive ADD COLUMN archived_by VARCHAR(20) NULL").await;
+        exec(&db, &format!("UPDATE vicidial_list_archive SET archived_by = 'night job' WHERE lead_id = {a}")).await;
+        let reply =
+            post(&t, "/vicidial/leads/dearchive", json!({"insert_leads": true, "delete_leads": true, "lead_ids": [a]}))
+                .await;
+        assert_eq!(
+            (reply.status, &reply.body),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({
+            "message": "vicidial_list has no column archived_by, which vicidial_list_archive has; dearchiving would \
+                        lose its values, so add it to vicidial_list first",
+            "lead_errors": 0, "lead_ids": []})
+            ),
+            "{}",
+            reply.text
+        );
+        assert!(fingerprint(&db, "vicidial_list", a).await.is_none(), "nothing was copied back");
+        let kept: Option<String> = sqlx::query("SELECT archived_by FROM vicidial_list_archive WHERE lead_id = ?")
+            .bind(a)
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(kept.as_deref(), Some("night job"));
+        // With the column added to the live table too, the lead comes back with its value.
+        exec(&db, "ALTER TABLE vicidial_list ADD COLUMN archived_by VARCHAR(20) NULL").await;
+        let back =
+            post(&t, "/vicidial/leads/dearchive", json!({"insert_leads": true, "delete_leads": true, "lead_ids": [a]}))
+                .await;
+        assert_eq!(back.body["delete_count"], json!(1), "{}", back.text);
+        let live: Option<String> = sqlx::query("SELECT archived_by FROM vicidial_list WHERE lead_id = ?")
+            .bind(a)
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(live.as_deref(), Some("night job"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_in_the_hopper_in_a_call_or_on_an_agents_screen_is_copied_but_stays_live() {
+    on_vicidial(|t, db| async move {
+        let queued = add(&db, Some("Hopper")).await;
+        let ringing = add(&db, Some("Ringing")).await;
+        let on_screen = add(&db, Some("Agent")).await;
+        let idle = add(&db, Some("Idle")).await;
+        exec(
+            &db,
+            &format!("INSERT INTO vicidial_hopper (lead_id, campaign_id, status) VALUES ({queued}, 'C1', 'READY')"),
+        )
+        .await;
+        exec(
+            &db,
+            &format!("INSERT INTO vicidial_auto_calls (lead_id, campaign_id, status) VALUES ({ringing}, 'C1', 'LIVE')"),
+        )
+        .await;
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO vicidial_live_agents (user, lead_id, status) VALUES ('agent1', {on_screen}, 'INCALL')"
+            ),
+        )
+        .await;
+        // An agent waiting for a call has lead_id 0, which is no lead.
+        exec(&db, "INSERT INTO vicidial_live_agents (user, lead_id, status) VALUES ('agent2', 0, 'READY')").await;
+        let all = [queued, ringing, on_screen, idle];
+        let before: Vec<_> = fingerprints(&db, &all).await;
+        assert_counts(&post(&t, "/vicidial/leads/archive", steps(true, true, true, &all)).await, [4, 4, 0, 1]);
+        for (id, row) in all.iter().zip(&before) {
+            assert_eq!(&fingerprint(&db, "vicidial_list_archive", *id).await, row, "lead {id} is copied");
+        }
+        for id in [queued, ringing, on_screen] {
+            assert_eq!(fingerprint(&db, "vicidial_list", id).await, before[all.iter().position(|i| *i == id).unwrap()]);
+        }
+        assert!(fingerprint(&db, "vicidial_list", idle).await.is_none());
+        // Once VICIdial is done with them, the next run moves them.
+        for table in ["vicidial_hopper", "vicidial_auto_calls", "vicidial_live_agents"] {
+            exec(&db, &format!("DELETE FROM {table}")).await;
+        }
+        let rest = [queued, ringing, on_screen];
+        assert_counts(&post(&t, "/vicidial/leads/archive", steps(true, true, true, &rest)).await, [3, 0, 0, 3]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_on_a_database_without_the_hopper_is_refused_before_any_write() {
+    on_vicidial(|t, db| async move {
+        let a = add(&db, Some("Smith")).await;
+        exec(&db, "DROP TABLE vicidial_hopper").await;
+        let reply = post(&t, "/vicidial/leads/archive", steps(true, true, true, &[a])).await;
+        assert_eq!(
+            (reply.status, &reply.body),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({
+            "message": "the VICIdial database has no vicidial_hopper table with a lead_id column; Leadline reads it \
+                        so as not to archive a lead that is being dialed",
+            "lead_errors": 0, "lead_ids": []})
+            ),
+            "{}",
+            reply.text
+        );
+        assert!(fingerprint(&db, "vicidial_list_archive", a).await.is_none());
+        assert!(fingerprint(&db, "vicidial_list", a).await.is_some());
+    })
+    .await;
+}
+
+/// Each lead's fingerprint, in order.
+async fn fingerprints(db: &VicidialDb, ids: &[i64]) -> Vec<Option<String>> {
+    let mut rows = Vec::new();
+    for id in ids {
+        rows.push(fingerprint(db, "vicidial_list", *id).await);
+    }
+    rows
+}

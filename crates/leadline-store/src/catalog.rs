@@ -1,5 +1,6 @@
 //! Reference collections, stored generically from their descriptions in leadline-core.
 
+use leadline_core::access::CatalogScope;
 use leadline_core::catalog::{Collection, Field, Kind, Record, SqlValue};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -90,18 +91,74 @@ pub async fn update(conn: &mut Conn, collection: &Collection, id: i64, record: &
 }
 
 pub async fn get(conn: &mut Conn, collection: &Collection, id: i64) -> Result<Option<Vec<SqlValue>>> {
+    get_visible(conn, collection, id, &CatalogScope::All).await
+}
+
+/// An object, if it is within `scope`.
+pub async fn get_visible(
+    conn: &mut Conn,
+    collection: &Collection,
+    id: i64,
+    scope: &CatalogScope,
+) -> Result<Option<Vec<SqlValue>>> {
     let mut sql = Sql::new(format!("SELECT {} FROM {} WHERE id = ", columns(collection), collection.table));
     sql.bind(SqlArg::Int(Some(id)));
+    push_scope(&mut sql, scope);
     match sql.query().fetch_optional(&mut *conn).await? {
         Some(row) => Ok(Some(read_stored(collection, &row)?.1)),
         None => Ok(None),
     }
 }
 
-/// Equality filters and a keyset cursor (ids after `after`, ascending).
-#[derive(Debug, Default)]
+/// `column IN (ids…)`, or a condition that holds for no row when there are no ids (neither
+/// backend accepts `IN ()`).
+fn push_in(sql: &mut Sql, column: &str, ids: &[i64]) {
+    if ids.is_empty() {
+        sql.push("1 = 0");
+        return;
+    }
+    sql.push(column).push(" IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(SqlArg::Int(Some(*id)));
+    }
+    sql.push(")");
+}
+
+/// Narrows a catalog query to the objects a key's scope may read.
+pub(crate) fn push_scope(sql: &mut Sql, scope: &CatalogScope) {
+    match scope {
+        CatalogScope::All => {}
+        CatalogScope::Denied => {
+            sql.push(" AND 1 = 0");
+        }
+        CatalogScope::Ids(ids) => {
+            sql.push(" AND ");
+            push_in(sql, "id", ids);
+        }
+        CatalogScope::Column { column, ids, shared } => {
+            sql.push(" AND (");
+            if *shared {
+                sql.push(column).push(" IS NULL OR ");
+            }
+            push_in(sql, column, ids);
+            sql.push(")");
+        }
+        CatalogScope::TemplateOf { column, campaign_ids } => {
+            sql.push(" AND ").push(column).push(" IN (SELECT template_id FROM campaigns WHERE ");
+            push_in(sql, "id", campaign_ids);
+            sql.push(")");
+        }
+    }
+}
+
+/// Equality filters, the key's scope and a keyset cursor (ids after `after`, ascending).
+#[derive(Debug)]
 pub struct ListFilter {
     pub equals: Vec<(&'static Field, SqlValue)>,
+    pub scope: CatalogScope,
     pub after: Option<i64>,
     pub limit: i64,
 }
@@ -118,6 +175,7 @@ pub async fn list(conn: &mut Conn, collection: &Collection, filter: &ListFilter)
     if let Some(after) = filter.after {
         sql.push(" AND id > ").bind(SqlArg::Int(Some(after)));
     }
+    push_scope(&mut sql, &filter.scope);
     sql.push(" ORDER BY id LIMIT ").bind(SqlArg::Int(Some(filter.limit)));
     let rows = sql.query().fetch_all(&mut *conn).await?;
     rows.iter().map(|row| read_stored(collection, row)).collect()

@@ -3,7 +3,7 @@
 //! queue with names). Writes to leads, returns and the ledger go through the use cases.
 
 use jiff::Timestamp;
-use leadline_core::access::LeadScope;
+use leadline_core::access::{CatalogScope, LeadScope};
 use leadline_core::lead::Lead;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -235,10 +235,11 @@ pub async fn returns_queue(conn: &mut Conn, filter: &QueueFilter) -> Result<Vec<
 
 /// Names of the rows of a small reference table, for pick lists and labels. `table` is one of
 /// the console's own constants, never user input.
-pub async fn names(conn: &mut Conn, table: &'static str) -> Result<Vec<(i64, String)>> {
-    let rows = sqlx::query(&format!("SELECT id, name FROM {table} ORDER BY name, id LIMIT 1000"))
-        .fetch_all(&mut *conn)
-        .await?;
+pub async fn names(conn: &mut Conn, table: &'static str, scope: &CatalogScope) -> Result<Vec<(i64, String)>> {
+    let mut sql = Sql::new(format!("SELECT id, name FROM {table} WHERE 1 = 1"));
+    crate::catalog::push_scope(&mut sql, scope);
+    sql.push(" ORDER BY name, id LIMIT 1000");
+    let rows = sql.query().fetch_all(&mut *conn).await?;
     rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
 }
 

@@ -341,6 +341,19 @@ pub async fn bought_by(conn: &mut Conn, lead_id: i64, buyer_id: i64) -> Result<b
     Ok(row.is_some())
 }
 
+/// The ids of `buyer_id`'s sales of a lead, under any of its contracts.
+pub async fn sales_to(conn: &mut Conn, lead_id: i64, buyer_id: i64) -> Result<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT s.id FROM sales s JOIN buyer_contracts c ON c.id = s.buyer_contract_id \
+         WHERE s.lead_id = $1 AND c.buyer_id = $2",
+    )
+    .bind(lead_id)
+    .bind(buyer_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct LeadFilter {
     pub scope: LeadScope,

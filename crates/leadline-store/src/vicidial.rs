@@ -16,7 +16,12 @@
 //! the archive or both, never in neither; running the batch again finishes it.
 //!
 //! Columns are read from `information_schema` for every batch, so custom columns a site added
-//! travel with the lead; every identifier is quoted (`rank` is a reserved word in MySQL 8).
+//! travel with the lead; every identifier is quoted (`rank` is a reserved word in MySQL 8). The
+//! side a batch deletes from must have no column the other side lacks, or its values would be
+//! lost with the row: such a batch is refused before it writes anything.
+//!
+//! A lead VICIdial is dialing now (in the hopper, being called, or on an agent's screen) is
+//! copied but never deleted from the live table, as Leadline's own store keeps a leased lead.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -30,6 +35,10 @@ use crate::{Result, StoreError};
 
 pub const LIVE_TABLE: &str = "vicidial_list";
 pub const ARCHIVE_TABLE: &str = "vicidial_list_archive";
+
+/// Where VICIdial keeps the leads it is dialing now: queued to be dialed next, being called, and
+/// on an agent's screen. A lead in any of them stays live.
+pub const IN_CALL_TABLES: &[&str] = &["vicidial_hopper", "vicidial_auto_calls", "vicidial_live_agents"];
 
 /// The two sides of the archive on a VICIdial database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,30 +145,28 @@ impl VicidialDb {
         &self.pool
     }
 
-    /// The live table's columns, in table order, after checking the archive has each of them.
-    async fn columns(conn: &mut MySqlConnection) -> Result<Vec<String>> {
-        let read = |table: &'static str| {
-            sqlx::query(
+    /// The live table's columns, in table order, after checking that both tables have the
+    /// columns a batch reading `from` copies and compares: the archive every live column, and,
+    /// when the archive is read from (dearchive, which deletes archive rows), the live table
+    /// every archive column, since a column the live table lacks would lose its values with the
+    /// deleted row. An archive (which deletes live rows) also checks that VICIdial's in-call
+    /// tables can be read.
+    async fn columns(conn: &mut MySqlConnection, from: Side) -> Result<Vec<String>> {
+        async fn read(conn: &mut MySqlConnection, table: &str) -> Result<Vec<String>> {
+            let rows = sqlx::query(
                 "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
                  AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
             )
             .bind(table)
-        };
-        let live: Vec<String> = read(LIVE_TABLE)
             .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<Result<_, _>>()?;
+            .await?;
+            Ok(rows.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>()?)
+        }
+        let live = read(conn, LIVE_TABLE).await?;
         if live.is_empty() {
             return Err(StoreError::Corrupt(format!("the VICIdial database has no {LIVE_TABLE} table")));
         }
-        let archive: HashSet<String> = read(ARCHIVE_TABLE)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<Result<_, _>>()?;
+        let archive = read(conn, ARCHIVE_TABLE).await?;
         if archive.is_empty() {
             return Err(StoreError::Corrupt(format!(
                 "the VICIdial database has no {ARCHIVE_TABLE} table; create it with \
@@ -171,10 +178,43 @@ impl VicidialDb {
                 "{ARCHIVE_TABLE} has no column {missing}, which {LIVE_TABLE} has; add it to the archive first"
             )));
         }
+        if from == Side::Archive {
+            if let Some(extra) = archive.iter().find(|c| !live.contains(*c)) {
+                return Err(StoreError::Corrupt(format!(
+                    "{LIVE_TABLE} has no column {extra}, which {ARCHIVE_TABLE} has; dearchiving would lose its \
+                     values, so add it to {LIVE_TABLE} first"
+                )));
+            }
+        }
         if !live.iter().any(|c| c == "lead_id") {
             return Err(StoreError::Corrupt(format!("{LIVE_TABLE} has no lead_id column")));
         }
+        if from == Side::Live {
+            for table in IN_CALL_TABLES {
+                if !read(conn, table).await?.iter().any(|c| c == "lead_id") {
+                    return Err(StoreError::Corrupt(format!(
+                        "the VICIdial database has no {table} table with a lead_id column; Leadline reads it so \
+                         as not to archive a lead that is being dialed"
+                    )));
+                }
+            }
+        }
         Ok(live)
+    }
+
+    /// How many of `ids` VICIdial is dialing now (see [`IN_CALL_TABLES`]).
+    async fn in_call(conn: &mut MySqlConnection, ids: &[i64]) -> Result<i64> {
+        let union = IN_CALL_TABLES
+            .iter()
+            .map(|t| format!("SELECT lead_id FROM {t} WHERE lead_id IN {}", placeholders(ids.len())))
+            .collect::<Vec<_>>()
+            .join(" UNION ");
+        let sql = format!("SELECT COUNT(*) FROM ({union}) AS dialing");
+        let mut query = sqlx::query(&sql);
+        for _ in IN_CALL_TABLES {
+            query = bind_ids(query, ids);
+        }
+        Ok(query.fetch_one(&mut *conn).await?.try_get(0)?)
     }
 
     /// Which of `ids` are in the table of `side`.
@@ -211,15 +251,21 @@ impl VicidialDb {
         Ok(bind_ids(sqlx::query(&sql), ids).execute(&mut *conn).await?.rows_affected())
     }
 
-    /// Deletes the rows of `ids` on `side` whose row on the other side is byte-equal.
+    /// Deletes the rows of `ids` on `side` whose row on the other side is byte-equal; a live row
+    /// only when VICIdial is not dialing its lead, checked in the same statement.
     async fn delete_matching(conn: &mut MySqlConnection, columns: &[String], side: Side, ids: &[i64]) -> Result<u64> {
-        let sql = format!(
+        let mut sql = format!(
             "DELETE d FROM {table} AS d JOIN {other} AS o ON o.lead_id = d.lead_id WHERE d.lead_id IN {ids} AND {same}",
             table = side.table(),
             other = side.other().table(),
             ids = placeholders(ids.len()),
             same = same_row(columns, "d", "o")
         );
+        if side == Side::Live {
+            for table in IN_CALL_TABLES {
+                sql.push_str(&format!(" AND NOT EXISTS (SELECT 1 FROM {table} AS c WHERE c.lead_id = d.lead_id)"));
+            }
+        }
         Ok(bind_ids(sqlx::query(&sql), ids).execute(&mut *conn).await?.rows_affected())
     }
 
@@ -227,7 +273,7 @@ impl VicidialDb {
     pub async fn archive(&self, ids: &[i64], steps: (bool, bool, bool)) -> Result<Counts> {
         let (insert, update, delete) = steps;
         let mut conn = self.pool.acquire().await?;
-        let columns = Self::columns(&mut conn).await?;
+        let columns = Self::columns(&mut conn, Side::Live).await?;
         let mut counts = Counts { select_count: ids.len() as u64, ..Counts::default() };
         let present: HashSet<i64> = Self::found_on(&mut conn, Side::Archive, ids).await?.into_iter().collect();
         if insert {
@@ -253,7 +299,11 @@ impl VicidialDb {
             counts.update_count = bind_ids(sqlx::query(&sql), &present).execute(&mut *conn).await?.rows_affected();
         }
         if delete {
+            let dialing = Self::in_call(&mut conn, ids).await?;
             counts.delete_count = Self::delete_matching(&mut conn, &columns, Side::Live, ids).await?;
+            if dialing > 0 {
+                tracing::info!(dialing, "VICIdial is dialing {dialing} lead(s) of the batch; they stay live");
+            }
         }
         Ok(counts)
     }
@@ -262,7 +312,7 @@ impl VicidialDb {
     pub async fn dearchive(&self, ids: &[i64], steps: (bool, bool)) -> Result<Counts> {
         let (insert, delete) = steps;
         let mut conn = self.pool.acquire().await?;
-        let columns = Self::columns(&mut conn).await?;
+        let columns = Self::columns(&mut conn, Side::Archive).await?;
         let mut counts = Counts { select_count: ids.len() as u64, ..Counts::default() };
         if insert {
             let live: HashSet<i64> = Self::found_on(&mut conn, Side::Live, ids).await?.into_iter().collect();

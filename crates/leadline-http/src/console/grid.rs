@@ -157,7 +157,13 @@ pub async fn grid(
     let by = &session.principal;
     let can_act = by.role.is_admin() || !by.role.campaign_ids().is_empty();
     let toolbar = if can_act {
-        let contracts = console::pick_list(&state.app, by, PickList::BuyerContracts).await?;
+        // Referring a lead to a buyer is an admin's act, and only an admin key reads every
+        // buyer's contracts; a dialer's toolbar offers none.
+        let contracts = if by.role.is_admin() {
+            console::pick_list(&state.app, by, PickList::BuyerContracts).await?
+        } else {
+            Vec::new()
+        };
         Some(grid_actions::toolbar(&session, &query.href(&[]), &names.status_list, &names.queue_list, &contracts))
     } else {
         None
