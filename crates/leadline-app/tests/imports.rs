@@ -455,6 +455,94 @@ conformance! {
         let _ = SignedDuration::ZERO;
     }
 
+    async fn an_upload_that_keeps_sending_keeps_its_claim_however_small_its_pieces(app) {
+        let w = world(&app).await;
+        let clock = TestClock::at("2030-01-01T00:00:00Z");
+        let app = App { clock: clock.clone(), ..app.clone() };
+        let mut upload = Upload::begin(&app, &admin(), request(&w), "slow.csv").await.unwrap();
+        let id = upload.job_id();
+        upload.write(b"Mobile\n").await.unwrap();
+        // A row every 20 seconds for two minutes: far less than a stored chunk, far longer than
+        // one claim. The worker looking for abandoned uploads each time must leave it alone.
+        for i in 0..6 {
+            clock.advance(SignedDuration::from_secs(20));
+            upload.write(format!("04120000{i:02}\n").as_bytes()).await.unwrap();
+            imports::work_once(&app, Tuning::default()).await.unwrap();
+            let job = imports::get(&app, &admin(), id).await.unwrap();
+            assert_eq!(job.status, JobStatus::Receiving, "after {} seconds", 20 * (i + 1));
+        }
+        assert_eq!(upload.finish().await.unwrap().status, JobStatus::Pending);
+    }
+
+    async fn an_upload_failed_as_abandoned_is_refused_at_finish_and_never_revived(app) {
+        let w = world(&app).await;
+        let clock = TestClock::at("2030-01-01T00:00:00Z");
+        let app = App { clock: clock.clone(), ..app.clone() };
+        let mut upload = Upload::begin(&app, &admin(), request(&w), "stalled.csv").await.unwrap();
+        let id = upload.job_id();
+        upload.write(b"Mobile\n0412000001\n").await.unwrap();
+        // The node stalls past its claim; another node's worker fails the upload as abandoned.
+        let later = App { clock: TestClock::at("2030-01-01T01:00:00Z"), ..app.clone() };
+        imports::work_once(&later, Tuning::default()).await.unwrap();
+        upload.write(b"0412000002\n").await.unwrap();
+        let error = upload.finish().await.unwrap_err();
+        assert!(matches!(&error, AppError::Conflict(m) if m.contains("no longer held")), "{error:?}");
+        let job = imports::get(&app, &admin(), id).await.unwrap();
+        assert_eq!(job.status, JobStatus::Failed);
+        assert_eq!(job.error.as_deref(), Some("the upload was cut off before the whole body arrived"));
+        assert!(!imports::work_once(&later, Tuning::default()).await.unwrap());
+        assert!(leads_of(&app, w.campaign).await.is_empty());
+    }
+
+    async fn a_stored_body_missing_a_chunk_fails_its_job_instead_of_loading_part_of_it(app) {
+        let w = world(&app).await;
+        let mut upload = Upload::begin(&app, &admin(), request(&w), "long.csv").await.unwrap();
+        upload.write(b"Mobile,Suburb\n").await.unwrap();
+        // 5,000 rows of 250 bytes: two stored chunks, the second starting at 1 MiB.
+        let suburb = "x".repeat(238);
+        for i in 0..5000 {
+            upload.write(format!("0412{i:06},{suburb}\n").as_bytes()).await.unwrap();
+        }
+        let job = upload.finish().await.unwrap();
+        // The tail of the body is lost (as when a node that took the job over removed its chunks).
+        let mut tx = app.store.begin().await.unwrap();
+        sqlx::query("DELETE FROM import_chunks WHERE import_id = $1 AND seq = 1")
+            .bind(job.id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(imports::work_once(&app, Tuning::default()).await.unwrap());
+        let job = imports::get(&app, &admin(), job.id).await.unwrap();
+        assert_eq!(job.status, JobStatus::Failed, "a body cut short is never reported done");
+        let error = job.error.unwrap_or_default();
+        assert!(error.contains("has no chunk at byte 1048576 of 1250014"), "{error}");
+        assert!(leads_of(&app, w.campaign).await.is_empty());
+    }
+
+    async fn a_node_that_lost_a_job_can_neither_end_it_nor_make_it_pending(app) {
+        use leadline_store::imports as store;
+        let w = world(&app).await;
+        let mut upload = Upload::begin(&app, &admin(), request(&w), "list.csv").await.unwrap();
+        upload.write(b"Mobile\n0412000001\n").await.unwrap();
+        let id = upload.finish().await.unwrap().id;
+        let t0: jiff::Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+        let t1: jiff::Timestamp = "2030-01-01T00:05:00Z".parse().unwrap();
+        let minute = SignedDuration::from_secs(60);
+        let mut tx = app.store.begin().await.unwrap();
+        assert!(store::claim(&mut tx, id, "first", t0, t0 + minute).await.unwrap());
+        // The first holder's claim lapses and a second node takes the job over.
+        assert!(store::claim(&mut tx, id, "second", t1, t1 + minute).await.unwrap());
+        assert!(!store::extend_claim(&mut tx, id, "first", t1 + minute).await.unwrap());
+        assert!(!store::finish(&mut tx, id, "first", JobStatus::Failed, Some("stale"), t1).await.unwrap());
+        assert!(!store::make_pending(&mut tx, id, "first", t1).await.unwrap());
+        assert!(!store::delete_job(&mut tx, id, "first").await.unwrap());
+        tx.commit().await.unwrap();
+        let job = imports::get(&app, &admin(), id).await.unwrap();
+        assert_eq!((job.status, job.claim_token.as_deref(), job.error), (JobStatus::Running, Some("second"), None));
+        assert!(leadline_store::imports::chunk_at(&mut app.store.read().await.unwrap(), id, 0).await.unwrap().is_some());
+    }
+
     async fn an_export_imports_into_a_new_campaign_with_every_field_kept(app) {
         let w = world(&app).await;
         new_lead(&app, json!({"campaign_id": w.campaign, "allocation_id": w.allocation, "external_id": "E,1",

@@ -15,6 +15,7 @@
 //! batches written with their checkpoint), and for `POST /v1/imports` [`upload`] (the body
 //! stored as it arrives) and [`worker`] (the node that runs the stored job).
 
+mod claim;
 mod csv;
 mod decide;
 mod run;
@@ -36,6 +37,7 @@ use leadline_store::imports::{self as store, Checkpoint, Job, JobSource, JobStat
 use leadline_store::StoreError;
 use serde::{Deserialize, Serialize};
 
+pub use self::claim::Claim;
 pub use self::csv::{scan, Scan};
 use self::run::Run;
 pub use self::source::{FileSource, Source, StoredBody};

@@ -13,6 +13,7 @@ use leadline_store::sqlite::new_leads;
 use leadline_store::sqlite::writer::Bulk;
 use leadline_store::{Backend, Conn, Direct, StoreError};
 
+use super::claim::{claim_lost, Claim};
 use super::csv::{Parsed, Parser};
 use super::decide::{decide, find, Seen};
 use super::{ImportRequest, Progress, Source, Target, Tuning, CLAIM};
@@ -232,12 +233,17 @@ impl Run<'_> {
     }
 
     /// Loads a claimed job to its end and marks it done, or leaves it resumable when interrupted.
+    /// The claim is renewed by time while the job loads (however long a batch takes), and the
+    /// run stops as soon as it is found lost; the job is marked done only under the claim.
     pub(super) async fn claimed(&self, job: &Job, token: &str, progress: &mut dyn Progress) -> Result<Checkpoint> {
         let (app, tuning) = (self.app, self.tuning);
-        let counts = self.load(Some((job, token)), progress).await?;
+        let claim = Claim { app: app.clone(), job_id: job.id, token: token.to_string() };
+        let counts = claim.hold(self.load(Some((job, token)), progress)).await?;
         if tuning.stop_after_batches.is_none() {
             let mut tx = app.store.begin().await?;
-            store::finish(&mut tx, job.id, JobStatus::Done, None, app.now()).await?;
+            if !store::finish(&mut tx, job.id, token, JobStatus::Done, None, app.now()).await? {
+                return Err(claim_lost(job.id));
+            }
             store::delete_chunks(&mut tx, job.id).await?;
             tx.commit().await.map_err(StoreError::from)?;
         }

@@ -25,15 +25,10 @@ pub async fn work_once(app: &App, tuning: Tuning) -> Result<bool> {
     };
     for id in abandoned {
         let mut tx = app.store.begin().await?;
-        store::finish(
-            &mut tx,
-            id,
-            JobStatus::Failed,
-            Some("the upload was cut off before the whole body arrived"),
-            now,
-        )
-        .await?;
-        store::delete_chunks(&mut tx, id).await?;
+        // Only if its claim is still lapsed: an upload that renewed it meanwhile goes on.
+        if store::fail_abandoned(&mut tx, id, "the upload was cut off before the whole body arrived", now).await? {
+            store::delete_chunks(&mut tx, id).await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
     }
     for id in candidates {
@@ -52,11 +47,15 @@ pub async fn work_once(app: &App, tuning: Tuning) -> Result<bool> {
         if let Err(error) = outcome {
             // A job that cannot go on (its campaign was deleted, its body is unreadable) is
             // marked failed with the reason rather than retried for ever. A store failure
-            // leaves it running: its claim lapses and a node resumes it.
+            // leaves it running: its claim lapses and a node resumes it. Either is done only while
+            // this run holds the claim: a job another node took over is that node's to end.
             if !matches!(error, AppError::Store(_)) {
                 let mut tx = app.store.begin().await?;
-                store::finish(&mut tx, id, JobStatus::Failed, Some(&error.to_string()), app.now()).await?;
-                store::delete_chunks(&mut tx, id).await?;
+                if store::finish(&mut tx, id, &token, JobStatus::Failed, Some(&error.to_string()), app.now()).await? {
+                    store::delete_chunks(&mut tx, id).await?;
+                } else {
+                    tracing::warn!(import = id, %error, "import job stopped after another node took it over");
+                }
                 tx.commit().await.map_err(StoreError::from)?;
             } else {
                 tracing::error!(import = id, %error, "import job stopped; it resumes once its claim lapses");
@@ -84,8 +83,12 @@ async fn run_http_job(app: &App, job: &Job, token: &str, tuning: Tuning) -> Resu
     };
     let by = Principal { key_id: job.key_id, role: leadline_core::access::Role::Admin };
     let target = target(app, &by, &request).await?;
-    let source: Arc<dyn Source> =
-        Arc::new(StoredBody { app: app.clone(), job_id: job.id, handle: tokio::runtime::Handle::current() });
+    let source: Arc<dyn Source> = Arc::new(StoredBody {
+        app: app.clone(),
+        job_id: job.id,
+        len: u64::try_from(job.file_bytes).unwrap_or(0),
+        handle: tokio::runtime::Handle::current(),
+    });
     let run = Run { app, by: &by, api: Api::Native, source, target: &target, request: &request, tuning };
     run.claimed(job, token, &mut ()).await
 }

@@ -103,33 +103,48 @@ pub async fn create(
     let name =
         params.iter().find(|(k, _)| k == "file_name").map(|(_, v)| v.clone()).unwrap_or_else(|| "upload.csv".into());
     let mut upload = Upload::begin(&state.app, &by, request, &name).await?;
-    let mut body = body;
-    let mut received: u64 = 0;
-    loop {
-        match body.frame().await {
-            None => break,
-            Some(Err(e)) => {
-                upload.abort().await?;
-                return Err(ApiError::bad_request("", format!("the request body could not be read: {e}")));
+    // The claim is renewed by time while the body arrives, however slowly the client sends it.
+    let claim = upload.claim();
+    let received = claim.hold(receive(&mut upload, body)).await;
+    match received {
+        Ok(Ok(())) => {}
+        Ok(Err(refusal)) => {
+            upload.abort().await?;
+            return Err(refusal);
+        }
+        Err(error) => {
+            if let Err(cleanup) = upload.abort().await {
+                tracing::warn!(%cleanup, "an upload that stopped could not be removed; the worker fails it once its claim lapses");
             }
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    received += data.len() as u64;
-                    if received > MAX_IMPORT_BYTES {
-                        upload.abort().await?;
-                        return Err(ApiError::new(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            format!("an import body may be at most {MAX_IMPORT_BYTES} bytes"),
-                        ));
-                    }
-                    upload.write(&data).await?;
-                }
-            }
+            return Err(error.into());
         }
     }
     let job = upload.finish().await?;
     let location = HeaderValue::from_str(&format!("/v1/imports/{}", job.id)).expect("digits are a valid header");
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(view(&job))).into_response())
+}
+
+/// Stores the request body into `upload` as it arrives. The outer error is the use case's (a
+/// store failure, the claim lost), the inner one the body's own (unreadable, too big).
+async fn receive(upload: &mut Upload, mut body: Body) -> leadline_app::Result<Result<(), ApiError>> {
+    let mut received: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => return Ok(Err(ApiError::bad_request("", format!("the request body could not be read: {e}")))),
+        };
+        if let Ok(data) = frame.into_data() {
+            received += data.len() as u64;
+            if received > MAX_IMPORT_BYTES {
+                return Ok(Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("an import body may be at most {MAX_IMPORT_BYTES} bytes"),
+                )));
+            }
+            upload.write(&data).await?;
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// `GET /v1/imports/{id}`: progress and outcome.
