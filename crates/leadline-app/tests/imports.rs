@@ -9,6 +9,7 @@ use std::sync::Arc;
 use common::*;
 use jiff::SignedDuration;
 use leadline_app::imports::{self, ImportRequest, Outcome, Progress, Tuning, Upload};
+use leadline_app::keys::{self, KeyRequest};
 use leadline_app::{App, AppError};
 use leadline_core::lead::Lead;
 use leadline_store::imports::{Checkpoint, JobStatus, Reject};
@@ -541,6 +542,62 @@ conformance! {
         let job = imports::get(&app, &admin(), id).await.unwrap();
         assert_eq!((job.status, job.claim_token.as_deref(), job.error), (JobStatus::Running, Some("second"), None));
         assert!(leadline_store::imports::chunk_at(&mut app.store.read().await.unwrap(), id, 0).await.unwrap().is_some());
+    }
+
+    async fn an_http_import_runs_as_its_key_and_stops_once_that_key_is_revoked(app) {
+        let w = world(&app).await;
+        let dialer = sign_in(&app, KeyRequest { campaign_ids: vec![w.campaign], ..key_request("dialer") }).await;
+        let mut upload = Upload::begin(&app, &dialer, request(&w), "list.csv").await.unwrap();
+        upload.write(b"Mobile\n").await.unwrap();
+        for i in 0..30 {
+            upload.write(format!("04120000{i:02}\n").as_bytes()).await.unwrap();
+        }
+        let id = upload.finish().await.unwrap().id;
+        assert!(imports::work_once(&app, Tuning { batch_rows: 5, stop_after_batches: Some(2) }).await.unwrap());
+        keys::revoke(&app, &admin(), dialer.key_id.unwrap()).await.unwrap();
+        // The run resumes on another node once its claim lapses, and finds its key revoked.
+        let later = App { clock: TestClock::at("2099-01-01T00:00:00Z"), ..app.clone() };
+        assert!(imports::work_once(&later, Tuning { batch_rows: 5, stop_after_batches: None }).await.unwrap());
+        let job = imports::get(&app, &admin(), id).await.unwrap();
+        assert_eq!((job.status, job.checkpoint.loaded), (JobStatus::Failed, 10));
+        let error = job.error.unwrap_or_default();
+        assert!(error.starts_with(&format!("import {id} stopped: the key that started it")), "{error}");
+        assert!(error.contains("was revoked at"), "{error}");
+        assert_eq!(leads_of(&app, w.campaign).await.len(), 10);
+    }
+
+    async fn an_http_import_stops_when_its_key_expired_or_may_no_longer_load_into_the_campaign(app) {
+        let w = world(&app).await;
+        let campaigns = vec![w.campaign, w.other_campaign];
+        let brief = sign_in(&app, KeyRequest { campaign_ids: campaigns.clone(), expires_in: Some("1h".into()), ..key_request("dialer") }).await;
+        let moved = sign_in(&app, KeyRequest { campaign_ids: campaigns, ..key_request("dialer") }).await;
+        let mut ids = Vec::new();
+        for by in [&brief, &moved] {
+            let mut upload = Upload::begin(&app, by, request(&w), "list.csv").await.unwrap();
+            upload.write(b"Mobile\n0412000001\n").await.unwrap();
+            ids.push(upload.finish().await.unwrap().id);
+        }
+        // The second key is narrowed to the other campaign only (as a change of its scope would).
+        let mut tx = app.store.begin().await.unwrap();
+        sqlx::query("UPDATE api_keys SET campaign_ids = $1 WHERE id = $2")
+            .bind(format!("[{}]", w.other_campaign))
+            .bind(moved.key_id.unwrap())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let later = App { clock: TestClock::at("2099-01-01T00:00:00Z"), ..app.clone() };
+        while imports::work_once(&later, Tuning::default()).await.unwrap() {}
+        let expired = imports::get(&app, &admin(), ids[0]).await.unwrap();
+        assert_eq!(expired.status, JobStatus::Failed);
+        assert!(expired.error.unwrap_or_default().contains("expired at"));
+        let narrowed = imports::get(&app, &admin(), ids[1]).await.unwrap();
+        assert_eq!(narrowed.status, JobStatus::Failed);
+        assert_eq!(
+            narrowed.error.as_deref(),
+            Some(format!("import {} stopped: the key that started it ({}) may no longer load leads into campaign {}", ids[1], moved.key_id.unwrap(), w.campaign).as_str())
+        );
+        assert!(leads_of(&app, w.campaign).await.is_empty());
     }
 
     async fn an_export_imports_into_a_new_campaign_with_every_field_kept(app) {

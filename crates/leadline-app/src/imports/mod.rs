@@ -261,7 +261,7 @@ pub async fn import_file(
         }
     };
     let job = get(app, by, job_id).await?;
-    let run = Run { app, by, api: Api::Cli, source, target: &target, request, tuning };
+    let run = Run { app, by, api: Api::Cli, source, target: &target, request, tuning, recheck: false };
     let counts = run.claimed(&job, &token, progress).await?;
     Ok(Outcome { job_id: Some(job_id), counts, ignored_columns: plan.ignored, resumed })
 }
@@ -282,7 +282,7 @@ pub async fn dry_run(
         tokio::task::spawn_blocking(move || scan(&*source)).await.map_err(|e| file_error(e.to_string()))??
     };
     let plan = plan_for(&scanned.header, &target.template.fields, &request.maps)?;
-    let run = Run { app, by, api: Api::Cli, source, target: &target, request, tuning };
+    let run = Run { app, by, api: Api::Cli, source, target: &target, request, tuning, recheck: false };
     let counts = run.load(None, progress).await?;
     Ok(Outcome { job_id: None, counts, ignored_columns: plan.ignored, resumed: false })
 }

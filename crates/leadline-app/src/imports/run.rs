@@ -16,6 +16,7 @@ use leadline_store::{Backend, Conn, Direct, StoreError};
 use super::claim::{claim_lost, Claim};
 use super::csv::{Parsed, Parser};
 use super::decide::{decide, find, Seen};
+use super::worker::starter;
 use super::{ImportRequest, Progress, Source, Target, Tuning, CLAIM};
 use crate::{App, AppError, Principal, Result};
 
@@ -137,13 +138,17 @@ pub(super) struct Run<'a> {
     pub(super) target: &'a Target,
     pub(super) request: &'a ImportRequest,
     pub(super) tuning: Tuning,
+    /// Whether the key that started the job is asked again before each batch (HTTP jobs, which
+    /// run as that key, see [`super::worker::starter`]); a refusal stops the run.
+    pub(super) recheck: bool,
 }
 
 impl Run<'_> {
     /// Runs the loading pass of `job` from its checkpoint, as the holder of `token`; with no job, a
     /// dry run that only decides.
     pub(super) async fn load(&self, job: Option<(&Job, &str)>, progress: &mut dyn Progress) -> Result<Checkpoint> {
-        let Run { app, by, api, source, target, request, tuning } = self;
+        let Run { app, by, api, source, target, request, tuning, recheck } = self;
+        let recheck = *recheck;
         let (app, by, api, target, request, tuning) = (*app, *by, *api, *target, *request, *tuning);
         let now = app.now();
         let mut counts = job.map(|(j, _)| j.checkpoint).unwrap_or_default();
@@ -180,6 +185,9 @@ impl Run<'_> {
             next.next_line = batch.next_line as i64;
             match job {
                 Some((job, token)) => {
+                    if recheck {
+                        starter(app, job).await?;
+                    }
                     let until = app.now().checked_add(CLAIM).unwrap_or(now);
                     if let Some(writer) = app.store.writer() {
                         let batch = DirectBatch {
