@@ -600,6 +600,42 @@ conformance! {
         assert!(leads_of(&app, w.campaign).await.is_empty());
     }
 
+    async fn a_key_may_have_only_so_many_uploads_arriving_and_bytes_held_at_once(app) {
+        use leadline_app::imports::{OverLimit, UploadError, UploadLimits};
+        let app = App { upload_limits: UploadLimits { uploads_per_key: 2, bytes_per_key: 100 }, ..app };
+        let w = world(&app).await;
+        let dialer = sign_in(&app, KeyRequest { campaign_ids: vec![w.campaign], ..key_request("dialer") }).await;
+        let other = sign_in(&app, KeyRequest { campaign_ids: vec![w.campaign], ..key_request("dialer") }).await;
+        let mut a = Upload::begin(&app, &dialer, request(&w), "a.csv").await.unwrap();
+        let b = Upload::begin(&app, &dialer, request(&w), "b.csv").await.unwrap();
+        let third = Upload::begin(&app, &dialer, request(&w), "c.csv").await;
+        assert!(matches!(third, Err(UploadError::OverLimit(OverLimit::Uploads { limit: 2 }))), "{:?}", third.err());
+        // Other keys, and the operator, are not held back by this key's uploads.
+        Upload::begin(&app, &other, request(&w), "d.csv").await.unwrap().abort().await.unwrap();
+        Upload::begin(&app, &admin(), request(&w), "e.csv").await.unwrap().abort().await.unwrap();
+        b.abort().await.unwrap();
+        // 60 bytes held by a pending job; a second body is refused once it passes the other 40.
+        a.write(b"Mobile\n").await.unwrap();
+        for i in 0..3 {
+            a.write(format!("04120000{i:02}\n").as_bytes()).await.unwrap();
+        }
+        a.write(format!("{:>19}\n", "0412000099").as_bytes()).await.unwrap();
+        let a = a.finish().await.unwrap();
+        assert_eq!(a.file_bytes, 60);
+        let mut c = Upload::begin(&app, &dialer, request(&w), "c.csv").await.unwrap();
+        let c_id = c.job_id();
+        c.write(&[b'x'; 40]).await.unwrap();
+        let over = c.write(b"x").await.unwrap_err();
+        assert!(matches!(over, UploadError::OverLimit(OverLimit::Bytes { limit: 100, held: 60 })), "{over:?}");
+        c.abort().await.unwrap();
+        assert!(matches!(imports::get(&app, &admin(), c_id).await, Err(AppError::NotFound { .. })));
+        // Once the first job has run, its bytes no longer count.
+        while imports::work_once(&app, Tuning::default()).await.unwrap() {}
+        let mut d = Upload::begin(&app, &dialer, request(&w), "d.csv").await.unwrap();
+        d.write(&[b'x'; 100]).await.unwrap();
+        d.abort().await.unwrap();
+    }
+
     async fn an_export_imports_into_a_new_campaign_with_every_field_kept(app) {
         let w = world(&app).await;
         new_lead(&app, json!({"campaign_id": w.campaign, "allocation_id": w.allocation, "external_id": "E,1",

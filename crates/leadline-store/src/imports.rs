@@ -725,6 +725,37 @@ pub async fn external_ids_in_campaign(
     .await
 }
 
+/// What one key holds in HTTP imports that have not ended: uploads still receiving, and bytes
+/// stored (every unfinished job's body, received so far or whole), leaving out job `except`.
+pub async fn key_usage(conn: &mut Conn, key_id: i64, except: i64) -> Result<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'receiving' THEN 1 ELSE 0 END), 0) AS BIGINT) AS receiving, \
+         CAST(COALESCE(SUM(file_bytes), 0) AS BIGINT) AS stored FROM imports \
+         WHERE key_id = $1 AND source = 'http' AND status IN ('receiving', 'pending', 'running') AND id <> $2",
+    )
+    .bind(key_id)
+    .bind(except)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((row.try_get("receiving")?, row.try_get("stored")?))
+}
+
+/// Makes concurrent uploads of one key take turns at counting what the key holds (on
+/// PostgreSQL, by locking the key's row to the end of the transaction; SQLite's one writer
+/// already runs them one at a time).
+pub async fn lock_key_usage(conn: &mut Conn, backend: Backend, key_id: i64) -> Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT id FROM api_keys WHERE id = $1 FOR UPDATE").bind(key_id).fetch_optional(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Records how much of an upload's body is stored so far (counted against its key's quota).
+pub async fn record_received(conn: &mut Conn, id: i64, bytes: i64) -> Result<()> {
+    sqlx::query("UPDATE imports SET file_bytes = $1 WHERE id = $2").bind(bytes).bind(id).execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Records the size and SHA-256 of a job's file once its body is complete.
 pub async fn describe_file(conn: &mut Conn, id: i64, bytes: i64, sha256: &str) -> Result<()> {
     sqlx::query("UPDATE imports SET file_bytes = $1, file_sha256 = $2 WHERE id = $3")

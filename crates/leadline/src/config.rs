@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use leadline_app::archive::Target;
+use leadline_app::imports::UploadLimits;
 use leadline_app::outbound::OutboundPolicy;
 use leadline_app::signing::ServerKey;
 use leadline_app::store::PoolConfig;
@@ -64,6 +65,8 @@ struct FileConfig {
     ivvy_signing_key: Option<String>,
     ivvy_allow_bearer: Option<bool>,
     vicidial: Option<VicidialFile>,
+    import_max_uploads_per_key: Option<u32>,
+    import_quota_bytes_per_key: Option<u64>,
 }
 
 /// `[vicidial]`: the archive dialect's office hours and limit, and the VICIdial database it acts
@@ -110,6 +113,19 @@ impl VicidialFile {
     }
 }
 
+/// `import_max_uploads_per_key` and `import_quota_bytes_per_key`, each at least 1.
+fn upload_limits(uploads: Option<u32>, bytes: Option<u64>) -> anyhow::Result<UploadLimits> {
+    let defaults = UploadLimits::default();
+    match (uploads, bytes) {
+        (Some(0), _) => anyhow::bail!("import_max_uploads_per_key must be at least 1"),
+        (_, Some(0)) => anyhow::bail!("import_quota_bytes_per_key must be at least 1"),
+        _ => Ok(UploadLimits {
+            uploads_per_key: uploads.unwrap_or(defaults.uploads_per_key),
+            bytes_per_key: bytes.unwrap_or(defaults.bytes_per_key),
+        }),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: String,
@@ -125,6 +141,8 @@ pub struct Config {
     pub noojee: leadline_http::noojee::Limits,
     pub ivvy: IvvySettings,
     pub vicidial: VicidialSettings,
+    /// What one key may have in HTTP imports at once.
+    pub upload_limits: UploadLimits,
 }
 
 impl Config {
@@ -161,9 +179,11 @@ impl Config {
             batch_limit: file.noojee_batch_limit.unwrap_or(defaults.batch_limit).max(1),
         };
         let vicidial = file.vicidial.unwrap_or_default().settings()?;
+        let upload_limits = upload_limits(file.import_max_uploads_per_key, file.import_quota_bytes_per_key)?;
         let outbound = OutboundPolicy::allowing(&file.outbound_allow_private.unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("outbound_allow_private: {e}"))?;
         Ok(Config {
+            upload_limits,
             outbound,
             vicidial,
             webhook_secret: args.webhook_secret.clone().or(file.webhook_secret),
@@ -244,6 +264,21 @@ mod tests {
         assert_eq!(config.log, "info", "the default when nothing sets it");
         assert_eq!(config.noojee.concurrency, 8);
         std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn import_upload_limits_are_read_from_the_file_and_zero_is_refused() {
+        let path = file("uploads", "import_max_uploads_per_key = 5\nimport_quota_bytes_per_key = 1000\n");
+        let config = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap();
+        std::fs::remove_file(path).unwrap();
+        assert_eq!(config.upload_limits, UploadLimits { uploads_per_key: 5, bytes_per_key: 1000 });
+        assert_eq!(Config::load(&ConfigArgs::default()).unwrap().upload_limits, UploadLimits::default());
+        for key in ["import_max_uploads_per_key", "import_quota_bytes_per_key"] {
+            let path = file(key, &format!("{key} = 0\n"));
+            let error = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap_err();
+            std::fs::remove_file(path).unwrap();
+            assert_eq!(format!("{error:#}"), format!("{key} must be at least 1"));
+        }
     }
 
     #[test]

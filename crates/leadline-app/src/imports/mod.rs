@@ -41,7 +41,7 @@ pub use self::claim::Claim;
 pub use self::csv::{scan, Scan};
 use self::run::Run;
 pub use self::source::{FileSource, Source, StoredBody};
-pub use self::upload::Upload;
+pub use self::upload::{OverLimit, Upload, UploadError, UploadLimits};
 pub use self::worker::work_once;
 use crate::{App, AppError, Principal, Result};
 
