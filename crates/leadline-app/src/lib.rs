@@ -62,11 +62,19 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub setup: Arc<setup::SetupCache>,
     pub live_keys: Arc<keys::LiveKeys>,
+    /// What one key may have in HTTP imports at once (the operator's settings).
+    pub upload_limits: imports::UploadLimits,
 }
 
 impl App {
     pub fn new(store: Store) -> App {
-        App { store, clock: Arc::new(SystemClock), setup: Arc::default(), live_keys: Arc::default() }
+        App {
+            store,
+            clock: Arc::new(SystemClock),
+            setup: Arc::default(),
+            live_keys: Arc::default(),
+            upload_limits: imports::UploadLimits::default(),
+        }
     }
 
     /// Opens the database at `url` (`sqlite://…` or `postgres://…`) and brings its schema up to

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use common::*;
 use jiff::SignedDuration;
 use leadline_app::imports::{self, ImportRequest, Outcome, Progress, Tuning, Upload};
+use leadline_app::keys::{self, KeyRequest};
 use leadline_app::{App, AppError};
 use leadline_core::lead::Lead;
 use leadline_store::imports::{Checkpoint, JobStatus, Reject};
@@ -453,6 +454,186 @@ conformance! {
         assert_eq!(job.status, JobStatus::Failed);
         assert_eq!(job.error.as_deref(), Some("the upload was cut off before the whole body arrived"));
         let _ = SignedDuration::ZERO;
+    }
+
+    async fn an_upload_that_keeps_sending_keeps_its_claim_however_small_its_pieces(app) {
+        let w = world(&app).await;
+        let clock = TestClock::at("2030-01-01T00:00:00Z");
+        let app = App { clock: clock.clone(), ..app.clone() };
+        let mut upload = Upload::begin(&app, &admin(), request(&w), "slow.csv").await.unwrap();
+        let id = upload.job_id();
+        upload.write(b"Mobile\n").await.unwrap();
+        // A row every 20 seconds for two minutes: far less than a stored chunk, far longer than
+        // one claim. The worker looking for abandoned uploads each time must leave it alone.
+        for i in 0..6 {
+            clock.advance(SignedDuration::from_secs(20));
+            upload.write(format!("04120000{i:02}\n").as_bytes()).await.unwrap();
+            imports::work_once(&app, Tuning::default()).await.unwrap();
+            let job = imports::get(&app, &admin(), id).await.unwrap();
+            assert_eq!(job.status, JobStatus::Receiving, "after {} seconds", 20 * (i + 1));
+        }
+        assert_eq!(upload.finish().await.unwrap().status, JobStatus::Pending);
+    }
+
+    async fn an_upload_failed_as_abandoned_is_refused_at_finish_and_never_revived(app) {
+        let w = world(&app).await;
+        let clock = TestClock::at("2030-01-01T00:00:00Z");
+        let app = App { clock: clock.clone(), ..app.clone() };
+        let mut upload = Upload::begin(&app, &admin(), request(&w), "stalled.csv").await.unwrap();
+        let id = upload.job_id();
+        upload.write(b"Mobile\n0412000001\n").await.unwrap();
+        // The node stalls past its claim; another node's worker fails the upload as abandoned.
+        let later = App { clock: TestClock::at("2030-01-01T01:00:00Z"), ..app.clone() };
+        imports::work_once(&later, Tuning::default()).await.unwrap();
+        upload.write(b"0412000002\n").await.unwrap();
+        let error = upload.finish().await.unwrap_err();
+        assert!(matches!(&error, AppError::Conflict(m) if m.contains("no longer held")), "{error:?}");
+        let job = imports::get(&app, &admin(), id).await.unwrap();
+        assert_eq!(job.status, JobStatus::Failed);
+        assert_eq!(job.error.as_deref(), Some("the upload was cut off before the whole body arrived"));
+        assert!(!imports::work_once(&later, Tuning::default()).await.unwrap());
+        assert!(leads_of(&app, w.campaign).await.is_empty());
+    }
+
+    async fn a_stored_body_missing_a_chunk_fails_its_job_instead_of_loading_part_of_it(app) {
+        let w = world(&app).await;
+        let mut upload = Upload::begin(&app, &admin(), request(&w), "long.csv").await.unwrap();
+        upload.write(b"Mobile,Suburb\n").await.unwrap();
+        // 5,000 rows of 250 bytes: two stored chunks, the second starting at 1 MiB.
+        let suburb = "x".repeat(238);
+        for i in 0..5000 {
+            upload.write(format!("0412{i:06},{suburb}\n").as_bytes()).await.unwrap();
+        }
+        let job = upload.finish().await.unwrap();
+        // The tail of the body is lost (as when a node that took the job over removed its chunks).
+        let mut tx = app.store.begin().await.unwrap();
+        sqlx::query("DELETE FROM import_chunks WHERE import_id = $1 AND seq = 1")
+            .bind(job.id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(imports::work_once(&app, Tuning::default()).await.unwrap());
+        let job = imports::get(&app, &admin(), job.id).await.unwrap();
+        assert_eq!(job.status, JobStatus::Failed, "a body cut short is never reported done");
+        let error = job.error.unwrap_or_default();
+        assert!(error.contains("has no chunk at byte 1048576 of 1250014"), "{error}");
+        assert!(leads_of(&app, w.campaign).await.is_empty());
+    }
+
+    async fn a_node_that_lost_a_job_can_neither_end_it_nor_make_it_pending(app) {
+        use leadline_store::imports as store;
+        let w = world(&app).await;
+        let mut upload = Upload::begin(&app, &admin(), request(&w), "list.csv").await.unwrap();
+        upload.write(b"Mobile\n0412000001\n").await.unwrap();
+        let id = upload.finish().await.unwrap().id;
+        let t0: jiff::Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+        let t1: jiff::Timestamp = "2030-01-01T00:05:00Z".parse().unwrap();
+        let minute = SignedDuration::from_secs(60);
+        let mut tx = app.store.begin().await.unwrap();
+        assert!(store::claim(&mut tx, id, "first", t0, t0 + minute).await.unwrap());
+        // The first holder's claim lapses and a second node takes the job over.
+        assert!(store::claim(&mut tx, id, "second", t1, t1 + minute).await.unwrap());
+        assert!(!store::extend_claim(&mut tx, id, "first", t1 + minute).await.unwrap());
+        assert!(!store::finish(&mut tx, id, "first", JobStatus::Failed, Some("stale"), t1).await.unwrap());
+        assert!(!store::make_pending(&mut tx, id, "first", t1).await.unwrap());
+        assert!(!store::delete_job(&mut tx, id, "first").await.unwrap());
+        tx.commit().await.unwrap();
+        let job = imports::get(&app, &admin(), id).await.unwrap();
+        assert_eq!((job.status, job.claim_token.as_deref(), job.error), (JobStatus::Running, Some("second"), None));
+        assert!(leadline_store::imports::chunk_at(&mut app.store.read().await.unwrap(), id, 0).await.unwrap().is_some());
+    }
+
+    async fn an_http_import_runs_as_its_key_and_stops_once_that_key_is_revoked(app) {
+        let w = world(&app).await;
+        let dialer = sign_in(&app, KeyRequest { campaign_ids: vec![w.campaign], ..key_request("dialer") }).await;
+        let mut upload = Upload::begin(&app, &dialer, request(&w), "list.csv").await.unwrap();
+        upload.write(b"Mobile\n").await.unwrap();
+        for i in 0..30 {
+            upload.write(format!("04120000{i:02}\n").as_bytes()).await.unwrap();
+        }
+        let id = upload.finish().await.unwrap().id;
+        assert!(imports::work_once(&app, Tuning { batch_rows: 5, stop_after_batches: Some(2) }).await.unwrap());
+        keys::revoke(&app, &admin(), dialer.key_id.unwrap()).await.unwrap();
+        // The run resumes on another node once its claim lapses, and finds its key revoked.
+        let later = App { clock: TestClock::at("2099-01-01T00:00:00Z"), ..app.clone() };
+        assert!(imports::work_once(&later, Tuning { batch_rows: 5, stop_after_batches: None }).await.unwrap());
+        let job = imports::get(&app, &admin(), id).await.unwrap();
+        assert_eq!((job.status, job.checkpoint.loaded), (JobStatus::Failed, 10));
+        let error = job.error.unwrap_or_default();
+        assert!(error.starts_with(&format!("import {id} stopped: the key that started it")), "{error}");
+        assert!(error.contains("was revoked at"), "{error}");
+        assert_eq!(leads_of(&app, w.campaign).await.len(), 10);
+    }
+
+    async fn an_http_import_stops_when_its_key_expired_or_may_no_longer_load_into_the_campaign(app) {
+        let w = world(&app).await;
+        let campaigns = vec![w.campaign, w.other_campaign];
+        let brief = sign_in(&app, KeyRequest { campaign_ids: campaigns.clone(), expires_in: Some("1h".into()), ..key_request("dialer") }).await;
+        let moved = sign_in(&app, KeyRequest { campaign_ids: campaigns, ..key_request("dialer") }).await;
+        let mut ids = Vec::new();
+        for by in [&brief, &moved] {
+            let mut upload = Upload::begin(&app, by, request(&w), "list.csv").await.unwrap();
+            upload.write(b"Mobile\n0412000001\n").await.unwrap();
+            ids.push(upload.finish().await.unwrap().id);
+        }
+        // The second key is narrowed to the other campaign only (as a change of its scope would).
+        let mut tx = app.store.begin().await.unwrap();
+        sqlx::query("UPDATE api_keys SET campaign_ids = $1 WHERE id = $2")
+            .bind(format!("[{}]", w.other_campaign))
+            .bind(moved.key_id.unwrap())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let later = App { clock: TestClock::at("2099-01-01T00:00:00Z"), ..app.clone() };
+        while imports::work_once(&later, Tuning::default()).await.unwrap() {}
+        let expired = imports::get(&app, &admin(), ids[0]).await.unwrap();
+        assert_eq!(expired.status, JobStatus::Failed);
+        assert!(expired.error.unwrap_or_default().contains("expired at"));
+        let narrowed = imports::get(&app, &admin(), ids[1]).await.unwrap();
+        assert_eq!(narrowed.status, JobStatus::Failed);
+        assert_eq!(
+            narrowed.error.as_deref(),
+            Some(format!("import {} stopped: the key that started it ({}) may no longer load leads into campaign {}", ids[1], moved.key_id.unwrap(), w.campaign).as_str())
+        );
+        assert!(leads_of(&app, w.campaign).await.is_empty());
+    }
+
+    async fn a_key_may_have_only_so_many_uploads_arriving_and_bytes_held_at_once(app) {
+        use leadline_app::imports::{OverLimit, UploadError, UploadLimits};
+        let app = App { upload_limits: UploadLimits { uploads_per_key: 2, bytes_per_key: 100 }, ..app };
+        let w = world(&app).await;
+        let dialer = sign_in(&app, KeyRequest { campaign_ids: vec![w.campaign], ..key_request("dialer") }).await;
+        let other = sign_in(&app, KeyRequest { campaign_ids: vec![w.campaign], ..key_request("dialer") }).await;
+        let mut a = Upload::begin(&app, &dialer, request(&w), "a.csv").await.unwrap();
+        let b = Upload::begin(&app, &dialer, request(&w), "b.csv").await.unwrap();
+        let third = Upload::begin(&app, &dialer, request(&w), "c.csv").await;
+        assert!(matches!(third, Err(UploadError::OverLimit(OverLimit::Uploads { limit: 2 }))), "{:?}", third.err());
+        // Other keys, and the operator, are not held back by this key's uploads.
+        Upload::begin(&app, &other, request(&w), "d.csv").await.unwrap().abort().await.unwrap();
+        Upload::begin(&app, &admin(), request(&w), "e.csv").await.unwrap().abort().await.unwrap();
+        b.abort().await.unwrap();
+        // 60 bytes held by a pending job; a second body is refused once it passes the other 40.
+        a.write(b"Mobile\n").await.unwrap();
+        for i in 0..3 {
+            a.write(format!("04120000{i:02}\n").as_bytes()).await.unwrap();
+        }
+        a.write(format!("{:>19}\n", "0412000099").as_bytes()).await.unwrap();
+        let a = a.finish().await.unwrap();
+        assert_eq!(a.file_bytes, 60);
+        let mut c = Upload::begin(&app, &dialer, request(&w), "c.csv").await.unwrap();
+        let c_id = c.job_id();
+        c.write(&[b'x'; 40]).await.unwrap();
+        let over = c.write(b"x").await.unwrap_err();
+        assert!(matches!(over, UploadError::OverLimit(OverLimit::Bytes { limit: 100, held: 60 })), "{over:?}");
+        c.abort().await.unwrap();
+        assert!(matches!(imports::get(&app, &admin(), c_id).await, Err(AppError::NotFound { .. })));
+        // Once the first job has run, its bytes no longer count.
+        while imports::work_once(&app, Tuning::default()).await.unwrap() {}
+        let mut d = Upload::begin(&app, &dialer, request(&w), "d.csv").await.unwrap();
+        d.write(&[b'x'; 100]).await.unwrap();
+        d.abort().await.unwrap();
     }
 
     async fn an_export_imports_into_a_new_campaign_with_every_field_kept(app) {

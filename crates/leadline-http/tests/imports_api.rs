@@ -6,7 +6,8 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::*;
 use leadline_app::conformance;
-use leadline_app::imports::{self, Tuning};
+use leadline_app::imports::{self, ImportRequest, Tuning, Upload, UploadLimits};
+use leadline_app::{keys, App};
 use serde_json::json;
 
 async fn setup(t: &TestApp) -> (i64, i64) {
@@ -31,6 +32,38 @@ fn upload(key: &str, query: &str, body: &'static [u8]) -> Request<Body> {
 }
 
 conformance! {
+    async fn a_keys_upload_limits_are_refused_as_problems_naming_the_setting(app) {
+        let app = App { upload_limits: UploadLimits { uploads_per_key: 1, bytes_per_key: 40 }, ..app };
+        let t = TestApp::new(app.clone()).await;
+        let (campaign, allocation) = setup(&t).await;
+        let key = t.dialer_key(vec![campaign]).await;
+        let query = format!("campaign_id={campaign}&allocation_id={allocation}");
+        // 48 bytes, past the 40-byte quota: refused, and nothing of it is kept.
+        let reply = t.send(upload(&key, &query, b"Mobile,First Name\n0412000001,Ann\n0412000002,Bob\n")).await;
+        assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, None);
+        assert!(reply.body["detail"].as_str().unwrap().contains("at most 40 bytes (import_quota_bytes_per_key), and 0 are held"), "{}", reply.text);
+        let first = t.send(upload(&key, &query, b"Mobile\n0412000001\n")).await;
+        assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.text);
+        // The pending job holds its 18 bytes until it has run: 29 more would pass the quota.
+        let second: &'static [u8] = b"Mobile\n0412000002\n0412000003\n";
+        let reply = t.send(upload(&key, &query, second)).await;
+        assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, None);
+        assert!(reply.body["detail"].as_str().unwrap().contains("and 18 are held already"), "{}", reply.text);
+        // The admin key has a quota of its own.
+        assert_eq!(t.send(upload(&t.admin, &query, second)).await.status, StatusCode::ACCEPTED);
+        while imports::work_once(&app, Tuning::default()).await.unwrap() {}
+        // While one upload of the key is arriving, another is refused at once.
+        let by = keys::authenticate(&app, &key).await.unwrap();
+        let request = ImportRequest { campaign_id: campaign, allocation_id: allocation, ..ImportRequest::default() };
+        let arriving = Upload::begin(&app, &by, request, "slow.csv").await.unwrap();
+        let reply = t.send(upload(&key, &query, second)).await;
+        assert_problem(&reply, StatusCode::TOO_MANY_REQUESTS, None);
+        assert!(reply.body["detail"].as_str().unwrap().contains("1 uploads arriving already, the most import_max_uploads_per_key allows"), "{}", reply.text);
+        arriving.abort().await.unwrap();
+        // Its first job done and the slow upload gone, the key holds nothing: the body fits.
+        assert_eq!(t.send(upload(&key, &query, second)).await.status, StatusCode::ACCEPTED);
+    }
+
     async fn a_posted_csv_becomes_a_job_that_a_worker_loads(app) {
         let t = TestApp::new(app.clone()).await;
         let (campaign, allocation) = setup(&t).await;

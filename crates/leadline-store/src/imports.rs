@@ -290,43 +290,75 @@ pub async fn checkpoint(
     Ok(conn.run(&Sql::fixed(CHECKPOINT, args)).await? == 1)
 }
 
-/// Extends a claim without progress (while a body is received or a file is checked).
+/// Extends a claim without progress (while a body is received, a file is checked or a batch is
+/// worked on). False if `token` no longer holds the job, or the job has ended.
 pub async fn extend_claim(conn: &mut Conn, id: i64, token: &str, until: Timestamp) -> Result<bool> {
-    let done = sqlx::query("UPDATE imports SET claimed_until = $1 WHERE id = $2 AND claim_token = $3")
-        .bind(micros(until))
-        .bind(id)
-        .bind(token)
-        .execute(&mut *conn)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE imports SET claimed_until = $1 WHERE id = $2 AND claim_token = $3 \
+         AND status IN ('receiving', 'running')",
+    )
+    .bind(micros(until))
+    .bind(id)
+    .bind(token)
+    .execute(&mut *conn)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Ends a job: done, or failed with the reason. The claim is released.
-pub async fn finish(conn: &mut Conn, id: i64, status: JobStatus, error: Option<&str>, now: Timestamp) -> Result<()> {
-    sqlx::query(
+/// Ends a job that `token` still holds: done, or failed with the reason. The claim is released.
+/// False if the job is no longer this token's: whoever took it over decides how it ends.
+pub async fn finish(
+    conn: &mut Conn,
+    id: i64,
+    token: &str,
+    status: JobStatus,
+    error: Option<&str>,
+    now: Timestamp,
+) -> Result<bool> {
+    let done = sqlx::query(
         "UPDATE imports SET status = $1, error = $2, finished_at = $3, updated_at = $3, claim_token = NULL, \
-         claimed_until = NULL WHERE id = $4",
+         claimed_until = NULL WHERE id = $4 AND claim_token = $5",
     )
     .bind(status.as_str())
     .bind(error)
     .bind(micros(now))
     .bind(id)
+    .bind(token)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
-/// Sets a job's status (receiving → pending once its body is complete and checked).
-pub async fn set_status(conn: &mut Conn, id: i64, status: JobStatus, now: Timestamp) -> Result<()> {
-    sqlx::query(
-        "UPDATE imports SET status = $1, updated_at = $2, claim_token = NULL, claimed_until = NULL WHERE id = $3",
+/// Fails an upload whose claim lapsed while its body was arriving, if it still has: an upload
+/// that renewed its claim meanwhile is left alone. True if this call failed it.
+pub async fn fail_abandoned(conn: &mut Conn, id: i64, error: &str, now: Timestamp) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE imports SET status = 'failed', error = $1, finished_at = $2, updated_at = $2, claim_token = NULL, \
+         claimed_until = NULL WHERE id = $3 AND status = 'receiving' AND claimed_until IS NOT NULL \
+         AND claimed_until <= $2",
     )
-    .bind(status.as_str())
+    .bind(error)
     .bind(micros(now))
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+/// Makes a received job pending (its body complete and checked) and releases the upload's
+/// claim. False if `token` no longer holds it, or it is no longer receiving (a worker failed it
+/// as abandoned): such a job is never revived.
+pub async fn make_pending(conn: &mut Conn, id: i64, token: &str, now: Timestamp) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE imports SET status = 'pending', updated_at = $1, claim_token = NULL, claimed_until = NULL \
+         WHERE id = $2 AND claim_token = $3 AND status = 'receiving'",
+    )
+    .bind(micros(now))
+    .bind(id)
+    .bind(token)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Takes a new job for `token` right away (an upload in progress), before it is claimable.
@@ -340,11 +372,20 @@ pub async fn hold(conn: &mut Conn, id: i64, token: &str, until: Timestamp) -> Re
     Ok(())
 }
 
-pub async fn delete_job(conn: &mut Conn, id: i64) -> Result<()> {
+/// Removes an upload that `token` still holds, with its chunks and rejects. False (nothing
+/// removed) if the job is no longer this token's: a job another node failed keeps its record.
+pub async fn delete_job(conn: &mut Conn, id: i64, token: &str) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM imports WHERE id = $1 AND claim_token = $2")
+        .bind(id)
+        .bind(token)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
     sqlx::query("DELETE FROM import_chunks WHERE import_id = $1").bind(id).execute(&mut *conn).await?;
     sqlx::query("DELETE FROM import_rejects WHERE import_id = $1").bind(id).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM imports WHERE id = $1").bind(id).execute(&mut *conn).await?;
-    Ok(())
+    Ok(true)
 }
 
 pub async fn add_chunk(conn: &mut Conn, id: i64, seq: i64, start_offset: i64, data: &[u8]) -> Result<()> {
@@ -682,6 +723,37 @@ pub async fn external_ids_in_campaign(
         external_ids,
     )
     .await
+}
+
+/// What one key holds in HTTP imports that have not ended: uploads still receiving, and bytes
+/// stored (every unfinished job's body, received so far or whole), leaving out job `except`.
+pub async fn key_usage(conn: &mut Conn, key_id: i64, except: i64) -> Result<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'receiving' THEN 1 ELSE 0 END), 0) AS BIGINT) AS receiving, \
+         CAST(COALESCE(SUM(file_bytes), 0) AS BIGINT) AS stored FROM imports \
+         WHERE key_id = $1 AND source = 'http' AND status IN ('receiving', 'pending', 'running') AND id <> $2",
+    )
+    .bind(key_id)
+    .bind(except)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((row.try_get("receiving")?, row.try_get("stored")?))
+}
+
+/// Makes concurrent uploads of one key take turns at counting what the key holds (on
+/// PostgreSQL, by locking the key's row to the end of the transaction; SQLite's one writer
+/// already runs them one at a time).
+pub async fn lock_key_usage(conn: &mut Conn, backend: Backend, key_id: i64) -> Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT id FROM api_keys WHERE id = $1 FOR UPDATE").bind(key_id).fetch_optional(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Records how much of an upload's body is stored so far (counted against its key's quota).
+pub async fn record_received(conn: &mut Conn, id: i64, bytes: i64) -> Result<()> {
+    sqlx::query("UPDATE imports SET file_bytes = $1 WHERE id = $2").bind(bytes).bind(id).execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// Records the size and SHA-256 of a job's file once its body is complete.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use leadline_app::archive::Target;
+use leadline_app::imports::UploadLimits;
 use leadline_app::outbound::OutboundPolicy;
 use leadline_app::signing::ServerKey;
 use leadline_app::store::PoolConfig;
@@ -72,6 +73,8 @@ struct FileConfig {
     ivvy_allow_bearer: Option<bool>,
     vicidial: Option<VicidialFile>,
     rate_limits: Option<RateLimitsFile>,
+    import_max_uploads_per_key: Option<u32>,
+    import_quota_bytes_per_key: Option<u64>,
 }
 
 /// `[rate_limits]`: one table per route group, each key optional.
@@ -157,6 +160,19 @@ impl VicidialFile {
     }
 }
 
+/// `import_max_uploads_per_key` and `import_quota_bytes_per_key`, each at least 1.
+fn upload_limits(uploads: Option<u32>, bytes: Option<u64>) -> anyhow::Result<UploadLimits> {
+    let defaults = UploadLimits::default();
+    match (uploads, bytes) {
+        (Some(0), _) => anyhow::bail!("import_max_uploads_per_key must be at least 1"),
+        (_, Some(0)) => anyhow::bail!("import_quota_bytes_per_key must be at least 1"),
+        _ => Ok(UploadLimits {
+            uploads_per_key: uploads.unwrap_or(defaults.uploads_per_key),
+            bytes_per_key: bytes.unwrap_or(defaults.bytes_per_key),
+        }),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The configuration file read, if any.
@@ -180,6 +196,8 @@ pub struct Config {
     pub ivvy: IvvySettings,
     pub vicidial: VicidialSettings,
     pub rate_limits: RateLimits,
+    /// What one key may have in HTTP imports at once.
+    pub upload_limits: UploadLimits,
 }
 
 impl Config {
@@ -225,10 +243,12 @@ impl Config {
         check_request_timeout(request_timeout, &noojee)?;
         let vicidial = file.vicidial.unwrap_or_default().settings()?;
         let rate_limits = file.rate_limits.unwrap_or_default().limits();
+        let upload_limits = upload_limits(file.import_max_uploads_per_key, file.import_quota_bytes_per_key)?;
         let outbound = OutboundPolicy::allowing(&file.outbound_allow_private.unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("outbound_allow_private: {e}"))?;
         let config = Config {
             file: read,
+            upload_limits,
             outbound,
             vicidial,
             rate_limits,
@@ -441,6 +461,21 @@ mod tests {
         assert_eq!(config.log, "info", "the default when nothing sets it");
         assert_eq!(config.noojee.concurrency, 8);
         std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn import_upload_limits_are_read_from_the_file_and_zero_is_refused() {
+        let path = file("uploads", "import_max_uploads_per_key = 5\nimport_quota_bytes_per_key = 1000\n");
+        let config = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap();
+        std::fs::remove_file(path).unwrap();
+        assert_eq!(config.upload_limits, UploadLimits { uploads_per_key: 5, bytes_per_key: 1000 });
+        assert_eq!(Config::load(&ConfigArgs::default()).unwrap().upload_limits, UploadLimits::default());
+        for key in ["import_max_uploads_per_key", "import_quota_bytes_per_key"] {
+            let path = file(key, &format!("{key} = 0\n"));
+            let error = Config::load(&ConfigArgs { config: Some(path.clone()), ..ConfigArgs::default() }).unwrap_err();
+            std::fs::remove_file(path).unwrap();
+            assert_eq!(format!("{error:#}"), format!("{key} must be at least 1"));
+        }
     }
 
     #[test]

@@ -271,6 +271,7 @@ fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
 }
 
 async fn serve(app: App, config: Config, demo: bool) -> anyhow::Result<()> {
+    let app = App { upload_limits: config.upload_limits, ..app };
     if demo {
         let summary = demo::load(&app).await.context("could not load the demo data")?;
         println!("{summary}");

@@ -15,6 +15,7 @@
 //! batches written with their checkpoint), and for `POST /v1/imports` [`upload`] (the body
 //! stored as it arrives) and [`worker`] (the node that runs the stored job).
 
+mod claim;
 mod csv;
 mod decide;
 mod run;
@@ -36,10 +37,11 @@ use leadline_store::imports::{self as store, Checkpoint, Job, JobSource, JobStat
 use leadline_store::StoreError;
 use serde::{Deserialize, Serialize};
 
+pub use self::claim::Claim;
 pub use self::csv::{scan, Scan};
 use self::run::Run;
 pub use self::source::{FileSource, Source, StoredBody};
-pub use self::upload::Upload;
+pub use self::upload::{OverLimit, Upload, UploadError, UploadLimits};
 pub use self::worker::work_once;
 use crate::{App, AppError, Principal, Result};
 
@@ -260,7 +262,7 @@ pub async fn import_file(
         }
     };
     let job = get(app, by, job_id).await?;
-    let run = Run { app, by, api: Api::Cli, source, target: &target, request, tuning };
+    let run = Run { app, by, api: Api::Cli, source, target: &target, request, tuning, recheck: false };
     let counts = run.claimed(&job, &token, progress).await?;
     Ok(Outcome { job_id: Some(job_id), counts, ignored_columns: plan.ignored, resumed })
 }
@@ -281,7 +283,7 @@ pub async fn dry_run(
         tokio::task::spawn_blocking(move || scan(&*source)).await.map_err(|e| file_error(e.to_string()))??
     };
     let plan = plan_for(&scanned.header, &target.template.fields, &request.maps)?;
-    let run = Run { app, by, api: Api::Cli, source, target: &target, request, tuning };
+    let run = Run { app, by, api: Api::Cli, source, target: &target, request, tuning, recheck: false };
     let counts = run.load(None, progress).await?;
     Ok(Outcome { job_id: None, counts, ignored_columns: plan.ignored, resumed: false })
 }

@@ -13,8 +13,10 @@ use leadline_store::sqlite::new_leads;
 use leadline_store::sqlite::writer::Bulk;
 use leadline_store::{Backend, Conn, Direct, StoreError};
 
+use super::claim::{claim_lost, Claim};
 use super::csv::{Parsed, Parser};
 use super::decide::{decide, find, Seen};
+use super::worker::starter;
 use super::{ImportRequest, Progress, Source, Target, Tuning, CLAIM};
 use crate::{App, AppError, Principal, Result};
 
@@ -136,13 +138,17 @@ pub(super) struct Run<'a> {
     pub(super) target: &'a Target,
     pub(super) request: &'a ImportRequest,
     pub(super) tuning: Tuning,
+    /// Whether the key that started the job is asked again before each batch (HTTP jobs, which
+    /// run as that key, see [`super::worker::starter`]); a refusal stops the run.
+    pub(super) recheck: bool,
 }
 
 impl Run<'_> {
     /// Runs the loading pass of `job` from its checkpoint, as the holder of `token`; with no job, a
     /// dry run that only decides.
     pub(super) async fn load(&self, job: Option<(&Job, &str)>, progress: &mut dyn Progress) -> Result<Checkpoint> {
-        let Run { app, by, api, source, target, request, tuning } = self;
+        let Run { app, by, api, source, target, request, tuning, recheck } = self;
+        let recheck = *recheck;
         let (app, by, api, target, request, tuning) = (*app, *by, *api, *target, *request, *tuning);
         let now = app.now();
         let mut counts = job.map(|(j, _)| j.checkpoint).unwrap_or_default();
@@ -179,6 +185,9 @@ impl Run<'_> {
             next.next_line = batch.next_line as i64;
             match job {
                 Some((job, token)) => {
+                    if recheck {
+                        starter(app, job).await?;
+                    }
                     let until = app.now().checked_add(CLAIM).unwrap_or(now);
                     if let Some(writer) = app.store.writer() {
                         let batch = DirectBatch {
@@ -232,12 +241,17 @@ impl Run<'_> {
     }
 
     /// Loads a claimed job to its end and marks it done, or leaves it resumable when interrupted.
+    /// The claim is renewed by time while the job loads (however long a batch takes), and the
+    /// run stops as soon as it is found lost; the job is marked done only under the claim.
     pub(super) async fn claimed(&self, job: &Job, token: &str, progress: &mut dyn Progress) -> Result<Checkpoint> {
         let (app, tuning) = (self.app, self.tuning);
-        let counts = self.load(Some((job, token)), progress).await?;
+        let claim = Claim { app: app.clone(), job_id: job.id, token: token.to_string() };
+        let counts = claim.hold(self.load(Some((job, token)), progress)).await?;
         if tuning.stop_after_batches.is_none() {
             let mut tx = app.store.begin().await?;
-            store::finish(&mut tx, job.id, JobStatus::Done, None, app.now()).await?;
+            if !store::finish(&mut tx, job.id, token, JobStatus::Done, None, app.now()).await? {
+                return Err(claim_lost(job.id));
+            }
             store::delete_chunks(&mut tx, job.id).await?;
             tx.commit().await.map_err(StoreError::from)?;
         }

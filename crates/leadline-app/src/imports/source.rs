@@ -29,10 +29,15 @@ impl Source for FileSource {
 
 /// A body sent to `POST /v1/imports`, kept in the database in chunks so any node can read it.
 /// Read from a blocking thread (it waits on the database through the runtime handle).
+///
+/// The body is `len` bytes long, and only its end is the end of the file: a chunk that is not
+/// there (a gap, or the job's chunks deleted by a node that failed it) is an error, so a body
+/// cut short can never be loaded as if it were whole.
 #[derive(Debug, Clone)]
 pub struct StoredBody {
     pub(super) app: App,
     pub(super) job_id: i64,
+    pub(super) len: u64,
     pub(super) handle: tokio::runtime::Handle,
 }
 
@@ -46,6 +51,9 @@ struct StoredReader {
 impl Read for StoredReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.at >= self.chunk.len() {
+            if self.offset >= self.body.len {
+                return Ok(0);
+            }
             let body = self.body.clone();
             let offset = self.offset;
             let found = self.body.handle.block_on(async move {
@@ -57,10 +65,18 @@ impl Read for StoredReader {
                     self.at = (offset - start as u64) as usize;
                     self.chunk = data;
                 }
-                _ => return Ok(0),
+                _ => {
+                    let (id, len) = (self.body.job_id, self.body.len);
+                    let missing = format!(
+                        "the stored body of import {id} has no chunk at byte {offset} of {len}; it was removed or never stored"
+                    );
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, missing));
+                }
             }
         }
-        let n = buf.len().min(self.chunk.len() - self.at);
+        // A last chunk longer than the body's recorded length is read only up to that length.
+        let left = (self.body.len - self.offset).min((self.chunk.len() - self.at) as u64) as usize;
+        let n = buf.len().min(left);
         buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
         self.at += n;
         self.offset += n as u64;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use leadline_core::access::Role;
 use leadline_core::history::Api;
 use leadline_store::imports::{self as store, Checkpoint, Job, JobStatus};
 use leadline_store::StoreError;
@@ -25,15 +26,10 @@ pub async fn work_once(app: &App, tuning: Tuning) -> Result<bool> {
     };
     for id in abandoned {
         let mut tx = app.store.begin().await?;
-        store::finish(
-            &mut tx,
-            id,
-            JobStatus::Failed,
-            Some("the upload was cut off before the whole body arrived"),
-            now,
-        )
-        .await?;
-        store::delete_chunks(&mut tx, id).await?;
+        // Only if its claim is still lapsed: an upload that renewed it meanwhile goes on.
+        if store::fail_abandoned(&mut tx, id, "the upload was cut off before the whole body arrived", now).await? {
+            store::delete_chunks(&mut tx, id).await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
     }
     for id in candidates {
@@ -52,11 +48,15 @@ pub async fn work_once(app: &App, tuning: Tuning) -> Result<bool> {
         if let Err(error) = outcome {
             // A job that cannot go on (its campaign was deleted, its body is unreadable) is
             // marked failed with the reason rather than retried for ever. A store failure
-            // leaves it running: its claim lapses and a node resumes it.
+            // leaves it running: its claim lapses and a node resumes it. Either is done only while
+            // this run holds the claim: a job another node took over is that node's to end.
             if !matches!(error, AppError::Store(_)) {
                 let mut tx = app.store.begin().await?;
-                store::finish(&mut tx, id, JobStatus::Failed, Some(&error.to_string()), app.now()).await?;
-                store::delete_chunks(&mut tx, id).await?;
+                if store::finish(&mut tx, id, &token, JobStatus::Failed, Some(&error.to_string()), app.now()).await? {
+                    store::delete_chunks(&mut tx, id).await?;
+                } else {
+                    tracing::warn!(import = id, %error, "import job stopped after another node took it over");
+                }
                 tx.commit().await.map_err(StoreError::from)?;
             } else {
                 tracing::error!(import = id, %error, "import job stopped; it resumes once its claim lapses");
@@ -82,10 +82,43 @@ async fn run_http_job(app: &App, job: &Job, token: &str, tuning: Tuning) -> Resu
         maps: options.maps,
         allow_duplicates: options.allow_duplicates,
     };
-    let by = Principal { key_id: job.key_id, role: leadline_core::access::Role::Admin };
+    let by = starter(app, job).await?;
     let target = target(app, &by, &request).await?;
-    let source: Arc<dyn Source> =
-        Arc::new(StoredBody { app: app.clone(), job_id: job.id, handle: tokio::runtime::Handle::current() });
-    let run = Run { app, by: &by, api: Api::Native, source, target: &target, request: &request, tuning };
+    let source: Arc<dyn Source> = Arc::new(StoredBody {
+        app: app.clone(),
+        job_id: job.id,
+        len: u64::try_from(job.file_bytes).unwrap_or(0),
+        handle: tokio::runtime::Handle::current(),
+    });
+    let run = Run { app, by: &by, api: Api::Native, source, target: &target, request: &request, tuning, recheck: true };
     run.claimed(job, token, &mut ()).await
+}
+
+/// Who an HTTP job runs as: the key that started it, as that key stands now (a job started
+/// by the operator, with no key, runs as the operator). A key revoked or expired since, gone,
+/// or no longer allowed to load leads into the job's campaign is refused, naming why; the
+/// worker then fails the job with that reason. Asked before the job starts or resumes and
+/// before each batch is written.
+pub(super) async fn starter(app: &App, job: &Job) -> Result<Principal> {
+    let Some(key_id) = job.key_id else { return Ok(Principal::operator()) };
+    let mut conn = app.store.read().await?;
+    let stopped = |why: String| AppError::Forbidden(format!("import {} stopped: {why}", job.id));
+    let Some(key) = leadline_store::keys::get(&mut conn, key_id).await? else {
+        return Err(stopped(format!("the key that started it ({key_id}) no longer exists")));
+    };
+    if let Some(at) = key.revoked_at {
+        return Err(stopped(format!("the key that started it ({key_id}) was revoked at {at}")));
+    }
+    if let Some(at) = key.expires_at.filter(|at| *at <= app.now()) {
+        return Err(stopped(format!("the key that started it ({key_id}) expired at {at}")));
+    }
+    let role = Role::from_parts(&key.role, key.buyer_id, key.campaign_ids)
+        .map_err(|e| StoreError::Corrupt(format!("api key {key_id}: {e}")))?;
+    if !role.can_write_lead_in(Some(job.campaign_id)) {
+        return Err(stopped(format!(
+            "the key that started it ({key_id}) may no longer load leads into campaign {}",
+            job.campaign_id
+        )));
+    }
+    Ok(Principal { key_id: Some(key_id), role })
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http_body_util::BodyExt;
 use leadline_app::export::{self, Cells, Format, Selection};
-use leadline_app::imports::{self, ImportRequest, Tuning, Upload};
+use leadline_app::imports::{self, ImportRequest, OverLimit, Tuning, Upload, UploadError};
 use leadline_app::store::Job;
 use leadline_app::App;
 use serde_json::{json, Value};
@@ -68,6 +68,8 @@ pub fn view(job: &Job) -> Value {
 
 /// `POST /v1/imports?campaign_id=…&allocation_id=…[&template_id=…][&map=COLUMN=FIELD…][&allow_duplicates=true]`
 /// with the CSV as the body: stored, checked whole, then loaded by a worker. 202 with the job.
+/// A key may have only so many uploads arriving at once (429) and so many bytes held by its
+/// jobs that have not ended (413); the problem's detail names the setting.
 #[utoipa::path(post, path = "/v1/imports", tag = "imports",
     params(("campaign_id" = i64, Query), ("allocation_id" = i64, Query), ("template_id" = Option<i64>, Query),
         ("map" = Option<String>, Query, description = "COLUMN=FIELD; repeat for several columns"),
@@ -75,7 +77,10 @@ pub fn view(job: &Job) -> Value {
     request_body(content = String, content_type = "text/csv", description = "the CSV file, header row first"),
     responses((status = 202, description = "the job (id, status, progress, counts); Location names it"),
         (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
-        (status = 413, body = crate::error::Problem)),
+        (status = 413, body = crate::error::Problem,
+            description = "the body is over 4 GiB, or would take the key past import_quota_bytes_per_key (bytes held by its jobs that have not ended)"),
+        (status = 429, body = crate::error::Problem,
+            description = "the key has import_max_uploads_per_key uploads arriving already")),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -103,33 +108,72 @@ pub async fn create(
     let name =
         params.iter().find(|(k, _)| k == "file_name").map(|(_, v)| v.clone()).unwrap_or_else(|| "upload.csv".into());
     let mut upload = Upload::begin(&state.app, &by, request, &name).await?;
-    let mut body = body;
-    let mut received: u64 = 0;
-    loop {
-        match body.frame().await {
-            None => break,
-            Some(Err(e)) => {
-                upload.abort().await?;
-                return Err(ApiError::bad_request("", format!("the request body could not be read: {e}")));
+    // The claim is renewed by time while the body arrives, however slowly the client sends it.
+    let claim = upload.claim();
+    let received = claim.hold(receive(&mut upload, body)).await;
+    match received {
+        Ok(Ok(())) => {}
+        Ok(Err(refusal)) => {
+            upload.abort().await?;
+            return Err(refusal);
+        }
+        Err(error) => {
+            if let Err(cleanup) = upload.abort().await {
+                tracing::warn!(%cleanup, "an upload that stopped could not be removed; the worker fails it once its claim lapses");
             }
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    received += data.len() as u64;
-                    if received > MAX_IMPORT_BYTES {
-                        upload.abort().await?;
-                        return Err(ApiError::new(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            format!("an import body may be at most {MAX_IMPORT_BYTES} bytes"),
-                        ));
-                    }
-                    upload.write(&data).await?;
-                }
-            }
+            return Err(error.into());
         }
     }
     let job = upload.finish().await?;
     let location = HeaderValue::from_str(&format!("/v1/imports/{}", job.id)).expect("digits are a valid header");
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], Json(view(&job))).into_response())
+}
+
+/// Stores the request body into `upload` as it arrives. The outer error is the use case's (a
+/// store failure, the claim lost), the inner one the body's own (unreadable, too big).
+async fn receive(upload: &mut Upload, mut body: Body) -> leadline_app::Result<Result<(), ApiError>> {
+    let mut received: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => return Ok(Err(ApiError::bad_request("", format!("the request body could not be read: {e}")))),
+        };
+        if let Ok(data) = frame.into_data() {
+            received += data.len() as u64;
+            if received > MAX_IMPORT_BYTES {
+                return Ok(Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("an import body may be at most {MAX_IMPORT_BYTES} bytes"),
+                )));
+            }
+            match upload.write(&data).await {
+                Ok(()) => {}
+                Err(UploadError::OverLimit(refusal)) => return Ok(Err(refusal.into())),
+                Err(UploadError::App(error)) => return Err(error),
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// A key's upload limits: too many uploads at once is 429, a body past its byte quota 413.
+impl From<OverLimit> for ApiError {
+    fn from(refusal: OverLimit) -> Self {
+        let status = match refusal {
+            OverLimit::Uploads { .. } => StatusCode::TOO_MANY_REQUESTS,
+            OverLimit::Bytes { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        };
+        ApiError::new(status, refusal.to_string())
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(error: UploadError) -> Self {
+        match error {
+            UploadError::OverLimit(refusal) => refusal.into(),
+            UploadError::App(error) => error.into(),
+        }
+    }
 }
 
 /// `GET /v1/imports/{id}`: progress and outcome.
