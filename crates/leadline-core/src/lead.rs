@@ -214,15 +214,11 @@ pub fn draw_ref(at: Timestamp, random: [u8; REF_RANDOM_LEN]) -> String {
 }
 
 impl Lead {
-    /// A new lead from a client's input. `id` is `None` when the store will assign it.
-    pub fn create(lead_ref: String, input: LeadInput, now: Timestamp) -> Result<Lead, DomainError> {
-        if let Some(id) = input.id {
-            if id <= 0 {
-                return Err(DomainError::new("id", "must be a positive integer"));
-            }
-        }
-        let blank = Lead {
-            id: input.id.unwrap_or(0),
+    /// A lead with nothing set but its ref and times: what a new lead starts from, and what
+    /// a lead read back from the store is filled into (see [`columns::assemble`]).
+    pub(crate) fn blank(lead_ref: String, now: Timestamp) -> Lead {
+        Lead {
+            id: 0,
             lead_ref,
             external_id: None,
             vertical_id: None,
@@ -267,7 +263,18 @@ impl Lead {
             version: 1,
             created_at: now,
             updated_at: now,
-        };
+        }
+    }
+
+    /// A new lead from a client's input. `id` is `None` when the store will assign it.
+    pub fn create(lead_ref: String, input: LeadInput, now: Timestamp) -> Result<Lead, DomainError> {
+        if let Some(id) = input.id {
+            if id <= 0 {
+                return Err(DomainError::new("id", "must be a positive integer"));
+            }
+        }
+        let mut blank = Lead::blank(lead_ref, now);
+        blank.id = input.id.unwrap_or(0);
         let mut lead = blank.merged(LeadInput { id: None, ..input })?;
         lead.version = 1;
         Ok(lead)
