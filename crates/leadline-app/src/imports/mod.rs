@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 use jiff::SignedDuration;
+use leadline_core::access::Role;
 use leadline_core::catalog::TemplateField;
 use leadline_core::dialer::{phone_country, PhoneCountry};
 use leadline_core::history::Api;
@@ -91,6 +92,35 @@ impl ImportRequest {
 
 pub(crate) fn file_error(message: String) -> AppError {
     AppError::Invalid(DomainError::new("file", message))
+}
+
+/// Who an HTTP job runs as: the key that started it, as that key stands now (a job started
+/// by the operator, with no key, runs as the operator). A key revoked or expired since, gone,
+/// or no longer allowed to load leads into the job's campaign is refused, naming why; the
+/// worker then fails the job with that reason. Asked before the job starts or resumes and
+/// before each batch is written.
+pub(crate) async fn starter(app: &App, job: &Job) -> Result<Principal> {
+    let Some(key_id) = job.key_id else { return Ok(Principal::operator()) };
+    let mut conn = app.store.read().await?;
+    let stopped = |why: String| AppError::Forbidden(format!("import {} stopped: {why}", job.id));
+    let Some(key) = leadline_store::keys::get(&mut conn, key_id).await? else {
+        return Err(stopped(format!("the key that started it ({key_id}) no longer exists")));
+    };
+    if let Some(at) = key.revoked_at {
+        return Err(stopped(format!("the key that started it ({key_id}) was revoked at {at}")));
+    }
+    if let Some(at) = key.expires_at.filter(|at| *at <= app.now()) {
+        return Err(stopped(format!("the key that started it ({key_id}) expired at {at}")));
+    }
+    let role = Role::from_parts(&key.role, key.buyer_id, key.campaign_ids)
+        .map_err(|e| StoreError::Corrupt(format!("api key {key_id}: {e}")))?;
+    if !role.can_write_lead_in(Some(job.campaign_id)) {
+        return Err(stopped(format!(
+            "the key that started it ({key_id}) may no longer load leads into campaign {}",
+            job.campaign_id
+        )));
+    }
+    Ok(Principal { key_id: Some(key_id), role })
 }
 
 /// The campaign an import loads into, checked.

@@ -16,8 +16,7 @@ use leadline_store::{Backend, Conn, Direct, StoreError};
 use super::claim::{claim_lost, Claim};
 use super::csv::{Parsed, Parser};
 use super::decide::{decide, find, Seen};
-use super::worker::starter;
-use super::{ImportRequest, Progress, Source, Target, Tuning, CLAIM};
+use super::{starter, ImportRequest, Progress, Source, Target, Tuning, CLAIM};
 use crate::{App, AppError, Principal, Result};
 
 /// A unique refusal while loading a batch: another writer put a lead into the campaign
@@ -139,7 +138,7 @@ pub(super) struct Run<'a> {
     pub(super) request: &'a ImportRequest,
     pub(super) tuning: Tuning,
     /// Whether the key that started the job is asked again before each batch (HTTP jobs, which
-    /// run as that key, see [`super::worker::starter`]); a refusal stops the run.
+    /// run as that key, see [`super::starter`]); a refusal stops the run.
     pub(super) recheck: bool,
 }
 

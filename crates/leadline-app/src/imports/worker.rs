@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use leadline_core::access::Role;
 use leadline_core::history::Api;
 use leadline_store::imports::{self as store, Checkpoint, Job, JobStatus};
 use leadline_store::StoreError;
@@ -11,8 +10,8 @@ use serde::Deserialize;
 
 use super::run::Run;
 use super::source::StoredBody;
-use super::{claim_token, target, ImportRequest, Source, Tuning, CLAIM};
-use crate::{App, AppError, Principal, Result};
+use super::{claim_token, starter, target, ImportRequest, Source, Tuning, CLAIM};
+use crate::{App, AppError, Result};
 
 /// One pass of the import worker on a node: removes uploads abandoned half-way, then takes one
 /// HTTP job that is pending or whose runner died (its claim lapsed) and runs it to the end.
@@ -92,33 +91,4 @@ async fn run_http_job(app: &App, job: &Job, token: &str, tuning: Tuning) -> Resu
     });
     let run = Run { app, by: &by, api: Api::Native, source, target: &target, request: &request, tuning, recheck: true };
     run.claimed(job, token, &mut ()).await
-}
-
-/// Who an HTTP job runs as: the key that started it, as that key stands now (a job started
-/// by the operator, with no key, runs as the operator). A key revoked or expired since, gone,
-/// or no longer allowed to load leads into the job's campaign is refused, naming why; the
-/// worker then fails the job with that reason. Asked before the job starts or resumes and
-/// before each batch is written.
-pub(super) async fn starter(app: &App, job: &Job) -> Result<Principal> {
-    let Some(key_id) = job.key_id else { return Ok(Principal::operator()) };
-    let mut conn = app.store.read().await?;
-    let stopped = |why: String| AppError::Forbidden(format!("import {} stopped: {why}", job.id));
-    let Some(key) = leadline_store::keys::get(&mut conn, key_id).await? else {
-        return Err(stopped(format!("the key that started it ({key_id}) no longer exists")));
-    };
-    if let Some(at) = key.revoked_at {
-        return Err(stopped(format!("the key that started it ({key_id}) was revoked at {at}")));
-    }
-    if let Some(at) = key.expires_at.filter(|at| *at <= app.now()) {
-        return Err(stopped(format!("the key that started it ({key_id}) expired at {at}")));
-    }
-    let role = Role::from_parts(&key.role, key.buyer_id, key.campaign_ids)
-        .map_err(|e| StoreError::Corrupt(format!("api key {key_id}: {e}")))?;
-    if !role.can_write_lead_in(Some(job.campaign_id)) {
-        return Err(stopped(format!(
-            "the key that started it ({key_id}) may no longer load leads into campaign {}",
-            job.campaign_id
-        )));
-    }
-    Ok(Principal { key_id: Some(key_id), role })
 }
