@@ -31,6 +31,16 @@ pub trait Exec {
     fn all_rows(&mut self, sql: &Sql) -> impl Future<Output = Result<Vec<Row>>>;
     /// Runs a statement and returns how many rows it changed.
     fn run(&mut self, sql: &Sql) -> impl Future<Output = Result<u64>>;
+
+    /// The one row a statement returns (an aggregate, an `INSERT … RETURNING`); none is a
+    /// corrupt store.
+    fn one_row(&mut self, sql: &Sql) -> impl Future<Output = Result<Row>> {
+        async move {
+            self.optional_row(sql)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("`{}` returned no row", sql.text())))
+        }
+    }
 }
 
 fn backend_of(conn: &sqlx::AnyConnection) -> Backend {

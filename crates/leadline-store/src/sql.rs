@@ -14,6 +14,38 @@ pub enum SqlArg {
     Text(Option<String>),
 }
 
+/// Parameters from the values a store function holds, so a statement reads
+/// `Sql::fixed(TEXT, args![id, name, at])`.
+macro_rules! from_value {
+    ($($ty:ty => $variant:ident $(via $conv:expr)?),* $(,)?) => {$(
+        impl From<$ty> for SqlArg {
+            fn from(value: $ty) -> SqlArg {
+                SqlArg::$variant(from_value!(@conv value $(, $conv)?))
+            }
+        }
+    )*};
+    (@conv $value:ident) => { $value };
+    (@conv $value:ident, $conv:expr) => { $conv($value) };
+}
+
+from_value! {
+    i64 => Int via Some,
+    Option<i64> => Int,
+    bool => Bool via Some,
+    Option<bool> => Bool,
+    String => Text via Some,
+    Option<String> => Text,
+    &str => Text via |v: &str| Some(v.to_string()),
+    &String => Text via |v: &String| Some(v.clone()),
+    Option<&str> => Text via |v: Option<&str>| v.map(str::to_string),
+}
+
+/// `[SqlArg; N]` from values of the types [`SqlArg`] converts from, for [`Sql::fixed`].
+#[macro_export]
+macro_rules! args {
+    ($($value:expr),* $(,)?) => { [$($crate::SqlArg::from($value)),*] };
+}
+
 #[derive(Debug, Default)]
 pub struct Sql {
     text: String,
