@@ -105,6 +105,7 @@ pub trait Cells {
     fn opt_text(&self, column: &str) -> Result<Option<String>>;
     /// A boolean, stored as one on PostgreSQL and as 0/1 on SQLite.
     fn opt_flag(&self, column: &str) -> Result<Option<bool>>;
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>>;
 
     fn int(&self, column: &str) -> Result<i64> {
         self.opt_int(column)?.ok_or_else(|| null(column))
@@ -131,6 +132,10 @@ impl Cells for AnyRow {
     fn opt_flag(&self, column: &str) -> Result<Option<bool>> {
         crate::get_bool(self, column)
     }
+
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.try_get(column)?)
+    }
 }
 
 impl Cells for Row {
@@ -152,6 +157,13 @@ impl Cells for Row {
         match self {
             Row::Any(row) => row.opt_flag(column),
             Row::Direct(row) => row.opt_flag(column),
+        }
+    }
+
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
+        match self {
+            Row::Any(row) => row.opt_bytes(column),
+            Row::Direct(row) => row.opt_bytes(column),
         }
     }
 }

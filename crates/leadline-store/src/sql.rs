@@ -12,6 +12,7 @@ pub enum SqlArg {
     Int(Option<i64>),
     Bool(Option<bool>),
     Text(Option<String>),
+    Bytes(Option<Vec<u8>>),
 }
 
 /// Parameters from the values a store function holds, so a statement reads
@@ -38,6 +39,7 @@ from_value! {
     &str => Text via |v: &str| Some(v.to_string()),
     &String => Text via |v: &String| Some(v.clone()),
     Option<&str> => Text via |v: Option<&str>| v.map(str::to_string),
+    &[u8] => Bytes via |v: &[u8]| Some(v.to_vec()),
 }
 
 /// `[SqlArg; N]` from values of the types [`SqlArg`] converts from, for [`Sql::fixed`].
@@ -101,6 +103,7 @@ impl Sql {
                 SqlArg::Int(v) => query.bind(*v),
                 SqlArg::Bool(v) => query.bind(*v),
                 SqlArg::Text(v) => query.bind(v.as_deref()),
+                SqlArg::Bytes(v) => query.bind(v.as_deref()),
             };
         }
         query

@@ -7,7 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use rusqlite::types::Value;
@@ -30,8 +30,10 @@ impl<'c> Direct<'c> {
     fn prepare(&self, sql: &Sql) -> Result<rusqlite::CachedStatement<'c>> {
         let mut statement = self.conn.prepare_cached(sql.text())?;
         let count = statement.parameter_count();
-        if count == sql.args().len() && numbered_in_order(sql.text()) == count {
-            // SQLite numbers named parameters by first appearance, so here `$n` is parameter n.
+        let positional = count == 0 || statement.parameter_name(1).is_none();
+        if count == sql.args().len() && (positional || numbered_in_order(sql.text()) == count) {
+            // SQLite numbers named parameters by first appearance, so here `$n` is parameter n;
+            // bare `?` (the bulk inserts' long statements) are numbered in order anyway.
             // (Asking SQLite each parameter's name walks a list: quadratic in a long insert.)
             for (index, arg) in sql.args().iter().enumerate() {
                 statement.raw_bind_parameter(index + 1, arg)?;
@@ -84,10 +86,10 @@ fn numbered_in_order(text: &str) -> usize {
 
 /// Statement texts to their column names, per thread: a row keeps the names of its columns, and
 /// the same few queries run over and over.
-fn column_names(text: &str, statement: &rusqlite::Statement<'_>) -> Rc<[Box<str>]> {
+fn column_names(text: &str, statement: &rusqlite::Statement<'_>) -> Arc<[Box<str>]> {
     const KEEP: usize = 256;
     thread_local! {
-        static NAMES: RefCell<HashMap<String, Rc<[Box<str>]>>> = RefCell::new(HashMap::new());
+        static NAMES: RefCell<HashMap<String, Arc<[Box<str>]>>> = RefCell::new(HashMap::new());
     }
     NAMES.with_borrow_mut(|names| {
         if let Some(known) = names.get(text) {
@@ -96,7 +98,7 @@ fn column_names(text: &str, statement: &rusqlite::Statement<'_>) -> Rc<[Box<str>
         if names.len() >= KEEP {
             names.clear();
         }
-        let read: Rc<[Box<str>]> = statement.column_names().into_iter().map(Box::from).collect();
+        let read: Arc<[Box<str>]> = statement.column_names().into_iter().map(Box::from).collect();
         names.insert(text.to_string(), read.clone());
         read
     })
@@ -132,7 +134,7 @@ pub fn finish_now<T, E: From<StoreError>>(work: impl Future<Output = Result<T, E
 
 /// A row read on the direct connection, owned so it outlives its statement.
 pub struct DirectRow {
-    names: Rc<[Box<str>]>,
+    names: Arc<[Box<str>]>,
     values: Vec<Value>,
     /// Where the next look-up starts: readers take columns in the order they were selected.
     next: Cell<usize>,
@@ -172,6 +174,14 @@ impl Cells for DirectRow {
 
     fn opt_flag(&self, column: &str) -> Result<Option<bool>> {
         Ok(self.opt_int(column)?.map(|v| v != 0))
+    }
+
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
+        match self.value(column)? {
+            Value::Null => Ok(None),
+            Value::Blob(v) => Ok(Some(v.clone())),
+            other => Err(StoreError::Corrupt(format!("{column} holds {other:?}, not bytes"))),
+        }
     }
 }
 

@@ -493,7 +493,11 @@ impl rusqlite::ToSql for crate::SqlArg {
             crate::SqlArg::Int(Some(v)) => ValueRef::Integer(*v),
             crate::SqlArg::Bool(Some(v)) => ValueRef::Integer(i64::from(*v)),
             crate::SqlArg::Text(Some(v)) => ValueRef::Text(v.as_bytes()),
-            crate::SqlArg::Int(None) | crate::SqlArg::Bool(None) | crate::SqlArg::Text(None) => ValueRef::Null,
+            crate::SqlArg::Bytes(Some(v)) => ValueRef::Blob(v),
+            crate::SqlArg::Int(None)
+            | crate::SqlArg::Bool(None)
+            | crate::SqlArg::Text(None)
+            | crate::SqlArg::Bytes(None) => ValueRef::Null,
         }))
     }
 }
