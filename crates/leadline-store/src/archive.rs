@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 
 use crate::leads::{self, COLUMNS, HISTORY_HEAD};
-use crate::{micros, Backend, Cells, Conn, Exec, Result, Sql, SqlArg};
+use crate::{micros, Backend, Cells, Exec, Result, Sql, SqlArg};
 use jiff::Timestamp;
 use leadline_core::archive::Counts;
 use leadline_core::lead::Lead;
@@ -60,7 +60,8 @@ pub(crate) async fn is_archived(conn: &mut impl Exec, id: i64) -> Result<bool> {
 /// After a lead was written with an id of the caller's: moves PostgreSQL's sequence past every id
 /// in use, archived ones included, so it never hands out an archived lead's id. (SQLite assigns
 /// past both tables in `leads::insert` itself.)
-pub(crate) async fn after_explicit_lead_id(conn: &mut impl Exec, backend: Backend) -> Result<()> {
+pub(crate) async fn after_explicit_lead_id(conn: &mut impl Exec) -> Result<()> {
+    let backend = conn.backend();
     if backend == Backend::Postgres {
         conn.run(&Sql::fixed(
             "SELECT setval(pg_get_serial_sequence('leads', 'id'), GREATEST((SELECT COALESCE(MAX(id), 1) FROM leads), \
@@ -109,7 +110,8 @@ pub async fn found(conn: &mut impl Exec, table: Table, ids: &[i64]) -> Result<Ve
 
 /// Which of `ids` are in `table`, locking those rows until the transaction ends on PostgreSQL, so
 /// two batches over the same leads run one after the other (SQLite's single writer already does).
-pub async fn found_for_update(conn: &mut impl Exec, backend: Backend, table: Table, ids: &[i64]) -> Result<Vec<i64>> {
+pub async fn found_for_update(conn: &mut impl Exec, table: Table, ids: &[i64]) -> Result<Vec<i64>> {
+    let backend = conn.backend();
     if backend == Backend::Sqlite || ids.is_empty() {
         return found(conn, table, ids).await;
     }
@@ -136,13 +138,8 @@ async fn copy(conn: &mut impl Exec, from: Table, ids: &[i64]) -> Result<u64> {
 
 /// Deletes the rows of `ids` from `table` whose copy on the other side is equal in every column
 /// (and, for live leads, that are neither sold nor leased at `now`); returns the ids deleted.
-async fn delete_matching(
-    conn: &mut impl Exec,
-    backend: Backend,
-    table: Table,
-    ids: &[i64],
-    now: Timestamp,
-) -> Result<Vec<i64>> {
+async fn delete_matching(conn: &mut impl Exec, table: Table, ids: &[i64], now: Timestamp) -> Result<Vec<i64>> {
+    let backend = conn.backend();
     let name = table.name();
     let mut sql = Sql::new(format!("DELETE FROM {name} WHERE id IN "));
     push_ids(&mut sql, ids);
@@ -165,11 +162,11 @@ async fn delete_matching(
 /// left the live table.
 pub async fn archive(
     conn: &mut impl Exec,
-    backend: Backend,
     ids: &[i64],
     steps: (bool, bool, bool),
     now: Timestamp,
 ) -> Result<(Counts, Vec<i64>)> {
+    let backend = conn.backend();
     let (insert, update, delete) = steps;
     let mut counts = Counts { select_count: ids.len() as u64, ..Counts::default() };
     let present: HashSet<i64> = found(conn, Table::Archive, ids).await?.into_iter().collect();
@@ -194,7 +191,7 @@ pub async fn archive(
     }
     let mut moved = Vec::new();
     if delete {
-        moved = delete_matching(conn, backend, Table::Live, ids, now).await?;
+        moved = delete_matching(conn, Table::Live, ids, now).await?;
         counts.delete_count = moved.len() as u64;
     }
     Ok((counts, moved))
@@ -203,8 +200,7 @@ pub async fn archive(
 /// Brings `ids` (all of them archived: the caller checked) back to the live table. Returns the
 /// counts and the ids copied back (whose phones are indexed again).
 pub async fn dearchive(
-    conn: &mut Conn,
-    backend: Backend,
+    conn: &mut impl Exec,
     ids: &[i64],
     steps: (bool, bool),
     now: Timestamp,
@@ -217,7 +213,7 @@ pub async fn dearchive(
         let absent: Vec<i64> = ids.iter().copied().filter(|id| !live.contains(id)).collect();
         counts.insert_count = copy(conn, Table::Archive, &absent).await?;
         if counts.insert_count > 0 {
-            after_explicit_lead_id(conn, backend).await?;
+            after_explicit_lead_id(conn).await?;
             for &id in &absent {
                 if let Some(lead) = leads::get(conn, id).await? {
                     leads::replace_phones(conn, id, &lead.phones).await?;
@@ -227,7 +223,7 @@ pub async fn dearchive(
         }
     }
     if delete {
-        counts.delete_count = delete_matching(conn, backend, Table::Archive, ids, now).await?.len() as u64;
+        counts.delete_count = delete_matching(conn, Table::Archive, ids, now).await?.len() as u64;
     }
     Ok((counts, restored))
 }

@@ -1,6 +1,6 @@
 //! Reference collections, stored generically from their descriptions in leadline-core.
 
-use crate::{after_explicit_id, Backend, Cells, Conn, Exec, Result, Sql, SqlArg, StoreError};
+use crate::{after_explicit_id, Cells, Exec, Result, Sql, SqlArg, StoreError};
 use leadline_core::access::CatalogScope;
 use leadline_core::catalog::{Collection, Field, Kind, Record, SqlValue};
 
@@ -50,7 +50,7 @@ fn columns(collection: &Collection) -> String {
 }
 
 /// Inserts a new object, with its chosen id or an assigned one, and returns the id.
-pub async fn insert(conn: &mut Conn, backend: Backend, collection: &Collection, record: &Record) -> Result<i64> {
+pub async fn insert(conn: &mut impl Exec, collection: &Collection, record: &Record) -> Result<i64> {
     let mut sql = Sql::new(format!("INSERT INTO {} (", collection.table));
     if record.id.is_some() {
         sql.push("id, ");
@@ -69,7 +69,7 @@ pub async fn insert(conn: &mut Conn, backend: Backend, collection: &Collection, 
     sql.push(") RETURNING id");
     let id = conn.one_row(&sql).await?.int("id")?;
     if record.id.is_some() {
-        after_explicit_id(conn, backend, collection.table).await?;
+        after_explicit_id(conn, collection.table).await?;
     }
     Ok(id)
 }

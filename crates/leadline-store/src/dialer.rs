@@ -183,11 +183,11 @@ pub async fn phone_in_campaign(
 /// nodes claiming at once take different leads (`SKIP LOCKED`).
 pub async fn dial_candidates(
     conn: &mut impl Exec,
-    backend: Backend,
     allocation_id: i64,
     now: Timestamp,
     limit: i64,
 ) -> Result<Vec<Lead>> {
+    let backend = conn.backend();
     let lock = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
     let sql = format!(
         "{} WHERE allocation_id = $1 AND closed = $2 AND (lock_until IS NULL OR lock_until <= $3) \
@@ -227,12 +227,12 @@ pub async fn enqueue_webhook(conn: &mut impl Exec, lead_id: i64, url: &str, body
 /// (the node died, or took longer than it claimed for) makes the row due again.
 pub async fn claim_webhooks(
     conn: &mut impl Exec,
-    backend: Backend,
     now: Timestamp,
     claim_until: Timestamp,
     token: &str,
     limit: i64,
 ) -> Result<Vec<Delivery>> {
+    let backend = conn.backend();
     let lock = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
     let due = Sql::fixed(
         &format!(

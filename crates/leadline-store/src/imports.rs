@@ -459,7 +459,8 @@ fn lead_insert_text(backend: Backend, rows: usize) -> String {
 /// the same call; any other refusal (an external id already used) fails the whole call. On
 /// SQLite the ids are taken past every live and archived lead, as [`crate::leads::insert`] takes
 /// them: SQLite itself would give an archived lead's id out again.
-pub async fn insert_leads(conn: &mut impl Exec, backend: Backend, leads: &[Lead]) -> Result<Vec<Option<i64>>> {
+pub async fn insert_leads(conn: &mut impl Exec, leads: &[Lead]) -> Result<Vec<Option<i64>>> {
+    let backend = conn.backend();
     static FULL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
     let mut next_id = match backend {
         Backend::Sqlite => Some(crate::leads::next_id(conn).await?),
@@ -506,7 +507,8 @@ pub async fn insert_leads(conn: &mut impl Exec, backend: Backend, leads: &[Lead]
 }
 
 /// Inserts (lead id, position, phone) rows.
-pub async fn insert_phones(conn: &mut impl Exec, backend: Backend, rows: &[(i64, i64, &str)]) -> Result<()> {
+pub async fn insert_phones(conn: &mut impl Exec, rows: &[(i64, i64, &str)]) -> Result<()> {
+    let backend = conn.backend();
     for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT) {
         let text =
             format!("INSERT INTO lead_phones (lead_id, position, phone) VALUES {}", values(backend, chunk.len(), 3));
@@ -520,12 +522,12 @@ pub async fn insert_phones(conn: &mut impl Exec, backend: Backend, rows: &[(i64,
 /// with one time, actor and action, and makes it the lead's history head.
 pub async fn insert_history(
     conn: &mut impl Exec,
-    backend: Backend,
     rows: &[(i64, &str)],
     at: Timestamp,
     actor: Actor,
     action: &str,
 ) -> Result<()> {
+    let backend = conn.backend();
     for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT) {
         let text = format!(
             "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) VALUES {} RETURNING id, lead_id",
@@ -704,7 +706,8 @@ pub async fn key_usage(conn: &mut impl Exec, key_id: i64, except: i64) -> Result
 /// Makes concurrent uploads of one key take turns at counting what the key holds (on
 /// PostgreSQL, by locking the key's row to the end of the transaction; SQLite's one writer
 /// already runs them one at a time).
-pub async fn lock_key_usage(conn: &mut impl Exec, backend: Backend, key_id: i64) -> Result<()> {
+pub async fn lock_key_usage(conn: &mut impl Exec, key_id: i64) -> Result<()> {
+    let backend = conn.backend();
     if backend == Backend::Postgres {
         conn.optional_row(&Sql::fixed("SELECT id FROM api_keys WHERE id = $1 FOR UPDATE", crate::args![key_id]))
             .await?;

@@ -148,7 +148,8 @@ pub(crate) async fn next_id(conn: &mut impl Exec) -> Result<i64> {
 /// An id held by an archived lead is never used again: a client-chosen one is refused as taken,
 /// and an assigned one lies above every id in `leads` and `leads_archive` (SQLite would otherwise
 /// reuse the highest id once its lead moved to the archive; PostgreSQL's sequence only moves on).
-pub async fn insert(conn: &mut impl Exec, backend: Backend, lead: &Lead) -> Result<Option<i64>> {
+pub async fn insert(conn: &mut impl Exec, lead: &Lead) -> Result<Option<i64>> {
+    let backend = conn.backend();
     let explicit = lead.id > 0;
     if explicit && crate::archive::is_archived(conn, lead.id).await? {
         return Err(StoreError::Unique {
@@ -181,7 +182,7 @@ pub async fn insert(conn: &mut impl Exec, backend: Backend, lead: &Lead) -> Resu
         None => return Ok(None),
     };
     if explicit {
-        crate::archive::after_explicit_lead_id(conn, backend).await?;
+        crate::archive::after_explicit_lead_id(conn).await?;
     }
     replace_phones(conn, id, &lead.phones).await?;
     Ok(Some(id))
@@ -313,7 +314,8 @@ pub async fn get(conn: &mut impl Exec, id: i64) -> Result<Option<Lead>> {
 /// concurrent changes of one lead queue up behind each other instead of all but one failing their
 /// version check. PostgreSQL takes a row lock (`FOR UPDATE`); SQLite needs none, as its one writer
 /// already runs write transactions one at a time.
-pub async fn get_for_update(conn: &mut impl Exec, backend: Backend, id: i64) -> Result<Option<Lead>> {
+pub async fn get_for_update(conn: &mut impl Exec, id: i64) -> Result<Option<Lead>> {
+    let backend = conn.backend();
     let lock = match backend {
         Backend::Postgres => " FOR UPDATE",
         Backend::Sqlite => "",

@@ -65,7 +65,8 @@ pub async fn sales_of_lead(conn: &mut impl Exec, lead_id: i64) -> Result<Vec<Sal
 }
 
 /// The return of a sale, locked on PostgreSQL for the decision that follows.
-pub async fn return_of_sale(conn: &mut impl Exec, backend: Backend, sale_id: i64) -> Result<Option<Return>> {
+pub async fn return_of_sale(conn: &mut impl Exec, sale_id: i64) -> Result<Option<Return>> {
+    let backend = conn.backend();
     let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
     let sql =
         Sql::fixed(&format!("SELECT {RETURN_COLUMNS} FROM returns WHERE sale_id = $1{lock}"), crate::args![sale_id]);
@@ -204,7 +205,8 @@ fn read_replacement(r: &impl Cells) -> Result<Replacement> {
 }
 
 /// One replacement request, locked on PostgreSQL for the fulfilment that follows.
-pub async fn replacement_request(conn: &mut impl Exec, backend: Backend, id: i64) -> Result<Option<Replacement>> {
+pub async fn replacement_request(conn: &mut impl Exec, id: i64) -> Result<Option<Replacement>> {
+    let backend = conn.backend();
     let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
     let sql = Sql::fixed(
         &format!("SELECT {REPLACEMENT_COLUMNS} FROM replacement_requests WHERE id = $1{lock}"),

@@ -1,9 +1,9 @@
 //! A small builder for statements whose shape depends on the request (filters, column lists),
 //! numbering parameters `$1, $2, …` as both backends accept them.
 
-use sqlx::any::AnyArguments;
+use sqlx::database::HasStatementCache;
 use sqlx::query::Query;
-use sqlx::Any;
+use sqlx::{Database, Encode, Type};
 
 /// A typed parameter. The type matters even for NULL: PostgreSQL checks a NULL's declared type
 /// against the column it is written to.
@@ -45,7 +45,8 @@ from_value! {
 /// `[SqlArg; N]` from values of the types [`SqlArg`] converts from, for [`Sql::fixed`].
 #[macro_export]
 macro_rules! args {
-    ($($value:expr),* $(,)?) => { [$($crate::SqlArg::from($value)),*] };
+    () => { [] as [$crate::SqlArg; 0] };
+    ($($value:expr),+ $(,)?) => { [$($crate::SqlArg::from($value)),+] };
 }
 
 #[derive(Debug, Default)]
@@ -96,7 +97,15 @@ impl Sql {
         &self.args
     }
 
-    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+    /// The statement with its arguments bound, for a sqlx connection of any backend.
+    pub(crate) fn query<'q, DB>(&'q self) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+    where
+        DB: Database + HasStatementCache,
+        Option<i64>: Encode<'q, DB> + Type<DB>,
+        Option<bool>: Encode<'q, DB> + Type<DB>,
+        Option<&'q str>: Encode<'q, DB> + Type<DB>,
+        Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
+    {
         let mut query = sqlx::query(&self.text).persistent(!self.per_run);
         for arg in &self.args {
             query = match arg {

@@ -19,6 +19,7 @@ pub mod backup;
 pub(crate) mod borrowed;
 pub mod direct;
 pub mod new_leads;
+pub(crate) mod pool;
 pub mod readers;
 pub(crate) mod wal_batch;
 pub mod writer;
