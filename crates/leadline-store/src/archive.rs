@@ -52,28 +52,6 @@ pub struct Selection {
     pub status: Option<String>,
 }
 
-pub(crate) async fn is_archived(conn: &mut impl Exec, id: i64) -> Result<bool> {
-    let sql = Sql::fixed("SELECT 1 AS archived FROM leads_archive WHERE id = $1", [SqlArg::Int(Some(id))]);
-    Ok(conn.optional_row(&sql).await?.is_some())
-}
-
-/// After a lead was written with an id of the caller's: moves PostgreSQL's sequence past every id
-/// in use, archived ones included, so it never hands out an archived lead's id. (SQLite assigns
-/// past both tables in `leads::insert` itself.)
-pub(crate) async fn after_explicit_lead_id(conn: &mut impl Exec) -> Result<()> {
-    let backend = conn.backend();
-    if backend == Backend::Postgres {
-        conn.run(&Sql::fixed(
-            "SELECT setval(pg_get_serial_sequence('leads', 'id'), GREATEST((SELECT COALESCE(MAX(id), 1) FROM leads), \
-             (SELECT COALESCE(MAX(id), 1) FROM leads_archive), \
-             COALESCE(pg_sequence_last_value(pg_get_serial_sequence('leads', 'id')::regclass), 1)))",
-            [],
-        ))
-        .await?;
-    }
-    Ok(())
-}
-
 fn push_ids(sql: &mut Sql, ids: &[i64]) {
     sql.push("(");
     for (i, id) in ids.iter().enumerate() {
@@ -213,7 +191,7 @@ pub async fn dearchive(
         let absent: Vec<i64> = ids.iter().copied().filter(|id| !live.contains(id)).collect();
         counts.insert_count = copy(conn, Table::Archive, &absent).await?;
         if counts.insert_count > 0 {
-            after_explicit_lead_id(conn).await?;
+            leads::after_explicit_lead_id(conn).await?;
             for &id in &absent {
                 if let Some(lead) = leads::get(conn, id).await? {
                     leads::replace_phones(conn, id, &lead.phones).await?;

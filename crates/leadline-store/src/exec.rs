@@ -3,7 +3,7 @@
 //!
 //! Every store function takes `&mut impl Exec`, so the same function runs inside a use case's
 //! transaction ([`Tx`]), on a connection for reads ([`Conn`]) or, for the hot paths on a SQLite
-//! file, on the direct writer's connection ([`Direct`]). Each backend implements `Exec` on its
+//! file, on the direct writer's connection ([`Direct`](crate::Direct)). Each backend implements `Exec` on its
 //! own typed driver, in its own folder: `postgres/` (sqlx's PostgreSQL driver) and `sqlite/`
 //! (sqlx's SQLite driver for transactions and pooled reads, rusqlite for the engine's own
 //! connections). SQL text is written once with `$n` parameters, which both backends accept.
@@ -17,9 +17,8 @@ use std::future::Future;
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Sqlite};
 
-use crate::sqlite::direct::DirectRow;
-#[cfg(doc)]
-use crate::Direct;
+use crate::cells::Cells;
+use crate::sqlite::row::DirectRow;
 use crate::{Backend, Result, Sql, StoreError};
 
 /// A connection a statement can run on.
@@ -142,27 +141,6 @@ pub enum Row {
     Sqlite(sqlx::sqlite::SqliteRow),
     Postgres(sqlx::postgres::PgRow),
     Direct(DirectRow),
-}
-
-/// Reading a row's columns by name, whichever connection it came from.
-pub trait Cells {
-    fn opt_int(&self, column: &str) -> Result<Option<i64>>;
-    fn opt_text(&self, column: &str) -> Result<Option<String>>;
-    /// A boolean, stored as one on PostgreSQL and as 0/1 on SQLite.
-    fn opt_flag(&self, column: &str) -> Result<Option<bool>>;
-    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>>;
-
-    fn int(&self, column: &str) -> Result<i64> {
-        self.opt_int(column)?.ok_or_else(|| null(column))
-    }
-
-    fn text(&self, column: &str) -> Result<String> {
-        self.opt_text(column)?.ok_or_else(|| null(column))
-    }
-}
-
-pub(crate) fn null(column: &str) -> StoreError {
-    StoreError::Corrupt(format!("{column} is NULL"))
 }
 
 impl Cells for Row {

@@ -151,7 +151,7 @@ pub(crate) async fn next_id(conn: &mut impl Exec) -> Result<i64> {
 pub async fn insert(conn: &mut impl Exec, lead: &Lead) -> Result<Option<i64>> {
     let backend = conn.backend();
     let explicit = lead.id > 0;
-    if explicit && crate::archive::is_archived(conn, lead.id).await? {
+    if explicit && is_archived(conn, lead.id).await? {
         return Err(StoreError::Unique {
             constraint: crate::Constraint::PrimaryKey,
             detail: format!("lead id {} is held by an archived lead", lead.id),
@@ -182,7 +182,7 @@ pub async fn insert(conn: &mut impl Exec, lead: &Lead) -> Result<Option<i64>> {
         None => return Ok(None),
     };
     if explicit {
-        crate::archive::after_explicit_lead_id(conn).await?;
+        after_explicit_lead_id(conn).await?;
     }
     replace_phones(conn, id, &lead.phones).await?;
     Ok(Some(id))
@@ -541,4 +541,26 @@ pub async fn history(conn: &mut impl Exec, lead_id: i64, after: Option<i64>, lim
             })
         })
         .collect()
+}
+
+async fn is_archived(conn: &mut impl Exec, id: i64) -> Result<bool> {
+    let sql = Sql::fixed("SELECT 1 AS archived FROM leads_archive WHERE id = $1", [SqlArg::Int(Some(id))]);
+    Ok(conn.optional_row(&sql).await?.is_some())
+}
+
+/// After a lead was written with an id of the caller's: moves PostgreSQL's sequence past every id
+/// in use, archived ones included, so it never hands out an archived lead's id. (SQLite assigns
+/// past both tables in `leads::insert` itself.)
+pub(crate) async fn after_explicit_lead_id(conn: &mut impl Exec) -> Result<()> {
+    let backend = conn.backend();
+    if backend == Backend::Postgres {
+        conn.run(&Sql::fixed(
+            "SELECT setval(pg_get_serial_sequence('leads', 'id'), GREATEST((SELECT COALESCE(MAX(id), 1) FROM leads), \
+             (SELECT COALESCE(MAX(id), 1) FROM leads_archive), \
+             COALESCE(pg_sequence_last_value(pg_get_serial_sequence('leads', 'id')::regclass), 1)))",
+            [],
+        ))
+        .await?;
+    }
+    Ok(())
 }

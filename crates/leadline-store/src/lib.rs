@@ -14,6 +14,7 @@
 
 pub mod archive;
 pub mod catalog;
+mod cells;
 pub mod console;
 mod constraint;
 pub mod crm;
@@ -42,8 +43,9 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
+pub use cells::Cells;
 pub use constraint::Constraint;
-pub use exec::{Cells, Conn, Exec, Row, Tx};
+pub use exec::{Conn, Exec, Row, Tx};
 pub use rusqlite::Connection as DirectConn;
 pub use sql::{Sql, SqlArg};
 pub use sqlite::direct::Direct;

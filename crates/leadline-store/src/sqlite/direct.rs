@@ -3,7 +3,7 @@
 //! call completing at once, so a use case written as an `async fn` over [`Exec`] runs on the
 //! writer thread through [`finish_now`].
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
@@ -13,7 +13,8 @@ use std::task::{Context, Poll, Waker};
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-use crate::exec::{Cells, Exec, Row};
+use super::row::DirectRow;
+use crate::exec::{Exec, Row};
 use crate::{Backend, Result, Sql, StoreError};
 
 /// The direct writer's connection, inside the transaction of a unit of work.
@@ -60,7 +61,7 @@ impl<'c> Direct<'c> {
         while read.len() < limit {
             let Some(row) = rows.next()? else { break };
             let values = (0..names.len()).map(|i| row.get::<_, Value>(i)).collect::<rusqlite::Result<Vec<_>>>()?;
-            read.push(Row::Direct(DirectRow { names: names.clone(), values, next: Cell::new(0) }));
+            read.push(Row::Direct(DirectRow::new(names.clone(), values)));
         }
         Ok(read)
     }
@@ -128,59 +129,6 @@ pub fn finish_now<T, E: From<StoreError>>(work: impl Future<Output = Result<T, E
         Poll::Ready(outcome) => outcome,
         Poll::Pending => {
             Err(StoreError::Writer("a unit of work on the direct writer waited for something".into()).into())
-        }
-    }
-}
-
-/// A row read on the direct connection, owned so it outlives its statement.
-pub struct DirectRow {
-    names: Arc<[Box<str>]>,
-    values: Vec<Value>,
-    /// Where the next look-up starts: readers take columns in the order they were selected.
-    next: Cell<usize>,
-}
-
-impl DirectRow {
-    fn value(&self, column: &str) -> Result<&Value> {
-        let count = self.names.len();
-        let start = self.next.get();
-        (0..count)
-            .map(|offset| (start + offset) % count.max(1))
-            .find(|&i| &*self.names[i] == column)
-            .map(|i| {
-                self.next.set(i + 1);
-                &self.values[i]
-            })
-            .ok_or_else(|| StoreError::Corrupt(format!("the query has no column `{column}`")))
-    }
-}
-
-impl Cells for DirectRow {
-    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
-        match self.value(column)? {
-            Value::Null => Ok(None),
-            Value::Integer(v) => Ok(Some(*v)),
-            other => Err(StoreError::Corrupt(format!("{column} holds {other:?}, not an integer"))),
-        }
-    }
-
-    fn opt_text(&self, column: &str) -> Result<Option<String>> {
-        match self.value(column)? {
-            Value::Null => Ok(None),
-            Value::Text(v) => Ok(Some(v.clone())),
-            other => Err(StoreError::Corrupt(format!("{column} holds {other:?}, not text"))),
-        }
-    }
-
-    fn opt_flag(&self, column: &str) -> Result<Option<bool>> {
-        Ok(self.opt_int(column)?.map(|v| v != 0))
-    }
-
-    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
-        match self.value(column)? {
-            Value::Null => Ok(None),
-            Value::Blob(v) => Ok(Some(v.clone())),
-            other => Err(StoreError::Corrupt(format!("{column} holds {other:?}, not bytes"))),
         }
     }
 }
