@@ -8,12 +8,12 @@ use std::sync::OnceLock;
 
 use jiff::Timestamp;
 use leadline_core::history::Actor;
-use leadline_core::lead::Lead;
+use leadline_core::lead::{columns, Lead};
 use rusqlite::Connection;
 
 use super::borrowed::{Borrowed, Value};
 use super::writer::Bulk;
-use crate::leads::{cells, fields_json, phones_json, Cell, COLUMNS, HISTORY_HEAD};
+use crate::leads::{fields_json, phones_json, COLUMNS, HISTORY_HEAD};
 use crate::{micros, Result, StoreError};
 
 /// Rows per statement when new leads, their history rows and phones are written many to a
@@ -264,12 +264,14 @@ impl<'c, 'a> NewLeads<'c, 'a> {
         let mut values = Vec::with_capacity(leads.len() * width);
         for ((id, head, lead), [phones, fields]) in leads.iter().zip(&json) {
             values.extend([Value::Int(*id), Value::Int(*head)]);
-            values.extend(cells(lead).map(|cell| match cell {
-                Cell::Int(int) => int.into(),
-                Cell::Bool(flag) => Value::Int(i64::from(flag)),
-                Cell::Text(text) => text.into(),
-                Cell::Phones(_) => Value::Text(phones),
-                Cell::Fields(_) => Value::Text(fields),
+            // Straight from the lead's cells to the statement's values: this runs for every lead.
+            values.extend(columns::cells(lead).map(|cell| match cell {
+                columns::Cell::Int(int) => int.into(),
+                columns::Cell::Flag(flag) => Value::Int(i64::from(flag)),
+                columns::Cell::Time(time) => time.map(micros).into(),
+                columns::Cell::Text(text) => text.into(),
+                columns::Cell::Phones(_) => Value::Text(phones),
+                columns::Cell::Fields(_) => Value::Text(fields),
             }));
             let row = &values[values.len() - width..];
             for parent in &mut self.parents {
