@@ -61,6 +61,7 @@ pub async fn create(app: &App, by: &Principal, c: &'static Collection, object: &
     Ok(c.show(id, &record.values))
 }
 
+#[tracing::instrument(name = "catalog.get", skip_all, fields(key = ?by.key_id, collection = c.name, id))]
 pub async fn get(app: &App, by: &Principal, c: &'static Collection, id: i64) -> Result<Value> {
     let scope = read_scope(by, c)?;
     let mut conn = app.store.read().await?;
@@ -71,6 +72,7 @@ pub async fn get(app: &App, by: &Principal, c: &'static Collection, id: i64) -> 
 }
 
 /// Lists a collection; `filters` are field = value pairs as given in a query string.
+#[tracing::instrument(name = "catalog.list", skip_all, fields(key = ?by.key_id, collection = c.name))]
 pub async fn list(
     app: &App,
     by: &Principal,

@@ -231,6 +231,7 @@ pub struct LeadPage {
 }
 
 /// Leads the caller may see that match every condition, `per_page` of them from `start`.
+#[tracing::instrument(name = "crm.list_leads", skip_all, fields(key = ?by.key_id, start, per_page))]
 pub async fn list_leads(
     app: &App,
     by: &Principal,
@@ -265,6 +266,7 @@ pub struct LookupPage {
 
 /// A look-up list, `per_page` objects from `start`, in id order. Look-up lists are short, so
 /// the whole list is read and the page cut from it.
+#[tracing::instrument(name = "crm.list_lookup", skip_all, fields(key = ?by.key_id, lookup = name, start, per_page))]
 pub async fn list_lookup(
     app: &App,
     by: &Principal,
@@ -290,6 +292,7 @@ pub async fn list_lookup(
 
 /// Adds a look-up object, or changes the given fields of the one with `id`. An `id` that does not
 /// exist yet is created with that id, so integrations keep their own ids.
+#[tracing::instrument(name = "crm.add_or_update_lookup", skip_all, fields(key = ?by.key_id, lookup = name, id))]
 pub async fn add_or_update_lookup(
     app: &App,
     by: &Principal,

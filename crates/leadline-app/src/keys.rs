@@ -202,6 +202,7 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Principal> {
     Ok(principal)
 }
 
+#[tracing::instrument(name = "keys.list", skip_all, fields(key = ?by.key_id))]
 pub async fn list(app: &App, by: &Principal) -> Result<Vec<ApiKey>> {
     by.require_admin()?;
     let mut conn = app.store.read().await?;

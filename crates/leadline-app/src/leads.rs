@@ -207,6 +207,7 @@ pub async fn change(
 }
 
 /// Lists leads the caller may see, narrowed by `filter` (whose scope is replaced by the caller's).
+#[tracing::instrument(name = "leads.list", skip_all, fields(key = ?by.key_id))]
 pub async fn list(app: &App, by: &Principal, mut filter: LeadFilter) -> Result<Page<Lead>> {
     filter.scope = by.role.lead_scope();
     let mut conn = app.store.read().await?;

@@ -59,6 +59,7 @@ pub async fn sell_in(
 }
 
 /// Sales the caller may see: a buyer key sees only its own.
+#[tracing::instrument(name = "sales.list", skip_all, fields(key = ?by.key_id))]
 pub async fn list(app: &App, by: &Principal, mut filter: SaleFilter) -> Result<Page<Sale>> {
     match by.role.buyer_id() {
         Some(buyer) => filter.buyer_id = Some(buyer),

@@ -124,11 +124,15 @@ fn serve(scratch: &Scratch, otel: &[(&str, &str)]) -> (Child, String, String) {
 }
 
 fn create_lead(address: &str, secret: &str, request_id: &str) -> String {
-    let body = r#"{"name":"Ann Lee","phones":["02 9999 0000"]}"#;
+    send(address, secret, request_id, "POST /v1/leads", r#"{"name":"Ann Lee","phones":["02 9999 0000"]}"#)
+}
+
+/// One request on a fresh connection; `line` is the method and the path.
+fn send(address: &str, secret: &str, request_id: &str, line: &str, body: &str) -> String {
     let mut stream = TcpStream::connect(address).unwrap();
     write!(
         stream,
-        "POST /v1/leads HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {secret}\r\nX-Request-Id: {request_id}\r\n\
+        "{line} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {secret}\r\nX-Request-Id: {request_id}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
@@ -181,6 +185,8 @@ fn with_the_endpoint_set_a_request_is_exported_as_one_trace_rooted_at_its_reques
     let response = create_lead(&address, &secret, "otlp-test-42");
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
     assert!(response.to_ascii_lowercase().contains("x-request-id: otlp-test-42"), "{response}");
+    let listed = send(&address, &secret, "otlp-test-43", "GET /v1/leads?limit=1", "");
+    assert!(listed.starts_with("HTTP/1.1 200"), "{listed}");
     // Nothing has to arrive before the stop: the batch waits up to 5 s, and the shutdown flushes it.
     stop(server);
 
@@ -208,6 +214,13 @@ fn with_the_endpoint_set_a_request_is_exported_as_one_trace_rooted_at_its_reques
     assert_eq!(use_case.trace_id, request.trace_id, "one trace for the request");
     assert_eq!(use_case.parent_span_id, request.span_id, "the use case runs beneath the request");
     assert_eq!(text_attribute(&use_case.attributes, "api"), Some("native"));
+    let list_request = spans
+        .iter()
+        .find(|s| s.name == "request" && text_attribute(&s.attributes, "request_id") == Some("otlp-test-43"))
+        .unwrap_or_else(|| panic!("no span for the second request among {names:?}"));
+    assert_ne!(list_request.trace_id, request.trace_id, "each request is a trace of its own");
+    let listing = spans.iter().find(|s| s.name == "leads.list").expect("the listing's span");
+    assert_eq!((&listing.trace_id, &listing.parent_span_id), (&list_request.trace_id, &list_request.span_id));
     // What a span carries is ids: never the key's secret or the lead's name and phone.
     let sent = format!("{exports:?}");
     for private in [secret.as_str(), "Ann Lee", "9999"] {
