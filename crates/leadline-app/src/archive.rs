@@ -70,7 +70,7 @@ fn source(direction: Direction) -> (Table, Side) {
 
 /// Runs one checked batch: the ids must all be where the batch reads from (else
 /// `BatchError::MissingIds`, with nothing written), then the steps in order.
-#[tracing::instrument(name = "archive.run", skip_all, fields(key = ?by.key_id, api = api.as_str()))]
+#[tracing::instrument(name = "archive.run", skip_all, fields(key = by.key_id, api = api.as_str()))]
 pub async fn run(app: &App, target: &Target, by: &Principal, api: Api, batch: &Batch) -> Result<Counts, ArchiveError> {
     authorize(by)?;
     let ids = &batch.lead_ids;
@@ -109,7 +109,7 @@ pub async fn run(app: &App, target: &Target, by: &Principal, api: Api, batch: &B
 }
 
 /// An archived lead of Leadline's store, for a key that could read it when it was live.
-#[tracing::instrument(name = "archive.get", skip_all, fields(key = ?by.key_id, lead = id))]
+#[tracing::instrument(name = "archive.get", skip_all, fields(key = by.key_id, lead = id))]
 pub async fn get(app: &App, by: &Principal, id: i64) -> Result<Lead> {
     let mut conn = app.store.read().await?;
     let lead = store::get(&mut conn, id).await?.ok_or_else(|| AppError::not_found("archived lead", id))?;

@@ -61,7 +61,7 @@ pub struct Credential {
 }
 
 /// Issues a signing credential for an API key, ending any it had before.
-#[tracing::instrument(name = "signing.issue", skip_all, fields(key = ?by.key_id, for_key = key_id))]
+#[tracing::instrument(name = "signing.issue", skip_all, fields(key = by.key_id, for_key = key_id))]
 pub async fn issue(app: &App, by: &Principal, server: &ServerKey, key_id: i64) -> Result<Credential> {
     by.require_admin()?;
     let mut random = [0u8; 12];

@@ -163,6 +163,13 @@ fn text_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> 
     })
 }
 
+fn int_attribute(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    attributes.iter().find(|kv| kv.key == key).and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+        Value::IntValue(number) => Some(*number),
+        _ => None,
+    })
+}
+
 fn spans(exports: &[ExportTraceServiceRequest]) -> Vec<&Span> {
     exports.iter().flat_map(|e| &e.resource_spans).flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans).collect()
 }
@@ -214,6 +221,7 @@ fn with_the_endpoint_set_a_request_is_exported_as_one_trace_rooted_at_its_reques
     assert_eq!(use_case.trace_id, request.trace_id, "one trace for the request");
     assert_eq!(use_case.parent_span_id, request.span_id, "the use case runs beneath the request");
     assert_eq!(text_attribute(&use_case.attributes, "api"), Some("native"));
+    assert_eq!(int_attribute(&use_case.attributes, "key"), Some(1), "the first admin key's id, as a number");
     let list_request = spans
         .iter()
         .find(|s| s.name == "request" && text_attribute(&s.attributes, "request_id") == Some("otlp-test-43"))

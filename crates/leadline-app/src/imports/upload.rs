@@ -85,7 +85,7 @@ const CHUNK_BYTES: usize = 1024 * 1024;
 impl Upload {
     /// Starts an upload: refused with [`OverLimit`] when the key has as many uploads arriving as
     /// it may, or holds its whole byte quota already.
-    #[tracing::instrument(name = "imports.upload_begin", skip_all, fields(key = ?by.key_id, campaign = request.campaign_id, allocation = request.allocation_id))]
+    #[tracing::instrument(name = "imports.upload_begin", skip_all, fields(key = by.key_id, campaign = request.campaign_id, allocation = request.allocation_id))]
     pub async fn begin(
         app: &App,
         by: &Principal,
