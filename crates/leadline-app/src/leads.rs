@@ -77,7 +77,7 @@ async fn check_allocation(conn: &mut Conn, lead: &Lead) -> Result<()> {
     Ok(())
 }
 
-#[tracing::instrument(name = "leads.create", skip_all, fields(key = by.key_id, api = api.as_str()))]
+#[tracing::instrument(name = "leads.create", skip_all, fields(key = by.key_id, api = api.as_str(), lead = tracing::field::Empty))]
 pub async fn create(app: &App, by: &Principal, api: Api, input: LeadInput) -> Result<Lead> {
     let campaign = input.campaign_id.flatten();
     check_write(by, campaign)?;
@@ -94,6 +94,7 @@ pub async fn create(app: &App, by: &Principal, api: Api, input: LeadInput) -> Re
     }
     store::record_history(&mut tx, lead.id, now, by.actor(api), "create", &Changes::between(None, &lead)).await?;
     tx.commit().await.map_err(StoreError::from)?;
+    tracing::Span::current().record("lead", lead.id);
     Ok(lead)
 }
 

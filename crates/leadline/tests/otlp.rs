@@ -222,6 +222,9 @@ fn with_the_endpoint_set_a_request_is_exported_as_one_trace_rooted_at_its_reques
     assert_eq!(use_case.parent_span_id, request.span_id, "the use case runs beneath the request");
     assert_eq!(text_attribute(&use_case.attributes, "api"), Some("native"));
     assert_eq!(int_attribute(&use_case.attributes, "key"), Some(1), "the first admin key's id, as a number");
+    let body = &response[response.find("\r\n\r\n").unwrap()..];
+    let created: i64 = body.split("\"id\":").nth(1).and_then(|rest| rest.split(',').next()?.parse().ok()).unwrap();
+    assert_eq!(int_attribute(&use_case.attributes, "lead"), Some(created), "the new lead's id, recorded once known");
     let list_request = spans
         .iter()
         .find(|s| s.name == "request" && text_attribute(&s.attributes, "request_id") == Some("otlp-test-43"))
