@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use leadline_app::App;
-use leadline_store::{Backend, PoolConfig, Sql, Store};
+use leadline_store::{Backend, Exec, PoolConfig, Sql, Store};
 
 /// The allocator the `leadline` binary uses, so the figures are the server's.
 #[global_allocator]
@@ -25,7 +25,7 @@ pub async fn fresh_store(database: &str) -> anyhow::Result<(Store, String)> {
     } else {
         let admin = Store::connect(database, &PoolConfig::default()).await.context("connecting to PostgreSQL")?;
         let mut conn = admin.read().await?;
-        Sql::new(format!("CREATE SCHEMA bench_{tag}")).query().execute(&mut *conn).await?;
+        conn.run(&Sql::new(format!("CREATE SCHEMA bench_{tag}"))).await?;
         drop(conn);
         admin.close().await;
         let separator = if database.contains('?') { '&' } else { '?' };
@@ -47,7 +47,7 @@ pub async fn remove_store(store: Store, database: &str, url: &str) -> anyhow::Re
     } else if let Some(schema) = url.rsplit("search_path%3D").next() {
         let admin = Store::connect(database, &PoolConfig::default()).await?;
         let mut conn = admin.read().await?;
-        Sql::new(format!("DROP SCHEMA {schema} CASCADE")).query().execute(&mut *conn).await?;
+        conn.run(&Sql::new(format!("DROP SCHEMA {schema} CASCADE"))).await?;
         drop(conn);
         admin.close().await;
     }
@@ -69,7 +69,7 @@ pub async fn load_leads(store: &Store, count: i64) -> anyhow::Result<()> {
              SELECT 'B' || lpad(n::text, 7, '0'), 'E' || n, 1, 1, 'Lead ' || n, '[\"6138' || lpad(n::text, 7, '0') || '\"]', \
              '{\"FirstPhone\":\"6138' || lpad(n::text, 7, '0') || '\"}', 10, 1, 0, false, false, 1, 0, 0 FROM generate_series(1, $1) AS n",
     };
-    with_count(sql, count).query().execute(&mut *tx).await?;
+    tx.run(&with_count(sql, count)).await?;
     tx.commit().await?;
     Ok(())
 }

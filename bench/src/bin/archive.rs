@@ -26,7 +26,7 @@ use leadline_bench::{fresh_store, load_leads, remove_store};
 use leadline_http::vicidial::VicidialSettings;
 use leadline_http::HttpSettings;
 use leadline_store::vicidial::VicidialDb;
-use leadline_store::{Backend, Sql};
+use leadline_store::{Backend, Cells, Exec, Sql};
 use serde_json::{json, Value};
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::{ConnectOptions, Connection as _, Row};
@@ -152,26 +152,21 @@ async fn leadline_store(args: &Args) -> anyhow::Result<()> {
         let mut conn = app.store.read().await?;
         let sql = match app.store.backend() {
             Backend::Sqlite => "SELECT name FROM pragma_table_info('leads') WHERE name <> 'id' ORDER BY cid",
-            Backend::Postgres => "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'leads' AND table_schema = current_schema() AND column_name <> 'id' ORDER BY ordinal_position",
+            Backend::Postgres => "SELECT column_name::text AS name FROM information_schema.columns WHERE table_name = 'leads' AND table_schema = current_schema() AND column_name <> 'id' ORDER BY ordinal_position",
         };
-        Sql::new(sql).query().fetch_all(&mut *conn).await?.iter().map(|r| r.get::<String, _>(0)).collect()
+        conn.all_rows(&Sql::new(sql)).await?.iter().map(|r| r.text("name")).collect::<Result<_, _>>()?
     };
     let op = if app.store.backend() == Backend::Sqlite { "IS" } else { "IS NOT DISTINCT FROM" };
     let list = columns.join(", ");
     let same = columns.iter().map(|c| format!("a.{c} {op} leads.{c}")).collect::<Vec<_>>().join(" AND ");
     let started = Instant::now();
     let mut tx = app.store.begin().await?;
-    Sql::new(format!("INSERT INTO leads_archive (id, {list}) SELECT id, {list} FROM leads"))
-        .query()
-        .execute(&mut *tx)
+    tx.run(&Sql::new(format!("INSERT INTO leads_archive (id, {list}) SELECT id, {list} FROM leads"))).await?;
+    let deleted = tx
+        .run(&Sql::new(format!(
+            "DELETE FROM leads WHERE EXISTS (SELECT 1 FROM leads_archive a WHERE a.id = leads.id AND {same})"
+        )))
         .await?;
-    let deleted = Sql::new(format!(
-        "DELETE FROM leads WHERE EXISTS (SELECT 1 FROM leads_archive a WHERE a.id = leads.id AND {same})"
-    ))
-    .query()
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
     tx.commit().await?;
     let baseline = started.elapsed();
     anyhow::ensure!(deleted == args.leads as u64, "the baseline deleted {deleted}");

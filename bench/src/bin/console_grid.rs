@@ -15,7 +15,7 @@ use clap::Parser;
 use leadline_app::{catalog, console, App, Principal};
 use leadline_bench::{fresh_store, load_leads, remove_store, serve, Connection};
 use leadline_store::console::{GridFilter, GridSort};
-use leadline_store::{Backend, Sql, SqlArg};
+use leadline_store::{Backend, Exec, Sql, SqlArg};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -65,13 +65,13 @@ async fn main() -> anyhow::Result<()> {
         sql.push("updated_at = ").bind(SqlArg::Int(Some(1_700_000_000_000_000)));
         sql.push(" + ((id * 7919) % 1000003) * 1000000, created_at = ").bind(SqlArg::Int(Some(1_690_000_000_000_000)));
         sql.push(" + id * 1000000");
-        sql.query().execute(&mut *tx).await?;
+        tx.run(&sql).await?;
         tx.commit().await?;
         // What autovacuum does soon after a bulk change on PostgreSQL (statistics, and the
         // visibility map that lets counts read the index alone); ANALYZE on SQLite.
         let mut conn = store.read().await?;
         let statement = if store.backend() == Backend::Postgres { "VACUUM ANALYZE leads" } else { "ANALYZE" };
-        Sql::new(statement).query().execute(&mut *conn).await?;
+        conn.run(&Sql::new(statement)).await?;
     }
     println!("database: {} ({url})", args.database);
     println!("loaded {} leads into one queue in {:.1} s", args.leads, started.elapsed().as_secs_f64());

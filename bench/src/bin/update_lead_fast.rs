@@ -17,7 +17,7 @@ use leadline_app::keys::{self, KeyRequest};
 use leadline_app::{catalog, App, Principal};
 use leadline_bench::{drive, fresh_store, load_leads, serve, Connection, XorShift};
 use leadline_core::history::Api;
-use leadline_store::Sql;
+use leadline_store::{Exec, Sql};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -71,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
     load_leads(&app.store, args.leads).await?;
     for index in &args.drop_index {
         let mut tx = app.store.begin().await?;
-        Sql::new(format!("DROP INDEX {index}")).query().execute(&mut *tx).await?;
+        tx.run(&Sql::new(format!("DROP INDEX {index}"))).await?;
         tx.commit().await?;
         println!("diagnostic: dropped the index {index}; the figures below are not the server's");
     }

@@ -78,23 +78,21 @@ pub async fn run(app: &App, target: &Target, by: &Principal, api: Api, batch: &B
         Target::Leadline => {
             let now = app.now();
             let mut tx = app.store.begin().await?;
-            let backend = app.store.backend();
-            let found = store::found_for_update(&mut tx, backend, source(batch.direction).0, ids).await?;
+            let found = store::found_for_update(&mut tx, source(batch.direction).0, ids).await?;
             missing_ids(batch, &found).map_err(ArchiveError::Refused)?;
             let (counts, moved, action) = match batch.direction {
                 Direction::Archive => {
                     let (counts, moved) =
-                        store::archive(&mut tx, backend, ids, (batch.insert, batch.update, batch.delete), now).await?;
+                        store::archive(&mut tx, ids, (batch.insert, batch.update, batch.delete), now).await?;
                     (counts, moved, "archived")
                 }
                 Direction::Dearchive => {
-                    let (counts, moved) =
-                        store::dearchive(&mut tx, backend, ids, (batch.insert, batch.delete), now).await?;
+                    let (counts, moved) = store::dearchive(&mut tx, ids, (batch.insert, batch.delete), now).await?;
                     (counts, moved, "dearchived")
                 }
             };
             store::record_history(&mut tx, &moved, now, by.actor(api), action).await?;
-            tx.commit().await.map_err(leadline_store::StoreError::from)?;
+            tx.commit().await?;
             Ok(counts)
         }
         Target::Vicidial(db) => {

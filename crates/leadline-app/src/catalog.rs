@@ -5,7 +5,7 @@ use leadline_core::catalog::{collection, Collection, Kind, Record, SqlValue, COL
 use leadline_core::lead::columns;
 use leadline_core::DomainError;
 use leadline_store::catalog::{self as store, ListFilter};
-use leadline_store::{Conn, Constraint, StoreError};
+use leadline_store::{Constraint, Exec, StoreError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -25,7 +25,7 @@ fn read_scope(by: &Principal, c: &Collection) -> Result<CatalogScope> {
 }
 
 /// Refuses references to objects that do not exist, naming the field.
-async fn check_references(conn: &mut Conn, c: &Collection, record: &Record) -> Result<()> {
+async fn check_references(conn: &mut impl Exec, c: &Collection, record: &Record) -> Result<()> {
     for (field, value) in c.fields.iter().zip(&record.values) {
         if let (Kind::Ref(target), SqlValue::Int(id)) = (field.kind, value) {
             let target = collection(target).expect("references name known collections");
@@ -55,9 +55,8 @@ pub async fn create(app: &App, by: &Principal, c: &'static Collection, object: &
     let record = c.parse(object)?;
     let mut tx = app.store.begin().await?;
     check_references(&mut tx, c, &record).await?;
-    let backend = app.store.backend();
-    let id = store::insert(&mut tx, backend, c, &record).await.map_err(|e| unique_conflict(c, e))?;
-    tx.commit().await.map_err(StoreError::from)?;
+    let id = store::insert(&mut tx, c, &record).await.map_err(|e| unique_conflict(c, e))?;
+    tx.commit().await?;
     Ok(c.show(id, &record.values))
 }
 
@@ -137,7 +136,7 @@ pub async fn patch(
     let record = c.parse(&merged)?;
     check_references(&mut tx, c, &record).await?;
     store::update(&mut tx, c, id, &record).await.map_err(|e| unique_conflict(c, e))?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(c.show(id, &record.values))
 }
 
@@ -174,7 +173,7 @@ pub async fn delete(app: &App, by: &Principal, c: &'static Collection, id: i64) 
         StoreError::ForeignKey(_) => AppError::Conflict(format!("{} {id} is still in use", c.noun)),
         other => other.into(),
     })?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -201,7 +200,6 @@ pub async fn apply(app: &App, by: &Principal, file: &Value) -> Result<ApplyRepor
     }
     let mut report = ApplyReport::default();
     let mut tx = app.store.begin().await?;
-    let backend = app.store.backend();
     // Parents before children, whatever order the file lists them in.
     for c in COLLECTIONS {
         let Some(section) = sections.get(c.name) else { continue };
@@ -219,7 +217,7 @@ pub async fn apply(app: &App, by: &Principal, file: &Value) -> Result<ApplyRepor
             })?;
             match store::get(&mut tx, c, id).await? {
                 None => {
-                    store::insert(&mut tx, backend, c, &record).await.map_err(|e| match unique_conflict(c, e) {
+                    store::insert(&mut tx, c, &record).await.map_err(|e| match unique_conflict(c, e) {
                         AppError::Conflict(m) => AppError::Conflict(format!("{}[{index}]: {m}", c.name)),
                         other => other,
                     })?;
@@ -236,6 +234,6 @@ pub async fn apply(app: &App, by: &Principal, file: &Value) -> Result<ApplyRepor
             }
         }
     }
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(report)
 }

@@ -93,7 +93,7 @@ pub async fn sign_in(app: &App, secret: &str) -> Result<NewSession> {
         &store::NewSession { token_hash: &hash_secret(&token), key_id, csrf_token: &csrf, created_at: now, expires_at },
     )
     .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(NewSession { token, csrf, expires_at })
 }
 
@@ -115,7 +115,7 @@ pub async fn session(app: &App, token: &str) -> Result<Option<Session>> {
     let (Some(key), true) = (live_key, row.expires_at > now) else {
         let mut tx = app.store.begin().await?;
         store::delete_session(&mut tx, row.id).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         return Ok(None);
     };
     let role = Role::from_parts(&key.role, key.buyer_id, key.campaign_ids.clone())
@@ -124,7 +124,7 @@ pub async fn session(app: &App, token: &str) -> Result<Option<Session>> {
         Some(stored) => {
             let mut tx = app.store.begin().await?;
             store::set_flash(&mut tx, row.id, None).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            tx.commit().await?;
             Some(Flash::decode(stored))
         }
         None => None,
@@ -144,7 +144,7 @@ pub async fn session(app: &App, token: &str) -> Result<Option<Session>> {
 pub async fn sign_out(app: &App, session_id: i64) -> Result<()> {
     let mut tx = app.store.begin().await?;
     store::delete_session(&mut tx, session_id).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -161,7 +161,7 @@ pub async fn flash(app: &App, session_id: i64, flash: &Flash) -> Result<()> {
     }
     let mut tx = app.store.begin().await?;
     store::set_flash(&mut tx, session_id, Some(&text)).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -282,7 +282,7 @@ pub async fn record_archive_run(app: &App, by: &Principal, run: &ArchiveRunRow) 
     crate::archive::authorize(by)?;
     let mut tx = app.store.begin().await?;
     store::insert_archive_run(&mut tx, &ArchiveRunRow { key_id: by.key_id, ..run.clone() }).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(())
 }
 

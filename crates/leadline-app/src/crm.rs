@@ -11,7 +11,7 @@ use leadline_core::history::Api;
 use leadline_core::lead::{Lead, LeadInput};
 use leadline_core::DomainError;
 use leadline_store::catalog as catalog_store;
-use leadline_store::Conn;
+use leadline_store::Exec;
 use serde_json::{Map, Value};
 
 use crate::{catalog, leads, App, AppError, Principal};
@@ -63,13 +63,13 @@ fn crm_field(mut error: DomainError) -> DomainError {
 }
 
 /// The id list (`subtypes` or `reasons`) of a lead type or stage, if it exists.
-async fn id_list(conn: &mut Conn, table: &str, column: &str, id: Option<i64>) -> Result<Option<Vec<i64>>> {
+async fn id_list(conn: &mut impl Exec, table: &str, column: &str, id: Option<i64>) -> Result<Option<Vec<i64>>> {
     let Some(id) = id else { return Ok(None) };
     let Some(list) = catalog_store::json_column(conn, table, column, id).await? else { return Ok(None) };
     Ok(Some(list.as_array().map(|items| items.iter().filter_map(|i| i["id"].as_i64()).collect()).unwrap_or_default()))
 }
 
-async fn link_facts(conn: &mut Conn, links: &Links) -> Result<LinkFacts> {
+async fn link_facts(conn: &mut impl Exec, links: &Links) -> Result<LinkFacts> {
     let contact_company = match links.company_lead_contact_id {
         Some(contact) => {
             let contacts = collection("contacts").expect("known collection");
@@ -192,7 +192,6 @@ fn parse_new_objects(updating: bool, input: &CrmInput, errors: &mut Vec<DomainEr
 /// Adds a lead with its new company and/or contact, all in one transaction.
 async fn create_with_objects(app: &App, by: &Principal, mut input: CrmInput, objects: NewObjects) -> Result<Lead> {
     by.require_admin()?;
-    let backend = app.store.backend();
     let conflict = |noun: &'static str| {
         move |e: leadline_store::StoreError| match e {
             leadline_store::StoreError::Unique { constraint: leadline_store::Constraint::PrimaryKey, .. } => {
@@ -204,14 +203,14 @@ async fn create_with_objects(app: &App, by: &Principal, mut input: CrmInput, obj
     let mut tx = app.store.begin().await.map_err(AppError::from)?;
     if let Some(company) = &objects.company {
         let companies = collection("companies").expect("known collection");
-        let id = catalog_store::insert(&mut tx, backend, companies, company).await.map_err(conflict("company"))?;
+        let id = catalog_store::insert(&mut tx, companies, company).await.map_err(conflict("company"))?;
         input.company_id = Some(id);
     }
     if let Some(mut contact) = objects.contact {
         let contacts = collection("contacts").expect("known collection");
         let company_at = contacts.fields.iter().position(|f| f.name == "company_id").expect("contacts have one");
         contact.values[company_at] = input.company_id.map(SqlValue::Int).unwrap_or(SqlValue::Null);
-        let id = catalog_store::insert(&mut tx, backend, contacts, &contact).await.map_err(conflict("contact"))?;
+        let id = catalog_store::insert(&mut tx, contacts, &contact).await.map_err(conflict("contact"))?;
         if input.company_id.is_some() {
             input.company_lead_contact_id = Some(id);
         } else {
@@ -219,7 +218,7 @@ async fn create_with_objects(app: &App, by: &Principal, mut input: CrmInput, obj
         }
     }
     let lead = leads::create_in(&mut tx, app, by, Api::Ivvy, lead_input(input)).await?;
-    tx.commit().await.map_err(leadline_store::StoreError::from)?;
+    tx.commit().await?;
     Ok(lead)
 }
 

@@ -14,7 +14,7 @@ use leadline_core::lead::Lead;
 use leadline_core::schedule::Schedule;
 use leadline_store::dialer::{self as store, Setup, Template};
 use leadline_store::leads::{self as lead_store, NewHistory};
-use leadline_store::{Conn, Constraint, Exec, StoreError, Unit};
+use leadline_store::{Constraint, Exec, StoreError, Unit};
 use serde_json::json;
 
 use crate::leads::{insert_new, new_ref};
@@ -129,7 +129,6 @@ fn allocation_gone(allocation_id: i64, what: &str) -> AppError {
 
 /// Who carries out a change's side effects, under which set-up, and when.
 struct Acting<'a> {
-    app: &'a App,
     setup: &'a Setup,
     by: &'a Principal,
     api: Api,
@@ -138,7 +137,7 @@ struct Acting<'a> {
 
 /// Carries out side effects inside the transaction: DNC rows, copies, webhooks in the outbox.
 async fn carry_out(tx: &mut impl Exec, acting: &Acting<'_>, lead: &Lead, effects: Vec<SideEffect>) -> Result<()> {
-    let Acting { app, setup, by, api, now } = *acting;
+    let Acting { setup, by, api, now } = *acting;
     for effect in effects {
         match effect {
             SideEffect::AddDnc(phones) => {
@@ -170,7 +169,7 @@ async fn carry_out(tx: &mut impl Exec, acting: &Acting<'_>, lead: &Lead, effects
                 copy.version = 1;
                 copy.created_at = now;
                 copy.updated_at = now;
-                insert_new(tx, app, &mut copy).await?;
+                insert_new(tx, &mut copy).await?;
                 let mut changes = Changes::between(None, &copy);
                 changes.insert("copied_from", serde_json::Value::Null, json!(lead.id));
                 lead_store::record_history(tx, copy.id, now, by.actor(api), "copy", &changes).await?;
@@ -204,7 +203,6 @@ enum Write {
 /// SQLite's writer thread.
 #[derive(Clone)]
 struct Job {
-    app: App,
     by: Principal,
     api: Api,
     setup: Arc<Setup>,
@@ -228,7 +226,6 @@ async fn write(
     let (mut setup, mut campaign) = find_campaign(app, ids).await?;
     for _ in 0..2 {
         let job = Job {
-            app: app.clone(),
             by: by.clone(),
             api,
             setup: setup.clone(),
@@ -255,7 +252,7 @@ impl Unit for Job {
     type Error = AppError;
 
     /// The write itself; None (nothing written) when the set-up changed since it was read.
-    async fn run(&self, tx: &mut impl Exec) -> Result<Option<Lead>> {
+    async fn run(self, tx: &mut impl Exec) -> Result<Option<Lead>> {
         if store::setup_revision(tx).await? != self.setup.revision {
             return Ok(None);
         }
@@ -268,7 +265,7 @@ impl Unit for Job {
 
 impl Job {
     async fn insert(&self, tx: &mut impl Exec, allow_duplicates: bool) -> Result<Lead> {
-        let Job { app, by, api, setup, campaign: c, record, now, .. } = self;
+        let Job { by, api, setup, campaign: c, record, now, .. } = self;
         let (hours, zone) = resolve_hours(setup, record, None, &c.template)?;
         let mut input = record.to_input(&c.template.fields, c.country, None)?;
         let phones = input.phones.clone().unwrap_or_default();
@@ -300,19 +297,19 @@ impl Job {
             None => Vec::new(),
         };
         follow_allocation(setup, &mut lead)?;
-        match insert_new(tx, app, &mut lead).await {
+        match insert_new(tx, &mut lead).await {
             Err(AppError::Conflict(_)) if record.external_id.is_some() => {
                 return Err(DialerError::ExternalIdTaken(record.external_id.clone().unwrap_or_default()).into())
             }
             other => other?,
         }
         lead_store::record_history(tx, lead.id, *now, by.actor(*api), "create", &Changes::between(None, &lead)).await?;
-        carry_out(tx, &Acting { app, setup, by, api: *api, now: *now }, &lead, effects).await?;
+        carry_out(tx, &Acting { setup, by, api: *api, now: *now }, &lead, effects).await?;
         Ok(lead)
     }
 
     async fn update(&self, tx: &mut impl Exec, external: &str) -> Result<Lead> {
-        let Job { app, by, api, setup, campaign: c, record, now, .. } = self;
+        let Job { by, api, setup, campaign: c, record, now, .. } = self;
         let now = *now;
         let current =
             store::lead_by_external_id(tx, c.campaign_id, external).await?.ok_or(DialerError::LeadNotFound)?;
@@ -359,7 +356,7 @@ impl Job {
             }
             Err(other) => return Err(other.into()),
         }
-        carry_out(tx, &Acting { app, setup, by, api: *api, now }, &next, effects).await?;
+        carry_out(tx, &Acting { setup, by, api: *api, now }, &next, effects).await?;
         Ok(next)
     }
 }
@@ -420,7 +417,7 @@ pub async fn next_lead(
     // many sit outside their contact hours.
     let mut schedules: std::collections::HashMap<i64, Option<Schedule>> = std::collections::HashMap::new();
     for batch in [8, 512] {
-        let candidates = store::dial_candidates(&mut tx, app.store.backend(), allocation_id, now, batch).await?;
+        let candidates = store::dial_candidates(&mut tx, allocation_id, now, batch).await?;
         let exhausted = (candidates.len() as i64) < batch;
         for lead in candidates {
             let hours = match lead.contact_hours_id {
@@ -447,7 +444,7 @@ pub async fn next_lead(
             if !lead_store::update(&mut tx, &lead, &next, false, Some(&history)).await? {
                 continue;
             }
-            tx.commit().await.map_err(StoreError::from)?;
+            tx.commit().await?;
             return Ok(Some(next));
         }
         if exhausted {
@@ -457,10 +454,8 @@ pub async fn next_lead(
     Ok(None)
 }
 
-async fn load_for_dialer(conn: &mut Conn, app: &App, by: &Principal, lead_id: i64) -> Result<Lead> {
-    let lead = lead_store::get_for_update(conn, app.store.backend(), lead_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("lead", lead_id))?;
+async fn load_for_dialer(conn: &mut impl Exec, by: &Principal, lead_id: i64) -> Result<Lead> {
+    let lead = lead_store::get_for_update(conn, lead_id).await?.ok_or_else(|| AppError::not_found("lead", lead_id))?;
     if !by.role.can_write_lead_in(lead.campaign_id) {
         return Err(if by.role.campaign_ids().is_empty() {
             AppError::Forbidden(format!("a {} key cannot dial leads", by.role.name()))
@@ -476,7 +471,7 @@ async fn load_for_dialer(conn: &mut Conn, app: &App, by: &Principal, lead_id: i6
 pub async fn release(app: &App, by: &Principal, lead_id: i64, holder: &str) -> Result<Lead> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    let lead = load_for_dialer(&mut tx, app, by, lead_id).await?;
+    let lead = load_for_dialer(&mut tx, by, lead_id).await?;
     match (&lead.lock_holder, lead.lock_until) {
         (Some(h), Some(until)) if h == holder && until > now => {}
         _ => return Err(AppError::Conflict(format!("lead {lead_id} is not held by `{holder}`"))),
@@ -491,7 +486,7 @@ pub async fn release(app: &App, by: &Principal, lead_id: i64, holder: &str) -> R
     if !lead_store::update(&mut tx, &lead, &next, false, Some(&history)).await? {
         return Err(DialerError::StaleVersion.into());
     }
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(next)
 }
 
@@ -514,7 +509,7 @@ pub async fn set_disposition(
             setup = app.setup.newer_than(&app.store, setup.revision).await?;
             continue;
         }
-        let lead = load_for_dialer(&mut tx, app, by, lead_id).await?;
+        let lead = load_for_dialer(&mut tx, by, lead_id).await?;
         if let (Some(h), Some(until)) = (&lead.lock_holder, lead.lock_until) {
             if until > now && holder != Some(h.as_str()) {
                 return Err(DialerError::Leased { holder: h.clone(), until }.into());
@@ -535,8 +530,8 @@ pub async fn set_disposition(
         if !lead_store::update(&mut tx, &lead, &next, false, Some(&history)).await? {
             return Err(DialerError::StaleVersion.into());
         }
-        carry_out(&mut tx, &Acting { app, setup: &setup, by, api: Api::Native, now }, &next, effects).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        carry_out(&mut tx, &Acting { setup: &setup, by, api: Api::Native, now }, &next, effects).await?;
+        tx.commit().await?;
         return Ok(next);
     }
     Err(set_up_kept_changing())

@@ -168,7 +168,7 @@ pub async fn create(app: &App, by: &Principal, request: &KeyRequest) -> Result<C
     )
     .await?;
     let record = store::get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("key", id))?;
-    tx.commit().await.map_err(leadline_store::StoreError::from)?;
+    tx.commit().await?;
     Ok(CreatedKey { key: record, secret })
 }
 
@@ -217,7 +217,7 @@ pub async fn revoke(app: &App, by: &Principal, id: i64) -> Result<ApiKey> {
         return Err(AppError::not_found("key", id));
     }
     let record = store::get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("key", id))?;
-    tx.commit().await.map_err(leadline_store::StoreError::from)?;
+    tx.commit().await?;
     app.live_keys.forget(id);
     Ok(record)
 }

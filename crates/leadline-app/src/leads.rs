@@ -7,7 +7,7 @@ use leadline_core::history::{Api, Changes, HistoryEntry};
 use leadline_core::lead::columns::{self, Cell};
 use leadline_core::lead::{draw_ref, Lead, LeadInput, REF_RANDOM_LEN};
 use leadline_store::leads::{self as store, LeadFilter, NewHistory};
-use leadline_store::{Conn, Constraint, StoreError};
+use leadline_store::{Constraint, Exec, StoreError};
 
 use crate::{App, AppError, Page, Principal, Result};
 
@@ -24,7 +24,7 @@ pub(crate) fn new_ref() -> String {
 
 /// Whether the caller may see this lead at all. Leads out of scope are reported as missing, so
 /// a key cannot learn which ids exist outside what it may see.
-async fn visible(conn: &mut Conn, by: &Principal, lead: &Lead) -> Result<bool> {
+async fn visible(conn: &mut impl Exec, by: &Principal, lead: &Lead) -> Result<bool> {
     Ok(match by.role.lead_scope() {
         LeadScope::All => true,
         LeadScope::Campaigns(ids) => lead.campaign_id.is_some_and(|c| ids.contains(&c)),
@@ -58,7 +58,7 @@ async fn missing_reference(app: &App, lead: &Lead) -> Result<AppError> {
 }
 
 /// Checks that an allocation belongs to the lead's campaign.
-async fn check_allocation(conn: &mut Conn, lead: &Lead) -> Result<()> {
+async fn check_allocation(conn: &mut impl Exec, lead: &Lead) -> Result<()> {
     if let Some(allocation) = lead.allocation_id {
         let allocations = collection("allocations").expect("known collection");
         if let Some(values) = leadline_store::catalog::get(conn, allocations, allocation).await? {
@@ -85,7 +85,7 @@ pub async fn create(app: &App, by: &Principal, api: Api, input: LeadInput) -> Re
     let mut lead = Lead::create(new_ref(), input, now)?;
     let mut tx = app.store.begin().await?;
     check_allocation(&mut tx, &lead).await?;
-    match insert_new(&mut tx, app, &mut lead).await {
+    match insert_new(&mut tx, &mut lead).await {
         Err(AppError::Store(StoreError::ForeignKey(_))) => {
             drop(tx);
             return Err(missing_reference(app, &lead).await?);
@@ -93,7 +93,7 @@ pub async fn create(app: &App, by: &Principal, api: Api, input: LeadInput) -> Re
         other => other?,
     }
     store::record_history(&mut tx, lead.id, now, by.actor(api), "create", &Changes::between(None, &lead)).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     tracing::Span::current().record("lead", lead.id);
     Ok(lead)
 }
@@ -101,10 +101,9 @@ pub async fn create(app: &App, by: &Principal, api: Api, input: LeadInput) -> Re
 /// Inserts a new lead inside the caller's transaction, drawing its ref again while the drawn one
 /// is taken (at ten million leads one draw in a hundred thousand collides). Sets the lead's id. A
 /// foreign-key refusal comes back as the store error, for the caller to explain.
-pub(crate) async fn insert_new(tx: &mut impl leadline_store::Exec, app: &App, lead: &mut Lead) -> Result<()> {
-    let backend = app.store.backend();
+pub(crate) async fn insert_new(tx: &mut impl leadline_store::Exec, lead: &mut Lead) -> Result<()> {
     lead.id = loop {
-        let inserted = store::insert(tx, backend, lead).await.map_err(|e| insert_refusal(e, lead.id))?;
+        let inserted = store::insert(tx, lead).await.map_err(|e| insert_refusal(e, lead.id))?;
         match inserted {
             Some(id) => break id,
             None => lead.lead_ref = new_ref(),
@@ -130,12 +129,12 @@ fn external_id_taken() -> AppError {
 
 /// Creates a lead inside the caller's transaction, for use cases that write more beside it
 /// (a CRM lead with its new company and contact). The caller commits.
-pub async fn create_in(tx: &mut Conn, app: &App, by: &Principal, api: Api, input: LeadInput) -> Result<Lead> {
+pub async fn create_in(tx: &mut impl Exec, app: &App, by: &Principal, api: Api, input: LeadInput) -> Result<Lead> {
     check_write(by, input.campaign_id.flatten())?;
     let now = app.now();
     let mut lead = Lead::create(new_ref(), input, now)?;
     check_allocation(tx, &lead).await?;
-    match insert_new(tx, app, &mut lead).await {
+    match insert_new(tx, &mut lead).await {
         Err(AppError::Store(StoreError::ForeignKey(_))) => return Err(missing_reference(app, &lead).await?),
         other => other?,
     }
@@ -167,7 +166,7 @@ pub async fn change(
     for _ in 0..RETRIES {
         let now = app.now();
         let mut tx = app.store.begin().await?;
-        let current = match store::get_for_update(&mut tx, app.store.backend(), id).await? {
+        let current = match store::get_for_update(&mut tx, id).await? {
             Some(lead) if visible(&mut tx, by, &lead).await? => lead,
             _ => return Err(AppError::not_found("lead", id)),
         };
@@ -187,7 +186,7 @@ pub async fn change(
         let history = NewHistory { at: now, actor: by.actor(api), action: "update", changes: &changes };
         match store::update(&mut tx, &current, &next, phones_changed, Some(&history)).await {
             Ok(true) => {
-                tx.commit().await.map_err(StoreError::from)?;
+                tx.commit().await?;
                 return Ok(next);
             }
             Ok(false) => {

@@ -14,7 +14,6 @@ use hmac::{Hmac, Mac};
 use jiff::SignedDuration;
 use leadline_core::redact;
 use leadline_store::dialer::{self as store, Delivery};
-use leadline_store::StoreError;
 use sha2::Sha256;
 
 use crate::outbound::OutboundPolicy;
@@ -79,7 +78,7 @@ pub async fn signing_secret(app: &App, settings: &WebhookSettings) -> Result<Str
     let fresh: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let mut tx = app.store.begin().await?;
     let secret = store::shared_secret(&mut tx, "webhook_signing", &fresh).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(secret)
 }
 
@@ -140,10 +139,8 @@ impl Worker {
         let claim_until = now.checked_add(self.settings.claim_length(batch)).unwrap_or(now);
         let token = claim_token();
         let mut tx = self.app.store.begin().await?;
-        let claimed =
-            store::claim_webhooks(&mut tx, self.app.store.backend(), now, claim_until, &token, i64::from(batch))
-                .await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        let claimed = store::claim_webhooks(&mut tx, now, claim_until, &token, i64::from(batch)).await?;
+        tx.commit().await?;
         let timeout = SignedDuration::try_from(self.settings.timeout).unwrap_or(SignedDuration::MAX);
         let mut delivered = 0;
         for delivery in claimed {
@@ -169,7 +166,7 @@ impl Worker {
                     store::webhook_failed(&mut tx, delivery.id, &token, &error, retry_at, now).await?
                 }
             };
-            tx.commit().await.map_err(StoreError::from)?;
+            tx.commit().await?;
             if !recorded {
                 tracing::warn!(
                     delivery = delivery.id,

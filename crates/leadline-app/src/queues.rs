@@ -10,7 +10,7 @@ use leadline_core::queues::{self as rules, QueueAction};
 use leadline_store::leads as lead_store;
 use leadline_store::ledger::{self, Entry};
 use leadline_store::queues as store;
-use leadline_store::{Conn, StoreError};
+use leadline_store::Exec;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -49,7 +49,7 @@ pub struct QueueOutcome {
     pub sale: Option<Sale>,
 }
 
-async fn visible(conn: &mut Conn, by: &Principal, lead: &Lead) -> Result<bool> {
+async fn visible(conn: &mut impl Exec, by: &Principal, lead: &Lead) -> Result<bool> {
     Ok(match by.role.lead_scope() {
         LeadScope::All => true,
         LeadScope::Campaigns(ids) => lead.campaign_id.is_some_and(|c| ids.contains(&c)),
@@ -58,7 +58,7 @@ async fn visible(conn: &mut Conn, by: &Principal, lead: &Lead) -> Result<bool> {
 }
 
 /// The queue a move targets, checked against its kind and the lead's vertical.
-async fn target_queue(conn: &mut Conn, call: &QueueCall, lead: &Lead) -> Result<Option<i64>> {
+async fn target_queue(conn: &mut impl Exec, call: &QueueCall, lead: &Lead) -> Result<Option<i64>> {
     let Some(kind) = call.action.target_kind() else { return Ok(None) };
     if call.action != QueueAction::MoveToCustomQueue {
         return match store::of_kind(conn, kind, lead.vertical_id).await? {
@@ -100,7 +100,7 @@ pub async fn act(app: &App, by: &Principal, api: Api, call: &QueueCall) -> Resul
         LeadKey::Ref(r) => r.clone(),
     };
     let lead = match found {
-        Some(id) => lead_store::get_for_update(&mut tx, app.store.backend(), id).await?,
+        Some(id) => lead_store::get_for_update(&mut tx, id).await?,
         None => None,
     };
     let lead = match lead {
@@ -183,7 +183,7 @@ pub async fn act(app: &App, by: &Principal, api: Api, call: &QueueCall) -> Resul
     };
     let action = call.action.as_str();
     lead_store::record_history(&mut tx, lead.id, now, by.actor(api), &format!("queue:{action}"), &changes).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(QueueOutcome { action: action.to_string(), lead: next, fee, sale })
 }
 

@@ -12,7 +12,7 @@ pub use leadline_core::returns::{Replacement, Return};
 use leadline_store::leads as lead_store;
 use leadline_store::ledger::{self, Entry};
 use leadline_store::returns::{self as store, NewReturn, ReturnFilter, SaleTerms};
-use leadline_store::{Conn, Constraint, StoreError};
+use leadline_store::{Constraint, Exec, StoreError};
 use serde::Serialize;
 use serde_json::json;
 
@@ -85,7 +85,7 @@ impl From<ReturnTargetError> for AppError {
     }
 }
 
-async fn reason_exists(conn: &mut Conn, table: &str, id: i64) -> Result<bool> {
+async fn reason_exists(conn: &mut impl Exec, table: &str, id: i64) -> Result<bool> {
     Ok(leadline_store::catalog::exists(conn, table, id).await?)
 }
 
@@ -145,7 +145,7 @@ pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> 
         }
     }
     let sale = pick_sale(by, sales, call.buyer_contract_id)?;
-    let existing = store::return_of_sale(&mut tx, app.store.backend(), sale.sale_id).await?;
+    let existing = store::return_of_sale(&mut tx, sale.sale_id).await?;
     let status = transition(existing.as_ref().map(|r| r.status), call.request)?;
     let reason = match (call.return_reason_id, &existing) {
         (Some(id), _) => {
@@ -233,7 +233,7 @@ pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> 
         .await?;
     let record =
         store::get_return(&mut tx, return_id).await?.ok_or_else(|| AppError::not_found("return", return_id))?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(record)
 }
 
@@ -374,7 +374,7 @@ pub async fn fulfil_replacement(
     by.require_admin()?;
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    let request = store::replacement_request(&mut tx, app.store.backend(), request_id)
+    let request = store::replacement_request(&mut tx, request_id)
         .await?
         .ok_or_else(|| AppError::not_found("replacement request", request_id))?;
     if request.status != "pending" {
@@ -412,6 +412,6 @@ pub async fn fulfil_replacement(
     lead_store::record_history(&mut tx, lead_id, now, by.actor(api), "sell:replacement", &changes).await?;
     let sale =
         leadline_store::sales::get(&mut tx, sale_id).await?.ok_or_else(|| AppError::not_found("sale", sale_id))?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(sale)
 }

@@ -6,7 +6,7 @@ use leadline_core::money::Money;
 pub use leadline_core::sales::Sale;
 use leadline_store::leads as lead_store;
 use leadline_store::sales::{self as store, SaleFilter};
-use leadline_store::{Conn, Constraint, StoreError};
+use leadline_store::{Constraint, Exec, StoreError};
 use serde_json::Value;
 
 use crate::{App, AppError, Page, Principal, Result};
@@ -18,14 +18,14 @@ pub async fn sell(app: &App, by: &Principal, api: Api, lead_id: i64, contract_id
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let sale = sell_in(&mut tx, by, api, lead_id, contract_id, now).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(sale)
 }
 
 /// [`sell`] inside the caller's transaction, for use cases that sell as one step of more (a
 /// call-center referral to a buyer). The caller commits.
 pub async fn sell_in(
-    tx: &mut Conn,
+    tx: &mut impl Exec,
     by: &Principal,
     api: Api,
     lead_id: i64,

@@ -74,7 +74,7 @@ pub async fn issue(app: &App, by: &Principal, server: &ServerKey, key_id: i64) -
     }
     store::delete_credentials(&mut tx, key_id).await?;
     store::insert_credential(&mut tx, &access_key, key_id, app.now()).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     let secret = server.secret_for(&access_key);
     Ok(Credential { key_id, access_key, secret })
 }
@@ -110,7 +110,7 @@ pub async fn first_sighting(app: &App, signature: &str, window: jiff::SignedDura
     let forget_before = now.checked_sub(window * 2).unwrap_or(now);
     let mut tx = app.store.begin().await?;
     let first = store::first_sighting(&mut tx, signature, now, forget_before).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(first)
 }
 

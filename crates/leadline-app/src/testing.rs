@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
-use leadline_store::{PoolConfig, Sql, Store};
+use leadline_store::{Cells, Exec, PoolConfig, Sql, Store};
 
 use crate::{App, Clock};
 
@@ -87,7 +87,7 @@ async fn on_server(base_url: &str, statement: &str) {
         .await
         .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR}={base_url} does not connect: {e}"));
     let mut conn = admin.read().await.expect("a connection to PostgreSQL");
-    Sql::new(statement).query().execute(&mut *conn).await.unwrap_or_else(|e| panic!("`{statement}` failed: {e}"));
+    conn.run(&Sql::new(statement)).await.unwrap_or_else(|e| panic!("`{statement}` failed: {e}"));
     drop(conn);
     admin.close().await;
 }
@@ -181,8 +181,8 @@ async fn changes_without_history(store: &Store) -> Vec<i64> {
         "SELECT id FROM leads l WHERE NOT EXISTS \
          (SELECT 1 FROM lead_history h WHERE h.at = l.updated_at AND h.lead_id = l.id) ORDER BY id LIMIT 10",
     );
-    let Ok(rows) = sql.query().fetch_all(&mut *conn).await else { return Vec::new() };
-    rows.iter().map(|row| sqlx::Row::try_get::<i64, _>(row, 0).expect("an id")).collect()
+    let Ok(rows) = conn.all_rows(&sql).await else { return Vec::new() };
+    rows.iter().map(|row| row.int("id").expect("an id")).collect()
 }
 
 /// A clock the test sets and moves by hand.

@@ -10,7 +10,7 @@ use leadline_app::{leads, App, AppError, Principal};
 use leadline_core::access::Role;
 use leadline_core::archive::{Batch, BatchError, Counts, Direction};
 use leadline_core::history::Api;
-use leadline_store::Sql;
+use leadline_store::{Exec, Sql};
 use serde_json::json;
 
 fn batch(direction: Direction, ids: &[i64], steps: (bool, bool, bool)) -> Batch {
@@ -23,7 +23,7 @@ async fn run(app: &App, b: Batch) -> Counts {
 
 async fn sql(app: &App, text: &str) {
     let mut tx = app.store.begin().await.unwrap();
-    Sql::new(text).query().execute(&mut *tx).await.unwrap_or_else(|e| panic!("{text}: {e}"));
+    tx.run(&Sql::new(text)).await.unwrap_or_else(|e| panic!("{text}: {e}"));
     tx.commit().await.unwrap();
 }
 

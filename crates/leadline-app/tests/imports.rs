@@ -14,6 +14,7 @@ use leadline_app::{App, AppError};
 use leadline_core::lead::Lead;
 use leadline_store::imports::{Checkpoint, JobStatus, Reject};
 use leadline_store::leads::LeadFilter;
+use leadline_store::{Exec, Sql};
 use serde_json::json;
 
 struct World {
@@ -111,12 +112,11 @@ conformance! {
         let lead = |name: &str, lead_ref: &str| {
             Lead::create(lead_ref.into(), serde_json::from_value(json!({"name": name})).unwrap(), at).unwrap()
         };
-        let backend = app.store.backend();
         let mut tx = app.store.begin().await.unwrap();
-        let stored = leadline_store::imports::insert_leads(&mut tx, backend, &[lead("Stored", "ZZZ22222")]).await;
+        let stored = leadline_store::imports::insert_leads(&mut tx, &[lead("Stored", "ZZZ22222")]).await;
         assert!(stored.unwrap()[0].is_some());
         let batch = [lead("First", "ZZZ33333"), lead("Second", "ZZZ33333"), lead("Third", "ZZZ22222"), lead("Fourth", "ZZZ44444")];
-        let ids = leadline_store::imports::insert_leads(&mut tx, backend, &batch).await.unwrap();
+        let ids = leadline_store::imports::insert_leads(&mut tx, &batch).await.unwrap();
         tx.commit().await.unwrap();
         assert!(ids[0].is_some() && ids[1].is_none() && ids[2].is_none() && ids[3].is_some(), "{ids:?}");
         for (id, name) in [(ids[0], "First"), (ids[3], "Fourth")] {
@@ -126,7 +126,7 @@ conformance! {
         // The store alone writes no history (the use cases do), so these leads go before the
         // harness checks that every lead's last change has its history row.
         let mut tx = app.store.begin().await.unwrap();
-        leadline_store::Sql::new("DELETE FROM leads").query().execute(&mut *tx).await.unwrap();
+        tx.run(&Sql::new("DELETE FROM leads")).await.unwrap();
         tx.commit().await.unwrap();
     }
 
@@ -507,10 +507,7 @@ conformance! {
         let job = upload.finish().await.unwrap();
         // The tail of the body is lost (as when a node that took the job over removed its chunks).
         let mut tx = app.store.begin().await.unwrap();
-        sqlx::query("DELETE FROM import_chunks WHERE import_id = $1 AND seq = 1")
-            .bind(job.id)
-            .execute(&mut *tx)
-            .await
+        tx.run(&Sql::fixed("DELETE FROM import_chunks WHERE import_id = $1 AND seq = 1", leadline_store::args![job.id])).await
             .unwrap();
         tx.commit().await.unwrap();
         assert!(imports::work_once(&app, Tuning::default()).await.unwrap());
@@ -579,11 +576,7 @@ conformance! {
         }
         // The second key is narrowed to the other campaign only (as a change of its scope would).
         let mut tx = app.store.begin().await.unwrap();
-        sqlx::query("UPDATE api_keys SET campaign_ids = $1 WHERE id = $2")
-            .bind(format!("[{}]", w.other_campaign))
-            .bind(moved.key_id.unwrap())
-            .execute(&mut *tx)
-            .await
+        tx.run(&Sql::fixed("UPDATE api_keys SET campaign_ids = $1 WHERE id = $2", leadline_store::args![format!("[{}]", w.other_campaign), moved.key_id.unwrap()])).await
             .unwrap();
         tx.commit().await.unwrap();
         let later = App { clock: TestClock::at("2099-01-01T00:00:00Z"), ..app.clone() };

@@ -9,7 +9,7 @@ use jiff::SignedDuration;
 use leadline_app::keys::{self, KeyRequest};
 use leadline_app::AppError;
 use leadline_core::access::Role;
-use leadline_store::{Sql, SqlArg};
+use leadline_store::{Exec, Sql, SqlArg};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
@@ -136,7 +136,7 @@ conformance! {
             for column in ["name", "prefix", "secret_hash", "role", "campaign_ids"] {
                 sql.push(" OR ").push(column).push(" LIKE ").bind(SqlArg::Text(Some(format!("%{needle}%"))));
             }
-            let found = sql.query().fetch_optional(&mut *conn).await.unwrap();
+            let found = conn.optional_row(&sql).await.unwrap();
             assert!(found.is_none(), "the secret is stored in api_keys");
         }
         // The listing shows the prefix only.

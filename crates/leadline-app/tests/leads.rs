@@ -84,21 +84,20 @@ conformance! {
         // Refs drawn in one second share their first characters, so two writers can draw the
         // same ref at once. The one that commits second must learn the ref is taken (and draw
         // again), not fail on the unique index, whether or not the first had committed yet.
-        let backend = app.store.backend();
         let lead = |name: &str| {
             let input = serde_json::from_value(json!({"name": name})).unwrap();
             leadline_core::lead::Lead::create("ZZZ55555".into(), input, jiff::Timestamp::from_second(1_800_000_000).unwrap())
                 .unwrap()
         };
         let mut first = app.store.begin().await.unwrap();
-        let first_id = leadline_store::leads::insert(&mut *first, backend, &lead("First")).await.unwrap();
+        let first_id = leadline_store::leads::insert(&mut first, &lead("First")).await.unwrap();
         assert!(first_id.is_some());
         let second = tokio::spawn({
             let app = app.clone();
             let lead = lead("Second");
             async move {
                 let mut tx = app.store.begin().await.unwrap();
-                let id = leadline_store::leads::insert(&mut *tx, backend, &lead).await.unwrap();
+                let id = leadline_store::leads::insert(&mut tx, &lead).await.unwrap();
                 tx.commit().await.unwrap();
                 id
             }
@@ -106,14 +105,14 @@ conformance! {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         first.commit().await.unwrap();
         assert_eq!(second.await.unwrap(), None, "the ref was taken by the first writer");
-        let after = leadline_store::leads::insert(&mut *app.store.begin().await.unwrap(), backend, &lead("Third")).await;
+        let after = leadline_store::leads::insert(&mut app.store.begin().await.unwrap(), &lead("Third")).await;
         assert_eq!(after.unwrap(), None, "and stays taken once committed");
         let stored = leads::get(&app, &admin(), first_id.unwrap()).await.unwrap();
         assert_eq!(stored.name.as_deref(), Some("First"));
         // The store alone writes no history (the use cases do), so these leads go before the
         // harness checks that every lead's last change has its history row.
         let mut tx = app.store.begin().await.unwrap();
-        leadline_store::Sql::new("DELETE FROM leads").query().execute(&mut *tx).await.unwrap();
+        leadline_store::Exec::run(&mut tx, &leadline_store::Sql::new("DELETE FROM leads")).await.unwrap();
         tx.commit().await.unwrap();
     }
 

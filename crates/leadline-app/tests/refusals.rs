@@ -9,12 +9,12 @@ use leadline_app::archive::{self, Target};
 use leadline_app::{catalog, leads, sales, App, AppError};
 use leadline_core::archive::{Batch, Direction};
 use leadline_core::history::Api;
-use leadline_store::{Backend, Constraint, Sql, StoreError};
+use leadline_store::{Backend, Constraint, Exec, Sql, StoreError};
 use serde_json::json;
 
 async fn sql(app: &App, text: &str) -> Result<(), StoreError> {
     let mut tx = app.store.begin().await?;
-    Sql::new(text).query().execute(&mut *tx).await?;
+    tx.run(&Sql::new(text)).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -313,7 +313,7 @@ conformance! {
             page.items.iter().find(|r| r.lead_id == first_id).unwrap().id
         };
         let mut tx = t.app.store.begin().await.unwrap();
-        sqlx::query("UPDATE sales SET replaces_return_id = $1 WHERE lead_id = $2").bind(return_id).bind(replacement_id).execute(&mut *tx).await.unwrap();
+        leadline_store::Exec::run(&mut tx, &leadline_store::Sql::fixed("UPDATE sales SET replaces_return_id = $1 WHERE lead_id = $2", leadline_store::args![return_id, replacement_id])).await.unwrap();
         tx.commit().await.unwrap();
         let params = [("api_key", t.admin.as_str()), ("lead_id", replacement.as_str()), ("return_type", "submit_for_approval"), ("return_reason_id", "3")];
         for how in [How::Get, How::Soap12] {

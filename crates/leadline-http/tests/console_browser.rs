@@ -13,7 +13,7 @@ use console_fixture::{return_status, HOSTILE_FIELD, HOSTILE_NAME};
 use leadline_app::keys::{self, KeyRequest};
 use leadline_app::{conformance, App, Principal};
 use leadline_http::{router, HttpSettings};
-use leadline_store::Backend;
+use leadline_store::{Backend, Cells, Exec, Sql};
 
 /// Serves the whole router on a loopback port; returns its base URL.
 async fn serve(app: &App) -> String {
@@ -321,79 +321,73 @@ fn source_key(api: &str, action: &str) -> &'static str {
 /// What each chart should show, worked out in Rust from the database's rows (not from its
 /// sums), keyed by (series, day) or (row, series).
 async fn figures_from_the_database(app: &App) -> std::collections::HashMap<(String, String, String), i64> {
-    use sqlx::Row;
     let mut truth = std::collections::HashMap::new();
     let mut add = |chart: &str, series: &str, day: String, value: i64| {
         *truth.entry((chart.to_string(), series.to_string(), day)).or_insert(0) += value;
     };
     let mut conn = app.store.read().await.unwrap();
-    let sales = sqlx::query("SELECT s.id, s.lead_id, s.sold_at, s.price_minor, bc.buyer_id FROM sales s JOIN buyer_contracts bc ON bc.id = s.buyer_contract_id")
-        .fetch_all(&mut *conn).await.unwrap();
-    let sold_leads: std::collections::HashSet<i64> = sales.iter().map(|r| r.get::<i64, _>("lead_id")).collect();
-    let arrivals =
-        sqlx::query("SELECT lead_id, at, api, action FROM lead_history WHERE action IN ('create', 'import', 'copy')")
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
+    let sales = conn.all_rows(&Sql::new("SELECT s.id, s.lead_id, s.sold_at, s.price_minor, bc.buyer_id FROM sales s JOIN buyer_contracts bc ON bc.id = s.buyer_contract_id")).await.unwrap();
+    let sold_leads: std::collections::HashSet<i64> = sales.iter().map(|r| r.int("lead_id").unwrap()).collect();
+    let arrivals = conn
+        .all_rows(&Sql::new(
+            "SELECT lead_id, at, api, action FROM lead_history WHERE action IN ('create', 'import', 'copy')",
+        ))
+        .await
+        .unwrap();
     for r in &arrivals {
-        let day = day_of(r.get("at"));
-        add("leads-in", source_key(r.get("api"), r.get("action")), day.clone(), 1);
-        let sold = sold_leads.contains(&r.get::<i64, _>("lead_id"));
+        let day = day_of(r.int("at").unwrap());
+        add("leads-in", source_key(&r.text("api").unwrap(), &r.text("action").unwrap()), day.clone(), 1);
+        let sold = sold_leads.contains(&r.int("lead_id").unwrap());
         add("sold", if sold { "sold" } else { "unsold" }, day, 1);
     }
-    let returned: std::collections::HashSet<i64> = sqlx::query("SELECT sale_id FROM returns")
-        .fetch_all(&mut *conn)
+    let returned: std::collections::HashSet<i64> = conn
+        .all_rows(&Sql::new("SELECT sale_id FROM returns"))
         .await
         .unwrap()
         .iter()
-        .map(|r| r.get::<i64, _>("sale_id"))
+        .map(|r| r.int("sale_id").unwrap())
         .collect();
     let week_start = jiff::Timestamp::from_microsecond(
         app.now().as_microsecond() - app.now().as_microsecond() % 86_400_000_000 - 6 * 86_400_000_000,
     )
     .unwrap();
     for r in &sales {
-        add("money", "revenue", day_of(r.get("sold_at")), r.get("price_minor"));
-        if r.get::<i64, _>("sold_at") >= week_start.as_microsecond() {
-            let buyer = r.get::<i64, _>("buyer_id").to_string();
+        add("money", "revenue", day_of(r.int("sold_at").unwrap()), r.int("price_minor").unwrap());
+        if r.int("sold_at").unwrap() >= week_start.as_microsecond() {
+            let buyer = r.int("buyer_id").unwrap().to_string();
             add("sales-of", "", buyer.clone(), 1);
-            add("returns-of", "", buyer, i64::from(returned.contains(&r.get::<i64, _>("id"))));
+            add("returns-of", "", buyer, i64::from(returned.contains(&r.int("id").unwrap())));
         }
     }
-    for r in sqlx::query("SELECT at, kind, amount_minor FROM ledger").fetch_all(&mut *conn).await.unwrap() {
-        let series = if r.get::<String, _>("kind") == "buyer_credit" { "credits" } else { "fees" };
-        add("money", series, day_of(r.get("at")), r.get("amount_minor"));
+    for r in conn.all_rows(&Sql::new("SELECT at, kind, amount_minor FROM ledger")).await.unwrap() {
+        let series = if r.text("kind").unwrap() == "buyer_credit" { "credits" } else { "fees" };
+        add("money", series, day_of(r.int("at").unwrap()), r.int("amount_minor").unwrap());
     }
-    for r in sqlx::query(
-        "SELECT created_at, loaded, rejected_dnc + rejected_duplicate + rejected_invalid AS rejected FROM imports",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .unwrap()
+    for r in conn
+        .all_rows(&Sql::new(
+            "SELECT created_at, loaded, rejected_dnc + rejected_duplicate + rejected_invalid AS rejected FROM imports",
+        ))
+        .await
+        .unwrap()
     {
-        add("imports", "imported", day_of(r.get("created_at")), r.get("loaded"));
-        add("imports", "rejected", day_of(r.get("created_at")), r.get("rejected"));
+        add("imports", "imported", day_of(r.int("created_at").unwrap()), r.int("loaded").unwrap());
+        add("imports", "rejected", day_of(r.int("created_at").unwrap()), r.int("rejected").unwrap());
     }
-    for r in sqlx::query("SELECT at, direction, outcome FROM console_archive_runs").fetch_all(&mut *conn).await.unwrap()
-    {
-        let series = match (r.get::<String, _>("outcome").as_str(), r.get::<String, _>("direction").as_str()) {
+    for r in conn.all_rows(&Sql::new("SELECT at, direction, outcome FROM console_archive_runs")).await.unwrap() {
+        let series = match (r.text("outcome").unwrap().as_str(), r.text("direction").unwrap().as_str()) {
             ("done", "archive") => "archived",
             ("done", _) => "dearchived",
             _ => "not-run",
         };
-        add("archive-runs", series, day_of(r.get("at")), 1);
+        add("archive-runs", series, day_of(r.int("at").unwrap()), 1);
     }
     let now = app.now().as_microsecond();
-    let leads = sqlx::query(
-        "SELECT allocation_id, CAST(CASE WHEN closed THEN 1 ELSE 0 END AS BIGINT) AS closed, lock_until, callback_at \
-         FROM leads WHERE allocation_id IS NOT NULL",
-    )
-    .fetch_all(&mut *conn)
-    .await
+    let leads = conn.all_rows(&Sql::new("SELECT allocation_id, CAST(CASE WHEN closed THEN 1 ELSE 0 END AS BIGINT) AS closed, lock_until, callback_at \
+         FROM leads WHERE allocation_id IS NOT NULL")).await
     .unwrap();
     for r in &leads {
         let (closed, lock, callback): (i64, Option<i64>, Option<i64>) =
-            (r.get("closed"), r.get("lock_until"), r.get("callback_at"));
+            (r.int("closed").unwrap(), r.opt_int("lock_until").unwrap(), r.opt_int("callback_at").unwrap());
         let state = if closed == 1 {
             "closed"
         } else if lock.is_some_and(|l| l > now) {
@@ -403,7 +397,7 @@ async fn figures_from_the_database(app: &App) -> std::collections::HashMap<(Stri
         } else {
             "dialable"
         };
-        add("dialer-progress", state, r.get::<i64, _>("allocation_id").to_string(), 1);
+        add("dialer-progress", state, r.int("allocation_id").unwrap().to_string(), 1);
     }
     truth
 }

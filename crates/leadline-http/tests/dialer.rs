@@ -222,12 +222,10 @@ async fn two_nodes_hand_out_ten_thousand_leases_without_a_lead_leased_twice() {
     fixture(&one, "http://127.0.0.1:9/hook").await;
     // 10,000 leads, loaded set-wise so the test spends its time on the leases.
     let mut conn = db.app.store.read().await.unwrap();
-    leadline_store::Sql::new(
+    leadline_store::Exec::run(&mut conn, &leadline_store::Sql::new(
         "INSERT INTO leads (ref, campaign_id, allocation_id, phones, fields, priority, dial_count, closed, thrown_out, version, created_at, updated_at) \
          SELECT 'R' || lpad(g::text, 7, '0'), 1, 1, '[]', '{}', 10, 0, false, false, 1, 0, 0 FROM generate_series(1, 10000) g",
-    )
-    .query()
-    .execute(&mut *conn)
+    ))
     .await
     .unwrap();
     drop(conn);
@@ -425,14 +423,11 @@ async fn only_the_node_holding_the_claim_records_the_result_on_postgres() {
 
 /// The last error recorded for each delivery, in outbox order.
 async fn last_errors(db: &TestDb) -> Vec<String> {
-    use sqlx::Row;
+    use leadline_store::{Cells, Exec};
     let mut conn = db.app.store.read().await.unwrap();
-    let rows = leadline_store::Sql::new("SELECT last_error FROM webhook_outbox ORDER BY id")
-        .query()
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap();
-    rows.iter().map(|row| row.try_get::<Option<String>, _>(0).unwrap().unwrap_or_default()).collect()
+    let rows =
+        conn.all_rows(&leadline_store::Sql::new("SELECT last_error FROM webhook_outbox ORDER BY id")).await.unwrap();
+    rows.iter().map(|row| row.opt_text("last_error").unwrap().unwrap_or_default()).collect()
 }
 
 /// Webhooks reach no internal address the operator did not allow: not through a name that

@@ -147,10 +147,10 @@ conformance! {
         assert!(listed.body.as_array().unwrap().iter().any(|k| k["name"] == "partner" && k["buyer_id"] == buyer));
 
         let mut conn = t.app.store.read().await.unwrap();
-        let stored = leadline_store::Sql::new("SELECT prefix, secret_hash FROM api_keys").query().fetch_all(&mut *conn).await.unwrap();
-        use sqlx::Row;
+        use leadline_store::{Cells, Exec};
+        let stored = conn.all_rows(&leadline_store::Sql::new("SELECT prefix, secret_hash FROM api_keys")).await.unwrap();
         for row in &stored {
-            let hash: String = row.get("secret_hash");
+            let hash: String = row.text("secret_hash").unwrap();
             assert_eq!(hash.len(), 64, "a SHA-256 in hex");
             assert!(!secret.contains(&hash) && !hash.contains(&secret[3..]));
         }

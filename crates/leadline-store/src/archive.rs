@@ -13,13 +13,11 @@
 
 use std::collections::HashSet;
 
+use crate::leads::{self, COLUMNS, HISTORY_HEAD};
+use crate::{micros, Backend, Cells, Exec, Result, Sql, SqlArg};
 use jiff::Timestamp;
 use leadline_core::archive::Counts;
 use leadline_core::lead::Lead;
-use sqlx::Row;
-
-use crate::leads::{self, COLUMNS, HISTORY_HEAD};
-use crate::{micros, Backend, Conn, Exec, Result, Sql, SqlArg};
 
 /// The two sides of the archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,27 +52,6 @@ pub struct Selection {
     pub status: Option<String>,
 }
 
-pub(crate) async fn is_archived(conn: &mut impl Exec, id: i64) -> Result<bool> {
-    let sql = Sql::fixed("SELECT 1 AS archived FROM leads_archive WHERE id = $1", [SqlArg::Int(Some(id))]);
-    Ok(conn.optional_row(&sql).await?.is_some())
-}
-
-/// After a lead was written with an id of the caller's: moves PostgreSQL's sequence past every id
-/// in use, archived ones included, so it never hands out an archived lead's id. (SQLite assigns
-/// past both tables in `leads::insert` itself.)
-pub(crate) async fn after_explicit_lead_id(conn: &mut impl Exec, backend: Backend) -> Result<()> {
-    if backend == Backend::Postgres {
-        conn.run(&Sql::fixed(
-            "SELECT setval(pg_get_serial_sequence('leads', 'id'), GREATEST((SELECT COALESCE(MAX(id), 1) FROM leads), \
-             (SELECT COALESCE(MAX(id), 1) FROM leads_archive), \
-             COALESCE(pg_sequence_last_value(pg_get_serial_sequence('leads', 'id')::regclass), 1)))",
-            [],
-        ))
-        .await?;
-    }
-    Ok(())
-}
-
 fn push_ids(sql: &mut Sql, ids: &[i64]) {
     sql.push("(");
     for (i, id) in ids.iter().enumerate() {
@@ -100,31 +77,30 @@ fn same_row(backend: Backend, a: &str, b: &str) -> String {
 }
 
 /// Which of `ids` are in `table`.
-pub async fn found(conn: &mut Conn, table: Table, ids: &[i64]) -> Result<Vec<i64>> {
+pub async fn found(conn: &mut impl Exec, table: Table, ids: &[i64]) -> Result<Vec<i64>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(format!("SELECT id FROM {} WHERE id IN ", table.name()));
     push_ids(&mut sql, ids);
-    let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
+    conn.all_rows(&sql).await?.iter().map(|row| row.int("id")).collect()
 }
 
 /// Which of `ids` are in `table`, locking those rows until the transaction ends on PostgreSQL, so
 /// two batches over the same leads run one after the other (SQLite's single writer already does).
-pub async fn found_for_update(conn: &mut Conn, backend: Backend, table: Table, ids: &[i64]) -> Result<Vec<i64>> {
+pub async fn found_for_update(conn: &mut impl Exec, table: Table, ids: &[i64]) -> Result<Vec<i64>> {
+    let backend = conn.backend();
     if backend == Backend::Sqlite || ids.is_empty() {
         return found(conn, table, ids).await;
     }
     let mut sql = Sql::new(format!("SELECT id FROM {} WHERE id IN ", table.name()));
     push_ids(&mut sql, ids);
     sql.push(" ORDER BY id FOR UPDATE");
-    let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
+    conn.all_rows(&sql).await?.iter().map(|row| row.int("id")).collect()
 }
 
 /// Copies the rows of `ids` from `from` to the other table, column for column; returns how many.
-async fn copy(conn: &mut Conn, from: Table, ids: &[i64]) -> Result<u64> {
+async fn copy(conn: &mut impl Exec, from: Table, ids: &[i64]) -> Result<u64> {
     if ids.is_empty() {
         return Ok(0);
     }
@@ -135,18 +111,13 @@ async fn copy(conn: &mut Conn, from: Table, ids: &[i64]) -> Result<u64> {
         from.name()
     ));
     push_ids(&mut sql, ids);
-    Ok(sql.query().execute(&mut *conn).await?.rows_affected())
+    conn.run(&sql).await
 }
 
 /// Deletes the rows of `ids` from `table` whose copy on the other side is equal in every column
 /// (and, for live leads, that are neither sold nor leased at `now`); returns the ids deleted.
-async fn delete_matching(
-    conn: &mut Conn,
-    backend: Backend,
-    table: Table,
-    ids: &[i64],
-    now: Timestamp,
-) -> Result<Vec<i64>> {
+async fn delete_matching(conn: &mut impl Exec, table: Table, ids: &[i64], now: Timestamp) -> Result<Vec<i64>> {
+    let backend = conn.backend();
     let name = table.name();
     let mut sql = Sql::new(format!("DELETE FROM {name} WHERE id IN "));
     push_ids(&mut sql, ids);
@@ -162,19 +133,18 @@ async fn delete_matching(
             .push(")");
     }
     sql.push(" RETURNING id");
-    let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
+    conn.all_rows(&sql).await?.iter().map(|row| row.int("id")).collect()
 }
 
 /// Archives `ids` (all of them live: the caller checked). Returns the counts and the ids that
 /// left the live table.
 pub async fn archive(
-    conn: &mut Conn,
-    backend: Backend,
+    conn: &mut impl Exec,
     ids: &[i64],
     steps: (bool, bool, bool),
     now: Timestamp,
 ) -> Result<(Counts, Vec<i64>)> {
+    let backend = conn.backend();
     let (insert, update, delete) = steps;
     let mut counts = Counts { select_count: ids.len() as u64, ..Counts::default() };
     let present: HashSet<i64> = found(conn, Table::Archive, ids).await?.into_iter().collect();
@@ -195,11 +165,11 @@ pub async fn archive(
         sql.push(" FROM leads AS l WHERE l.id = leads_archive.id AND leads_archive.id IN ");
         push_ids(&mut sql, &present);
         sql.push(&format!(" AND NOT ({})", same_row(backend, "leads_archive", "l")));
-        counts.update_count = sql.query().execute(&mut *conn).await?.rows_affected();
+        counts.update_count = conn.run(&sql).await?;
     }
     let mut moved = Vec::new();
     if delete {
-        moved = delete_matching(conn, backend, Table::Live, ids, now).await?;
+        moved = delete_matching(conn, Table::Live, ids, now).await?;
         counts.delete_count = moved.len() as u64;
     }
     Ok((counts, moved))
@@ -208,8 +178,7 @@ pub async fn archive(
 /// Brings `ids` (all of them archived: the caller checked) back to the live table. Returns the
 /// counts and the ids copied back (whose phones are indexed again).
 pub async fn dearchive(
-    conn: &mut Conn,
-    backend: Backend,
+    conn: &mut impl Exec,
     ids: &[i64],
     steps: (bool, bool),
     now: Timestamp,
@@ -222,7 +191,7 @@ pub async fn dearchive(
         let absent: Vec<i64> = ids.iter().copied().filter(|id| !live.contains(id)).collect();
         counts.insert_count = copy(conn, Table::Archive, &absent).await?;
         if counts.insert_count > 0 {
-            after_explicit_lead_id(conn, backend).await?;
+            leads::after_explicit_lead_id(conn).await?;
             for &id in &absent {
                 if let Some(lead) = leads::get(conn, id).await? {
                     leads::replace_phones(conn, id, &lead.phones).await?;
@@ -232,7 +201,7 @@ pub async fn dearchive(
         }
     }
     if delete {
-        counts.delete_count = delete_matching(conn, backend, Table::Archive, ids, now).await?.len() as u64;
+        counts.delete_count = delete_matching(conn, Table::Archive, ids, now).await?.len() as u64;
     }
     Ok((counts, restored))
 }
@@ -240,7 +209,7 @@ pub async fn dearchive(
 /// One history row per lead of `ids` (leads that left or came back), each chained onto the
 /// lead's history in whichever table now holds it.
 pub async fn record_history(
-    conn: &mut Conn,
+    conn: &mut impl Exec,
     ids: &[i64],
     at: Timestamp,
     actor: leadline_core::history::Actor,
@@ -264,10 +233,11 @@ pub async fn record_history(
     sql.push(" UNION SELECT id, history_head FROM leads_archive WHERE id IN ");
     push_ids(&mut sql, ids);
     sql.push(") AS moved ORDER BY id RETURNING id, lead_id");
-    let rows = sql.query().fetch_all(&mut *conn).await?;
-    let heads: Vec<(i64, i64)> = rows
+    let heads: Vec<(i64, i64)> = conn
+        .all_rows(&sql)
+        .await?
         .iter()
-        .map(|r| Ok((r.try_get::<i64, _>("lead_id")?, r.try_get::<i64, _>("id")?)))
+        .map(|row| Ok((row.int("lead_id")?, row.int("id")?)))
         .collect::<Result<_>>()?;
     for table in [Table::Live, Table::Archive] {
         for chunk in heads.chunks(500) {
@@ -277,17 +247,17 @@ pub async fn record_history(
             }
             sql.push(" END WHERE id IN ");
             push_ids(&mut sql, &chunk.iter().map(|(lead, _)| *lead).collect::<Vec<_>>());
-            sql.query().execute(&mut *conn).await?;
+            conn.run(&sql).await?;
         }
     }
     Ok(())
 }
 
 /// An archived lead.
-pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Lead>> {
-    let sql = format!("SELECT id, {} FROM leads_archive WHERE id = $1", COLUMNS.join(", "));
-    let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await?;
-    row.as_ref().map(leads::read).transpose()
+pub async fn get(conn: &mut impl Exec, id: i64) -> Result<Option<Lead>> {
+    let sql =
+        Sql::fixed(&format!("SELECT id, {} FROM leads_archive WHERE id = $1", COLUMNS.join(", ")), crate::args![id]);
+    conn.optional_row(&sql).await?.as_ref().map(leads::read).transpose()
 }
 
 fn push_selection(sql: &mut Sql, selection: &Selection) {
@@ -304,7 +274,7 @@ fn push_selection(sql: &mut Sql, selection: &Selection) {
 
 /// The next `limit` ids of `table` above `after` that match the selection, in id order.
 pub async fn select_page(
-    conn: &mut Conn,
+    conn: &mut impl Exec,
     table: Table,
     selection: &Selection,
     after: i64,
@@ -314,13 +284,12 @@ pub async fn select_page(
     sql.bind(SqlArg::Int(Some(after)));
     push_selection(&mut sql, selection);
     sql.push(" ORDER BY id LIMIT ").bind(SqlArg::Int(Some(limit)));
-    let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
+    conn.all_rows(&sql).await?.iter().map(|row| row.int("id")).collect()
 }
 
 /// How many rows of `table` match the selection.
-pub async fn count(conn: &mut Conn, table: Table, selection: &Selection) -> Result<i64> {
-    let mut sql = Sql::new(format!("SELECT COUNT(*) FROM {} WHERE 1 = 1", table.name()));
+pub async fn count(conn: &mut impl Exec, table: Table, selection: &Selection) -> Result<i64> {
+    let mut sql = Sql::new(format!("SELECT COUNT(*) AS n FROM {} WHERE 1 = 1", table.name()));
     push_selection(&mut sql, selection);
-    Ok(sql.query().fetch_one(&mut *conn).await?.try_get(0)?)
+    conn.one_row(&sql).await?.int("n")
 }

@@ -1,11 +1,8 @@
 //! Reference collections, stored generically from their descriptions in leadline-core.
 
+use crate::{after_explicit_id, Cells, Exec, Result, Sql, SqlArg, StoreError};
 use leadline_core::access::CatalogScope;
 use leadline_core::catalog::{Collection, Field, Kind, Record, SqlValue};
-use sqlx::any::AnyRow;
-use sqlx::Row;
-
-use crate::{after_explicit_id, Backend, Conn, Result, Sql, SqlArg, StoreError};
 
 /// A stored object: its id and one value per field.
 pub type Stored = (i64, Vec<SqlValue>);
@@ -25,20 +22,20 @@ pub(crate) fn arg(kind: Kind, value: &SqlValue) -> SqlArg {
     }
 }
 
-fn read(row: &AnyRow, field: &Field) -> Result<SqlValue> {
+fn read(row: &impl Cells, field: &Field) -> Result<SqlValue> {
     let column = field.column;
     let value = if field.kind == Kind::Bool {
-        crate::get_bool(row, column)?.map(SqlValue::Bool)
+        row.opt_flag(column)?.map(SqlValue::Bool)
     } else if is_int(field.kind) {
-        row.try_get::<Option<i64>, _>(column)?.map(SqlValue::Int)
+        row.opt_int(column)?.map(SqlValue::Int)
     } else {
-        row.try_get::<Option<String>, _>(column)?.map(SqlValue::Text)
+        row.opt_text(column)?.map(SqlValue::Text)
     };
     Ok(value.unwrap_or(SqlValue::Null))
 }
 
-fn read_stored(collection: &Collection, row: &AnyRow) -> Result<Stored> {
-    let id: i64 = row.try_get("id")?;
+fn read_stored(collection: &Collection, row: &impl Cells) -> Result<Stored> {
+    let id = row.int("id")?;
     let values = collection.fields.iter().map(|f| read(row, f)).collect::<Result<Vec<_>>>()?;
     Ok((id, values))
 }
@@ -53,7 +50,7 @@ fn columns(collection: &Collection) -> String {
 }
 
 /// Inserts a new object, with its chosen id or an assigned one, and returns the id.
-pub async fn insert(conn: &mut Conn, backend: Backend, collection: &Collection, record: &Record) -> Result<i64> {
+pub async fn insert(conn: &mut impl Exec, collection: &Collection, record: &Record) -> Result<i64> {
     let mut sql = Sql::new(format!("INSERT INTO {} (", collection.table));
     if record.id.is_some() {
         sql.push("id, ");
@@ -70,15 +67,15 @@ pub async fn insert(conn: &mut Conn, backend: Backend, collection: &Collection, 
         sql.bind(arg(f.kind, value));
     }
     sql.push(") RETURNING id");
-    let id: i64 = sql.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let id = conn.one_row(&sql).await?.int("id")?;
     if record.id.is_some() {
-        after_explicit_id(conn, backend, collection.table).await?;
+        after_explicit_id(conn, collection.table).await?;
     }
     Ok(id)
 }
 
 /// Replaces every field of an existing object; false if there is no such object.
-pub async fn update(conn: &mut Conn, collection: &Collection, id: i64, record: &Record) -> Result<bool> {
+pub async fn update(conn: &mut impl Exec, collection: &Collection, id: i64, record: &Record) -> Result<bool> {
     let mut sql = Sql::new(format!("UPDATE {} SET ", collection.table));
     for (i, (f, value)) in collection.fields.iter().zip(&record.values).enumerate() {
         if i > 0 {
@@ -87,16 +84,16 @@ pub async fn update(conn: &mut Conn, collection: &Collection, id: i64, record: &
         sql.push(f.column).push(" = ").bind(arg(f.kind, value));
     }
     sql.push(" WHERE id = ").bind(SqlArg::Int(Some(id)));
-    Ok(sql.query().execute(&mut *conn).await?.rows_affected() == 1)
+    Ok(conn.run(&sql).await? == 1)
 }
 
-pub async fn get(conn: &mut Conn, collection: &Collection, id: i64) -> Result<Option<Vec<SqlValue>>> {
+pub async fn get(conn: &mut impl Exec, collection: &Collection, id: i64) -> Result<Option<Vec<SqlValue>>> {
     get_visible(conn, collection, id, &CatalogScope::All).await
 }
 
 /// An object, if it is within `scope`.
 pub async fn get_visible(
-    conn: &mut Conn,
+    conn: &mut impl Exec,
     collection: &Collection,
     id: i64,
     scope: &CatalogScope,
@@ -104,7 +101,7 @@ pub async fn get_visible(
     let mut sql = Sql::new(format!("SELECT {} FROM {} WHERE id = ", columns(collection), collection.table));
     sql.bind(SqlArg::Int(Some(id)));
     push_scope(&mut sql, scope);
-    match sql.query().fetch_optional(&mut *conn).await? {
+    match conn.optional_row(&sql).await? {
         Some(row) => Ok(Some(read_stored(collection, &row)?.1)),
         None => Ok(None),
     }
@@ -163,7 +160,7 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
-pub async fn list(conn: &mut Conn, collection: &Collection, filter: &ListFilter) -> Result<Vec<Stored>> {
+pub async fn list(conn: &mut impl Exec, collection: &Collection, filter: &ListFilter) -> Result<Vec<Stored>> {
     let mut sql = Sql::new(format!("SELECT {} FROM {} WHERE 1 = 1", columns(collection), collection.table));
     for (field, value) in &filter.equals {
         if *value == SqlValue::Null {
@@ -177,37 +174,42 @@ pub async fn list(conn: &mut Conn, collection: &Collection, filter: &ListFilter)
     }
     push_scope(&mut sql, &filter.scope);
     sql.push(" ORDER BY id LIMIT ").bind(SqlArg::Int(Some(filter.limit)));
-    let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter().map(|row| read_stored(collection, row)).collect()
+    conn.all_rows(&sql).await?.iter().map(|row| read_stored(collection, row)).collect()
 }
 
-pub async fn delete(conn: &mut Conn, collection: &Collection, id: i64) -> Result<bool> {
+pub async fn delete(conn: &mut impl Exec, collection: &Collection, id: i64) -> Result<bool> {
     let mut sql = Sql::new(format!("DELETE FROM {} WHERE id = ", collection.table));
     sql.bind(SqlArg::Int(Some(id)));
-    Ok(sql.query().execute(&mut *conn).await?.rows_affected() == 1)
+    Ok(conn.run(&sql).await? == 1)
 }
 
 /// How many rows of `table` have `column = id`.
-pub async fn count_references(conn: &mut Conn, table: &str, column: &str, id: i64) -> Result<i64> {
-    let mut sql = Sql::new(format!("SELECT COUNT(*) FROM {table} WHERE {column} = "));
+pub async fn count_references(conn: &mut impl Exec, table: &str, column: &str, id: i64) -> Result<i64> {
+    let mut sql = Sql::new(format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = "));
     sql.bind(SqlArg::Int(Some(id)));
-    Ok(sql.query().fetch_one(&mut *conn).await?.try_get(0)?)
+    conn.one_row(&sql).await?.int("n")
 }
 
-pub async fn exists(conn: &mut Conn, table: &str, id: i64) -> Result<bool> {
-    let mut sql = Sql::new(format!("SELECT 1 FROM {table} WHERE id = "));
+pub async fn exists(conn: &mut impl Exec, table: &str, id: i64) -> Result<bool> {
+    // Only whether a row comes back: the literal is never decoded.
+    let mut sql = Sql::new(format!("SELECT 1 AS found FROM {table} WHERE id = "));
     sql.bind(SqlArg::Int(Some(id)));
-    Ok(sql.query().fetch_optional(&mut *conn).await?.is_some())
+    Ok(conn.optional_row(&sql).await?.is_some())
 }
 
 /// Reads one JSON-text column of one object, for use cases that need a typed view (a
 /// template's fields, a contact-hours schedule).
-pub async fn json_column(conn: &mut Conn, table: &str, column: &str, id: i64) -> Result<Option<serde_json::Value>> {
-    let mut sql = Sql::new(format!("SELECT {column} FROM {table} WHERE id = "));
+pub async fn json_column(
+    conn: &mut impl Exec,
+    table: &str,
+    column: &str,
+    id: i64,
+) -> Result<Option<serde_json::Value>> {
+    let mut sql = Sql::new(format!("SELECT {column} AS doc FROM {table} WHERE id = "));
     sql.bind(SqlArg::Int(Some(id)));
-    match sql.query().fetch_optional(&mut *conn).await? {
+    match conn.optional_row(&sql).await? {
         Some(row) => {
-            let text: String = row.try_get(0)?;
+            let text = row.text("doc")?;
             serde_json::from_str(&text)
                 .map(Some)
                 .map_err(|e| StoreError::Corrupt(format!("{table}.{column} of {id}: {e}")))

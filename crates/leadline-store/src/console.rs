@@ -2,13 +2,10 @@
 //! and a few read models that join several tables for one page (allocation counts, the returns
 //! queue with names). Writes to leads, returns and the ledger go through the use cases.
 
+use crate::{from_micros, micros, Cells, Exec, Result, Sql, SqlArg};
 use jiff::Timestamp;
 use leadline_core::access::{CatalogScope, LeadScope};
 use leadline_core::lead::Lead;
-use sqlx::any::AnyRow;
-use sqlx::Row;
-
-use crate::{from_micros, micros, Conn, Result, Sql, SqlArg};
 
 /// A stored console session.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,67 +26,52 @@ pub struct NewSession<'a> {
     pub expires_at: Timestamp,
 }
 
-pub async fn insert_session(conn: &mut Conn, new: &NewSession<'_>) -> Result<i64> {
-    let row = sqlx::query(
+pub async fn insert_session(conn: &mut impl Exec, new: &NewSession<'_>) -> Result<i64> {
+    let sql = Sql::fixed(
         "INSERT INTO console_sessions (token_hash, key_id, csrf_token, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(new.token_hash)
-    .bind(new.key_id)
-    .bind(new.csrf_token)
-    .bind(micros(new.created_at))
-    .bind(micros(new.expires_at))
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(row.try_get(0)?)
+        crate::args![new.token_hash, new.key_id, new.csrf_token, micros(new.created_at), micros(new.expires_at)],
+    );
+    conn.one_row(&sql).await?.int("id")
 }
 
-pub async fn find_session(conn: &mut Conn, token_hash: &str) -> Result<Option<SessionRow>> {
-    let row = sqlx::query(
+pub async fn find_session(conn: &mut impl Exec, token_hash: &str) -> Result<Option<SessionRow>> {
+    let sql = Sql::fixed(
         "SELECT id, key_id, csrf_token, created_at, expires_at, flash FROM console_sessions WHERE token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|row| {
-        Ok(SessionRow {
-            id: row.try_get("id")?,
-            key_id: row.try_get("key_id")?,
-            csrf_token: row.try_get("csrf_token")?,
-            created_at: from_micros("created_at", row.try_get("created_at")?)?,
-            expires_at: from_micros("expires_at", row.try_get("expires_at")?)?,
-            flash: row.try_get("flash")?,
+        crate::args![token_hash],
+    );
+    conn.optional_row(&sql)
+        .await?
+        .map(|row| {
+            Ok(SessionRow {
+                id: row.int("id")?,
+                key_id: row.int("key_id")?,
+                csrf_token: row.text("csrf_token")?,
+                created_at: from_micros("created_at", row.int("created_at")?)?,
+                expires_at: from_micros("expires_at", row.int("expires_at")?)?,
+                flash: row.opt_text("flash")?,
+            })
         })
-    })
-    .transpose()
+        .transpose()
 }
 
-pub async fn delete_session(conn: &mut Conn, id: i64) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM console_sessions WHERE id = $1").bind(id).execute(&mut *conn).await?;
-    Ok(done.rows_affected() == 1)
+pub async fn delete_session(conn: &mut impl Exec, id: i64) -> Result<bool> {
+    Ok(conn.run(&Sql::fixed("DELETE FROM console_sessions WHERE id = $1", crate::args![id])).await? == 1)
 }
 
 /// Removes sessions that have run out; returns how many.
-pub async fn delete_expired(conn: &mut Conn, now: Timestamp) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM console_sessions WHERE expires_at <= $1")
-        .bind(micros(now))
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected())
+pub async fn delete_expired(conn: &mut impl Exec, now: Timestamp) -> Result<u64> {
+    conn.run(&Sql::fixed("DELETE FROM console_sessions WHERE expires_at <= $1", crate::args![micros(now)])).await
 }
 
 /// Sets (or, with None, clears) the message the session's next page shows.
-pub async fn set_flash(conn: &mut Conn, id: i64, flash: Option<&str>) -> Result<()> {
-    sqlx::query("UPDATE console_sessions SET flash = $1 WHERE id = $2")
-        .bind(flash)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+pub async fn set_flash(conn: &mut impl Exec, id: i64, flash: Option<&str>) -> Result<()> {
+    conn.run(&Sql::fixed("UPDATE console_sessions SET flash = $1 WHERE id = $2", crate::args![flash, id])).await?;
     Ok(())
 }
 
-pub async fn count_sessions(conn: &mut Conn) -> Result<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) FROM console_sessions").fetch_one(&mut *conn).await?.try_get(0)?)
+pub async fn count_sessions(conn: &mut impl Exec) -> Result<i64> {
+    conn.one_row(&Sql::new("SELECT COUNT(*) AS n FROM console_sessions")).await?.int("n")
 }
 
 /// An allocation and where its leads stand. The four counts split the allocation's leads:
@@ -111,7 +93,7 @@ pub struct AllocationCounts {
 
 /// Counts per allocation, of every allocation or only those of `campaigns`.
 pub async fn allocation_counts(
-    conn: &mut Conn,
+    conn: &mut impl Exec,
     campaigns: Option<&[i64]>,
     now: Timestamp,
 ) -> Result<Vec<AllocationCounts>> {
@@ -141,16 +123,16 @@ pub async fn allocation_counts(
         sql.push(")");
     }
     sql.push(" GROUP BY a.id, a.name, a.active, a.campaign_id, c.name ORDER BY a.id");
-    let rows = sql.query().fetch_all(&mut *conn).await?;
+    let rows = conn.all_rows(&sql).await?;
     rows.iter()
         .map(|row| {
-            let count = |column: &str| -> Result<i64> { Ok(row.try_get::<Option<i64>, _>(column)?.unwrap_or(0)) };
+            let count = |column: &str| -> Result<i64> { Ok(row.opt_int(column)?.unwrap_or(0)) };
             Ok(AllocationCounts {
-                allocation_id: row.try_get("id")?,
-                allocation_name: row.try_get("name")?,
-                active: crate::get_bool(row, "active")?.unwrap_or(false),
-                campaign_id: row.try_get("campaign_id")?,
-                campaign_name: row.try_get("campaign_name")?,
+                allocation_id: row.int("id")?,
+                allocation_name: row.text("name")?,
+                active: row.opt_flag("active")?.unwrap_or(false),
+                campaign_id: row.int("campaign_id")?,
+                campaign_name: row.text("campaign_name")?,
                 dialable: count("dialable")?,
                 callbacks: count("callbacks")?,
                 leased: count("leased")?,
@@ -189,29 +171,29 @@ pub struct QueueFilter {
     pub limit: i64,
 }
 
-fn read_queued(row: &AnyRow) -> Result<QueuedReturn> {
-    let decided: Option<i64> = row.try_get("decided_at")?;
+fn read_queued(row: &impl Cells) -> Result<QueuedReturn> {
+    let decided = row.opt_int("decided_at")?;
     Ok(QueuedReturn {
-        id: row.try_get("id")?,
-        status: row.try_get("status")?,
-        lead_id: row.try_get("lead_id")?,
-        lead_ref: row.try_get("ref")?,
-        lead_name: row.try_get("lead_name")?,
-        sale_id: row.try_get("sale_id")?,
-        price_minor: row.try_get("price_minor")?,
-        sold_at: from_micros("sold_at", row.try_get("sold_at")?)?,
-        buyer_id: row.try_get("buyer_id")?,
-        buyer_name: row.try_get("buyer_name")?,
-        buyer_contract_id: row.try_get("buyer_contract_id")?,
-        contract_name: row.try_get("contract_name")?,
-        return_reason: row.try_get("reason")?,
-        denied_reason: row.try_get("denied")?,
-        created_at: from_micros("created_at", row.try_get("created_at")?)?,
+        id: row.int("id")?,
+        status: row.text("status")?,
+        lead_id: row.int("lead_id")?,
+        lead_ref: row.opt_text("ref")?,
+        lead_name: row.opt_text("lead_name")?,
+        sale_id: row.int("sale_id")?,
+        price_minor: row.int("price_minor")?,
+        sold_at: from_micros("sold_at", row.int("sold_at")?)?,
+        buyer_id: row.int("buyer_id")?,
+        buyer_name: row.text("buyer_name")?,
+        buyer_contract_id: row.int("buyer_contract_id")?,
+        contract_name: row.text("contract_name")?,
+        return_reason: row.text("reason")?,
+        denied_reason: row.opt_text("denied")?,
+        created_at: from_micros("created_at", row.int("created_at")?)?,
         decided_at: decided.map(|v| from_micros("decided_at", v)).transpose()?,
     })
 }
 
-pub async fn returns_queue(conn: &mut Conn, filter: &QueueFilter) -> Result<Vec<QueuedReturn>> {
+pub async fn returns_queue(conn: &mut impl Exec, filter: &QueueFilter) -> Result<Vec<QueuedReturn>> {
     let mut sql = Sql::new(
         "SELECT r.id, r.status, r.lead_id, l.ref, l.name AS lead_name, r.sale_id, s.price_minor, s.sold_at, \
          r.buyer_id, b.name AS buyer_name, r.buyer_contract_id, bc.name AS contract_name, rr.name AS reason, \
@@ -229,18 +211,16 @@ pub async fn returns_queue(conn: &mut Conn, filter: &QueueFilter) -> Result<Vec<
         sql.push(" AND r.id > ").bind(SqlArg::Int(Some(after)));
     }
     sql.push(" ORDER BY r.id LIMIT ").bind(SqlArg::Int(Some(filter.limit)));
-    let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter().map(read_queued).collect()
+    conn.all_rows(&sql).await?.iter().map(read_queued).collect()
 }
 
 /// Names of the rows of a small reference table, for pick lists and labels. `table` is one of
 /// the console's own constants, never user input.
-pub async fn names(conn: &mut Conn, table: &'static str, scope: &CatalogScope) -> Result<Vec<(i64, String)>> {
+pub async fn names(conn: &mut impl Exec, table: &'static str, scope: &CatalogScope) -> Result<Vec<(i64, String)>> {
     let mut sql = Sql::new(format!("SELECT id, name FROM {table} WHERE 1 = 1"));
     crate::catalog::push_scope(&mut sql, scope);
     sql.push(" ORDER BY name, id LIMIT 1000");
-    let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
+    conn.all_rows(&sql).await?.iter().map(|row| Ok((row.int("id")?, row.text("name")?))).collect()
 }
 
 /// How the call-center grid orders its rows; every order ends with the lead id, so a page
@@ -353,7 +333,7 @@ fn push_grid_filter(sql: &mut Sql, filter: &GridFilter) {
 }
 
 /// One page of the grid.
-pub async fn grid(conn: &mut Conn, filter: &GridFilter) -> Result<Vec<Lead>> {
+pub async fn grid(conn: &mut impl Exec, filter: &GridFilter) -> Result<Vec<Lead>> {
     let mut sql = Sql::new(format!("{} WHERE 1 = 1", crate::leads::select()));
     push_grid_filter(&mut sql, filter);
     let column = filter.sort.column();
@@ -373,20 +353,19 @@ pub async fn grid(conn: &mut Conn, filter: &GridFilter) -> Result<Vec<Lead>> {
         sql.push(&format!(" ORDER BY {column} {order}, id {order}"));
     }
     sql.push(" LIMIT ").bind(SqlArg::Int(Some(filter.limit)));
-    let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter().map(crate::leads::read).collect()
+    conn.all_rows(&sql).await?.iter().map(crate::leads::read).collect()
 }
 
 /// How many leads match the grid's filter (all pages).
-pub async fn grid_count(conn: &mut Conn, filter: &GridFilter) -> Result<i64> {
-    let mut sql = Sql::new("SELECT COUNT(*) FROM leads WHERE 1 = 1");
+pub async fn grid_count(conn: &mut impl Exec, filter: &GridFilter) -> Result<i64> {
+    let mut sql = Sql::new("SELECT COUNT(*) AS n FROM leads WHERE 1 = 1");
     push_grid_filter(&mut sql, filter);
-    Ok(sql.query().fetch_one(&mut *conn).await?.try_get(0)?)
+    conn.one_row(&sql).await?.int("n")
 }
 
 /// Leads per queue status within a queue (None: no status), for the grid's status filter.
 pub async fn status_counts(
-    conn: &mut Conn,
+    conn: &mut impl Exec,
     scope: &LeadScope,
     queue_id: Option<i64>,
 ) -> Result<Vec<(Option<i64>, i64)>> {
@@ -397,17 +376,15 @@ pub async fn status_counts(
         None => sql.push(" AND queue_id IS NOT NULL"),
     };
     sql.push(" GROUP BY queue_status_id ORDER BY queue_status_id");
-    let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| Ok((r.try_get("queue_status_id")?, r.try_get("n")?))).collect()
+    conn.all_rows(&sql).await?.iter().map(|row| Ok((row.opt_int("queue_status_id")?, row.int("n")?))).collect()
 }
 
 /// Leads per queue, for the grid's queue picker.
-pub async fn queue_counts(conn: &mut Conn, scope: &LeadScope) -> Result<Vec<(i64, i64)>> {
+pub async fn queue_counts(conn: &mut impl Exec, scope: &LeadScope) -> Result<Vec<(i64, i64)>> {
     let mut sql = Sql::new("SELECT queue_id, COUNT(*) AS n FROM leads WHERE queue_id IS NOT NULL");
     crate::leads::push_scope(&mut sql, scope);
     sql.push(" GROUP BY queue_id ORDER BY queue_id");
-    let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| Ok((r.try_get("queue_id")?, r.try_get("n")?))).collect()
+    conn.all_rows(&sql).await?.iter().map(|row| Ok((row.int("queue_id")?, row.int("n")?))).collect()
 }
 
 /// An archive or dearchive run started from the console.
@@ -422,48 +399,47 @@ pub struct ArchiveRunRow {
     pub outcome: String,
 }
 
-pub async fn insert_archive_run(conn: &mut Conn, run: &ArchiveRunRow) -> Result<i64> {
-    let row = sqlx::query(
+pub async fn insert_archive_run(conn: &mut impl Exec, run: &ArchiveRunRow) -> Result<i64> {
+    let sql = Sql::fixed(
         "INSERT INTO console_archive_runs (at, key_id, direction, lead_ids, select_count, insert_count, update_count, \
          delete_count, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-    )
-    .bind(micros(run.at))
-    .bind(run.key_id)
-    .bind(run.direction.as_str())
-    .bind(run.lead_ids)
-    .bind(run.counts[0])
-    .bind(run.counts[1])
-    .bind(run.counts[2])
-    .bind(run.counts[3])
-    .bind(run.outcome.as_str())
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(row.try_get(0)?)
+        crate::args![
+            micros(run.at),
+            run.key_id,
+            run.direction.as_str(),
+            run.lead_ids,
+            run.counts[0],
+            run.counts[1],
+            run.counts[2],
+            run.counts[3],
+            run.outcome.as_str(),
+        ],
+    );
+    conn.one_row(&sql).await?.int("id")
 }
 
 /// The last `limit` runs, newest first.
-pub async fn archive_runs(conn: &mut Conn, limit: i64) -> Result<Vec<ArchiveRunRow>> {
-    let rows = sqlx::query(
+pub async fn archive_runs(conn: &mut impl Exec, limit: i64) -> Result<Vec<ArchiveRunRow>> {
+    let sql = Sql::fixed(
         "SELECT at, key_id, direction, lead_ids, select_count, insert_count, update_count, delete_count, outcome \
          FROM console_archive_runs ORDER BY id DESC LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+        crate::args![limit],
+    );
+    let rows = conn.all_rows(&sql).await?;
     rows.iter()
         .map(|r| {
             Ok(ArchiveRunRow {
-                at: from_micros("at", r.try_get("at")?)?,
-                key_id: r.try_get("key_id")?,
-                direction: r.try_get("direction")?,
-                lead_ids: r.try_get("lead_ids")?,
+                at: from_micros("at", r.int("at")?)?,
+                key_id: r.opt_int("key_id")?,
+                direction: r.text("direction")?,
+                lead_ids: r.int("lead_ids")?,
                 counts: [
-                    r.try_get("select_count")?,
-                    r.try_get("insert_count")?,
-                    r.try_get("update_count")?,
-                    r.try_get("delete_count")?,
+                    r.int("select_count")?,
+                    r.int("insert_count")?,
+                    r.int("update_count")?,
+                    r.int("delete_count")?,
                 ],
-                outcome: r.try_get("outcome")?,
+                outcome: r.text("outcome")?,
             })
         })
         .collect()
@@ -488,26 +464,24 @@ pub struct Arrivals {
 /// Leads in per day and edge from `since` (inclusive) to `until` (exclusive), with how many of
 /// them have at least one sale. Reads `lead_history_arrivals` (one entry per lead) over the
 /// period and probes `sales_lead_contract` once per lead found.
-pub async fn arrivals(conn: &mut Conn, since: Timestamp, until: Timestamp) -> Result<Vec<Arrivals>> {
+pub async fn arrivals(conn: &mut impl Exec, since: Timestamp, until: Timestamp) -> Result<Vec<Arrivals>> {
     // The action list repeats the partial index's own condition, word for word.
-    let rows = sqlx::query(
+    let sql = Sql::fixed(
         "SELECT h.at / 86400000000 AS day, h.api, h.action, COUNT(*) AS leads, \
          CAST(SUM(CASE WHEN EXISTS (SELECT 1 FROM sales s WHERE s.lead_id = h.lead_id) THEN 1 ELSE 0 END) AS BIGINT) AS sold \
          FROM lead_history h WHERE h.action IN ('create', 'import', 'copy') AND h.at >= $1 AND h.at < $2 \
          GROUP BY h.at / 86400000000, h.api, h.action ORDER BY day, h.api, h.action",
-    )
-    .bind(micros(since))
-    .bind(micros(until))
-    .fetch_all(&mut *conn)
-    .await?;
+        crate::args![micros(since), micros(until)],
+    );
+    let rows = conn.all_rows(&sql).await?;
     rows.iter()
         .map(|r| {
             Ok(Arrivals {
-                day: r.try_get("day")?,
-                api: r.try_get("api")?,
-                action: r.try_get("action")?,
-                leads: r.try_get("leads")?,
-                sold: r.try_get::<Option<i64>, _>("sold")?.unwrap_or(0),
+                day: r.int("day")?,
+                api: r.text("api")?,
+                action: r.text("action")?,
+                leads: r.int("leads")?,
+                sold: r.opt_int("sold")?.unwrap_or(0),
             })
         })
         .collect()
@@ -525,35 +499,29 @@ pub struct MoneyDay {
 
 /// Money per day over the period, from `sales_sold_at` and `ledger_at` (each read as a range
 /// that carries the summed columns). Days without any are left out.
-pub async fn money(conn: &mut Conn, since: Timestamp, until: Timestamp) -> Result<Vec<MoneyDay>> {
+pub async fn money(conn: &mut impl Exec, since: Timestamp, until: Timestamp) -> Result<Vec<MoneyDay>> {
     let mut days: std::collections::BTreeMap<i64, MoneyDay> = std::collections::BTreeMap::new();
-    let sales = sqlx::query(
+    let sales = Sql::fixed(
         "SELECT sold_at / 86400000000 AS day, COUNT(*) AS sales, CAST(SUM(price_minor) AS BIGINT) AS revenue \
          FROM sales WHERE sold_at >= $1 AND sold_at < $2 GROUP BY sold_at / 86400000000",
-    )
-    .bind(micros(since))
-    .bind(micros(until))
-    .fetch_all(&mut *conn)
-    .await?;
-    for r in &sales {
-        let day: i64 = r.try_get("day")?;
+        crate::args![micros(since), micros(until)],
+    );
+    for r in &conn.all_rows(&sales).await? {
+        let day = r.int("day")?;
         let entry = days.entry(day).or_insert_with(|| MoneyDay { day, ..MoneyDay::default() });
-        entry.sales = r.try_get("sales")?;
-        entry.revenue_minor = r.try_get::<Option<i64>, _>("revenue")?.unwrap_or(0);
+        entry.sales = r.int("sales")?;
+        entry.revenue_minor = r.opt_int("revenue")?.unwrap_or(0);
     }
-    let ledger = sqlx::query(
+    let ledger = Sql::fixed(
         "SELECT at / 86400000000 AS day, kind, CAST(SUM(amount_minor) AS BIGINT) AS amount \
          FROM ledger WHERE at >= $1 AND at < $2 GROUP BY at / 86400000000, kind",
-    )
-    .bind(micros(since))
-    .bind(micros(until))
-    .fetch_all(&mut *conn)
-    .await?;
-    for r in &ledger {
-        let day: i64 = r.try_get("day")?;
-        let amount = r.try_get::<Option<i64>, _>("amount")?.unwrap_or(0);
+        crate::args![micros(since), micros(until)],
+    );
+    for r in &conn.all_rows(&ledger).await? {
+        let day = r.int("day")?;
+        let amount = r.opt_int("amount")?.unwrap_or(0);
         let entry = days.entry(day).or_insert_with(|| MoneyDay { day, ..MoneyDay::default() });
-        match r.try_get::<String, _>("kind")?.as_str() {
+        match r.text("kind")?.as_str() {
             "buyer_credit" => entry.credits_minor += amount,
             "call_center_fee" => entry.fees_minor += amount,
             _ => {}
@@ -576,26 +544,24 @@ pub struct BuyerReturns {
 /// Return figures per buyer for the sales made in the period: the sales by `sales_sold_at`,
 /// each sale's return (if any) by the unique `returns_sale`. Buyers without sales in the period
 /// are left out.
-pub async fn buyer_returns(conn: &mut Conn, since: Timestamp, until: Timestamp) -> Result<Vec<BuyerReturns>> {
-    let rows = sqlx::query(
+pub async fn buyer_returns(conn: &mut impl Exec, since: Timestamp, until: Timestamp) -> Result<Vec<BuyerReturns>> {
+    let sql = Sql::fixed(
         "SELECT b.id, b.name, COUNT(*) AS sold, COUNT(r.id) AS returned, \
          CAST(SUM(CASE WHEN r.status IN ('approved_credit', 'approved_replace') THEN 1 ELSE 0 END) AS BIGINT) AS approved \
          FROM sales s JOIN buyer_contracts bc ON bc.id = s.buyer_contract_id JOIN buyers b ON b.id = bc.buyer_id \
          LEFT JOIN returns r ON r.sale_id = s.id WHERE s.sold_at >= $1 AND s.sold_at < $2 \
          GROUP BY b.id, b.name ORDER BY b.name, b.id",
-    )
-    .bind(micros(since))
-    .bind(micros(until))
-    .fetch_all(&mut *conn)
-    .await?;
+        crate::args![micros(since), micros(until)],
+    );
+    let rows = conn.all_rows(&sql).await?;
     rows.iter()
         .map(|r| {
             Ok(BuyerReturns {
-                buyer_id: r.try_get("id")?,
-                buyer_name: r.try_get("name")?,
-                sold: r.try_get("sold")?,
-                returned: r.try_get("returned")?,
-                approved: r.try_get::<Option<i64>, _>("approved")?.unwrap_or(0),
+                buyer_id: r.int("id")?,
+                buyer_name: r.text("name")?,
+                sold: r.int("sold")?,
+                returned: r.int("returned")?,
+                approved: r.opt_int("approved")?.unwrap_or(0),
             })
         })
         .collect()
@@ -611,23 +577,21 @@ pub struct ImportDay {
     pub rejected: i64,
 }
 
-pub async fn imports_by_day(conn: &mut Conn, since: Timestamp, until: Timestamp) -> Result<Vec<ImportDay>> {
-    let rows = sqlx::query(
+pub async fn imports_by_day(conn: &mut impl Exec, since: Timestamp, until: Timestamp) -> Result<Vec<ImportDay>> {
+    let sql = Sql::fixed(
         "SELECT created_at / 86400000000 AS day, COUNT(*) AS files, CAST(SUM(loaded) AS BIGINT) AS loaded, \
          CAST(SUM(rejected_dnc + rejected_duplicate + rejected_invalid) AS BIGINT) AS rejected \
          FROM imports WHERE created_at >= $1 AND created_at < $2 GROUP BY created_at / 86400000000 ORDER BY day",
-    )
-    .bind(micros(since))
-    .bind(micros(until))
-    .fetch_all(&mut *conn)
-    .await?;
+        crate::args![micros(since), micros(until)],
+    );
+    let rows = conn.all_rows(&sql).await?;
     rows.iter()
         .map(|r| {
             Ok(ImportDay {
-                day: r.try_get("day")?,
-                files: r.try_get("files")?,
-                loaded: r.try_get::<Option<i64>, _>("loaded")?.unwrap_or(0),
-                rejected: r.try_get::<Option<i64>, _>("rejected")?.unwrap_or(0),
+                day: r.int("day")?,
+                files: r.int("files")?,
+                loaded: r.opt_int("loaded")?.unwrap_or(0),
+                rejected: r.opt_int("rejected")?.unwrap_or(0),
             })
         })
         .collect()
@@ -644,24 +608,22 @@ pub struct ArchiveDay {
     pub leads_moved: i64,
 }
 
-pub async fn archive_runs_by_day(conn: &mut Conn, since: Timestamp, until: Timestamp) -> Result<Vec<ArchiveDay>> {
-    let rows = sqlx::query(
+pub async fn archive_runs_by_day(conn: &mut impl Exec, since: Timestamp, until: Timestamp) -> Result<Vec<ArchiveDay>> {
+    let sql = Sql::fixed(
         "SELECT at / 86400000000 AS day, \
          CAST(SUM(CASE WHEN outcome = 'done' AND direction = 'archive' THEN 1 ELSE 0 END) AS BIGINT) AS archived, \
          CAST(SUM(CASE WHEN outcome = 'done' AND direction = 'dearchive' THEN 1 ELSE 0 END) AS BIGINT) AS dearchived, \
          CAST(SUM(CASE WHEN outcome = 'done' THEN 0 ELSE 1 END) AS BIGINT) AS not_run, \
          CAST(SUM(CASE WHEN outcome = 'done' THEN insert_count ELSE 0 END) AS BIGINT) AS moved \
          FROM console_archive_runs WHERE at >= $1 AND at < $2 GROUP BY at / 86400000000 ORDER BY day",
-    )
-    .bind(micros(since))
-    .bind(micros(until))
-    .fetch_all(&mut *conn)
-    .await?;
+        crate::args![micros(since), micros(until)],
+    );
+    let rows = conn.all_rows(&sql).await?;
     rows.iter()
         .map(|r| {
-            let count = |column: &str| -> Result<i64> { Ok(r.try_get::<Option<i64>, _>(column)?.unwrap_or(0)) };
+            let count = |column: &str| -> Result<i64> { Ok(r.opt_int(column)?.unwrap_or(0)) };
             Ok(ArchiveDay {
-                day: r.try_get("day")?,
+                day: r.int("day")?,
                 archived: count("archived")?,
                 dearchived: count("dearchived")?,
                 not_run: count("not_run")?,

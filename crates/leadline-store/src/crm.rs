@@ -1,13 +1,11 @@
 //! CRM leads: the filtered, counted, offset-paged lead list of the CRM API, signing credentials
 //! and the shared record of signed requests already seen.
 
+use crate::{micros, Cells, Exec, Result, Sql, SqlArg};
 use jiff::Timestamp;
 use leadline_core::access::LeadScope;
 use leadline_core::crm::{ColumnKind, Condition, Modifier, Operand};
 use leadline_core::lead::Lead;
-use sqlx::Row;
-
-use crate::{micros, Conn, Result, Sql, SqlArg};
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 fn like_escape(text: &str) -> String {
@@ -71,13 +69,13 @@ fn push_condition(sql: &mut Sql, c: &Condition) {
 /// The leads in `scope` matching every condition: how many there are in all, and the page of
 /// `per_page` of them after skipping `start`, in id order.
 pub async fn list_leads(
-    conn: &mut Conn,
+    conn: &mut impl Exec,
     scope: &LeadScope,
     conditions: &[Condition],
     start: i64,
     per_page: i64,
 ) -> Result<(i64, Vec<Lead>)> {
-    let mut count = Sql::new("SELECT COUNT(*) FROM leads WHERE 1 = 1");
+    let mut count = Sql::new("SELECT COUNT(*) AS n FROM leads WHERE 1 = 1");
     let mut page = Sql::new(format!("{} WHERE 1 = 1", crate::leads::select()));
     for sql in [&mut count, &mut page] {
         crate::leads::push_scope(sql, scope);
@@ -87,53 +85,48 @@ pub async fn list_leads(
     }
     page.push(" ORDER BY id LIMIT ").bind(SqlArg::Int(Some(per_page)));
     page.push(" OFFSET ").bind(SqlArg::Int(Some(start)));
-    let total: i64 = count.query().fetch_one(&mut *conn).await?.try_get(0)?;
-    let rows = page.query().fetch_all(&mut *conn).await?;
+    let total = conn.one_row(&count).await?.int("n")?;
+    let rows = conn.all_rows(&page).await?;
     let leads = rows.iter().map(crate::leads::read).collect::<Result<Vec<_>>>()?;
     Ok((total, leads))
 }
 
 /// Records a new signing credential for an API key.
-pub async fn insert_credential(conn: &mut Conn, access_key: &str, key_id: i64, at: Timestamp) -> Result<()> {
-    sqlx::query("INSERT INTO ivvy_credentials (access_key, key_id, created_at) VALUES ($1, $2, $3)")
-        .bind(access_key)
-        .bind(key_id)
-        .bind(micros(at))
-        .execute(&mut *conn)
-        .await?;
+pub async fn insert_credential(conn: &mut impl Exec, access_key: &str, key_id: i64, at: Timestamp) -> Result<()> {
+    let sql = Sql::fixed(
+        "INSERT INTO ivvy_credentials (access_key, key_id, created_at) VALUES ($1, $2, $3)",
+        crate::args![access_key, key_id, micros(at)],
+    );
+    conn.run(&sql).await?;
     Ok(())
 }
 
 /// Ends every signing credential of an API key (before a new one is issued).
-pub async fn delete_credentials(conn: &mut Conn, key_id: i64) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM ivvy_credentials WHERE key_id = $1").bind(key_id).execute(&mut *conn).await?;
-    Ok(done.rows_affected())
+pub async fn delete_credentials(conn: &mut impl Exec, key_id: i64) -> Result<u64> {
+    conn.run(&Sql::fixed("DELETE FROM ivvy_credentials WHERE key_id = $1", crate::args![key_id])).await
 }
 
 /// The API key behind an access key.
-pub async fn credential_key(conn: &mut Conn, access_key: &str) -> Result<Option<i64>> {
-    let row = sqlx::query("SELECT key_id FROM ivvy_credentials WHERE access_key = $1")
-        .bind(access_key)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.map(|r| r.try_get(0)).transpose()?)
+pub async fn credential_key(conn: &mut impl Exec, access_key: &str) -> Result<Option<i64>> {
+    let sql = Sql::fixed("SELECT key_id FROM ivvy_credentials WHERE access_key = $1", crate::args![access_key]);
+    conn.optional_row(&sql).await?.map(|row| row.int("key_id")).transpose()
 }
 
 /// Records a signature as seen at `at`, after forgetting those seen before `forget_before`.
 /// False when it was already seen: the request is a replay.
-pub async fn first_sighting(conn: &mut Conn, signature: &str, at: Timestamp, forget_before: Timestamp) -> Result<bool> {
-    sqlx::query("DELETE FROM ivvy_seen_requests WHERE seen_at < $1")
-        .bind(micros(forget_before))
-        .execute(&mut *conn)
+pub async fn first_sighting(
+    conn: &mut impl Exec,
+    signature: &str,
+    at: Timestamp,
+    forget_before: Timestamp,
+) -> Result<bool> {
+    conn.run(&Sql::fixed("DELETE FROM ivvy_seen_requests WHERE seen_at < $1", crate::args![micros(forget_before)]))
         .await?;
     // ON CONFLICT rather than catching the unique violation: on PostgreSQL an error would
     // spoil the surrounding transaction.
-    let done = sqlx::query(
+    let sql = Sql::fixed(
         "INSERT INTO ivvy_seen_requests (signature, seen_at) VALUES ($1, $2) ON CONFLICT (signature) DO NOTHING",
-    )
-    .bind(signature)
-    .bind(micros(at))
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+        crate::args![signature, micros(at)],
+    );
+    Ok(conn.run(&sql).await? == 1)
 }

@@ -4,15 +4,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::{args, from_micros, micros, Backend, Cells, Exec, Result, Row, Sql, SqlArg, StoreError};
 use jiff::Timestamp;
 use leadline_core::catalog::{DispositionAction, TemplateField};
 use leadline_core::dialer::Disposition;
 use leadline_core::lead::Lead;
 use leadline_core::schedule::{Schedule, Window};
-use sqlx::any::AnyRow;
-use sqlx::Row;
-
-use crate::{from_micros, micros, Backend, Cells, Conn, Exec, Result, Sql, SqlArg, StoreError};
 
 /// A campaign template as the dialer uses it.
 #[derive(Debug, Clone)]
@@ -27,64 +24,48 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-pub async fn template(conn: &mut Conn, id: i64) -> Result<Option<Template>> {
-    let row = sqlx::query("SELECT id, fields, contact_hours_id, phone_country FROM campaign_templates WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+const TEMPLATES: &str = "SELECT id, fields, contact_hours_id, phone_country FROM campaign_templates";
+
+pub async fn template(conn: &mut impl Exec, id: i64) -> Result<Option<Template>> {
+    let row = conn.optional_row(&Sql::fixed(&format!("{TEMPLATES} WHERE id = $1"), args![id])).await?;
     row.as_ref().map(template_from).transpose()
 }
 
-fn template_from(row: &AnyRow) -> Result<Template> {
-    let fields: String = row.try_get("fields")?;
+fn template_from(row: &Row) -> Result<Template> {
     Ok(Template {
-        id: row.try_get("id")?,
-        fields: serde_json::from_str(&fields).map_err(|e| corrupt("campaign_templates.fields", e))?,
-        contact_hours_id: row.try_get("contact_hours_id")?,
-        phone_country: row.try_get("phone_country")?,
+        id: row.int("id")?,
+        fields: serde_json::from_str(&row.text("fields")?).map_err(|e| corrupt("campaign_templates.fields", e))?,
+        contact_hours_id: row.opt_int("contact_hours_id")?,
+        phone_country: row.opt_text("phone_country")?,
     })
 }
 
 /// The template of a campaign.
-pub async fn campaign_template(conn: &mut Conn, campaign_id: i64) -> Result<Option<i64>> {
-    let row = sqlx::query("SELECT template_id FROM campaigns WHERE id = $1")
-        .bind(campaign_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.map(|r| r.try_get(0)).transpose()?)
+pub async fn campaign_template(conn: &mut impl Exec, campaign_id: i64) -> Result<Option<i64>> {
+    let sql = Sql::fixed("SELECT template_id FROM campaigns WHERE id = $1", args![campaign_id]);
+    conn.optional_row(&sql).await?.map(|row| row.int("template_id")).transpose()
 }
 
 /// The campaign of an allocation.
-pub async fn allocation_campaign(conn: &mut Conn, allocation_id: i64) -> Result<Option<i64>> {
-    let row = sqlx::query("SELECT campaign_id FROM allocations WHERE id = $1")
-        .bind(allocation_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.map(|r| r.try_get(0)).transpose()?)
+pub async fn allocation_campaign(conn: &mut impl Exec, allocation_id: i64) -> Result<Option<i64>> {
+    let sql = Sql::fixed("SELECT campaign_id FROM allocations WHERE id = $1", args![allocation_id]);
+    conn.optional_row(&sql).await?.map(|row| row.int("campaign_id")).transpose()
 }
 
-fn disposition_from(row: &AnyRow) -> Result<Disposition> {
-    let actions: String = row.try_get("actions")?;
+fn disposition_from(row: &Row) -> Result<Disposition> {
     let actions: Vec<DispositionAction> =
-        serde_json::from_str(&actions).map_err(|e| corrupt("dispositions.actions", e))?;
-    Ok(Disposition {
-        code: row.try_get("code")?,
-        closes_lead: crate::get_bool(row, "closes_lead")?.unwrap_or(false),
-        actions,
-    })
+        serde_json::from_str(&row.text("actions")?).map_err(|e| corrupt("dispositions.actions", e))?;
+    Ok(Disposition { code: row.text("code")?, closes_lead: row.opt_flag("closes_lead")?.unwrap_or(false), actions })
 }
 
-pub async fn contact_hours(conn: &mut Conn, id: i64) -> Result<Option<Schedule>> {
-    let row = sqlx::query("SELECT timezone, schedule FROM contact_hours WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(schedule_from).transpose()
+pub async fn contact_hours(conn: &mut impl Exec, id: i64) -> Result<Option<Schedule>> {
+    let sql = Sql::fixed("SELECT timezone, schedule FROM contact_hours WHERE id = $1", args![id]);
+    conn.optional_row(&sql).await?.as_ref().map(schedule_from).transpose()
 }
 
-fn schedule_from(row: &AnyRow) -> Result<Schedule> {
-    let zone: String = row.try_get("timezone")?;
-    let windows: String = row.try_get("schedule")?;
+fn schedule_from(row: &Row) -> Result<Schedule> {
+    let zone = row.text("timezone")?;
+    let windows = row.text("schedule")?;
     let windows: Vec<Window> = serde_json::from_str(&windows).map_err(|e| corrupt("contact_hours.schedule", e))?;
     Schedule::new(&zone, &windows).map_err(|e| corrupt("contact_hours", e))
 }
@@ -118,35 +99,28 @@ pub async fn setup_revision(conn: &mut impl Exec) -> Result<i64> {
 
 /// Reads the whole set-up. The revision is read first, so a change that lands while the tables
 /// are read makes the snapshot look older than it is, never newer.
-pub async fn setup(conn: &mut Conn) -> Result<Setup> {
+pub async fn setup(conn: &mut impl Exec) -> Result<Setup> {
     let mut setup = Setup { revision: setup_revision(conn).await?, ..Setup::default() };
-    for row in sqlx::query("SELECT id, fields, contact_hours_id, phone_country FROM campaign_templates")
-        .fetch_all(&mut *conn)
-        .await?
-    {
+    for row in conn.all_rows(&Sql::new(TEMPLATES)).await? {
         let template = template_from(&row)?;
         setup.templates.insert(template.id, Arc::new(template));
     }
-    for row in sqlx::query("SELECT id, template_id FROM campaigns").fetch_all(&mut *conn).await? {
-        setup.campaign_templates.insert(row.try_get("id")?, row.try_get("template_id")?);
+    for row in conn.all_rows(&Sql::new("SELECT id, template_id FROM campaigns")).await? {
+        setup.campaign_templates.insert(row.int("id")?, row.int("template_id")?);
     }
-    for row in sqlx::query("SELECT id, campaign_id FROM allocations").fetch_all(&mut *conn).await? {
-        setup.allocation_campaigns.insert(row.try_get("id")?, row.try_get("campaign_id")?);
+    for row in conn.all_rows(&Sql::new("SELECT id, campaign_id FROM allocations")).await? {
+        setup.allocation_campaigns.insert(row.int("id")?, row.int("campaign_id")?);
     }
-    for row in sqlx::query("SELECT id, name, timezone, schedule FROM contact_hours ORDER BY id DESC")
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        let id: i64 = row.try_get("id")?;
+    let hours = Sql::new("SELECT id, name, timezone, schedule FROM contact_hours ORDER BY id DESC");
+    for row in conn.all_rows(&hours).await? {
+        let id = row.int("id")?;
         setup.contact_hours.insert(id, schedule_from(&row)?);
         // Read highest id first, so the lowest id of a shared name is the one left.
-        setup.contact_hours_named.insert(row.try_get("name")?, id);
+        setup.contact_hours_named.insert(row.text("name")?, id);
     }
-    for row in
-        sqlx::query("SELECT template_id, code, closes_lead, actions FROM dispositions").fetch_all(&mut *conn).await?
-    {
+    for row in conn.all_rows(&Sql::new("SELECT template_id, code, closes_lead, actions FROM dispositions")).await? {
         let disposition = disposition_from(&row)?;
-        setup.dispositions.insert((row.try_get("template_id")?, disposition.code.clone()), disposition);
+        setup.dispositions.insert((row.int("template_id")?, disposition.code.clone()), disposition);
     }
     Ok(setup)
 }
@@ -208,12 +182,12 @@ pub async fn phone_in_campaign(
 /// Open, unheld, due leads of an allocation in dialing order, locked on PostgreSQL so that two
 /// nodes claiming at once take different leads (`SKIP LOCKED`).
 pub async fn dial_candidates(
-    conn: &mut Conn,
-    backend: Backend,
+    conn: &mut impl Exec,
     allocation_id: i64,
     now: Timestamp,
     limit: i64,
 ) -> Result<Vec<Lead>> {
+    let backend = conn.backend();
     let lock = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
     let sql = format!(
         "{} WHERE allocation_id = $1 AND closed = $2 AND (lock_until IS NULL OR lock_until <= $3) \
@@ -221,9 +195,8 @@ pub async fn dial_candidates(
          ORDER BY priority, CASE WHEN callback_at IS NULL THEN 1 ELSE 0 END, id LIMIT $4{lock}",
         crate::leads::select()
     );
-    let rows =
-        sqlx::query(&sql).bind(allocation_id).bind(false).bind(micros(now)).bind(limit).fetch_all(&mut *conn).await?;
-    rows.iter().map(crate::leads::read).collect()
+    let sql = Sql::fixed(&sql, args![allocation_id, false, micros(now), limit]);
+    conn.all_rows(&sql).await?.iter().map(crate::leads::read).collect()
 }
 
 /// A webhook waiting in the outbox.
@@ -253,38 +226,37 @@ pub async fn enqueue_webhook(conn: &mut impl Exec, lead_id: i64, url: &str, body
 /// Claims up to `limit` due deliveries until `claim_until` under `token`; a claim that lapses
 /// (the node died, or took longer than it claimed for) makes the row due again.
 pub async fn claim_webhooks(
-    conn: &mut Conn,
-    backend: Backend,
+    conn: &mut impl Exec,
     now: Timestamp,
     claim_until: Timestamp,
     token: &str,
     limit: i64,
 ) -> Result<Vec<Delivery>> {
+    let backend = conn.backend();
     let lock = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-    let rows = sqlx::query(&format!(
-        "SELECT id, lead_id, url, body, attempts FROM webhook_outbox \
-         WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
-         AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY id LIMIT $2{lock}"
-    ))
-    .bind(micros(now))
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+    let due = Sql::fixed(
+        &format!(
+            "SELECT id, lead_id, url, body, attempts FROM webhook_outbox \
+             WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
+             AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY id LIMIT $2{lock}"
+        ),
+        args![micros(now), limit],
+    );
+    let rows = conn.all_rows(&due).await?;
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
         let delivery = Delivery {
-            id: row.try_get("id")?,
-            lead_id: row.try_get("lead_id")?,
-            url: row.try_get("url")?,
-            body: row.try_get("body")?,
-            attempts: row.try_get("attempts")?,
+            id: row.int("id")?,
+            lead_id: row.int("lead_id")?,
+            url: row.text("url")?,
+            body: row.text("body")?,
+            attempts: row.int("attempts")?,
         };
-        sqlx::query("UPDATE webhook_outbox SET claimed_until = $1, claim_token = $2 WHERE id = $3")
-            .bind(micros(claim_until))
-            .bind(token)
-            .bind(delivery.id)
-            .execute(&mut *conn)
-            .await?;
+        let claim = Sql::fixed(
+            "UPDATE webhook_outbox SET claimed_until = $1, claim_token = $2 WHERE id = $3",
+            args![micros(claim_until), token, delivery.id],
+        );
+        conn.run(&claim).await?;
         claimed.push(delivery);
     }
     Ok(claimed)
@@ -292,72 +264,60 @@ pub async fn claim_webhooks(
 
 /// Records a delivery as made, if it is still under the claim `token`; false when another node
 /// has taken it over since (then nothing is written).
-pub async fn webhook_delivered(conn: &mut Conn, id: i64, token: &str, at: Timestamp) -> Result<bool> {
-    let done = sqlx::query(
+pub async fn webhook_delivered(conn: &mut impl Exec, id: i64, token: &str, at: Timestamp) -> Result<bool> {
+    let sql = Sql::fixed(
         "UPDATE webhook_outbox SET delivered_at = $1, attempts = attempts + 1, claimed_until = NULL, claim_token = NULL \
          WHERE id = $2 AND claim_token = $3",
-    )
-    .bind(micros(at))
-    .bind(id)
-    .bind(token)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+        args![micros(at), id, token],
+    );
+    Ok(conn.run(&sql).await? == 1)
 }
 
 /// Records a failed attempt, if the delivery is still under the claim `token`: retried at
 /// `retry_at`, or given up on when that is None. False when another node has taken it over.
 pub async fn webhook_failed(
-    conn: &mut Conn,
+    conn: &mut impl Exec,
     id: i64,
     token: &str,
     error: &str,
     retry_at: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<bool> {
-    let done = sqlx::query(
+    let sql = Sql::fixed(
         "UPDATE webhook_outbox SET attempts = attempts + 1, last_error = $1, claimed_until = NULL, claim_token = NULL, \
          next_attempt_at = COALESCE($2, next_attempt_at), failed_at = CASE WHEN $2 IS NULL THEN $3 ELSE NULL END \
          WHERE id = $4 AND claim_token = $5",
-    )
-    .bind(error)
-    .bind(retry_at.map(micros))
-    .bind(micros(now))
-    .bind(id)
-    .bind(token)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+        args![error, retry_at.map(micros), micros(now), id, token],
+    );
+    Ok(conn.run(&sql).await? == 1)
 }
 
 /// Deliveries of a lead, for tests and operators: (id, delivered_at, attempts, failed).
-pub async fn webhooks_of(conn: &mut Conn, lead_id: i64) -> Result<Vec<(i64, Option<Timestamp>, i64, bool)>> {
-    let rows =
-        sqlx::query("SELECT id, delivered_at, attempts, failed_at FROM webhook_outbox WHERE lead_id = $1 ORDER BY id")
-            .bind(lead_id)
-            .fetch_all(&mut *conn)
-            .await?;
-    rows.iter()
+pub async fn webhooks_of(conn: &mut impl Exec, lead_id: i64) -> Result<Vec<(i64, Option<Timestamp>, i64, bool)>> {
+    let sql = Sql::fixed(
+        "SELECT id, delivered_at, attempts, failed_at FROM webhook_outbox WHERE lead_id = $1 ORDER BY id",
+        args![lead_id],
+    );
+    conn.all_rows(&sql)
+        .await?
+        .iter()
         .map(|r| {
-            let delivered: Option<i64> = r.try_get("delivered_at")?;
-            let failed: Option<i64> = r.try_get("failed_at")?;
             Ok((
-                r.try_get("id")?,
-                delivered.map(|v| from_micros("delivered_at", v)).transpose()?,
-                r.try_get("attempts")?,
-                failed.is_some(),
+                r.int("id")?,
+                r.opt_int("delivered_at")?.map(|v| from_micros("delivered_at", v)).transpose()?,
+                r.int("attempts")?,
+                r.opt_int("failed_at")?.is_some(),
             ))
         })
         .collect()
 }
 
 /// The shared secret called `name`, made from `fresh` by the first node that asks.
-pub async fn shared_secret(conn: &mut Conn, name: &str, fresh: &str) -> Result<String> {
-    sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(name)
-        .bind(fresh)
-        .execute(&mut *conn)
-        .await?;
-    let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(&mut *conn).await?;
-    Ok(row.try_get(0)?)
+pub async fn shared_secret(conn: &mut impl Exec, name: &str, fresh: &str) -> Result<String> {
+    let insert = Sql::fixed(
+        "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        args![name, fresh],
+    );
+    conn.run(&insert).await?;
+    conn.one_row(&Sql::fixed("SELECT value FROM server_secrets WHERE name = $1", args![name])).await?.text("value")
 }

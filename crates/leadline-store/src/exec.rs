@@ -1,10 +1,12 @@
-//! Statements that run on either of the store's two kinds of connection.
+//! The store's one way to run a statement: a [`Sql`] on a connection that implements [`Exec`],
+//! with rows read by column name through [`Cells`].
 //!
-//! A use case's transaction is a sqlx connection (PostgreSQL, and SQLite outside the hot paths)
-//! or, for the hot paths on a SQLite file, the direct writer's connection
-//! ([`crate::sqlite::writer`]). Store functions written against [`Exec`] serve both with one SQL
-//! text (`$n` parameters, which SQLite reads as named parameters; [`Direct`] binds them by name)
-//! and one row reader ([`Cells`]).
+//! Every store function takes `&mut impl Exec`, so the same function runs inside a use case's
+//! transaction ([`Tx`]), on a connection for reads ([`Conn`]) or, for the hot paths on a SQLite
+//! file, on the direct writer's connection ([`Direct`](crate::Direct)). Each backend implements `Exec` on its
+//! own typed driver, in its own folder: `postgres/` (sqlx's PostgreSQL driver) and `sqlite/`
+//! (sqlx's SQLite driver for transactions and pooled reads, rusqlite for the engine's own
+//! connections). SQL text is written once with `$n` parameters, which both backends accept.
 //!
 //! On the direct connection every call completes at once (rusqlite is synchronous), so a use
 //! case written as an `async fn` over `Exec` runs on the writer thread through
@@ -12,12 +14,11 @@
 
 use std::future::Future;
 
-use sqlx::any::AnyRow;
-use sqlx::Row as _;
+use sqlx::pool::PoolConnection;
+use sqlx::{Postgres, Sqlite};
 
-#[cfg(doc)]
-use crate::sqlite::direct::Direct;
-use crate::sqlite::direct::DirectRow;
+use crate::cells::Cells;
+use crate::sqlite::row::DirectRow;
 use crate::{Backend, Result, Sql, StoreError};
 
 /// A connection a statement can run on.
@@ -31,117 +32,147 @@ pub trait Exec {
     fn all_rows(&mut self, sql: &Sql) -> impl Future<Output = Result<Vec<Row>>>;
     /// Runs a statement and returns how many rows it changed.
     fn run(&mut self, sql: &Sql) -> impl Future<Output = Result<u64>>;
-}
 
-fn backend_of(conn: &sqlx::AnyConnection) -> Backend {
-    if conn.backend_name().eq_ignore_ascii_case("postgresql") {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
+    /// The one row a statement returns (an aggregate, an `INSERT … RETURNING`); none is a
+    /// corrupt store.
+    fn one_row(&mut self, sql: &Sql) -> impl Future<Output = Result<Row>> {
+        async move {
+            self.optional_row(sql)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt(format!("`{}` returned no row", sql.text())))
+        }
     }
 }
 
-impl Exec for sqlx::AnyConnection {
-    fn backend(&self) -> Backend {
-        backend_of(self)
+/// A write transaction, begun by [`crate::Store::begin`]. Dropping it without
+/// [`Tx::commit`] rolls it back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
     }
 
-    async fn optional_row(&mut self, sql: &Sql) -> Result<Option<Row>> {
-        Ok(sql.query().fetch_optional(&mut *self).await?.map(Row::Any))
-    }
-
-    async fn all_rows(&mut self, sql: &Sql) -> Result<Vec<Row>> {
-        Ok(sql.query().fetch_all(&mut *self).await?.into_iter().map(Row::Any).collect())
-    }
-
-    async fn run(&mut self, sql: &Sql) -> Result<u64> {
-        Ok(sql.query().execute(&mut *self).await?.rows_affected())
+    pub async fn rollback(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
     }
 }
 
-/// Transactions and pooled connections run statements on the connection they hold.
-macro_rules! exec_through_deref {
-    ($([$($life:lifetime)?] $holder:ty),*) => {$(
-        impl<$($life)?> Exec for $holder {
+/// A pooled connection for reads outside a transaction, from [`crate::Store::read`].
+pub enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// `Exec` for the two holders of a backend's connection, by handing each call to it.
+macro_rules! exec_by_backend {
+    ($($holder:ty),*) => {$(
+        impl Exec for $holder {
             fn backend(&self) -> Backend {
-                backend_of(self)
+                match self {
+                    Self::Sqlite(_) => Backend::Sqlite,
+                    Self::Postgres(_) => Backend::Postgres,
+                }
             }
 
             async fn optional_row(&mut self, sql: &Sql) -> Result<Option<Row>> {
-                (**self).optional_row(sql).await
+                match self {
+                    Self::Sqlite(conn) => (&mut **conn).optional_row(sql).await,
+                    Self::Postgres(conn) => (&mut **conn).optional_row(sql).await,
+                }
             }
 
             async fn all_rows(&mut self, sql: &Sql) -> Result<Vec<Row>> {
-                (**self).all_rows(sql).await
+                match self {
+                    Self::Sqlite(conn) => (&mut **conn).all_rows(sql).await,
+                    Self::Postgres(conn) => (&mut **conn).all_rows(sql).await,
+                }
             }
 
             async fn run(&mut self, sql: &Sql) -> Result<u64> {
-                (**self).run(sql).await
+                match self {
+                    Self::Sqlite(conn) => (&mut **conn).run(sql).await,
+                    Self::Postgres(conn) => (&mut **conn).run(sql).await,
+                }
             }
         }
     )*};
 }
 
-exec_through_deref!(['c] sqlx::Transaction<'c, sqlx::Any>, [] sqlx::pool::PoolConnection<sqlx::Any>);
-/// A row from either connection.
+exec_by_backend!(Tx, Conn);
+
+/// `Exec` on a sqlx connection of one backend, whose rows become `Row::$variant`.
+macro_rules! exec_on_sqlx {
+    ($conn:ty, $backend:expr, $variant:ident) => {
+        impl $crate::Exec for $conn {
+            fn backend(&self) -> $crate::Backend {
+                $backend
+            }
+
+            async fn optional_row(&mut self, sql: &$crate::Sql) -> $crate::Result<Option<$crate::Row>> {
+                Ok(sql.query().fetch_optional(&mut *self).await?.map($crate::Row::$variant))
+            }
+
+            async fn all_rows(&mut self, sql: &$crate::Sql) -> $crate::Result<Vec<$crate::Row>> {
+                Ok(sql.query().fetch_all(&mut *self).await?.into_iter().map($crate::Row::$variant).collect())
+            }
+
+            async fn run(&mut self, sql: &$crate::Sql) -> $crate::Result<u64> {
+                Ok(sql.query().execute(&mut *self).await?.rows_affected())
+            }
+        }
+    };
+}
+pub(crate) use exec_on_sqlx;
+
+/// A row from any of the store's connections.
 pub enum Row {
-    Any(AnyRow),
+    Sqlite(sqlx::sqlite::SqliteRow),
+    Postgres(sqlx::postgres::PgRow),
     Direct(DirectRow),
-}
-
-/// Reading a row's columns by name, whichever connection it came from.
-pub trait Cells {
-    fn opt_int(&self, column: &str) -> Result<Option<i64>>;
-    fn opt_text(&self, column: &str) -> Result<Option<String>>;
-    /// A boolean, stored as one on PostgreSQL and as 0/1 on SQLite.
-    fn opt_flag(&self, column: &str) -> Result<Option<bool>>;
-
-    fn int(&self, column: &str) -> Result<i64> {
-        self.opt_int(column)?.ok_or_else(|| null(column))
-    }
-
-    fn text(&self, column: &str) -> Result<String> {
-        self.opt_text(column)?.ok_or_else(|| null(column))
-    }
-}
-
-pub(crate) fn null(column: &str) -> StoreError {
-    StoreError::Corrupt(format!("{column} is NULL"))
-}
-
-impl Cells for AnyRow {
-    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn opt_text(&self, column: &str) -> Result<Option<String>> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn opt_flag(&self, column: &str) -> Result<Option<bool>> {
-        crate::get_bool(self, column)
-    }
 }
 
 impl Cells for Row {
     fn opt_int(&self, column: &str) -> Result<Option<i64>> {
         match self {
-            Row::Any(row) => row.opt_int(column),
+            Row::Sqlite(row) => row.opt_int(column),
+            Row::Postgres(row) => row.opt_int(column),
             Row::Direct(row) => row.opt_int(column),
         }
     }
 
     fn opt_text(&self, column: &str) -> Result<Option<String>> {
         match self {
-            Row::Any(row) => row.opt_text(column),
+            Row::Sqlite(row) => row.opt_text(column),
+            Row::Postgres(row) => row.opt_text(column),
             Row::Direct(row) => row.opt_text(column),
         }
     }
 
     fn opt_flag(&self, column: &str) -> Result<Option<bool>> {
         match self {
-            Row::Any(row) => row.opt_flag(column),
+            Row::Sqlite(row) => row.opt_flag(column),
+            Row::Postgres(row) => row.opt_flag(column),
             Row::Direct(row) => row.opt_flag(column),
+        }
+    }
+
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>> {
+        match self {
+            Row::Sqlite(row) => row.opt_bytes(column),
+            Row::Postgres(row) => row.opt_bytes(column),
+            Row::Direct(row) => row.opt_bytes(column),
         }
     }
 }

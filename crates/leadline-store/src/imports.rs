@@ -11,10 +11,8 @@ use std::sync::OnceLock;
 use jiff::Timestamp;
 use leadline_core::history::Actor;
 use leadline_core::lead::Lead;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
-use crate::{from_micros, micros, Backend, Cells, Conn, Exec, Result, Sql, SqlArg};
+use crate::{from_micros, micros, Backend, Cells, Exec, Result, Row, Sql, SqlArg};
 
 /// Leads per multi-row INSERT (44 parameters each).
 pub const LEADS_PER_STATEMENT: usize = 500;
@@ -131,67 +129,68 @@ const JOB_COLUMNS: &str = "id, source, status, file_name, file_bytes, file_sha25
     template_id, options, key_id, claim_token, claimed_until, byte_offset, next_line, rows_read, loaded, \
     rejected_dnc, rejected_duplicate, rejected_invalid, error, created_at, updated_at, finished_at";
 
-fn read_job(row: &AnyRow) -> Result<Job> {
+fn read_job(row: &Row) -> Result<Job> {
     let opt_time = |column: &str| -> Result<Option<Timestamp>> {
-        row.try_get::<Option<i64>, _>(column)?.map(|v| from_micros(column, v)).transpose()
+        row.opt_int(column)?.map(|v| from_micros(column, v)).transpose()
     };
     Ok(Job {
-        id: row.try_get("id")?,
-        source: JobSource::parse(row.try_get("source")?)?,
-        status: JobStatus::parse(row.try_get("status")?)?,
-        file_name: row.try_get("file_name")?,
-        file_bytes: row.try_get("file_bytes")?,
-        file_sha256: row.try_get("file_sha256")?,
-        campaign_id: row.try_get("campaign_id")?,
-        allocation_id: row.try_get("allocation_id")?,
-        template_id: row.try_get("template_id")?,
-        options: row.try_get("options")?,
-        key_id: row.try_get("key_id")?,
-        claim_token: row.try_get("claim_token")?,
+        id: row.int("id")?,
+        source: JobSource::parse(&row.text("source")?)?,
+        status: JobStatus::parse(&row.text("status")?)?,
+        file_name: row.text("file_name")?,
+        file_bytes: row.int("file_bytes")?,
+        file_sha256: row.text("file_sha256")?,
+        campaign_id: row.int("campaign_id")?,
+        allocation_id: row.int("allocation_id")?,
+        template_id: row.int("template_id")?,
+        options: row.text("options")?,
+        key_id: row.opt_int("key_id")?,
+        claim_token: row.opt_text("claim_token")?,
         claimed_until: opt_time("claimed_until")?,
         checkpoint: Checkpoint {
-            byte_offset: row.try_get("byte_offset")?,
-            next_line: row.try_get("next_line")?,
-            rows_read: row.try_get("rows_read")?,
-            loaded: row.try_get("loaded")?,
-            rejected_dnc: row.try_get("rejected_dnc")?,
-            rejected_duplicate: row.try_get("rejected_duplicate")?,
-            rejected_invalid: row.try_get("rejected_invalid")?,
+            byte_offset: row.int("byte_offset")?,
+            next_line: row.int("next_line")?,
+            rows_read: row.int("rows_read")?,
+            loaded: row.int("loaded")?,
+            rejected_dnc: row.int("rejected_dnc")?,
+            rejected_duplicate: row.int("rejected_duplicate")?,
+            rejected_invalid: row.int("rejected_invalid")?,
         },
-        error: row.try_get("error")?,
-        created_at: from_micros("created_at", row.try_get("created_at")?)?,
-        updated_at: from_micros("updated_at", row.try_get("updated_at")?)?,
+        error: row.opt_text("error")?,
+        created_at: from_micros("created_at", row.int("created_at")?)?,
+        updated_at: from_micros("updated_at", row.int("updated_at")?)?,
         finished_at: opt_time("finished_at")?,
     })
 }
 
-pub async fn create_job(conn: &mut Conn, job: &NewJob<'_>, now: Timestamp) -> Result<i64> {
-    let row = sqlx::query(
-        "INSERT INTO imports (source, status, file_name, file_bytes, file_sha256, campaign_id, allocation_id, \
+pub async fn create_job(conn: &mut impl Exec, job: &NewJob<'_>, now: Timestamp) -> Result<i64> {
+    let row = conn
+        .one_row(&Sql::fixed(
+            "INSERT INTO imports (source, status, file_name, file_bytes, file_sha256, campaign_id, allocation_id, \
          template_id, options, key_id, byte_offset, next_line, rows_read, loaded, rejected_dnc, rejected_duplicate, \
          rejected_invalid, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 1, 0, 0, 0, 0, 0, $11, $11) RETURNING id",
-    )
-    .bind(job.source.as_str())
-    .bind(job.status.as_str())
-    .bind(job.file_name)
-    .bind(job.file_bytes)
-    .bind(job.file_sha256)
-    .bind(job.campaign_id)
-    .bind(job.allocation_id)
-    .bind(job.template_id)
-    .bind(job.options)
-    .bind(job.key_id)
-    .bind(micros(now))
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(row.try_get(0)?)
+            crate::args![
+                job.source.as_str(),
+                job.status.as_str(),
+                job.file_name,
+                job.file_bytes,
+                job.file_sha256,
+                job.campaign_id,
+                job.allocation_id,
+                job.template_id,
+                job.options,
+                job.key_id,
+                micros(now)
+            ],
+        ))
+        .await?;
+    row.int("id")
 }
 
-pub async fn get_job(conn: &mut Conn, id: i64) -> Result<Option<Job>> {
-    let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM imports WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
+pub async fn get_job(conn: &mut impl Exec, id: i64) -> Result<Option<Job>> {
+    let row = conn
+        .optional_row(&Sql::fixed(&format!("SELECT {JOB_COLUMNS} FROM imports WHERE id = $1"), crate::args![id]))
         .await?;
     row.as_ref().map(read_job).transpose()
 }
@@ -199,64 +198,59 @@ pub async fn get_job(conn: &mut Conn, id: i64) -> Result<Option<Job>> {
 /// The latest job of the same file (by content) into the same campaign allocation, with the
 /// same options, that is not failed: one to resume, or one that already loaded this file.
 pub async fn job_for_file(
-    conn: &mut Conn,
+    conn: &mut impl Exec,
     sha256: &str,
     campaign_id: i64,
     allocation_id: i64,
     options: &str,
 ) -> Result<Option<Job>> {
-    let row = sqlx::query(&format!(
-        "SELECT {JOB_COLUMNS} FROM imports WHERE file_sha256 = $1 AND campaign_id = $2 AND allocation_id = $3 \
+    let row = conn
+        .optional_row(&Sql::fixed(
+            &format!(
+                "SELECT {JOB_COLUMNS} FROM imports WHERE file_sha256 = $1 AND campaign_id = $2 AND allocation_id = $3 \
          AND options = $4 AND status <> 'failed' ORDER BY id DESC LIMIT 1"
-    ))
-    .bind(sha256)
-    .bind(campaign_id)
-    .bind(allocation_id)
-    .bind(options)
-    .fetch_optional(&mut *conn)
-    .await?;
+            ),
+            crate::args![sha256, campaign_id, allocation_id, options],
+        ))
+        .await?;
     row.as_ref().map(read_job).transpose()
 }
 
 /// Takes a job that is pending, or running under a claim that lapsed, for `token` until `until`.
 /// True if this caller got it: the conditional UPDATE lets exactly one of several racing
 /// processes or nodes win.
-pub async fn claim(conn: &mut Conn, id: i64, token: &str, now: Timestamp, until: Timestamp) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE imports SET status = 'running', claim_token = $1, claimed_until = $2, updated_at = $3 \
+pub async fn claim(conn: &mut impl Exec, id: i64, token: &str, now: Timestamp, until: Timestamp) -> Result<bool> {
+    let done = conn
+        .run(&Sql::fixed(
+            "UPDATE imports SET status = 'running', claim_token = $1, claimed_until = $2, updated_at = $3 \
          WHERE id = $4 AND status IN ('pending', 'running') AND (claimed_until IS NULL OR claimed_until <= $3)",
-    )
-    .bind(token)
-    .bind(micros(until))
-    .bind(micros(now))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+            crate::args![token, micros(until), micros(now), id],
+        ))
+        .await?;
+    Ok(done == 1)
 }
 
 /// HTTP jobs any node may take now: pending, or running under a lapsed claim (a node died).
-pub async fn claimable_http_jobs(conn: &mut Conn, now: Timestamp, limit: i64) -> Result<Vec<i64>> {
-    let rows = sqlx::query(
-        "SELECT id FROM imports WHERE source = 'http' AND status IN ('pending', 'running') \
+pub async fn claimable_http_jobs(conn: &mut impl Exec, now: Timestamp, limit: i64) -> Result<Vec<i64>> {
+    let rows = conn
+        .all_rows(&Sql::fixed(
+            "SELECT id FROM imports WHERE source = 'http' AND status IN ('pending', 'running') \
          AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY id LIMIT $2",
-    )
-    .bind(micros(now))
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+            crate::args![micros(now), limit],
+        ))
+        .await?;
+    rows.iter().map(|r| r.int("id")).collect()
 }
 
 /// Uploads whose node died before the body was complete (claim lapsed while `receiving`).
-pub async fn abandoned_uploads(conn: &mut Conn, now: Timestamp) -> Result<Vec<i64>> {
-    let rows = sqlx::query(
-        "SELECT id FROM imports WHERE status = 'receiving' AND claimed_until IS NOT NULL AND claimed_until <= $1",
-    )
-    .bind(micros(now))
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+pub async fn abandoned_uploads(conn: &mut impl Exec, now: Timestamp) -> Result<Vec<i64>> {
+    let rows = conn
+        .all_rows(&Sql::fixed(
+            "SELECT id FROM imports WHERE status = 'receiving' AND claimed_until IS NOT NULL AND claimed_until <= $1",
+            crate::args![micros(now)],
+        ))
+        .await?;
+    rows.iter().map(|r| r.int("id")).collect()
 }
 
 const CHECKPOINT: &str = "UPDATE imports SET byte_offset = $1, next_line = $2, rows_read = $3, loaded = $4, \
@@ -292,143 +286,127 @@ pub async fn checkpoint(
 
 /// Extends a claim without progress (while a body is received, a file is checked or a batch is
 /// worked on). False if `token` no longer holds the job, or the job has ended.
-pub async fn extend_claim(conn: &mut Conn, id: i64, token: &str, until: Timestamp) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE imports SET claimed_until = $1 WHERE id = $2 AND claim_token = $3 \
+pub async fn extend_claim(conn: &mut impl Exec, id: i64, token: &str, until: Timestamp) -> Result<bool> {
+    let done = conn
+        .run(&Sql::fixed(
+            "UPDATE imports SET claimed_until = $1 WHERE id = $2 AND claim_token = $3 \
          AND status IN ('receiving', 'running')",
-    )
-    .bind(micros(until))
-    .bind(id)
-    .bind(token)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+            crate::args![micros(until), id, token],
+        ))
+        .await?;
+    Ok(done == 1)
 }
 
 /// Ends a job that `token` still holds: done, or failed with the reason. The claim is released.
 /// False if the job is no longer this token's: whoever took it over decides how it ends.
 pub async fn finish(
-    conn: &mut Conn,
+    conn: &mut impl Exec,
     id: i64,
     token: &str,
     status: JobStatus,
     error: Option<&str>,
     now: Timestamp,
 ) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE imports SET status = $1, error = $2, finished_at = $3, updated_at = $3, claim_token = NULL, \
+    let done = conn
+        .run(&Sql::fixed(
+            "UPDATE imports SET status = $1, error = $2, finished_at = $3, updated_at = $3, claim_token = NULL, \
          claimed_until = NULL WHERE id = $4 AND claim_token = $5",
-    )
-    .bind(status.as_str())
-    .bind(error)
-    .bind(micros(now))
-    .bind(id)
-    .bind(token)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+            crate::args![status.as_str(), error, micros(now), id, token],
+        ))
+        .await?;
+    Ok(done == 1)
 }
 
 /// Fails an upload whose claim lapsed while its body was arriving, if it still has: an upload
 /// that renewed its claim meanwhile is left alone. True if this call failed it.
-pub async fn fail_abandoned(conn: &mut Conn, id: i64, error: &str, now: Timestamp) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE imports SET status = 'failed', error = $1, finished_at = $2, updated_at = $2, claim_token = NULL, \
+pub async fn fail_abandoned(conn: &mut impl Exec, id: i64, error: &str, now: Timestamp) -> Result<bool> {
+    let done = conn
+        .run(&Sql::fixed(
+            "UPDATE imports SET status = 'failed', error = $1, finished_at = $2, updated_at = $2, claim_token = NULL, \
          claimed_until = NULL WHERE id = $3 AND status = 'receiving' AND claimed_until IS NOT NULL \
          AND claimed_until <= $2",
-    )
-    .bind(error)
-    .bind(micros(now))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+            crate::args![error, micros(now), id],
+        ))
+        .await?;
+    Ok(done == 1)
 }
 
 /// Makes a received job pending (its body complete and checked) and releases the upload's
 /// claim. False if `token` no longer holds it, or it is no longer receiving (a worker failed it
 /// as abandoned): such a job is never revived.
-pub async fn make_pending(conn: &mut Conn, id: i64, token: &str, now: Timestamp) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE imports SET status = 'pending', updated_at = $1, claim_token = NULL, claimed_until = NULL \
+pub async fn make_pending(conn: &mut impl Exec, id: i64, token: &str, now: Timestamp) -> Result<bool> {
+    let done = conn
+        .run(&Sql::fixed(
+            "UPDATE imports SET status = 'pending', updated_at = $1, claim_token = NULL, claimed_until = NULL \
          WHERE id = $2 AND claim_token = $3 AND status = 'receiving'",
-    )
-    .bind(micros(now))
-    .bind(id)
-    .bind(token)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+            crate::args![micros(now), id, token],
+        ))
+        .await?;
+    Ok(done == 1)
 }
 
 /// Takes a new job for `token` right away (an upload in progress), before it is claimable.
-pub async fn hold(conn: &mut Conn, id: i64, token: &str, until: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE imports SET claim_token = $1, claimed_until = $2 WHERE id = $3")
-        .bind(token)
-        .bind(micros(until))
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+pub async fn hold(conn: &mut impl Exec, id: i64, token: &str, until: Timestamp) -> Result<()> {
+    conn.run(&Sql::fixed(
+        "UPDATE imports SET claim_token = $1, claimed_until = $2 WHERE id = $3",
+        crate::args![token, micros(until), id],
+    ))
+    .await?;
     Ok(())
 }
 
 /// Removes an upload that `token` still holds, with its chunks and rejects. False (nothing
 /// removed) if the job is no longer this token's: a job another node failed keeps its record.
-pub async fn delete_job(conn: &mut Conn, id: i64, token: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM imports WHERE id = $1 AND claim_token = $2")
-        .bind(id)
-        .bind(token)
-        .execute(&mut *conn)
+pub async fn delete_job(conn: &mut impl Exec, id: i64, token: &str) -> Result<bool> {
+    let done = conn
+        .run(&Sql::fixed("DELETE FROM imports WHERE id = $1 AND claim_token = $2", crate::args![id, token]))
         .await?;
-    if done.rows_affected() == 0 {
+    if done == 0 {
         return Ok(false);
     }
-    sqlx::query("DELETE FROM import_chunks WHERE import_id = $1").bind(id).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM import_rejects WHERE import_id = $1").bind(id).execute(&mut *conn).await?;
+    conn.run(&Sql::fixed("DELETE FROM import_chunks WHERE import_id = $1", crate::args![id])).await?;
+    conn.run(&Sql::fixed("DELETE FROM import_rejects WHERE import_id = $1", crate::args![id])).await?;
     Ok(true)
 }
 
-pub async fn add_chunk(conn: &mut Conn, id: i64, seq: i64, start_offset: i64, data: &[u8]) -> Result<()> {
-    sqlx::query("INSERT INTO import_chunks (import_id, seq, start_offset, data) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(seq)
-        .bind(start_offset)
-        .bind(data.to_vec())
-        .execute(&mut *conn)
-        .await?;
+pub async fn add_chunk(conn: &mut impl Exec, id: i64, seq: i64, start_offset: i64, data: &[u8]) -> Result<()> {
+    conn.run(&Sql::fixed(
+        "INSERT INTO import_chunks (import_id, seq, start_offset, data) VALUES ($1, $2, $3, $4)",
+        crate::args![id, seq, start_offset, data],
+    ))
+    .await?;
     Ok(())
 }
 
 /// The stored chunk that holds byte `offset` of a job's body: its start offset and bytes.
-pub async fn chunk_at(conn: &mut Conn, id: i64, offset: i64) -> Result<Option<(i64, Vec<u8>)>> {
-    let row = sqlx::query(
-        "SELECT start_offset, data FROM import_chunks WHERE import_id = $1 AND start_offset <= $2 \
+pub async fn chunk_at(conn: &mut impl Exec, id: i64, offset: i64) -> Result<Option<(i64, Vec<u8>)>> {
+    let row = conn
+        .optional_row(&Sql::fixed(
+            "SELECT start_offset, data FROM import_chunks WHERE import_id = $1 AND start_offset <= $2 \
          ORDER BY start_offset DESC LIMIT 1",
-    )
-    .bind(id)
-    .bind(offset)
-    .fetch_optional(&mut *conn)
-    .await?;
+            crate::args![id, offset],
+        ))
+        .await?;
     let Some(row) = row else { return Ok(None) };
-    Ok(Some((row.try_get(0)?, row.try_get(1)?)))
+    Ok(Some((row.int("start_offset")?, row.opt_bytes("data")?.unwrap_or_default())))
 }
 
-pub async fn delete_chunks(conn: &mut Conn, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM import_chunks WHERE import_id = $1").bind(id).execute(&mut *conn).await?;
+pub async fn delete_chunks(conn: &mut impl Exec, id: i64) -> Result<()> {
+    conn.run(&Sql::fixed("DELETE FROM import_chunks WHERE import_id = $1", crate::args![id])).await?;
     Ok(())
 }
 
 /// A page of a job's rejected rows, in file order.
-pub async fn rejects(conn: &mut Conn, id: i64, after_line: i64, limit: i64) -> Result<Vec<Reject>> {
-    let rows = sqlx::query(
-        "SELECT line, reason, record FROM import_rejects WHERE import_id = $1 AND line > $2 ORDER BY line LIMIT $3",
-    )
-    .bind(id)
-    .bind(after_line)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|r| Ok(Reject { line: r.try_get(0)?, reason: r.try_get(1)?, record: r.try_get(2)? })).collect()
+pub async fn rejects(conn: &mut impl Exec, id: i64, after_line: i64, limit: i64) -> Result<Vec<Reject>> {
+    let rows = conn
+        .all_rows(&Sql::fixed(
+            "SELECT line, reason, record FROM import_rejects WHERE import_id = $1 AND line > $2 ORDER BY line LIMIT $3",
+            crate::args![id, after_line, limit],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| Ok(Reject { line: r.int("line")?, reason: r.text("reason")?, record: r.text("record")? }))
+        .collect()
 }
 
 /// The n-th parameter; every statement here numbers them in the order they appear and binds
@@ -481,7 +459,8 @@ fn lead_insert_text(backend: Backend, rows: usize) -> String {
 /// the same call; any other refusal (an external id already used) fails the whole call. On
 /// SQLite the ids are taken past every live and archived lead, as [`crate::leads::insert`] takes
 /// them: SQLite itself would give an archived lead's id out again.
-pub async fn insert_leads(conn: &mut Conn, backend: Backend, leads: &[Lead]) -> Result<Vec<Option<i64>>> {
+pub async fn insert_leads(conn: &mut impl Exec, leads: &[Lead]) -> Result<Vec<Option<i64>>> {
+    let backend = conn.backend();
     static FULL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
     let mut next_id = match backend {
         Backend::Sqlite => Some(crate::leads::next_id(conn).await?),
@@ -511,20 +490,14 @@ pub async fn insert_leads(conn: &mut Conn, backend: Backend, leads: &[Lead]) -> 
         }
         // Only the full-size statement is kept prepared; the odd sizes of a batch's last rows
         // would otherwise fill every connection's statement cache with large statements.
-        let mut query = sqlx::query(text).persistent(chunk.len() == LEADS_PER_STATEMENT);
-        for arg in &args {
-            query = match arg {
-                SqlArg::Int(v) => query.bind(*v),
-                SqlArg::Bool(v) => query.bind(*v),
-                SqlArg::Text(v) => query.bind(v.as_deref()),
-            };
+        let mut sql = Sql::fixed(text, args);
+        if chunk.len() != LEADS_PER_STATEMENT {
+            sql = sql.planned_per_run();
         }
-        let rows = query.fetch_all(&mut *conn).await?;
+        let rows = conn.all_rows(&sql).await?;
         let mut by_ref = std::collections::HashMap::with_capacity(rows.len());
         for row in &rows {
-            let id: i64 = row.try_get(0)?;
-            let lead_ref: String = row.try_get(1)?;
-            by_ref.insert(lead_ref, id);
+            by_ref.insert(row.text("ref")?, row.int("id")?);
         }
         for (i, lead) in chunk {
             ids[*i] = by_ref.get(&lead.lead_ref).copied();
@@ -534,15 +507,13 @@ pub async fn insert_leads(conn: &mut Conn, backend: Backend, leads: &[Lead]) -> 
 }
 
 /// Inserts (lead id, position, phone) rows.
-pub async fn insert_phones(conn: &mut Conn, backend: Backend, rows: &[(i64, i64, &str)]) -> Result<()> {
+pub async fn insert_phones(conn: &mut impl Exec, rows: &[(i64, i64, &str)]) -> Result<()> {
+    let backend = conn.backend();
     for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT) {
         let text =
             format!("INSERT INTO lead_phones (lead_id, position, phone) VALUES {}", values(backend, chunk.len(), 3));
-        let mut query = sqlx::query(&text).persistent(false);
-        for (lead_id, position, phone) in chunk {
-            query = query.bind(*lead_id).bind(*position).bind(*phone);
-        }
-        query.execute(&mut *conn).await?;
+        let args = chunk.iter().flat_map(|(lead_id, position, phone)| crate::args![*lead_id, *position, *phone]);
+        conn.run(&Sql::fixed(&text, args).planned_per_run()).await?;
     }
     Ok(())
 }
@@ -550,38 +521,31 @@ pub async fn insert_phones(conn: &mut Conn, backend: Backend, rows: &[(i64, i64,
 /// Appends the first history row of each new lead, one per (lead id, changes as JSON), all
 /// with one time, actor and action, and makes it the lead's history head.
 pub async fn insert_history(
-    conn: &mut Conn,
-    backend: Backend,
+    conn: &mut impl Exec,
     rows: &[(i64, &str)],
     at: Timestamp,
     actor: Actor,
     action: &str,
 ) -> Result<()> {
+    let backend = conn.backend();
     for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT) {
         let text = format!(
             "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) VALUES {} RETURNING id, lead_id",
             values(backend, chunk.len(), 6)
         );
-        let mut query = sqlx::query(&text).persistent(false);
-        for (lead_id, changes) in chunk {
-            query = query
-                .bind(*lead_id)
-                .bind(micros(at))
-                .bind(actor.key_id)
-                .bind(actor.api.as_str())
-                .bind(action)
-                .bind(*changes);
-        }
-        let heads = query.fetch_all(&mut *conn).await?;
+        let args = chunk.iter().flat_map(|(lead_id, changes)| {
+            crate::args![*lead_id, micros(at), actor.key_id, actor.api.as_str(), action, *changes]
+        });
+        let heads = conn.all_rows(&Sql::fixed(&text, args).planned_per_run()).await?;
         let text = format!(
             "UPDATE leads SET history_head = heads.column2 FROM (VALUES {}) AS heads WHERE leads.id = heads.column1",
             values(backend, heads.len(), 2)
         );
-        let mut query = sqlx::query(&text).persistent(false);
+        let mut args = Vec::with_capacity(2 * heads.len());
         for head in &heads {
-            query = query.bind(head.try_get::<i64, _>("lead_id")?).bind(head.try_get::<i64, _>("id")?);
+            args.extend(crate::args![head.int("lead_id")?, head.int("id")?]);
         }
-        query.execute(&mut *conn).await?;
+        conn.run(&Sql::fixed(&text, args).planned_per_run()).await?;
     }
     Ok(())
 }
@@ -727,42 +691,42 @@ pub async fn external_ids_in_campaign(
 
 /// What one key holds in HTTP imports that have not ended: uploads still receiving, and bytes
 /// stored (every unfinished job's body, received so far or whole), leaving out job `except`.
-pub async fn key_usage(conn: &mut Conn, key_id: i64, except: i64) -> Result<(i64, i64)> {
-    let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'receiving' THEN 1 ELSE 0 END), 0) AS BIGINT) AS receiving, \
+pub async fn key_usage(conn: &mut impl Exec, key_id: i64, except: i64) -> Result<(i64, i64)> {
+    let row = conn
+        .one_row(&Sql::fixed(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'receiving' THEN 1 ELSE 0 END), 0) AS BIGINT) AS receiving, \
          CAST(COALESCE(SUM(file_bytes), 0) AS BIGINT) AS stored FROM imports \
          WHERE key_id = $1 AND source = 'http' AND status IN ('receiving', 'pending', 'running') AND id <> $2",
-    )
-    .bind(key_id)
-    .bind(except)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((row.try_get("receiving")?, row.try_get("stored")?))
+            crate::args![key_id, except],
+        ))
+        .await?;
+    Ok((row.int("receiving")?, row.int("stored")?))
 }
 
 /// Makes concurrent uploads of one key take turns at counting what the key holds (on
 /// PostgreSQL, by locking the key's row to the end of the transaction; SQLite's one writer
 /// already runs them one at a time).
-pub async fn lock_key_usage(conn: &mut Conn, backend: Backend, key_id: i64) -> Result<()> {
+pub async fn lock_key_usage(conn: &mut impl Exec, key_id: i64) -> Result<()> {
+    let backend = conn.backend();
     if backend == Backend::Postgres {
-        sqlx::query("SELECT id FROM api_keys WHERE id = $1 FOR UPDATE").bind(key_id).fetch_optional(&mut *conn).await?;
+        conn.optional_row(&Sql::fixed("SELECT id FROM api_keys WHERE id = $1 FOR UPDATE", crate::args![key_id]))
+            .await?;
     }
     Ok(())
 }
 
 /// Records how much of an upload's body is stored so far (counted against its key's quota).
-pub async fn record_received(conn: &mut Conn, id: i64, bytes: i64) -> Result<()> {
-    sqlx::query("UPDATE imports SET file_bytes = $1 WHERE id = $2").bind(bytes).bind(id).execute(&mut *conn).await?;
+pub async fn record_received(conn: &mut impl Exec, id: i64, bytes: i64) -> Result<()> {
+    conn.run(&Sql::fixed("UPDATE imports SET file_bytes = $1 WHERE id = $2", crate::args![bytes, id])).await?;
     Ok(())
 }
 
 /// Records the size and SHA-256 of a job's file once its body is complete.
-pub async fn describe_file(conn: &mut Conn, id: i64, bytes: i64, sha256: &str) -> Result<()> {
-    sqlx::query("UPDATE imports SET file_bytes = $1, file_sha256 = $2 WHERE id = $3")
-        .bind(bytes)
-        .bind(sha256)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+pub async fn describe_file(conn: &mut impl Exec, id: i64, bytes: i64, sha256: &str) -> Result<()> {
+    conn.run(&Sql::fixed(
+        "UPDATE imports SET file_bytes = $1, file_sha256 = $2 WHERE id = $3",
+        crate::args![bytes, sha256, id],
+    ))
+    .await?;
     Ok(())
 }

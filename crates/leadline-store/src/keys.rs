@@ -1,10 +1,8 @@
 //! API keys. Only a hash of each secret is stored.
 
+use crate::{from_micros, micros, Cells, Exec, Result, Sql, SqlArg, StoreError};
 use jiff::Timestamp;
 use leadline_core::access::ApiKey;
-use sqlx::Row;
-
-use crate::{from_micros, micros, Cells, Conn, Exec, Result, Sql, SqlArg, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct NewKey<'a> {
@@ -38,22 +36,22 @@ fn read(row: &impl Cells) -> Result<ApiKey> {
     })
 }
 
-pub async fn insert(conn: &mut Conn, key: &NewKey<'_>) -> Result<i64> {
-    let row = sqlx::query(
+pub async fn insert(conn: &mut impl Exec, key: &NewKey<'_>) -> Result<i64> {
+    let sql = Sql::fixed(
         "INSERT INTO api_keys (name, prefix, secret_hash, role, buyer_id, campaign_ids, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(key.name)
-    .bind(key.prefix)
-    .bind(key.secret_hash)
-    .bind(key.role)
-    .bind(key.buyer_id)
-    .bind(serde_json::to_string(key.campaign_ids).expect("ids serialize"))
-    .bind(micros(key.created_at))
-    .bind(key.expires_at.map(micros))
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(row.try_get(0)?)
+        crate::args![
+            key.name,
+            key.prefix,
+            key.secret_hash,
+            key.role,
+            key.buyer_id,
+            serde_json::to_string(key.campaign_ids).expect("ids serialize"),
+            micros(key.created_at),
+            key.expires_at.map(micros),
+        ],
+    );
+    conn.one_row(&sql).await?.int("id")
 }
 
 /// The key whose secret hashes to this, with the stored hash (for a constant-time comparison),
@@ -82,29 +80,25 @@ pub async fn find_by_hash(conn: &mut impl Exec, secret_hash: &str) -> Result<Opt
     }
 }
 
-pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<ApiKey>> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(read).transpose()
+pub async fn get(conn: &mut impl Exec, id: i64) -> Result<Option<ApiKey>> {
+    let sql = Sql::fixed(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"), crate::args![id]);
+    conn.optional_row(&sql).await?.as_ref().map(read).transpose()
 }
 
-pub async fn list(conn: &mut Conn) -> Result<Vec<ApiKey>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys ORDER BY id")).fetch_all(&mut *conn).await?;
+pub async fn list(conn: &mut impl Exec) -> Result<Vec<ApiKey>> {
+    let rows = conn.all_rows(&Sql::new(format!("SELECT {COLUMNS} FROM api_keys ORDER BY id"))).await?;
     rows.iter().map(read).collect()
 }
 
 /// Marks a key revoked (keeping the first revocation time); false if there is no such key.
-pub async fn revoke(conn: &mut Conn, id: i64, at: Timestamp) -> Result<bool> {
-    let done = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
-        .bind(micros(at))
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
+pub async fn revoke(conn: &mut impl Exec, id: i64, at: Timestamp) -> Result<bool> {
+    let sql = Sql::fixed(
+        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
+        crate::args![micros(at), id],
+    );
+    Ok(conn.run(&sql).await? == 1)
 }
 
-pub async fn count(conn: &mut Conn) -> Result<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) FROM api_keys").fetch_one(&mut *conn).await?.try_get(0)?)
+pub async fn count(conn: &mut impl Exec) -> Result<i64> {
+    conn.one_row(&Sql::new("SELECT COUNT(*) AS n FROM api_keys")).await?.int("n")
 }

@@ -6,9 +6,8 @@ use leadline_core::history::{Actor, Changes, HistoryEntry};
 use leadline_core::lead::columns::{self, Column, Kind, Stored};
 use leadline_core::lead::Lead;
 use leadline_core::phone::Phone;
-use sqlx::Row;
 
-use crate::{from_micros, micros, Backend, Cells, Conn, Exec, Result, Sql, SqlArg, StoreError};
+use crate::{from_micros, micros, Backend, Cells, Exec, Result, Sql, SqlArg, StoreError};
 
 /// Every lead column but `id`, named as the store names them: the lead's column table
 /// ([`columns::COLUMNS`]), in its order, which [`args`] binds in.
@@ -149,9 +148,10 @@ pub(crate) async fn next_id(conn: &mut impl Exec) -> Result<i64> {
 /// An id held by an archived lead is never used again: a client-chosen one is refused as taken,
 /// and an assigned one lies above every id in `leads` and `leads_archive` (SQLite would otherwise
 /// reuse the highest id once its lead moved to the archive; PostgreSQL's sequence only moves on).
-pub async fn insert(conn: &mut impl Exec, backend: Backend, lead: &Lead) -> Result<Option<i64>> {
+pub async fn insert(conn: &mut impl Exec, lead: &Lead) -> Result<Option<i64>> {
+    let backend = conn.backend();
     let explicit = lead.id > 0;
-    if explicit && crate::archive::is_archived(conn, lead.id).await? {
+    if explicit && is_archived(conn, lead.id).await? {
         return Err(StoreError::Unique {
             constraint: crate::Constraint::PrimaryKey,
             detail: format!("lead id {} is held by an archived lead", lead.id),
@@ -182,7 +182,7 @@ pub async fn insert(conn: &mut impl Exec, backend: Backend, lead: &Lead) -> Resu
         None => return Ok(None),
     };
     if explicit {
-        crate::archive::after_explicit_lead_id(conn, backend).await?;
+        after_explicit_lead_id(conn).await?;
     }
     replace_phones(conn, id, &lead.phones).await?;
     Ok(Some(id))
@@ -305,8 +305,8 @@ pub(crate) async fn replace_phones(conn: &mut impl Exec, lead_id: i64, phones: &
     Ok(())
 }
 
-pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Lead>> {
-    let row = sqlx::query(&format!("{} WHERE id = $1", select())).bind(id).fetch_optional(&mut *conn).await?;
+pub async fn get(conn: &mut impl Exec, id: i64) -> Result<Option<Lead>> {
+    let row = conn.optional_row(&Sql::fixed(&format!("{} WHERE id = $1", select()), crate::args![id])).await?;
     row.as_ref().map(read).transpose()
 }
 
@@ -314,44 +314,40 @@ pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Lead>> {
 /// concurrent changes of one lead queue up behind each other instead of all but one failing their
 /// version check. PostgreSQL takes a row lock (`FOR UPDATE`); SQLite needs none, as its one writer
 /// already runs write transactions one at a time.
-pub async fn get_for_update(conn: &mut Conn, backend: Backend, id: i64) -> Result<Option<Lead>> {
+pub async fn get_for_update(conn: &mut impl Exec, id: i64) -> Result<Option<Lead>> {
+    let backend = conn.backend();
     let lock = match backend {
         Backend::Postgres => " FOR UPDATE",
         Backend::Sqlite => "",
     };
-    let row = sqlx::query(&format!("{} WHERE id = $1{lock}", select())).bind(id).fetch_optional(&mut *conn).await?;
+    let row = conn.optional_row(&Sql::fixed(&format!("{} WHERE id = $1{lock}", select()), crate::args![id])).await?;
     row.as_ref().map(read).transpose()
 }
 
-pub async fn get_by_ref(conn: &mut Conn, lead_ref: &str) -> Result<Option<Lead>> {
-    let row = sqlx::query(&format!("{} WHERE ref = $1", select())).bind(lead_ref).fetch_optional(&mut *conn).await?;
+pub async fn get_by_ref(conn: &mut impl Exec, lead_ref: &str) -> Result<Option<Lead>> {
+    let row = conn.optional_row(&Sql::fixed(&format!("{} WHERE ref = $1", select()), crate::args![lead_ref])).await?;
     row.as_ref().map(read).transpose()
 }
 
 /// Whether a buyer bought this lead (through any of its contracts).
-pub async fn bought_by(conn: &mut Conn, lead_id: i64, buyer_id: i64) -> Result<bool> {
-    let row = sqlx::query(
-        "SELECT 1 FROM sales s JOIN buyer_contracts c ON c.id = s.buyer_contract_id \
+pub async fn bought_by(conn: &mut impl Exec, lead_id: i64, buyer_id: i64) -> Result<bool> {
+    let sql = Sql::fixed(
+        "SELECT s.id FROM sales s JOIN buyer_contracts c ON c.id = s.buyer_contract_id \
          WHERE s.lead_id = $1 AND c.buyer_id = $2",
-    )
-    .bind(lead_id)
-    .bind(buyer_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+        crate::args![lead_id, buyer_id],
+    );
+    let row = conn.optional_row(&sql).await?;
     Ok(row.is_some())
 }
 
 /// The ids of `buyer_id`'s sales of a lead, under any of its contracts.
-pub async fn sales_to(conn: &mut Conn, lead_id: i64, buyer_id: i64) -> Result<Vec<i64>> {
-    let rows = sqlx::query(
+pub async fn sales_to(conn: &mut impl Exec, lead_id: i64, buyer_id: i64) -> Result<Vec<i64>> {
+    let sql = Sql::fixed(
         "SELECT s.id FROM sales s JOIN buyer_contracts c ON c.id = s.buyer_contract_id \
          WHERE s.lead_id = $1 AND c.buyer_id = $2",
-    )
-    .bind(lead_id)
-    .bind(buyer_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+        crate::args![lead_id, buyer_id],
+    );
+    conn.all_rows(&sql).await?.iter().map(|row| row.int("id")).collect()
 }
 
 #[derive(Debug, Clone)]
@@ -416,19 +412,19 @@ pub(crate) fn push_scope(sql: &mut Sql, scope: &LeadScope) {
 /// together read the table once.
 const FEW_CHANGES: i64 = 20_000;
 
-pub async fn list(conn: &mut Conn, filter: &LeadFilter) -> Result<Vec<Lead>> {
+pub async fn list(conn: &mut impl Exec, filter: &LeadFilter) -> Result<Vec<Lead>> {
     list_with(conn, filter, FEW_CHANGES).await
 }
 
 /// Whether fewer than `few` history rows are stamped `since` or later.
-async fn changed_since_fewer_than(conn: &mut Conn, since: Timestamp, few: i64) -> Result<bool> {
-    let mut sql = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM lead_history WHERE at >= ");
+async fn changed_since_fewer_than(conn: &mut impl Exec, since: Timestamp, few: i64) -> Result<bool> {
+    let mut sql = Sql::new("SELECT COUNT(*) AS n FROM (SELECT 1 FROM lead_history WHERE at >= ");
     sql.bind(SqlArg::Int(Some(micros(since)))).push(" LIMIT ").bind(SqlArg::Int(Some(few))).push(") AS recent");
-    let counted: i64 = sql.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let counted = conn.one_row(&sql).await?.int("n")?;
     Ok(counted < few)
 }
 
-pub(crate) async fn list_with(conn: &mut Conn, filter: &LeadFilter, few_changes: i64) -> Result<Vec<Lead>> {
+pub(crate) async fn list_with(conn: &mut impl Exec, filter: &LeadFilter, few_changes: i64) -> Result<Vec<Lead>> {
     let after = SqlArg::Int(Some(filter.after.unwrap_or(0)));
     let few_since = match filter.updated_since {
         Some(since) if changed_since_fewer_than(conn, since, few_changes).await? => Some(since),
@@ -476,8 +472,7 @@ pub(crate) async fn list_with(conn: &mut Conn, filter: &LeadFilter, few_changes:
         sql.push(" AND updated_at >= ").bind(SqlArg::Int(Some(micros(since))));
     }
     sql.push(" ORDER BY id LIMIT ").bind(SqlArg::Int(Some(filter.limit)));
-    let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter().map(read).collect()
+    conn.all_rows(&sql).await?.iter().map(read).collect()
 }
 
 /// Appends one row to a live lead's history, for a change that wrote the lead without one
@@ -496,7 +491,6 @@ pub async fn record_history(
         Backend::Sqlite => "",
     };
     let id = SqlArg::Int(Some(lead_id));
-    // Rows are read into plain values at once (a direct writer's row is not Send).
     let prev = conn
         .optional_row(&Sql::fixed(&format!("SELECT history_head FROM leads WHERE id = $1{lock}"), [id.clone()]))
         .await?
@@ -518,8 +512,8 @@ pub async fn record_history(
 
 /// One page of a lead's history (live or archived), oldest first, after the row `after`. The
 /// chain is walked from the lead's newest row back to `after`.
-pub async fn history(conn: &mut Conn, lead_id: i64, after: Option<i64>, limit: i64) -> Result<Vec<HistoryEntry>> {
-    let rows = sqlx::query(
+pub async fn history(conn: &mut impl Exec, lead_id: i64, after: Option<i64>, limit: i64) -> Result<Vec<HistoryEntry>> {
+    let sql = Sql::fixed(
         "WITH RECURSIVE chain (id) AS ( \
              SELECT COALESCE((SELECT history_head FROM leads WHERE id = $1), \
                              (SELECT history_head FROM leads_archive WHERE id = $1)) \
@@ -528,25 +522,45 @@ pub async fn history(conn: &mut Conn, lead_id: i64, after: Option<i64>, limit: i
          ) \
          SELECT h.id, h.lead_id, h.at, h.key_id, h.api, h.action, h.changes \
          FROM chain c JOIN lead_history h ON h.id = c.id WHERE h.id > $2 ORDER BY h.id LIMIT $3",
-    )
-    .bind(lead_id)
-    .bind(after.unwrap_or(0))
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
+        crate::args![lead_id, after.unwrap_or(0), limit],
+    );
+    conn.all_rows(&sql)
+        .await?
+        .iter()
         .map(|row| {
-            let changes: String = row.try_get("changes")?;
+            let changes = row.text("changes")?;
             Ok(HistoryEntry {
-                id: row.try_get("id")?,
-                lead_id: row.try_get("lead_id")?,
-                at: from_micros("at", row.try_get("at")?)?,
-                key_id: row.try_get("key_id")?,
-                api: row.try_get("api")?,
-                action: row.try_get("action")?,
+                id: row.int("id")?,
+                lead_id: row.int("lead_id")?,
+                at: from_micros("at", row.int("at")?)?,
+                key_id: row.opt_int("key_id")?,
+                api: row.text("api")?,
+                action: row.text("action")?,
                 changes: serde_json::from_str(&changes)
                     .map_err(|e| StoreError::Corrupt(format!("lead_history.changes: {e}")))?,
             })
         })
         .collect()
+}
+
+async fn is_archived(conn: &mut impl Exec, id: i64) -> Result<bool> {
+    let sql = Sql::fixed("SELECT 1 AS archived FROM leads_archive WHERE id = $1", [SqlArg::Int(Some(id))]);
+    Ok(conn.optional_row(&sql).await?.is_some())
+}
+
+/// After a lead was written with an id of the caller's: moves PostgreSQL's sequence past every id
+/// in use, archived ones included, so it never hands out an archived lead's id. (SQLite assigns
+/// past both tables in `leads::insert` itself.)
+pub(crate) async fn after_explicit_lead_id(conn: &mut impl Exec) -> Result<()> {
+    let backend = conn.backend();
+    if backend == Backend::Postgres {
+        conn.run(&Sql::fixed(
+            "SELECT setval(pg_get_serial_sequence('leads', 'id'), GREATEST((SELECT COALESCE(MAX(id), 1) FROM leads), \
+             (SELECT COALESCE(MAX(id), 1) FROM leads_archive), \
+             COALESCE(pg_sequence_last_value(pg_get_serial_sequence('leads', 'id')::regclass), 1)))",
+            [],
+        ))
+        .await?;
+    }
+    Ok(())
 }

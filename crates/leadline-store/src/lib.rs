@@ -2,24 +2,29 @@
 //! (production, any number of nodes on one database).
 //!
 //! The two backends agree on almost all SQL (numbered `$n` parameters, `RETURNING`,
-//! `ON CONFLICT`), so the queries are written once against sqlx's `Any` driver. The few places
-//! they differ (connection set-up, identity sequences, migrations) branch on [`Backend`] side by
-//! side. Every function takes a connection, so the same read runs on a pooled connection or
-//! inside a use case's transaction.
+//! `ON CONFLICT`), so each capability's module (leads, dialer, imports, …) writes its queries
+//! once, as [`Sql`] run on a connection that implements [`Exec`]. What differs lives in each
+//! backend's own folder, on its own typed driver: `sqlite/` (connecting, migrations, the direct
+//! writer and readers, bulk inserts, backups) and `postgres/` (connecting, migrations, its rows).
+//! The few statements that differ (a row lock PostgreSQL needs, an identity sequence) branch on
+//! [`Backend`] where they are written. Every function takes a connection, so the same read runs
+//! on a pooled connection or inside a use case's transaction.
 
 #![deny(unsafe_code)]
 
 pub mod archive;
 pub mod catalog;
+mod cells;
 pub mod console;
 mod constraint;
 pub mod crm;
 pub mod dialer;
-pub mod exec;
+mod exec;
 pub mod imports;
 pub mod keys;
 pub mod leads;
 pub mod ledger;
+mod postgres;
 pub mod queues;
 pub mod returns;
 pub mod sales;
@@ -31,24 +36,20 @@ mod unit;
 pub mod vicidial;
 
 use std::borrow::Cow;
-use std::path::Path;
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::{AnyPool, Executor};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
 
+pub use cells::Cells;
 pub use constraint::Constraint;
-pub use exec::{Cells, Exec, Row};
+pub use exec::{Conn, Exec, Row, Tx};
 pub use rusqlite::Connection as DirectConn;
 pub use sql::{Sql, SqlArg};
 pub use sqlite::direct::Direct;
-pub use sqlx::AnyConnection as Conn;
-pub use unit::{LookUp, Unit};
-
-/// A write transaction. Dropping it without [`sqlx::Transaction::commit`] rolls it back.
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+pub use unit::{BulkUnit, LookUp, Unit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -144,54 +145,29 @@ impl Default for PoolConfig {
     }
 }
 
-/// The database: a pool for writes and a pool for reads. On SQLite the write pool has one
-/// connection, so writers queue in the process instead of failing with `SQLITE_BUSY`, and reads
-/// run beside them on their own connections (WAL). On PostgreSQL both are the same pool.
+/// The database, on one of its two backends.
 #[derive(Clone, Debug)]
 pub struct Store {
-    backend: Backend,
-    write: AnyPool,
-    read: AnyPool,
-    /// The direct writer, on a SQLite file (see [`writer`]).
-    writer: Option<std::sync::Arc<sqlite::writer::Writer>>,
-    /// Direct read connections, on a SQLite file (see [`readers`]).
-    readers: Option<std::sync::Arc<sqlite::readers::Readers>>,
+    engine: Engine,
 }
 
-/// Migrations embedded in the binary, per backend.
+#[derive(Clone, Debug)]
+enum Engine {
+    /// A file: a one-connection pool for use-case transactions and a pool for reads, beside the
+    /// direct writer (see [`sqlite::writer`]) and direct readers (see [`sqlite::readers`]).
+    Sqlite {
+        write: SqlitePool,
+        read: SqlitePool,
+        writer: Arc<sqlite::writer::Writer>,
+        readers: Arc<sqlite::readers::Readers>,
+    },
+    /// One pool for everything.
+    Postgres { pool: PgPool },
+}
+
+/// Migrations embedded in the binary: (version, description, SQL), per backend.
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);
-
-const SQLITE_MIGRATIONS: Embedded = Embedded(&[
-    (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
-    (3, "crm", include_str!("../migrations/sqlite/0003_crm.sql")),
-    (4, "dialer", include_str!("../migrations/sqlite/0004_dialer.sql")),
-    (5, "archive", include_str!("../migrations/sqlite/0005_archive.sql")),
-    (6, "imports", include_str!("../migrations/sqlite/0006_imports.sql")),
-    (7, "returns", include_str!("../migrations/sqlite/0007_returns.sql")),
-    (9, "console", include_str!("../migrations/sqlite/0009_console.sql")),
-    (10, "lean lead indexes", include_str!("../migrations/sqlite/0010_lean_lead_indexes.sql")),
-    (11, "setup revision", include_str!("../migrations/sqlite/0011_setup_revision.sql")),
-    (12, "history chain", include_str!("../migrations/sqlite/0012_history_chain.sql")),
-    (13, "changes since from history", include_str!("../migrations/sqlite/0013_changes_since_from_history.sql")),
-    (14, "webhook claim token", include_str!("../migrations/sqlite/0014_webhook_claim_token.sql")),
-    (15, "dashboard indexes", include_str!("../migrations/sqlite/0015_dashboard_indexes.sql")),
-]);
-const POSTGRES_MIGRATIONS: Embedded = Embedded(&[
-    (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
-    (3, "crm", include_str!("../migrations/postgres/0003_crm.sql")),
-    (4, "dialer", include_str!("../migrations/postgres/0004_dialer.sql")),
-    (5, "archive", include_str!("../migrations/postgres/0005_archive.sql")),
-    (6, "imports", include_str!("../migrations/postgres/0006_imports.sql")),
-    (7, "returns", include_str!("../migrations/postgres/0007_returns.sql")),
-    (9, "console", include_str!("../migrations/postgres/0009_console.sql")),
-    (10, "lean lead indexes", include_str!("../migrations/postgres/0010_lean_lead_indexes.sql")),
-    (11, "setup revision", include_str!("../migrations/postgres/0011_setup_revision.sql")),
-    (12, "history chain", include_str!("../migrations/postgres/0012_history_chain.sql")),
-    (13, "changes since from history", include_str!("../migrations/postgres/0013_changes_since_from_history.sql")),
-    (14, "webhook claim token", include_str!("../migrations/postgres/0014_webhook_claim_token.sql")),
-    (15, "dashboard indexes", include_str!("../migrations/postgres/0015_dashboard_indexes.sql")),
-]);
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(self) -> futures_core::future::BoxFuture<'s, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
@@ -216,93 +192,71 @@ impl<'s> MigrationSource<'s> for Embedded {
 impl Store {
     /// Connects to `sqlite://PATH` (created if missing) or `postgres://…`.
     pub async fn connect(url: &str, config: &PoolConfig) -> Result<Store> {
-        sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
+        if url.starts_with("sqlite:") {
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                // Every SQLite write goes through the writer thread on its own connection
+                // to the file; a memory database is private to one connection.
+                return Err(StoreError::Url(format!(
+                    "`{url}` is an in-memory SQLite database, which Leadline does not run on; \
+                     give a file (sqlite://PATH), for a throw-away store one in a temp directory"
+                )));
+            }
+            let options = sqlite::pool::options(url)?;
+            let (write, read) = sqlite::pool::connect(options.clone(), config).await?;
+            let path = options.get_filename();
+            let writer = sqlite::writer::Writer::start(path, write.clone())?;
+            let readers = sqlite::readers::Readers::new(path);
+            Ok(Store { engine: Engine::Sqlite { write, read, writer: Arc::new(writer), readers: Arc::new(readers) } })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
+            Ok(Store { engine: Engine::Postgres { pool: postgres::connect(url, config).await? } })
         } else {
-            return Err(StoreError::Url(format!(
+            Err(StoreError::Url(format!(
                 "`{url}` names no supported database; use sqlite://PATH or postgres://USER@HOST/DB"
-            )));
-        };
-        match backend {
-            Backend::Sqlite => {
-                if url.contains(":memory:") || url.contains("mode=memory") {
-                    // Every SQLite write goes through the writer thread on its own connection
-                    // to the file; a memory database is private to one connection.
-                    return Err(StoreError::Url(format!(
-                        "`{url}` is an in-memory SQLite database, which Leadline does not run on; \
-                         give a file (sqlite://PATH), for a throw-away store one in a temp directory"
-                    )));
-                }
-                let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
-                let options = AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Url(e.to_string()))?;
-                let write = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(config.acquire_timeout)
-                    // A local file needs no liveness check, and the direct writer takes this
-                    // connection as its lock once per group.
-                    .test_before_acquire(false)
-                    .after_connect(sqlite_setup)
-                    .connect_with(options.clone())
-                    .await?;
-                let read = AnyPoolOptions::new()
-                    .max_connections(config.max_connections.max(2))
-                    .acquire_timeout(config.acquire_timeout)
-                    .after_connect(sqlite_setup)
-                    .connect_with(options)
-                    .await?;
-                let file =
-                    sqlx::sqlite::SqliteConnectOptions::from_str(&url).map_err(|e| StoreError::Url(e.to_string()))?;
-                let path: &Path = file.get_filename();
-                let writer = sqlite::writer::Writer::start(path, write.clone())?;
-                let readers = sqlite::readers::Readers::new(path);
-                Ok(Store {
-                    backend,
-                    write,
-                    read,
-                    writer: Some(std::sync::Arc::new(writer)),
-                    readers: Some(std::sync::Arc::new(readers)),
-                })
-            }
-            Backend::Postgres => {
-                let options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
-                let pool = AnyPoolOptions::new()
-                    .max_connections(config.max_connections)
-                    .acquire_timeout(config.acquire_timeout)
-                    .connect_with(options)
-                    .await?;
-                Ok(Store { backend, write: pool.clone(), read: pool, writer: None, readers: None })
-            }
+            )))
         }
     }
 
     /// Brings the schema up to date. Safe to run from several nodes at once on PostgreSQL (the
     /// migrator holds an advisory lock).
     pub async fn migrate(&self) -> Result<()> {
-        let source = match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS,
-            Backend::Postgres => POSTGRES_MIGRATIONS,
-        };
-        let migrator = Migrator::new(source).await?;
-        migrator.run(&self.write).await?;
+        self.migrate_with(match self.engine {
+            Engine::Sqlite { .. } => sqlite::pool::MIGRATIONS,
+            Engine::Postgres { .. } => postgres::MIGRATIONS,
+        })
+        .await
+    }
+
+    async fn migrate_with(&self, migrations: Embedded) -> Result<()> {
+        let migrator = Migrator::new(migrations).await?;
+        match &self.engine {
+            Engine::Sqlite { write, .. } => migrator.run(write).await?,
+            Engine::Postgres { pool } => migrator.run(pool).await?,
+        }
         Ok(())
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        match self.engine {
+            Engine::Sqlite { .. } => Backend::Sqlite,
+            Engine::Postgres { .. } => Backend::Postgres,
+        }
     }
 
     /// The direct writer for the hot write paths: on a SQLite file, None on PostgreSQL (whose
     /// sqlx driver has no per-statement thread hand-off to avoid).
     pub fn writer(&self) -> Option<&sqlite::writer::Writer> {
-        self.writer.as_deref()
+        match &self.engine {
+            Engine::Sqlite { writer, .. } => Some(writer),
+            Engine::Postgres { .. } => None,
+        }
     }
 
     /// Direct read connections for point look-ups: on a SQLite file, None elsewhere.
     pub fn readers(&self) -> Option<&sqlite::readers::Readers> {
-        self.readers.as_deref()
+        match &self.engine {
+            Engine::Sqlite { readers, .. } => Some(readers),
+            Engine::Postgres { .. } => None,
+        }
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
@@ -310,74 +264,57 @@ impl Store {
     /// when another process (a second node, the CLI) wrote in between, whereas an immediate one
     /// waits its turn under the busy timeout.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.write.begin().await?,
+        Ok(match &self.engine {
+            Engine::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Engine::Postgres { pool } => Tx::Postgres(pool.begin().await?),
         })
     }
 
     /// A connection for reads outside a transaction.
-    pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
-        Ok(self.read.acquire().await?)
+    pub async fn read(&self) -> Result<Conn> {
+        Ok(match &self.engine {
+            Engine::Sqlite { read, .. } => Conn::Sqlite(read.acquire().await?),
+            Engine::Postgres { pool } => Conn::Postgres(pool.acquire().await?),
+        })
     }
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<()> {
-        let mut conn = self.read().await?;
-        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        self.read().await?.run(&Sql::new("SELECT 1")).await?;
         Ok(())
     }
 
     /// Connections in use and idle, for metrics.
     pub fn pool_usage(&self) -> (u32, u32) {
-        let (size, idle) = (self.read.size(), self.read.num_idle() as u32);
-        if self.backend == Backend::Sqlite {
-            let (wsize, widle) = (self.write.size(), self.write.num_idle() as u32);
-            (size - idle + wsize - widle, idle + widle)
-        } else {
-            (size - idle, idle)
+        let usage = |size: u32, idle: usize| (size - idle as u32, idle as u32);
+        match &self.engine {
+            Engine::Sqlite { write, read, .. } => {
+                let (read_used, read_idle) = usage(read.size(), read.num_idle());
+                let (write_used, write_idle) = usage(write.size(), write.num_idle());
+                (read_used + write_used, read_idle + write_idle)
+            }
+            Engine::Postgres { pool } => usage(pool.size(), pool.num_idle()),
         }
     }
 
     pub async fn close(&self) {
-        self.write.close().await;
-        self.read.close().await;
+        match &self.engine {
+            Engine::Sqlite { write, read, .. } => {
+                write.close().await;
+                read.close().await;
+            }
+            Engine::Postgres { pool } => pool.close().await,
+        }
     }
-}
-
-/// Per-connection SQLite settings. WAL lets readers run beside the writer; NORMAL sync survives a
-/// process crash (a power cut can lose the last commits, never corrupt the file).
-fn sqlite_setup(
-    conn: &mut sqlx::AnyConnection,
-    _: sqlx::pool::PoolConnectionMetadata,
-) -> futures_core::future::BoxFuture<'_, Result<(), sqlx::Error>> {
-    Box::pin(async move {
-        conn.execute(
-            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-             PRAGMA synchronous = NORMAL; PRAGMA journal_mode = WAL;",
-        )
-        .await?;
-        Ok(())
-    })
 }
 
 /// Moves a PostgreSQL identity sequence past a client-chosen id, so assigned ids never collide
 /// with it. SQLite assigns max(id) + 1 by itself.
-pub(crate) async fn after_explicit_id(conn: &mut Conn, backend: Backend, table: &str) -> Result<()> {
-    if backend == Backend::Postgres {
-        let sql = format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))");
-        sqlx::query(&sql).execute(&mut *conn).await?;
+pub(crate) async fn after_explicit_id(conn: &mut impl Exec, table: &str) -> Result<()> {
+    if conn.backend() == Backend::Postgres {
+        conn.optional_row(&Sql::new(postgres::sequence_past_max(table))).await?;
     }
     Ok(())
-}
-
-/// Reads a boolean column: PostgreSQL has a real BOOLEAN, SQLite stores 0/1 INTEGER.
-pub(crate) fn get_bool(row: &sqlx::any::AnyRow, column: &str) -> Result<Option<bool>> {
-    use sqlx::Row;
-    match row.try_get::<Option<bool>, _>(column) {
-        Ok(value) => Ok(value),
-        Err(_) => Ok(row.try_get::<Option<i64>, _>(column)?.map(|n| n != 0)),
-    }
 }
 
 /// Microseconds since the epoch, the stored form of a timestamp.
@@ -396,13 +333,12 @@ mod tests {
 
     /// Runs the backend's migrations up to and including `last`.
     async fn migrate_through(store: &Store, last: i64) {
-        let all = match store.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.0,
-            Backend::Postgres => POSTGRES_MIGRATIONS.0,
+        let all = match store.backend() {
+            Backend::Sqlite => sqlite::pool::MIGRATIONS.0,
+            Backend::Postgres => postgres::MIGRATIONS.0,
         };
         let some: Vec<_> = all.iter().copied().filter(|(version, ..)| *version <= last).collect();
-        let source = Embedded(Vec::leak(some));
-        Migrator::new(source).await.unwrap().run(&store.write).await.unwrap();
+        store.migrate_with(Embedded(Vec::leak(some))).await.unwrap();
     }
 
     fn lead(lead_ref: &str) -> leadline_core::lead::Lead {
@@ -416,29 +352,25 @@ mod tests {
         migrate_through(store, 11).await;
         let mut tx = store.begin().await.unwrap();
         let ids =
-            imports::insert_leads(&mut tx, store.backend, &[lead("AAAAAAAA"), lead("BBBBBBBB"), lead("CCCCCCCC")])
-                .await
-                .unwrap();
+            imports::insert_leads(&mut tx, &[lead("AAAAAAAA"), lead("BBBBBBBB"), lead("CCCCCCCC")]).await.unwrap();
         let [Some(first), Some(second), Some(archived)] = ids[..] else { panic!("three leads: {ids:?}") };
-        let silent = imports::insert_leads(&mut tx, store.backend, &[lead("DDDDDDDD")]).await.unwrap()[0].unwrap();
+        let silent = imports::insert_leads(&mut tx, &[lead("DDDDDDDD")]).await.unwrap()[0].unwrap();
         let order = [first, second, archived, first, archived, second, first];
         for (n, lead_id) in order.iter().enumerate() {
-            sqlx::query(&format!(
+            tx.run(&Sql::new(format!(
                 "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) \
                  VALUES ({lead_id}, {n}, NULL, 'native', 'step {n}', '{{}}')"
-            ))
-            .execute(&mut *tx)
+            )))
             .await
             .unwrap();
         }
         let columns = leads::COLUMNS.join(", ");
-        sqlx::query(&format!(
+        tx.run(&Sql::new(format!(
             "INSERT INTO leads_archive (id, {columns}) SELECT id, {columns} FROM leads WHERE id = {archived}"
-        ))
-        .execute(&mut *tx)
+        )))
         .await
         .unwrap();
-        sqlx::query(&format!("DELETE FROM leads WHERE id = {archived}")).execute(&mut *tx).await.unwrap();
+        tx.run(&Sql::new(format!("DELETE FROM leads WHERE id = {archived}"))).await.unwrap();
         tx.commit().await.unwrap();
 
         migrate_through(store, i64::MAX).await;
@@ -461,40 +393,37 @@ mod tests {
     /// history names but its `updated_at` excludes.
     async fn changed_since_is_the_same_either_way(store: &Store) {
         migrate_through(store, i64::MAX).await;
-        let indexes = match store.backend {
+        let indexes = match store.backend() {
             Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index'",
             Backend::Postgres => "SELECT indexname::text AS name FROM pg_indexes WHERE schemaname = current_schema()",
         };
-        let names: Vec<String> = sqlx::query_scalar(indexes).fetch_all(&store.write).await.unwrap();
+        let mut conn = store.read().await.unwrap();
+        let names: Vec<String> =
+            conn.all_rows(&Sql::new(indexes)).await.unwrap().iter().map(|row| row.text("name").unwrap()).collect();
         assert!(
             names.iter().any(|n| n == "lead_history_at") && !names.iter().any(|n| n == "leads_updated_at"),
             "{names:?}"
         );
         let mut tx = store.begin().await.unwrap();
         let refs: Vec<String> = (0..40).map(|n| format!("R{n:07}")).collect();
-        let ids: Vec<i64> =
-            imports::insert_leads(&mut tx, store.backend, &refs.iter().map(|r| lead(r)).collect::<Vec<_>>())
-                .await
-                .unwrap()
-                .into_iter()
-                .map(Option::unwrap)
-                .collect();
+        let ids: Vec<i64> = imports::insert_leads(&mut tx, &refs.iter().map(|r| lead(r)).collect::<Vec<_>>())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
         for (n, id) in ids.iter().enumerate() {
             let changed = 10 * n as i64;
-            sqlx::query(&format!("UPDATE leads SET updated_at = {changed} WHERE id = {id}"))
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+            tx.run(&Sql::new(format!("UPDATE leads SET updated_at = {changed} WHERE id = {id}"))).await.unwrap();
             let mut stamps = vec![changed];
             if n % 3 == 0 {
                 stamps.push(changed + 1000);
             }
             for at in stamps {
-                sqlx::query(&format!(
+                tx.run(&Sql::new(format!(
                     "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) \
                      VALUES ({id}, {at}, NULL, 'native', 'change', '{{}}')"
-                ))
-                .execute(&mut *tx)
+                )))
                 .await
                 .unwrap();
             }
@@ -572,13 +501,12 @@ mod tests {
             eprintln!("skipped: set LEADLINE_TEST_POSTGRES_URL to run it");
             return;
         };
-        sqlx::any::install_default_drivers();
         let schema = format!("t_{name}_{}", std::process::id());
         let server = |sql: String| {
             let base = base.clone();
             async move {
-                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&base).await.unwrap();
-                sqlx::query(&sql).execute(&mut conn).await.unwrap();
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&base).await.unwrap();
+                conn.run(&Sql::new(sql)).await.unwrap();
             }
         };
         server(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
@@ -609,7 +537,7 @@ mod tests {
             use leadline_core::history::{Actor, Api, Changes};
             migrate_through(&store, i64::MAX).await;
             let mut tx = store.begin().await.unwrap();
-            let id = imports::insert_leads(&mut tx, store.backend, &[lead("AAAAAAAA")]).await.unwrap()[0].unwrap();
+            let id = imports::insert_leads(&mut tx, &[lead("AAAAAAAA")]).await.unwrap()[0].unwrap();
             tx.commit().await.unwrap();
             let actor = Actor { key_id: None, api: Api::Native };
             let at = jiff::Timestamp::UNIX_EPOCH;

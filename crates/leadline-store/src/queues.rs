@@ -1,8 +1,6 @@
 //! Call-center queues: finding the queue an action moves a lead into.
 
-use sqlx::Row;
-
-use crate::{Conn, Result};
+use crate::{Cells, Exec, Result, Sql};
 
 /// A queue's kind and vertical.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,16 +10,13 @@ pub struct QueueInfo {
     pub vertical_id: Option<i64>,
 }
 
-pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<QueueInfo>> {
-    let row = sqlx::query("SELECT id, kind, vertical_id FROM queues WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    match row {
+pub async fn get(conn: &mut impl Exec, id: i64) -> Result<Option<QueueInfo>> {
+    let sql = Sql::fixed("SELECT id, kind, vertical_id FROM queues WHERE id = $1", crate::args![id]);
+    match conn.optional_row(&sql).await? {
         Some(row) => Ok(Some(QueueInfo {
-            id: row.try_get("id")?,
-            kind: row.try_get("kind")?,
-            vertical_id: row.try_get("vertical_id")?,
+            id: row.int("id")?,
+            kind: row.text("kind")?,
+            vertical_id: row.opt_int("vertical_id")?,
         })),
         None => Ok(None),
     }
@@ -29,14 +24,11 @@ pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<QueueInfo>> {
 
 /// The queue of `kind` for a lead of `vertical_id`: the vertical's own queue of that kind (the
 /// lowest id if there are several), else one that belongs to no vertical.
-pub async fn of_kind(conn: &mut Conn, kind: &str, vertical_id: Option<i64>) -> Result<Option<i64>> {
-    let row = sqlx::query(
+pub async fn of_kind(conn: &mut impl Exec, kind: &str, vertical_id: Option<i64>) -> Result<Option<i64>> {
+    let sql = Sql::fixed(
         "SELECT id FROM queues WHERE kind = $1 AND (vertical_id = $2 OR vertical_id IS NULL) \
          ORDER BY CASE WHEN vertical_id IS NULL THEN 1 ELSE 0 END, id LIMIT 1",
-    )
-    .bind(kind)
-    .bind(vertical_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| r.try_get::<i64, _>(0)).transpose().map_err(Into::into)
+        crate::args![kind, vertical_id],
+    );
+    conn.optional_row(&sql).await?.map(|row| row.int("id")).transpose()
 }

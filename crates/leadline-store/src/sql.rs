@@ -1,9 +1,9 @@
 //! A small builder for statements whose shape depends on the request (filters, column lists),
 //! numbering parameters `$1, $2, …` as both backends accept them.
 
-use sqlx::any::AnyArguments;
+use sqlx::database::HasStatementCache;
 use sqlx::query::Query;
-use sqlx::Any;
+use sqlx::{Database, Encode, Type};
 
 /// A typed parameter. The type matters even for NULL: PostgreSQL checks a NULL's declared type
 /// against the column it is written to.
@@ -12,6 +12,41 @@ pub enum SqlArg {
     Int(Option<i64>),
     Bool(Option<bool>),
     Text(Option<String>),
+    Bytes(Option<Vec<u8>>),
+}
+
+/// Parameters from the values a store function holds, so a statement reads
+/// `Sql::fixed(TEXT, args![id, name, at])`.
+macro_rules! from_value {
+    ($($ty:ty => $variant:ident $(via $conv:expr)?),* $(,)?) => {$(
+        impl From<$ty> for SqlArg {
+            fn from(value: $ty) -> SqlArg {
+                SqlArg::$variant(from_value!(@conv value $(, $conv)?))
+            }
+        }
+    )*};
+    (@conv $value:ident) => { $value };
+    (@conv $value:ident, $conv:expr) => { $conv($value) };
+}
+
+from_value! {
+    i64 => Int via Some,
+    Option<i64> => Int,
+    bool => Bool via Some,
+    Option<bool> => Bool,
+    String => Text via Some,
+    Option<String> => Text,
+    &str => Text via |v: &str| Some(v.to_string()),
+    &String => Text via |v: &String| Some(v.clone()),
+    Option<&str> => Text via |v: Option<&str>| v.map(str::to_string),
+    &[u8] => Bytes via |v: &[u8]| Some(v.to_vec()),
+}
+
+/// `[SqlArg; N]` from values of the types [`SqlArg`] converts from, for [`Sql::fixed`].
+#[macro_export]
+macro_rules! args {
+    () => { [] as [$crate::SqlArg; 0] };
+    ($($value:expr),+ $(,)?) => { [$($crate::SqlArg::from($value)),+] };
 }
 
 #[derive(Debug, Default)]
@@ -62,13 +97,22 @@ impl Sql {
         &self.args
     }
 
-    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+    /// The statement with its arguments bound, for a sqlx connection of any backend.
+    pub(crate) fn query<'q, DB>(&'q self) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+    where
+        DB: Database + HasStatementCache,
+        Option<i64>: Encode<'q, DB> + Type<DB>,
+        Option<bool>: Encode<'q, DB> + Type<DB>,
+        Option<&'q str>: Encode<'q, DB> + Type<DB>,
+        Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
+    {
         let mut query = sqlx::query(&self.text).persistent(!self.per_run);
         for arg in &self.args {
             query = match arg {
                 SqlArg::Int(v) => query.bind(*v),
                 SqlArg::Bool(v) => query.bind(*v),
                 SqlArg::Text(v) => query.bind(v.as_deref()),
+                SqlArg::Bytes(v) => query.bind(v.as_deref()),
             };
         }
         query

@@ -4,7 +4,7 @@
 use common::Scratch;
 use jiff::Timestamp;
 use leadline_core::lead::{Lead, LeadInput};
-use leadline_store::{imports, Backend, PoolConfig, Store, StoreError};
+use leadline_store::{imports, Cells, Exec, PoolConfig, Sql, Store, StoreError};
 
 mod common;
 
@@ -19,20 +19,24 @@ async fn bulk_inserted_leads_through_sqlx_take_ids_past_the_archive() {
     let store = &scratch.store;
     store.migrate().await.unwrap();
     let mut tx = store.begin().await.unwrap();
-    let first = imports::insert_leads(&mut tx, Backend::Sqlite, &[lead("AAAAAAAA")]).await.unwrap();
+    let first = imports::insert_leads(&mut tx, &[lead("AAAAAAAA")]).await.unwrap();
     // The newest lead goes to the archive, as an archive run moves it: copied, then deleted.
     let newest = first[0].unwrap();
-    let columns: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM pragma_table_info('leads_archive')").fetch_all(&mut *tx).await.unwrap();
+    let columns: Vec<String> = tx
+        .all_rows(&Sql::new("SELECT name FROM pragma_table_info('leads_archive')"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.text("name").unwrap())
+        .collect();
     let columns = columns.join(", ");
-    sqlx::query(&format!(
+    tx.run(&Sql::new(format!(
         "INSERT INTO leads_archive ({columns}) SELECT {columns} FROM leads WHERE id = {newest}; \
          DELETE FROM leads WHERE id = {newest};"
-    ))
-    .execute(&mut *tx)
+    )))
     .await
     .unwrap();
-    let next = imports::insert_leads(&mut tx, Backend::Sqlite, &[lead("BBBBBBBB"), lead("CCCCCCCC")]).await.unwrap();
+    let next = imports::insert_leads(&mut tx, &[lead("BBBBBBBB"), lead("CCCCCCCC")]).await.unwrap();
     tx.commit().await.unwrap();
     for id in next {
         assert!(id.unwrap() > newest, "lead {id:?} takes an id at or below archived lead {newest}");

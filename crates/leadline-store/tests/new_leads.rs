@@ -10,7 +10,7 @@ use leadline_core::history::{Actor, Api};
 use leadline_core::lead::{Lead, LeadInput};
 use leadline_store::sqlite::new_leads::{self as direct, NewLeads};
 use leadline_store::sqlite::writer::Bulk;
-use leadline_store::{Constraint, Store, StoreError};
+use leadline_store::{args, Cells, Constraint, Exec, Row, Sql, Store, StoreError};
 
 mod common;
 
@@ -76,11 +76,11 @@ async fn taken_refs_are_drawn_again_and_every_lead_keeps_its_phones_and_history(
 
     let mut conn = store.read().await.unwrap();
     let stored: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT id, ref, name FROM leads WHERE id >= $1 ORDER BY id")
-            .bind(written[0].0)
-            .fetch_all(&mut *conn)
+        rows(&mut conn, Sql::fixed("SELECT id, ref, name FROM leads WHERE id >= $1 ORDER BY id", args![written[0].0]))
             .await
-            .unwrap();
+            .iter()
+            .map(|r| (r.int("id").unwrap(), r.text("ref").unwrap(), r.text("name").unwrap()))
+            .collect();
     assert_eq!(stored.len(), 70, "every lead is written");
     for ((id, lead), (stored_id, stored_ref, name)) in written.iter().zip(&stored) {
         assert_eq!(id, stored_id);
@@ -93,15 +93,19 @@ async fn taken_refs_are_drawn_again_and_every_lead_keeps_its_phones_and_history(
     assert_eq!(redrawn.iter().filter(|i| [40, 41].contains(i)).count(), 1, "one of the two sharing a ref keeps it");
     assert_eq!(redrawn.len(), 3, "{redrawn:?}");
 
-    let refs: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT ref) FROM leads").fetch_one(&mut *conn).await.unwrap();
+    let refs = conn.one_row(&Sql::new("SELECT COUNT(DISTINCT ref) AS n FROM leads")).await.unwrap().int("n").unwrap();
     assert_eq!(refs, 110);
-    let phones: Vec<(i64, i64, String)> = sqlx::query_as(
-        "SELECT lead_id, position, phone FROM lead_phones WHERE lead_id >= $1 ORDER BY lead_id, position",
+    let phones: Vec<(i64, i64, String)> = rows(
+        &mut conn,
+        Sql::fixed(
+            "SELECT lead_id, position, phone FROM lead_phones WHERE lead_id >= $1 ORDER BY lead_id, position",
+            args![written[0].0],
+        ),
     )
-    .bind(written[0].0)
-    .fetch_all(&mut *conn)
     .await
-    .unwrap();
+    .iter()
+    .map(|r| (r.int("lead_id").unwrap(), r.int("position").unwrap(), r.text("phone").unwrap()))
+    .collect();
     let expected: Vec<(i64, i64, String)> = written
         .iter()
         .flat_map(|(id, lead)| {
@@ -109,13 +113,18 @@ async fn taken_refs_are_drawn_again_and_every_lead_keeps_its_phones_and_history(
         })
         .collect();
     assert_eq!(phones, expected);
-    let heads: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT l.id, h.lead_id FROM leads l JOIN lead_history h ON h.id = l.history_head WHERE l.id >= $1 ORDER BY l.id",
+    let heads: Vec<(i64, i64)> = rows(
+        &mut conn,
+        Sql::fixed(
+            "SELECT l.id, h.lead_id FROM leads l JOIN lead_history h ON h.id = l.history_head WHERE l.id >= $1 \
+             ORDER BY l.id",
+            args![written[0].0],
+        ),
     )
-    .bind(written[0].0)
-    .fetch_all(&mut *conn)
     .await
-    .unwrap();
+    .iter()
+    .map(|r| (r.int("id").unwrap(), r.int("lead_id").unwrap()))
+    .collect();
     assert_eq!(heads.len(), 70);
     assert!(heads.iter().all(|(id, owner)| id == owner), "each lead's history head is its own row");
 }
@@ -123,12 +132,11 @@ async fn taken_refs_are_drawn_again_and_every_lead_keeps_its_phones_and_history(
 /// A template, campaign 1 on it, and allocation 1 in that campaign.
 async fn campaign(store: &Store) {
     let mut tx = store.begin().await.unwrap();
-    sqlx::raw_sql(
+    tx.run(&Sql::new(
         "INSERT INTO campaign_templates (id, name, fields) VALUES (1, 'template', '[]'); \
          INSERT INTO campaigns (id, template_id, name) VALUES (1, 1, 'campaign'); \
          INSERT INTO allocations (id, campaign_id, name, active) VALUES (1, 1, 'allocation', 1);",
-    )
-    .execute(&mut *tx)
+    ))
     .await
     .unwrap();
     tx.commit().await.unwrap();
@@ -161,7 +169,11 @@ fn reference<'a>(lead: &'a mut Lead, column: &str) -> &'a mut Option<i64> {
 
 async fn rows_in(store: &Store, table: &str) -> i64 {
     let mut conn = store.read().await.unwrap();
-    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut *conn).await.unwrap()
+    conn.one_row(&Sql::new(format!("SELECT COUNT(*) AS n FROM {table}"))).await.unwrap().int("n").unwrap()
+}
+
+async fn rows(conn: &mut impl Exec, sql: Sql) -> Vec<Row> {
+    conn.all_rows(&sql).await.unwrap()
 }
 
 #[tokio::test]
@@ -178,10 +190,12 @@ async fn a_lead_referring_to_anything_missing_fails_the_unit_naming_it_though_fo
     // Every foreign key the schema declares on leads, each given a missing value on one lead
     // of a full statement.
     let mut conn = store.read().await.unwrap();
-    let keys: Vec<(String, String)> = sqlx::query_as(r#"SELECT "from", "table" FROM pragma_foreign_key_list('leads')"#)
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap();
+    let keys: Vec<(String, String)> =
+        rows(&mut conn, Sql::new(r#"SELECT "from", "table" FROM pragma_foreign_key_list('leads')"#))
+            .await
+            .iter()
+            .map(|r| (r.text("from").unwrap(), r.text("table").unwrap()))
+            .collect();
     drop(conn);
     assert!(keys.len() >= 3, "{keys:?}");
     for (column, table) in &keys {
@@ -206,11 +220,10 @@ async fn an_external_id_taken_in_a_full_statement_fails_the_unit_and_writes_noth
     let store = &scratch.store;
     // External ids are unique within a campaign.
     let mut tx = store.begin().await.unwrap();
-    sqlx::raw_sql(
+    tx.run(&Sql::new(
         "INSERT INTO campaign_templates (id, name, fields) VALUES (1, 'template', '[]'); \
          INSERT INTO campaigns (id, template_id, name) VALUES (1, 1, 'campaign');",
-    )
-    .execute(&mut *tx)
+    ))
     .await
     .unwrap();
     tx.commit().await.unwrap();
@@ -224,8 +237,8 @@ async fn an_external_id_taken_in_a_full_statement_fails_the_unit_and_writes_noth
     assert!(matches!(error, StoreError::Unique { constraint: Constraint::LeadExternalId, .. }), "{error:?}");
     let mut conn = store.read().await.unwrap();
     for table in ["leads", "lead_phones", "lead_history"] {
-        let rows: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut *conn).await.unwrap();
+        let rows =
+            conn.one_row(&Sql::new(format!("SELECT COUNT(*) AS n FROM {table}"))).await.unwrap().int("n").unwrap();
         assert_eq!(rows, 0, "{table} keeps nothing of the failed unit");
     }
     drop(conn);

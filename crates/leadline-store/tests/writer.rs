@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use common::Scratch;
-use leadline_store::{Store, StoreError};
+use leadline_store::{Cells, Exec, Sql, Store, StoreError};
 
 mod common;
 
@@ -13,9 +13,8 @@ async fn scratch() -> Scratch {
     let scratch = Scratch::new("writer").await;
     let store = &scratch.store;
     let mut tx = store.begin().await.unwrap();
-    sqlx::query("CREATE TABLE parents (id INTEGER PRIMARY KEY)").execute(&mut *tx).await.unwrap();
-    sqlx::query("CREATE TABLE items (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parents(id))")
-        .execute(&mut *tx)
+    tx.run(&Sql::new("CREATE TABLE parents (id INTEGER PRIMARY KEY)")).await.unwrap();
+    tx.run(&Sql::new("CREATE TABLE items (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parents(id))"))
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -24,7 +23,8 @@ async fn scratch() -> Scratch {
 
 async fn item_ids(store: &Store) -> Vec<i64> {
     let mut conn = store.read().await.unwrap();
-    sqlx::query_scalar("SELECT id FROM items ORDER BY id").fetch_all(&mut *conn).await.unwrap()
+    let rows = conn.all_rows(&Sql::new("SELECT id FROM items ORDER BY id")).await.unwrap();
+    rows.iter().map(|row| row.int("id").unwrap()).collect()
 }
 
 fn insert_item(conn: &leadline_store::DirectConn, id: i64) -> Result<(), StoreError> {
@@ -108,7 +108,7 @@ async fn a_commit_that_fails_fails_every_unit_of_its_group() {
 async fn units_wait_for_an_open_sqlx_write_transaction() {
     let s = scratch().await;
     let mut tx = s.store.begin().await.unwrap();
-    sqlx::query("INSERT INTO items (id) VALUES (1)").execute(&mut *tx).await.unwrap();
+    tx.run(&Sql::new("INSERT INTO items (id) VALUES (1)")).await.unwrap();
     let store = s.store.clone();
     let unit = tokio::spawn(async move { store.writer().unwrap().run(|conn| insert_item(conn, 2)).await });
     tokio::time::sleep(Duration::from_millis(200)).await;

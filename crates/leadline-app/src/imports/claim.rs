@@ -6,7 +6,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use leadline_store::imports as store;
-use leadline_store::StoreError;
 
 use super::CLAIM;
 use crate::{App, AppError, Result};
@@ -38,7 +37,7 @@ impl Claim {
         let mut tx = self.app.store.begin().await?;
         let held =
             store::extend_claim(&mut tx, self.job_id, &self.token, now.checked_add(CLAIM).unwrap_or(now)).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         if held {
             Ok(())
         } else {

@@ -263,7 +263,7 @@ pub async fn import_file(
                     job.claimed_until.map(|t| t.to_string()).unwrap_or_default()
                 )));
             }
-            conn.commit().await.map_err(StoreError::from)?;
+            conn.commit().await?;
             (job.id, true)
         }
         None => {
@@ -287,7 +287,7 @@ pub async fn import_file(
             )
             .await?;
             store::claim(&mut tx, id, &token, now, until).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            tx.commit().await?;
             (id, false)
         }
     };

@@ -11,7 +11,7 @@ use leadline_store::imports::{self as store, Checkpoint, Job, JobStatus};
 use leadline_store::sqlite::direct::finish_now;
 use leadline_store::sqlite::new_leads;
 use leadline_store::sqlite::writer::Bulk;
-use leadline_store::{Backend, Conn, Direct, StoreError};
+use leadline_store::{BulkUnit, Direct, Exec, StoreError, Unit};
 
 use super::claim::{claim_lost, Claim};
 use super::csv::{Parsed, Parser};
@@ -42,10 +42,8 @@ fn import_history(job_id: i64, line: i64) -> String {
 /// Writes a batch's leads (with the line each came from), their phones and history rows. Refs
 /// that turn out taken are drawn again.
 async fn write_leads(
-    conn: &mut Conn,
-    backend: Backend,
-    by: &Principal,
-    api: Api,
+    conn: &mut impl Exec,
+    actor: Actor,
     job_id: i64,
     leads: Vec<(Lead, i64)>,
     now: Timestamp,
@@ -54,7 +52,7 @@ async fn write_leads(
     let mut histories: Vec<String> = lines.into_iter().map(|line| import_history(job_id, line)).collect();
     let mut done: Vec<(i64, Lead, String)> = Vec::with_capacity(pending.len());
     while !pending.is_empty() {
-        let ids = store::insert_leads(conn, backend, &pending).await.map_err(written_meanwhile)?;
+        let ids = store::insert_leads(conn, &pending).await.map_err(written_meanwhile)?;
         let mut retry = Vec::new();
         let mut retry_history = Vec::new();
         for ((id, mut lead), history) in ids.into_iter().zip(pending).zip(histories) {
@@ -74,16 +72,16 @@ async fn write_leads(
         .iter()
         .flat_map(|(id, lead, _)| lead.phones.iter().enumerate().map(move |(i, p)| (*id, i as i64, p.as_str())))
         .collect();
-    store::insert_phones(conn, backend, &phones).await?;
+    store::insert_phones(conn, &phones).await?;
     let history: Vec<(i64, &str)> = done.iter().map(|(id, _, h)| (*id, h.as_str())).collect();
-    store::insert_history(conn, backend, &history, now, by.actor(api), "import").await?;
+    store::insert_history(conn, &history, now, actor, "import").await?;
     Ok(())
 }
 
-/// One batch of a real run on SQLite's direct writer: the look-ups, the decisions, the leads
-/// with their phones and history, the rejects and the checkpoint, all in the writer's
-/// transaction. Returns the checkpoint reached, and the leads written for the caller to free.
-struct DirectBatch {
+/// One batch of a real run: the look-ups, the decisions, the leads with their phones and
+/// history, the rejects and the checkpoint, in one transaction. Returns the checkpoint reached,
+/// and (on SQLite) the leads written, for the caller to free.
+struct Batch {
     target: Target,
     allow_duplicates: bool,
     rows: Vec<Parsed>,
@@ -95,13 +93,40 @@ struct DirectBatch {
     /// When this batch's checkpoint is written.
     now: Timestamp,
     until: Timestamp,
+    /// The counts once this batch is in.
+    next: Checkpoint,
 }
 
-fn load_batch_direct(
-    bulk: Bulk<'_>,
-    batch: DirectBatch,
-    mut next: Checkpoint,
-) -> Result<(Checkpoint, Vec<(Lead, i64)>)> {
+impl Unit for Batch {
+    type Output = (Checkpoint, Vec<(Lead, i64)>);
+    type Error = AppError;
+
+    /// Many rows per statement, through the store's shared SQL.
+    async fn run(self, tx: &mut impl Exec) -> Result<Self::Output> {
+        let mut next = self.next;
+        let found = find(tx, &self.target, self.allow_duplicates, &self.rows).await?;
+        // Earlier batches are in the campaign already; only this batch's rows need remembering
+        // for duplicates within the file.
+        let (leads, rejects) =
+            decide(&self.target, self.allow_duplicates, self.rows, &found, &mut Seen::default(), &mut next);
+        write_leads(tx, self.actor, self.job_id, leads, self.started).await?;
+        store::insert_rejects(tx, self.job_id, &rejects).await?;
+        if !store::checkpoint(tx, self.job_id, &self.token, &next, self.now, self.until).await? {
+            return Err(taken_over(self.job_id));
+        }
+        Ok((next, Vec::new()))
+    }
+}
+
+impl BulkUnit for Batch {
+    /// On SQLite's writer: the engine's own bulk insert of new leads.
+    fn run_bulk(self, bulk: Bulk<'_>) -> Result<Self::Output> {
+        load_batch_direct(bulk, self)
+    }
+}
+
+fn load_batch_direct(bulk: Bulk<'_>, batch: Batch) -> Result<(Checkpoint, Vec<(Lead, i64)>)> {
+    let mut next = batch.next;
     let conn = bulk.conn();
     let mut direct = Direct::new(conn);
     let found = finish_now(find(&mut direct, &batch.target, batch.allow_duplicates, &batch.rows))?;
@@ -188,40 +213,23 @@ impl Run<'_> {
                         starter(app, job).await?;
                     }
                     let until = app.now().checked_add(CLAIM).unwrap_or(now);
-                    if let Some(writer) = app.store.writer() {
-                        let batch = DirectBatch {
-                            target: target.clone(),
-                            allow_duplicates: request.allow_duplicates,
-                            rows: batch.rows,
-                            job_id: job.id,
-                            token: token.to_string(),
-                            actor: by.actor(api),
-                            started: now,
-                            now: app.now(),
-                            until,
-                        };
-                        let (reached, written) =
-                            writer.run_bulk(move |bulk| load_batch_direct(bulk, batch, next)).await?;
-                        next = reached;
-                        // The written leads come back to be freed here: on the writer, freeing
-                        // them took a twentieth of its instructions per row.
-                        drop(written);
-                    } else {
-                        // Earlier batches are in the campaign already; only this batch's rows need
-                        // remembering for duplicates within the file.
-                        seen = Seen::default();
-                        let backend = app.store.backend();
-                        let mut tx = app.store.begin().await?;
-                        let found = find(&mut tx, target, request.allow_duplicates, &batch.rows).await?;
-                        let (leads, rejects) =
-                            decide(target, request.allow_duplicates, batch.rows, &found, &mut seen, &mut next);
-                        write_leads(&mut tx, backend, by, api, job.id, leads, now).await?;
-                        store::insert_rejects(&mut tx, job.id, &rejects).await?;
-                        if !store::checkpoint(&mut tx, job.id, token, &next, app.now(), until).await? {
-                            return Err(taken_over(job.id));
-                        }
-                        tx.commit().await.map_err(StoreError::from)?;
-                    }
+                    let batch = Batch {
+                        target: target.clone(),
+                        allow_duplicates: request.allow_duplicates,
+                        rows: batch.rows,
+                        job_id: job.id,
+                        token: token.to_string(),
+                        actor: by.actor(api),
+                        started: now,
+                        now: app.now(),
+                        until,
+                        next,
+                    };
+                    let (reached, written) = app.store.write_bulk(batch).await?;
+                    next = reached;
+                    // The written leads come back to be freed here: on the writer, freeing
+                    // them took a twentieth of its instructions per row.
+                    drop(written);
                 }
                 None => {
                     let mut conn = app.store.read().await?;
@@ -252,7 +260,7 @@ impl Run<'_> {
                 return Err(claim_lost(job.id));
             }
             store::delete_chunks(&mut tx, job.id).await?;
-            tx.commit().await.map_err(StoreError::from)?;
+            tx.commit().await?;
         }
         Ok(counts)
     }

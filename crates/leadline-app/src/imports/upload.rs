@@ -3,7 +3,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use leadline_store::imports::{self as store, Job, JobSource, JobStatus, NewJob};
-use leadline_store::{Conn, StoreError};
+use leadline_store::{Exec, StoreError};
 
 use super::claim::{claim_lost, Claim, RENEW_EVERY};
 use super::csv::Scan;
@@ -99,7 +99,7 @@ impl Upload {
         let mut tx = app.store.begin().await?;
         let others_held = match by.key_id {
             Some(key_id) => {
-                store::lock_key_usage(&mut tx, app.store.backend(), key_id).await?;
+                store::lock_key_usage(&mut tx, key_id).await?;
                 let (receiving, held) = store::key_usage(&mut tx, key_id, 0).await?;
                 if receiving >= i64::from(limits.uploads_per_key) {
                     return Err(UploadError::OverLimit(OverLimit::Uploads { limit: limits.uploads_per_key }));
@@ -130,7 +130,7 @@ impl Upload {
         )
         .await?;
         store::hold(&mut tx, job_id, &token, now.checked_add(CLAIM).unwrap_or(now)).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(Upload {
             app: app.clone(),
             job_id,
@@ -208,7 +208,7 @@ impl Upload {
             Some(key_id) => Some(u64::try_from(store::key_usage(&mut tx, key_id, self.job_id).await?.1).unwrap_or(0)),
             None => None,
         };
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         self.others_held = others_held;
         self.renewed_at = now;
         self.seq += 1;
@@ -246,7 +246,7 @@ impl Upload {
         match checked {
             Err(error) => {
                 store::delete_job(&mut tx, self.job_id, &self.token).await?;
-                tx.commit().await.map_err(StoreError::from)?;
+                tx.commit().await?;
                 Err(error)
             }
             Ok(scanned) => {
@@ -254,7 +254,7 @@ impl Upload {
                 if !store::make_pending(&mut tx, self.job_id, &self.token, self.app.now()).await? {
                     return Err(claim_lost(self.job_id));
                 }
-                tx.commit().await.map_err(StoreError::from)?;
+                tx.commit().await?;
                 let mut conn = self.app.store.read().await?;
                 Ok(store::get_job(&mut conn, self.job_id)
                     .await?
@@ -268,12 +268,12 @@ impl Upload {
     pub async fn abort(self) -> Result<()> {
         let mut tx = self.app.store.begin().await?;
         store::delete_job(&mut tx, self.job_id, &self.token).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 }
 
-async fn describe(conn: &mut Conn, id: i64, scanned: &Scan) -> Result<()> {
+async fn describe(conn: &mut impl Exec, id: i64, scanned: &Scan) -> Result<()> {
     store::describe_file(conn, id, scanned.bytes as i64, &scanned.sha256).await?;
     Ok(())
 }

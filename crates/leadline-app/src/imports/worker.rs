@@ -29,14 +29,14 @@ pub async fn work_once(app: &App, tuning: Tuning) -> Result<bool> {
         if store::fail_abandoned(&mut tx, id, "the upload was cut off before the whole body arrived", now).await? {
             store::delete_chunks(&mut tx, id).await?;
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
     }
     for id in candidates {
         let token = claim_token();
         let until = now.checked_add(CLAIM).unwrap_or(now);
         let mut tx = app.store.begin().await?;
         let claimed = store::claim(&mut tx, id, &token, now, until).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         if !claimed {
             continue;
         }
@@ -56,7 +56,7 @@ pub async fn work_once(app: &App, tuning: Tuning) -> Result<bool> {
                 } else {
                     tracing::warn!(import = id, %error, "import job stopped after another node took it over");
                 }
-                tx.commit().await.map_err(StoreError::from)?;
+                tx.commit().await?;
             } else {
                 tracing::error!(import = id, %error, "import job stopped; it resumes once its claim lapses");
             }

@@ -3,17 +3,18 @@
 //! call completing at once, so a use case written as an `async fn` over [`Exec`] runs on the
 //! writer thread through [`finish_now`].
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-use crate::exec::{Cells, Exec, Row};
+use super::row::DirectRow;
+use crate::exec::{Exec, Row};
 use crate::{Backend, Result, Sql, StoreError};
 
 /// The direct writer's connection, inside the transaction of a unit of work.
@@ -30,8 +31,10 @@ impl<'c> Direct<'c> {
     fn prepare(&self, sql: &Sql) -> Result<rusqlite::CachedStatement<'c>> {
         let mut statement = self.conn.prepare_cached(sql.text())?;
         let count = statement.parameter_count();
-        if count == sql.args().len() && numbered_in_order(sql.text()) == count {
-            // SQLite numbers named parameters by first appearance, so here `$n` is parameter n.
+        let positional = count == 0 || statement.parameter_name(1).is_none();
+        if count == sql.args().len() && (positional || numbered_in_order(sql.text()) == count) {
+            // SQLite numbers named parameters by first appearance, so here `$n` is parameter n;
+            // bare `?` (the bulk inserts' long statements) are numbered in order anyway.
             // (Asking SQLite each parameter's name walks a list: quadratic in a long insert.)
             for (index, arg) in sql.args().iter().enumerate() {
                 statement.raw_bind_parameter(index + 1, arg)?;
@@ -58,7 +61,7 @@ impl<'c> Direct<'c> {
         while read.len() < limit {
             let Some(row) = rows.next()? else { break };
             let values = (0..names.len()).map(|i| row.get::<_, Value>(i)).collect::<rusqlite::Result<Vec<_>>>()?;
-            read.push(Row::Direct(DirectRow { names: names.clone(), values, next: Cell::new(0) }));
+            read.push(Row::Direct(DirectRow::new(names.clone(), values)));
         }
         Ok(read)
     }
@@ -84,10 +87,10 @@ fn numbered_in_order(text: &str) -> usize {
 
 /// Statement texts to their column names, per thread: a row keeps the names of its columns, and
 /// the same few queries run over and over.
-fn column_names(text: &str, statement: &rusqlite::Statement<'_>) -> Rc<[Box<str>]> {
+fn column_names(text: &str, statement: &rusqlite::Statement<'_>) -> Arc<[Box<str>]> {
     const KEEP: usize = 256;
     thread_local! {
-        static NAMES: RefCell<HashMap<String, Rc<[Box<str>]>>> = RefCell::new(HashMap::new());
+        static NAMES: RefCell<HashMap<String, Arc<[Box<str>]>>> = RefCell::new(HashMap::new());
     }
     NAMES.with_borrow_mut(|names| {
         if let Some(known) = names.get(text) {
@@ -96,7 +99,7 @@ fn column_names(text: &str, statement: &rusqlite::Statement<'_>) -> Rc<[Box<str>
         if names.len() >= KEEP {
             names.clear();
         }
-        let read: Rc<[Box<str>]> = statement.column_names().into_iter().map(Box::from).collect();
+        let read: Arc<[Box<str>]> = statement.column_names().into_iter().map(Box::from).collect();
         names.insert(text.to_string(), read.clone());
         read
     })
@@ -127,51 +130,6 @@ pub fn finish_now<T, E: From<StoreError>>(work: impl Future<Output = Result<T, E
         Poll::Pending => {
             Err(StoreError::Writer("a unit of work on the direct writer waited for something".into()).into())
         }
-    }
-}
-
-/// A row read on the direct connection, owned so it outlives its statement.
-pub struct DirectRow {
-    names: Rc<[Box<str>]>,
-    values: Vec<Value>,
-    /// Where the next look-up starts: readers take columns in the order they were selected.
-    next: Cell<usize>,
-}
-
-impl DirectRow {
-    fn value(&self, column: &str) -> Result<&Value> {
-        let count = self.names.len();
-        let start = self.next.get();
-        (0..count)
-            .map(|offset| (start + offset) % count.max(1))
-            .find(|&i| &*self.names[i] == column)
-            .map(|i| {
-                self.next.set(i + 1);
-                &self.values[i]
-            })
-            .ok_or_else(|| StoreError::Corrupt(format!("the query has no column `{column}`")))
-    }
-}
-
-impl Cells for DirectRow {
-    fn opt_int(&self, column: &str) -> Result<Option<i64>> {
-        match self.value(column)? {
-            Value::Null => Ok(None),
-            Value::Integer(v) => Ok(Some(*v)),
-            other => Err(StoreError::Corrupt(format!("{column} holds {other:?}, not an integer"))),
-        }
-    }
-
-    fn opt_text(&self, column: &str) -> Result<Option<String>> {
-        match self.value(column)? {
-            Value::Null => Ok(None),
-            Value::Text(v) => Ok(Some(v.clone())),
-            other => Err(StoreError::Corrupt(format!("{column} holds {other:?}, not text"))),
-        }
-    }
-
-    fn opt_flag(&self, column: &str) -> Result<Option<bool>> {
-        Ok(self.opt_int(column)?.map(|v| v != 0))
     }
 }
 

@@ -3,7 +3,9 @@
 //! - [`writer`]: the one thread that writes a database file, grouping units of work into
 //!   transactions, and its bulk units (an import batch);
 //! - [`wal_batch`]: a VFS that gathers the WAL's frames and writes them in large pieces;
-//! - [`direct`]: statements on the engine's own connections (`$n` SQL, rows read by name);
+//! - [`direct`]: statements on the engine's own connections (`$n` SQL), and [`row`], their rows
+//!   (read by name);
+//! - [`pool`]: sqlx's SQLite pools for use-case transactions and reads, and the migrations;
 //! - [`borrowed`]: statements whose bound texts SQLite reads in place;
 //! - [`readers`]: connections for point look-ups beside the writer;
 //! - [`new_leads`]: the bulk insert of new leads, their history and phones;
@@ -19,6 +21,8 @@ pub mod backup;
 pub(crate) mod borrowed;
 pub mod direct;
 pub mod new_leads;
+pub(crate) mod pool;
 pub mod readers;
+pub mod row;
 pub(crate) mod wal_batch;
 pub mod writer;

@@ -37,7 +37,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use rusqlite::{ffi, Connection, OpenFlags};
-use sqlx::AnyPool;
+use sqlx::SqlitePool;
 use tokio::sync::oneshot;
 
 use super::wal_batch;
@@ -153,7 +153,7 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     /// Opens the database file and starts the thread. `gate` is the sqlx write pool.
-    pub(crate) fn start(path: &Path, gate: AnyPool) -> Result<Writer> {
+    pub(crate) fn start(path: &Path, gate: SqlitePool) -> Result<Writer> {
         wal_batch::register()?;
         let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), wal_batch::NAME)?;
         conn.execute_batch(&format!(
@@ -251,7 +251,7 @@ impl<'c> Bulk<'c> {
 /// The process's write lock: the sqlx write pool's one connection, held while a group runs.
 struct Gate {
     runtime: tokio::runtime::Handle,
-    pool: AnyPool,
+    pool: SqlitePool,
 }
 
 /// How much of the WAL is in use, in bytes, as of the writer's last commit.
@@ -493,7 +493,11 @@ impl rusqlite::ToSql for crate::SqlArg {
             crate::SqlArg::Int(Some(v)) => ValueRef::Integer(*v),
             crate::SqlArg::Bool(Some(v)) => ValueRef::Integer(i64::from(*v)),
             crate::SqlArg::Text(Some(v)) => ValueRef::Text(v.as_bytes()),
-            crate::SqlArg::Int(None) | crate::SqlArg::Bool(None) | crate::SqlArg::Text(None) => ValueRef::Null,
+            crate::SqlArg::Bytes(Some(v)) => ValueRef::Blob(v),
+            crate::SqlArg::Int(None)
+            | crate::SqlArg::Bool(None)
+            | crate::SqlArg::Text(None)
+            | crate::SqlArg::Bytes(None) => ValueRef::Null,
         }))
     }
 }
