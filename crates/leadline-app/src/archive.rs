@@ -70,7 +70,7 @@ fn source(direction: Direction) -> (Table, Side) {
 
 /// Runs one checked batch: the ids must all be where the batch reads from (else
 /// `BatchError::MissingIds`, with nothing written), then the steps in order.
-#[tracing::instrument(name = "archive.run", skip_all, fields(key = ?by.key_id, api = api.as_str()))]
+#[tracing::instrument(name = "archive.run", skip_all, fields(key = by.key_id, api = api.as_str()))]
 pub async fn run(app: &App, target: &Target, by: &Principal, api: Api, batch: &Batch) -> Result<Counts, ArchiveError> {
     authorize(by)?;
     let ids = &batch.lead_ids;
@@ -107,6 +107,7 @@ pub async fn run(app: &App, target: &Target, by: &Principal, api: Api, batch: &B
 }
 
 /// An archived lead of Leadline's store, for a key that could read it when it was live.
+#[tracing::instrument(name = "archive.get", skip_all, fields(key = by.key_id, lead = id))]
 pub async fn get(app: &App, by: &Principal, id: i64) -> Result<Lead> {
     let mut conn = app.store.read().await?;
     let lead = store::get(&mut conn, id).await?.ok_or_else(|| AppError::not_found("archived lead", id))?;
@@ -163,6 +164,7 @@ impl Selection {
 
 /// How many leads a selected run would read (the live table to archive, the archive to
 /// dearchive), for a progress bar.
+#[tracing::instrument(name = "archive.count", skip_all, fields(direction = ?direction))]
 pub async fn count(app: &App, target: &Target, direction: Direction, selection: &Selection) -> Result<i64> {
     Ok(match target {
         Target::Leadline => {
@@ -174,6 +176,7 @@ pub async fn count(app: &App, target: &Target, direction: Direction, selection: 
 }
 
 /// The next ids of a selected run, above `after`.
+#[tracing::instrument(name = "archive.select_page", skip_all, fields(direction = ?direction, after, limit))]
 pub async fn select_page(
     app: &App,
     target: &Target,
@@ -192,6 +195,7 @@ pub async fn select_page(
 }
 
 /// Where each of `ids` is now: (in the table the direction reads from, in the other one).
+#[tracing::instrument(name = "archive.locate", skip_all, fields(direction = ?direction, ids = ids.len()))]
 pub async fn locate(app: &App, target: &Target, direction: Direction, ids: &[i64]) -> Result<(Vec<i64>, Vec<i64>)> {
     let (table, side) = source(direction);
     let other_table = if table == Table::Live { Table::Archive } else { Table::Live };

@@ -49,7 +49,7 @@ fn unique_conflict(c: &Collection, error: StoreError) -> AppError {
     }
 }
 
-#[tracing::instrument(name = "catalog.create", skip_all, fields(key = ?by.key_id, collection = c.name))]
+#[tracing::instrument(name = "catalog.create", skip_all, fields(key = by.key_id, collection = c.name))]
 pub async fn create(app: &App, by: &Principal, c: &'static Collection, object: &Map<String, Value>) -> Result<Value> {
     by.require_admin()?;
     let record = c.parse(object)?;
@@ -60,6 +60,7 @@ pub async fn create(app: &App, by: &Principal, c: &'static Collection, object: &
     Ok(c.show(id, &record.values))
 }
 
+#[tracing::instrument(name = "catalog.get", skip_all, fields(key = by.key_id, collection = c.name, id))]
 pub async fn get(app: &App, by: &Principal, c: &'static Collection, id: i64) -> Result<Value> {
     let scope = read_scope(by, c)?;
     let mut conn = app.store.read().await?;
@@ -70,6 +71,7 @@ pub async fn get(app: &App, by: &Principal, c: &'static Collection, id: i64) -> 
 }
 
 /// Lists a collection; `filters` are field = value pairs as given in a query string.
+#[tracing::instrument(name = "catalog.list", skip_all, fields(key = by.key_id, collection = c.name))]
 pub async fn list(
     app: &App,
     by: &Principal,
@@ -110,7 +112,7 @@ pub async fn list(
 }
 
 /// Changes the given fields of an object; the merged object is checked whole.
-#[tracing::instrument(name = "catalog.patch", skip_all, fields(key = ?by.key_id, collection = c.name, id))]
+#[tracing::instrument(name = "catalog.patch", skip_all, fields(key = by.key_id, collection = c.name, id))]
 pub async fn patch(
     app: &App,
     by: &Principal,
@@ -139,7 +141,7 @@ pub async fn patch(
 }
 
 /// Deletes an object nothing refers to; otherwise says what still refers to it.
-#[tracing::instrument(name = "catalog.delete", skip_all, fields(key = ?by.key_id, collection = c.name, id))]
+#[tracing::instrument(name = "catalog.delete", skip_all, fields(key = by.key_id, collection = c.name, id))]
 pub async fn delete(app: &App, by: &Principal, c: &'static Collection, id: i64) -> Result<()> {
     by.require_admin()?;
     let mut tx = app.store.begin().await?;
@@ -185,7 +187,7 @@ pub struct ApplyReport {
 
 /// Upserts a catalog file `{"<collection>": [objects…], …}` by id, in one transaction: all of
 /// it or, on the first error (named by collection, index and field), none of it.
-#[tracing::instrument(name = "catalog.apply", skip_all, fields(key = ?by.key_id))]
+#[tracing::instrument(name = "catalog.apply", skip_all, fields(key = by.key_id))]
 pub async fn apply(app: &App, by: &Principal, file: &Value) -> Result<ApplyReport> {
     by.require_admin()?;
     let sections =

@@ -78,6 +78,7 @@ pub fn random_token() -> String {
 
 /// Opens a session for the holder of an API key. The key is checked as every API checks it
 /// (unknown, revoked and expired keys are refused). Sessions that have run out are swept here.
+#[tracing::instrument(name = "console.sign_in", skip_all)]
 pub async fn sign_in(app: &App, secret: &str) -> Result<NewSession> {
     let principal = authenticate(app, secret.trim()).await?;
     let key_id = principal.key_id.ok_or_else(|| AppError::Unauthorized("unknown API key".into()))?;
@@ -98,6 +99,7 @@ pub async fn sign_in(app: &App, secret: &str) -> Result<NewSession> {
 
 /// The session a cookie's token names, if it is live and its key still is. A session whose key
 /// was revoked or has expired ends with it.
+#[tracing::instrument(name = "console.session", skip_all)]
 pub async fn session(app: &App, token: &str) -> Result<Option<Session>> {
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
@@ -138,6 +140,7 @@ pub async fn session(app: &App, token: &str) -> Result<Option<Session>> {
 }
 
 /// Ends a session.
+#[tracing::instrument(name = "console.sign_out", skip_all, fields(session = session_id))]
 pub async fn sign_out(app: &App, session_id: i64) -> Result<()> {
     let mut tx = app.store.begin().await?;
     store::delete_session(&mut tx, session_id).await?;
@@ -146,6 +149,7 @@ pub async fn sign_out(app: &App, session_id: i64) -> Result<()> {
 }
 
 /// Leaves a message for the session's next page.
+#[tracing::instrument(name = "console.flash", skip_all, fields(session = session_id))]
 pub async fn flash(app: &App, session_id: i64, flash: &Flash) -> Result<()> {
     let mut text = flash.encode();
     if text.len() > 2000 {
@@ -163,6 +167,7 @@ pub async fn flash(app: &App, session_id: i64, flash: &Flash) -> Result<()> {
 
 /// Allocations with the state of their leads, as far as the caller's key reaches: every
 /// allocation for an admin, archiver or read-only key, a dialer key's campaigns' only.
+#[tracing::instrument(name = "console.dialer_overview", skip_all, fields(key = by.key_id))]
 pub async fn dialer_overview(app: &App, by: &Principal) -> Result<Vec<AllocationCounts>> {
     let campaigns = match &by.role {
         Role::Buyer { .. } => return Err(AppError::Forbidden("a buyer key cannot see the dialer".into())),
@@ -174,6 +179,7 @@ pub async fn dialer_overview(app: &App, by: &Principal) -> Result<Vec<Allocation
 }
 
 /// Returns in one status with their sale, buyer and reason; a buyer key sees its own.
+#[tracing::instrument(name = "console.returns_queue", skip_all, fields(key = by.key_id))]
 pub async fn returns_queue(app: &App, by: &Principal, mut filter: QueueFilter) -> Result<Vec<QueuedReturn>> {
     if leadline_core::returns::ReturnStatus::parse(&filter.status).is_none() {
         return Err(AppError::invalid("status", "must be pending, approved_credit, approved_replace or rejected"));
@@ -199,6 +205,7 @@ pub enum PickList {
 }
 
 /// Id and name of each row of a pick list the caller may read.
+#[tracing::instrument(name = "console.pick_list", skip_all, fields(key = by.key_id, list = ?list))]
 pub async fn pick_list(app: &App, by: &Principal, list: PickList) -> Result<Vec<(i64, String)>> {
     let (table, collection) = match list {
         PickList::Buyers => ("buyers", "buyers"),
@@ -232,6 +239,7 @@ pub struct GridPage {
 
 /// The call-center grid: leads by queue and status, filtered, sorted and paged in the database.
 /// A buyer key has no grid; a dialer key sees its campaigns' leads.
+#[tracing::instrument(name = "console.grid", skip_all, fields(key = by.key_id))]
 pub async fn grid(app: &App, by: &Principal, mut filter: GridFilter) -> Result<GridPage> {
     if by.role.buyer_id().is_some() {
         return Err(AppError::Forbidden("a buyer key cannot see the call-center grid".into()));
@@ -269,6 +277,7 @@ pub async fn grid(app: &App, by: &Principal, mut filter: GridFilter) -> Result<G
 }
 
 /// Records an archive run started from the console: its counts, or why it did not run.
+#[tracing::instrument(name = "console.record_archive_run", skip_all, fields(key = by.key_id))]
 pub async fn record_archive_run(app: &App, by: &Principal, run: &ArchiveRunRow) -> Result<()> {
     crate::archive::authorize(by)?;
     let mut tx = app.store.begin().await?;
@@ -278,6 +287,7 @@ pub async fn record_archive_run(app: &App, by: &Principal, run: &ArchiveRunRow) 
 }
 
 /// The last archive runs started from the console, newest first; for keys that may archive.
+#[tracing::instrument(name = "console.archive_runs", skip_all, fields(key = by.key_id))]
 pub async fn archive_runs(app: &App, by: &Principal, limit: i64) -> Result<Vec<ArchiveRunRow>> {
     crate::archive::authorize(by)?;
     let mut conn = app.store.read().await?;
@@ -409,6 +419,7 @@ pub struct Dashboard {
 
 /// The dashboard, for admin and read-only keys (the whole business's figures); other keys keep
 /// the pages of their own role. `period` is 7, 30 or 90 days, today (UTC) included.
+#[tracing::instrument(name = "console.dashboard", skip_all, fields(key = by.key_id, period))]
 pub async fn dashboard(app: &App, by: &Principal, period: i64) -> Result<Dashboard> {
     if !matches!(by.role, Role::Admin | Role::ReadOnly) {
         return Err(AppError::Forbidden(format!("a {} key cannot see the dashboard", by.role.name())));

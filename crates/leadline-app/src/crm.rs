@@ -116,7 +116,7 @@ fn lead_input(input: CrmInput) -> LeadInput {
 ///
 /// The checks read before the write's own transaction; a catalog object deleted in between is
 /// still caught by the write (the store refuses a dangling reference).
-#[tracing::instrument(name = "crm.add_or_update", skip_all, fields(key = ?by.key_id, lead = ?id))]
+#[tracing::instrument(name = "crm.add_or_update", skip_all, fields(key = by.key_id, lead = ?id))]
 pub async fn add_or_update(app: &App, by: &Principal, id: Option<i64>, input: CrmInput) -> Result<i64> {
     let current = match id {
         Some(id) => Some(leads::get(app, by, id).await?),
@@ -230,6 +230,7 @@ pub struct LeadPage {
 }
 
 /// Leads the caller may see that match every condition, `per_page` of them from `start`.
+#[tracing::instrument(name = "crm.list_leads", skip_all, fields(key = by.key_id, start, per_page))]
 pub async fn list_leads(
     app: &App,
     by: &Principal,
@@ -264,6 +265,7 @@ pub struct LookupPage {
 
 /// A look-up list, `per_page` objects from `start`, in id order. Look-up lists are short, so
 /// the whole list is read and the page cut from it.
+#[tracing::instrument(name = "crm.list_lookup", skip_all, fields(key = by.key_id, lookup = name, start, per_page))]
 pub async fn list_lookup(
     app: &App,
     by: &Principal,
@@ -289,6 +291,7 @@ pub async fn list_lookup(
 
 /// Adds a look-up object, or changes the given fields of the one with `id`. An `id` that does not
 /// exist yet is created with that id, so integrations keep their own ids.
+#[tracing::instrument(name = "crm.add_or_update_lookup", skip_all, fields(key = by.key_id, lookup = name, id))]
 pub async fn add_or_update_lookup(
     app: &App,
     by: &Principal,

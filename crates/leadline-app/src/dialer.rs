@@ -362,7 +362,7 @@ impl Job {
 }
 
 /// Loads a new lead into a campaign allocation.
-#[tracing::instrument(name = "dialer.insert", skip_all, fields(key = ?by.key_id, api = api.as_str(), campaign = ?ids.campaign_id, allocation = ?ids.allocation_id))]
+#[tracing::instrument(name = "dialer.insert", skip_all, fields(key = by.key_id, api = api.as_str(), campaign = ?ids.campaign_id, allocation = ?ids.allocation_id))]
 pub async fn insert(
     app: &App,
     by: &Principal,
@@ -379,7 +379,7 @@ pub async fn insert(
 }
 
 /// Updates the lead with the record's external id in the campaign; only the fields given change.
-#[tracing::instrument(name = "dialer.update", skip_all, fields(key = ?by.key_id, api = api.as_str(), campaign = ?ids.campaign_id, allocation = ?ids.allocation_id))]
+#[tracing::instrument(name = "dialer.update", skip_all, fields(key = by.key_id, api = api.as_str(), campaign = ?ids.campaign_id, allocation = ?ids.allocation_id))]
 pub async fn update(app: &App, by: &Principal, api: Api, ids: CampaignIds, record: &DialerRecord) -> Result<Lead> {
     check_campaign(by, ids.campaign_id)?;
     let external_id =
@@ -390,7 +390,7 @@ pub async fn update(app: &App, by: &Principal, api: Api, ids: CampaignIds, recor
 /// Leases the next dialable lead of an allocation to `holder` for `lease`: open, not held,
 /// callback due, inside its contact hours; lower priority number first, then due callbacks,
 /// then first come first served. None when nothing is dialable now.
-#[tracing::instrument(name = "dialer.next_lead", skip_all, fields(key = ?by.key_id, allocation = allocation_id))]
+#[tracing::instrument(name = "dialer.next_lead", skip_all, fields(key = by.key_id, allocation = allocation_id))]
 pub async fn next_lead(
     app: &App,
     by: &Principal,
@@ -467,7 +467,7 @@ async fn load_for_dialer(conn: &mut impl Exec, by: &Principal, lead_id: i64) -> 
 }
 
 /// Gives a leased lead back without a disposition.
-#[tracing::instrument(name = "dialer.release", skip_all, fields(key = ?by.key_id, lead = lead_id))]
+#[tracing::instrument(name = "dialer.release", skip_all, fields(key = by.key_id, lead = lead_id))]
 pub async fn release(app: &App, by: &Principal, lead_id: i64, holder: &str) -> Result<Lead> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
@@ -492,7 +492,7 @@ pub async fn release(app: &App, by: &Principal, lead_id: i64, holder: &str) -> R
 
 /// Gives a lead a disposition through the native API: the same rules and actions as a dialer
 /// update with `njDisposition`. A lead held by someone else is refused.
-#[tracing::instrument(name = "dialer.set_disposition", skip_all, fields(key = ?by.key_id, lead = lead_id, code))]
+#[tracing::instrument(name = "dialer.set_disposition", skip_all, fields(key = by.key_id, lead = lead_id, code))]
 pub async fn set_disposition(
     app: &App,
     by: &Principal,

@@ -137,6 +137,7 @@ impl Writer {
 }
 
 /// The next page of leads to export after lead `after` (0 to start); empty when done.
+#[tracing::instrument(name = "export.page", skip_all, fields(key = by.key_id, after))]
 pub async fn page(app: &App, by: &Principal, selection: &Selection, after: i64) -> Result<Vec<Lead>> {
     let filter = LeadFilter {
         scope: by.role.lead_scope(),
@@ -152,6 +153,7 @@ pub async fn page(app: &App, by: &Principal, selection: &Selection, after: i64) 
 }
 
 /// Streams every selected lead through `write`, a page at a time.
+#[tracing::instrument(name = "export.export", skip_all, fields(key = by.key_id, format = ?format))]
 pub async fn export<F, Fut>(
     app: &App,
     by: &Principal,

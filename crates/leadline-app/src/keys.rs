@@ -124,7 +124,7 @@ pub fn parse_lifetime(text: &str) -> Result<SignedDuration> {
     }
 }
 
-#[tracing::instrument(name = "keys.create", skip_all, fields(key = ?by.key_id, role = %request.role))]
+#[tracing::instrument(name = "keys.create", skip_all, fields(key = by.key_id, role = %request.role))]
 pub async fn create(app: &App, by: &Principal, request: &KeyRequest) -> Result<CreatedKey> {
     by.require_admin()?;
     let role = Role::from_parts(&request.role, request.buyer_id, request.campaign_ids.clone())?;
@@ -202,13 +202,14 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<Principal> {
     Ok(principal)
 }
 
+#[tracing::instrument(name = "keys.list", skip_all, fields(key = by.key_id))]
 pub async fn list(app: &App, by: &Principal) -> Result<Vec<ApiKey>> {
     by.require_admin()?;
     let mut conn = app.store.read().await?;
     Ok(store::list(&mut conn).await?)
 }
 
-#[tracing::instrument(name = "keys.revoke", skip_all, fields(key = ?by.key_id, id))]
+#[tracing::instrument(name = "keys.revoke", skip_all, fields(key = by.key_id, id))]
 pub async fn revoke(app: &App, by: &Principal, id: i64) -> Result<ApiKey> {
     by.require_admin()?;
     let mut tx = app.store.begin().await?;

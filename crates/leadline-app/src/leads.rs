@@ -77,7 +77,7 @@ async fn check_allocation(conn: &mut impl Exec, lead: &Lead) -> Result<()> {
     Ok(())
 }
 
-#[tracing::instrument(name = "leads.create", skip_all, fields(key = ?by.key_id, api = api.as_str()))]
+#[tracing::instrument(name = "leads.create", skip_all, fields(key = by.key_id, api = api.as_str(), lead = tracing::field::Empty))]
 pub async fn create(app: &App, by: &Principal, api: Api, input: LeadInput) -> Result<Lead> {
     let campaign = input.campaign_id.flatten();
     check_write(by, campaign)?;
@@ -94,6 +94,7 @@ pub async fn create(app: &App, by: &Principal, api: Api, input: LeadInput) -> Re
     }
     store::record_history(&mut tx, lead.id, now, by.actor(api), "create", &Changes::between(None, &lead)).await?;
     tx.commit().await?;
+    tracing::Span::current().record("lead", lead.id);
     Ok(lead)
 }
 
@@ -141,7 +142,7 @@ pub async fn create_in(tx: &mut impl Exec, app: &App, by: &Principal, api: Api, 
     Ok(lead)
 }
 
-#[tracing::instrument(name = "leads.get", skip_all, fields(key = ?by.key_id, lead = id))]
+#[tracing::instrument(name = "leads.get", skip_all, fields(key = by.key_id, lead = id))]
 pub async fn get(app: &App, by: &Principal, id: i64) -> Result<Lead> {
     let mut conn = app.store.read().await?;
     match store::get(&mut conn, id).await? {
@@ -153,7 +154,7 @@ pub async fn get(app: &App, by: &Principal, id: i64) -> Result<Lead> {
 /// Changes a lead. With `if_match`, the change applies only to that version (else 412-style
 /// [`AppError::StaleVersion`]); without it, a concurrent writer's change is re-read and the
 /// input re-applied on top, never overwritten.
-#[tracing::instrument(name = "leads.change", skip_all, fields(key = ?by.key_id, api = api.as_str(), lead = id))]
+#[tracing::instrument(name = "leads.change", skip_all, fields(key = by.key_id, api = api.as_str(), lead = id))]
 pub async fn change(
     app: &App,
     by: &Principal,
@@ -206,6 +207,7 @@ pub async fn change(
 }
 
 /// Lists leads the caller may see, narrowed by `filter` (whose scope is replaced by the caller's).
+#[tracing::instrument(name = "leads.list", skip_all, fields(key = by.key_id))]
 pub async fn list(app: &App, by: &Principal, mut filter: LeadFilter) -> Result<Page<Lead>> {
     filter.scope = by.role.lead_scope();
     let mut conn = app.store.read().await?;
@@ -215,7 +217,7 @@ pub async fn list(app: &App, by: &Principal, mut filter: LeadFilter) -> Result<P
 
 /// A lead's history, oldest first, for a key that may see the lead; a buyer key reads only the
 /// entries that concern it (see [`HistoryEntry::concerns_buyer`]).
-#[tracing::instrument(name = "leads.history", skip_all, fields(key = ?by.key_id, lead = id))]
+#[tracing::instrument(name = "leads.history", skip_all, fields(key = by.key_id, lead = id))]
 pub async fn history(app: &App, by: &Principal, id: i64, after: Option<i64>, limit: i64) -> Result<Page<HistoryEntry>> {
     get(app, by, id).await?;
     let mut conn = app.store.read().await?;

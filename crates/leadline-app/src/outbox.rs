@@ -177,6 +177,7 @@ impl Worker {
         Ok(delivered)
     }
 
+    #[tracing::instrument(name = "outbox.deliver", skip_all, fields(delivery = delivery.id, attempt = delivery.attempts + 1))]
     async fn post(&self, delivery: &Delivery) -> Result<(), String> {
         let url = reqwest::Url::parse(&delivery.url).map_err(|e| format!("the URL does not parse: {e}"))?;
         self.settings.policy.check_url(&url).map_err(|refusal| refusal.to_string())?;

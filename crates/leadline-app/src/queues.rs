@@ -87,7 +87,7 @@ async fn target_queue(conn: &mut impl Exec, call: &QueueCall, lead: &Lead) -> Re
 }
 
 /// Carries out one queue action.
-#[tracing::instrument(name = "queues.act", skip_all, fields(key = ?by.key_id, api = api.as_str(), queue_status = ?call.queue_status_id))]
+#[tracing::instrument(name = "queues.act", skip_all, fields(key = by.key_id, api = api.as_str(), queue_status = ?call.queue_status_id))]
 pub async fn act(app: &App, by: &Principal, api: Api, call: &QueueCall) -> Result<QueueOutcome> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
@@ -196,6 +196,7 @@ pub struct LeadLedgerView {
 }
 
 /// Reads a lead's ledger. Money on a lead crosses buyers, so only keys that see every lead may.
+#[tracing::instrument(name = "queues.lead_ledger", skip_all, fields(key = by.key_id, lead = lead_id))]
 pub async fn lead_ledger(app: &App, by: &Principal, lead_id: i64) -> Result<LeadLedgerView> {
     if by.role.lead_scope() != LeadScope::All {
         return Err(AppError::Forbidden(format!("a {} key cannot read a lead's ledger", by.role.name())));

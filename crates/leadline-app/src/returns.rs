@@ -109,7 +109,7 @@ fn pick_sale(by: &Principal, sales: Vec<SaleTerms>, contract: Option<i64>) -> Re
 }
 
 /// Carries out a return request: submit, approve (credit or replacement) or reject.
-#[tracing::instrument(name = "returns.request", skip_all, fields(key = ?by.key_id, api = api.as_str(), contract = ?call.buyer_contract_id))]
+#[tracing::instrument(name = "returns.request", skip_all, fields(key = by.key_id, api = api.as_str(), contract = ?call.buyer_contract_id))]
 pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> Result<Return> {
     match (&by.role, call.request) {
         (leadline_core::access::Role::Admin, _) => {}
@@ -238,7 +238,7 @@ pub async fn request(app: &App, by: &Principal, api: Api, call: &ReturnCall) -> 
 }
 
 /// Decides a return by its id (the native API's approve and reject).
-#[tracing::instrument(name = "returns.decide", skip_all, fields(key = ?by.key_id, api = api.as_str(), return_id))]
+#[tracing::instrument(name = "returns.decide", skip_all, fields(key = by.key_id, api = api.as_str(), return_id))]
 pub async fn decide(
     app: &App,
     by: &Principal,
@@ -264,6 +264,7 @@ pub async fn decide(
 }
 
 /// One return; a buyer key sees only its own (another buyer's is not found).
+#[tracing::instrument(name = "returns.get", skip_all, fields(key = by.key_id, return_id))]
 pub async fn get(app: &App, by: &Principal, return_id: i64) -> Result<Return> {
     if by.role.buyer_id().is_none() && !by.role.campaign_ids().is_empty() {
         return Err(AppError::Forbidden("a dialer key cannot read returns".into()));
@@ -276,6 +277,7 @@ pub async fn get(app: &App, by: &Principal, return_id: i64) -> Result<Return> {
 }
 
 /// Returns the caller may see: a buyer key sees its own.
+#[tracing::instrument(name = "returns.list", skip_all, fields(key = by.key_id))]
 pub async fn list(app: &App, by: &Principal, mut filter: ReturnFilter) -> Result<Page<Return>> {
     match by.role.buyer_id() {
         Some(buyer) => filter.buyer_id = Some(buyer),
@@ -308,6 +310,7 @@ pub struct LedgerView {
 }
 
 /// A buyer's ledger and balance; a buyer key reads only its own.
+#[tracing::instrument(name = "returns.ledger", skip_all, fields(key = by.key_id, buyer = buyer_id))]
 pub async fn ledger(app: &App, by: &Principal, buyer_id: i64, after: Option<i64>, limit: i64) -> Result<LedgerView> {
     match by.role.buyer_id() {
         Some(own) if own != buyer_id => return Err(AppError::not_found("buyer", buyer_id)),
@@ -340,6 +343,7 @@ pub async fn ledger(app: &App, by: &Principal, buyer_id: i64, after: Option<i64>
     })
 }
 
+#[tracing::instrument(name = "returns.replacements", skip_all, fields(key = by.key_id))]
 pub async fn replacements(
     app: &App,
     by: &Principal,
@@ -359,6 +363,7 @@ pub async fn replacements(
 /// Fulfils a replacement request with another lead of the contract's vertical: the lead is sold
 /// to the contract at no charge (the buyer paid for the returned lead), the sale records the
 /// return it replaces, and the request is closed, in one transaction.
+#[tracing::instrument(name = "returns.fulfil_replacement", skip_all, fields(key = by.key_id, api = api.as_str(), replacement = request_id, lead = lead_id))]
 pub async fn fulfil_replacement(
     app: &App,
     by: &Principal,

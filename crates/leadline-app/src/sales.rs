@@ -13,7 +13,7 @@ use crate::{App, AppError, Page, Principal, Result};
 
 /// Sells a lead under a contract. The lead must be in the contract's vertical, and a contract
 /// buys a lead once.
-#[tracing::instrument(name = "sales.sell", skip_all, fields(key = ?by.key_id, api = api.as_str(), lead = lead_id, contract = contract_id))]
+#[tracing::instrument(name = "sales.sell", skip_all, fields(key = by.key_id, api = api.as_str(), lead = lead_id, contract = contract_id))]
 pub async fn sell(app: &App, by: &Principal, api: Api, lead_id: i64, contract_id: i64) -> Result<Sale> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
@@ -59,6 +59,7 @@ pub async fn sell_in(
 }
 
 /// Sales the caller may see: a buyer key sees only its own.
+#[tracing::instrument(name = "sales.list", skip_all, fields(key = by.key_id))]
 pub async fn list(app: &App, by: &Principal, mut filter: SaleFilter) -> Result<Page<Sale>> {
     match by.role.buyer_id() {
         Some(buyer) => filter.buyer_id = Some(buyer),

@@ -61,6 +61,7 @@ pub struct Credential {
 }
 
 /// Issues a signing credential for an API key, ending any it had before.
+#[tracing::instrument(name = "signing.issue", skip_all, fields(key = by.key_id, for_key = key_id))]
 pub async fn issue(app: &App, by: &Principal, server: &ServerKey, key_id: i64) -> Result<Credential> {
     by.require_admin()?;
     let mut random = [0u8; 12];
@@ -79,6 +80,7 @@ pub async fn issue(app: &App, by: &Principal, server: &ServerKey, key_id: i64) -
 }
 
 /// The caller behind an access key, and the secret its requests are signed with.
+#[tracing::instrument(name = "signing.authenticate", skip_all)]
 pub async fn authenticate(app: &App, server: &ServerKey, access_key: &str) -> Result<(Principal, String)> {
     let unknown = || AppError::Unauthorized("unknown API key".into());
     if !access_key.starts_with(ACCESS_KEY_PREFIX) || access_key.len() > 64 {
@@ -101,6 +103,7 @@ pub async fn authenticate(app: &App, server: &ServerKey, access_key: &str) -> Re
 /// Whether this is the first time a signature is seen within `window` of now. Every node on
 /// the database shares the record, so a request captured and replayed to another node is
 /// refused too.
+#[tracing::instrument(name = "signing.first_sighting", skip_all)]
 pub async fn first_sighting(app: &App, signature: &str, window: jiff::SignedDuration) -> Result<bool> {
     let now = app.now();
     // Twice the window: a request may be dated up to one window ahead as well as behind.

@@ -426,17 +426,6 @@ fn check_request_timeout(request_timeout: Duration, noojee: &leadline_http::nooj
 }
 
 /// Logs go to stderr, so stdout carries only what a command prints for its user.
-pub fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if config.log_json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ mod archive_cmd;
 mod config;
 mod demo;
 mod lists;
+mod telemetry;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -134,11 +135,37 @@ fn main() -> ExitCode {
         for line in config.summary() {
             println!("  {line}");
         }
-        return ExitCode::SUCCESS;
+        return match telemetry::OtlpTarget::from_vars(|name| std::env::var(name).ok()) {
+            Ok(Some(target)) => {
+                let headers = target.header_names.join(", ");
+                println!("  OpenTelemetry trace export to {} (headers: {headers})", target.endpoint_for_logs());
+                ExitCode::SUCCESS
+            }
+            Ok(None) => {
+                println!("  OpenTelemetry trace export off");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("leadline: {error:#}");
+                ExitCode::from(2)
+            }
+        };
     }
-    config::init_logging(&config);
+    let telemetry = match telemetry::init(&config) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("leadline: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    if telemetry.exporting() || matches!(cli.command, Command::Serve { .. }) {
+        telemetry.log_state();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts");
-    match runtime.block_on(run(cli.command, config)) {
+    let outcome = runtime.block_on(run(cli.command, config));
+    // After the runtime's work and outside it: the last spans, the server's shutdown among them.
+    telemetry.shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("leadline: {error:#}");

@@ -219,7 +219,7 @@ pub(crate) fn claim_token() -> String {
 /// Imports a file on this machine (the CLI): checks it, finds or creates its job, and loads it,
 /// resuming a job of the same file, campaign, allocation and options that an earlier run left
 /// unfinished. A file already loaded by a finished job is refused.
-#[tracing::instrument(name = "imports.import_file", skip_all, fields(key = ?by.key_id, campaign = ?request.campaign_id, allocation = ?request.allocation_id))]
+#[tracing::instrument(name = "imports.import_file", skip_all, fields(key = by.key_id, campaign = ?request.campaign_id, allocation = ?request.allocation_id))]
 pub async fn import_file(
     app: &App,
     by: &Principal,
@@ -299,6 +299,7 @@ pub async fn import_file(
 
 /// Goes through a file as an import would, writing nothing: the counts it would reach and
 /// (through `progress`) the rows it would reject.
+#[tracing::instrument(name = "imports.dry_run", skip_all, fields(key = by.key_id, campaign = request.campaign_id, allocation = request.allocation_id))]
 pub async fn dry_run(
     app: &App,
     by: &Principal,
@@ -319,6 +320,7 @@ pub async fn dry_run(
 }
 
 /// A job as callers see it.
+#[tracing::instrument(name = "imports.get", skip_all, fields(key = by.key_id, import = id))]
 pub async fn get(app: &App, by: &Principal, id: i64) -> Result<Job> {
     let mut conn = app.store.read().await?;
     let job = store::get_job(&mut conn, id).await?.ok_or_else(|| AppError::not_found("import", id))?;
@@ -330,6 +332,7 @@ pub async fn get(app: &App, by: &Principal, id: i64) -> Result<Job> {
 }
 
 /// A page of a job's rejected rows, after line `after`.
+#[tracing::instrument(name = "imports.rejects", skip_all, fields(key = by.key_id, import = id, after))]
 pub async fn rejects(app: &App, by: &Principal, id: i64, after: i64, limit: i64) -> Result<Vec<Reject>> {
     get(app, by, id).await?;
     let mut conn = app.store.read().await?;

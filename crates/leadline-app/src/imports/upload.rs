@@ -85,6 +85,7 @@ const CHUNK_BYTES: usize = 1024 * 1024;
 impl Upload {
     /// Starts an upload: refused with [`OverLimit`] when the key has as many uploads arriving as
     /// it may, or holds its whole byte quota already.
+    #[tracing::instrument(name = "imports.upload_begin", skip_all, fields(key = by.key_id, campaign = request.campaign_id, allocation = request.allocation_id))]
     pub async fn begin(
         app: &App,
         by: &Principal,
@@ -219,6 +220,7 @@ impl Upload {
     /// job and comes back as the error naming its line. The claim is renewed first and held
     /// while the body is checked, and making the job pending requires it still: an upload that
     /// another node failed as abandoned is refused, never revived.
+    #[tracing::instrument(name = "imports.upload_finish", skip_all, fields(import = self.job_id))]
     pub async fn finish(mut self) -> Result<Job> {
         let rest = std::mem::take(&mut self.buffer);
         if !rest.is_empty() {
@@ -262,6 +264,7 @@ impl Upload {
     }
 
     /// Gives up on the upload (the client went away, or the body was too big): removes it.
+    #[tracing::instrument(name = "imports.upload_abort", skip_all, fields(import = self.job_id))]
     pub async fn abort(self) -> Result<()> {
         let mut tx = self.app.store.begin().await?;
         store::delete_job(&mut tx, self.job_id, &self.token).await?;

@@ -66,6 +66,7 @@ pub async fn work_once(app: &App, tuning: Tuning) -> Result<bool> {
     Ok(false)
 }
 
+#[tracing::instrument(name = "imports.run_job", skip_all, fields(import = job.id))]
 async fn run_http_job(app: &App, job: &Job, token: &str, tuning: Tuning) -> Result<Checkpoint> {
     #[derive(Deserialize)]
     struct Options {
