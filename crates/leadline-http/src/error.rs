@@ -24,16 +24,29 @@ pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
     pub field: Option<String>,
+    /// Seconds for a `Retry-After` header: when a refusal that passes by itself (a limit, a
+    /// database away) is worth trying again.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
-        ApiError { status, detail: detail.into(), field: None }
+        ApiError { status, detail: detail.into(), field: None, retry_after: None }
     }
 
     pub fn bad_request(field: impl Into<String>, detail: impl Into<String>) -> ApiError {
         let field = field.into();
-        ApiError { status: StatusCode::BAD_REQUEST, detail: detail.into(), field: (!field.is_empty()).then_some(field) }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            detail: detail.into(),
+            field: (!field.is_empty()).then_some(field),
+            retry_after: None,
+        }
+    }
+
+    /// The same refusal, telling the client to come back after `seconds`.
+    pub fn retry_after(self, seconds: u64) -> ApiError {
+        ApiError { retry_after: Some(seconds.max(1)), ..self }
     }
 }
 
@@ -87,6 +100,9 @@ impl IntoResponse for ApiError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
