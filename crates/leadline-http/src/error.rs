@@ -3,7 +3,12 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use leadline_app::store::Unavailable;
 use leadline_app::AppError;
+
+/// The `Retry-After` of a 503 for a database that cannot be reached: a restarting PostgreSQL is
+/// usually back within seconds, and a node reconnects by itself on the next request.
+pub const DATABASE_RETRY_AFTER_SECONDS: u64 = 5;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -77,10 +82,27 @@ impl From<AppError> for ApiError {
                     _ => StatusCode::BAD_REQUEST,
                 }
             }
-            AppError::Store(cause) => {
-                tracing::error!(error = %cause, source = ?std::error::Error::source(cause), "store failure");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            AppError::Store(cause) => match cause.unavailable() {
+                Some(Unavailable::Unreachable) => {
+                    tracing::warn!(error = %cause, "the database cannot be reached");
+                    return ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the database cannot be reached for now (stopped, restarting or out of connections); try again shortly",
+                    )
+                    .retry_after(DATABASE_RETRY_AFTER_SECONDS);
+                }
+                Some(Unavailable::Full) => {
+                    tracing::error!(error = %cause, "the database's storage is full; writes are refused");
+                    return ApiError::new(
+                        StatusCode::INSUFFICIENT_STORAGE,
+                        "the database's storage is full: nothing was written; reads go on until an operator frees space",
+                    );
+                }
+                None => {
+                    tracing::error!(error = %cause, source = ?std::error::Error::source(cause), "store failure");
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            },
         };
         ApiError::new(status, error.to_string())
     }

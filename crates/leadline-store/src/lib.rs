@@ -27,6 +27,7 @@ mod sql;
 /// The only module that may use `unsafe`: SQLite's C interface.
 #[allow(unsafe_code)]
 pub mod sqlite;
+mod unavailable;
 mod unit;
 pub mod vicidial;
 
@@ -45,6 +46,7 @@ pub use rusqlite::Connection as DirectConn;
 pub use sql::{Sql, SqlArg};
 pub use sqlite::direct::Direct;
 pub use sqlx::AnyConnection as Conn;
+pub use unavailable::Unavailable;
 pub use unit::{LookUp, Unit};
 
 /// A write transaction. Dropping it without [`sqlx::Transaction::commit`] rolls it back.
@@ -213,6 +215,20 @@ impl<'s> MigrationSource<'s> for Embedded {
     }
 }
 
+/// Whether a SQLite write connection handed back to its pool may be used again. A COMMIT that
+/// SQLite answers by rolling the transaction back itself (a full disk, an I/O error) leaves sqlx
+/// counting a transaction still open, since its own ROLLBACK then fails; every later BEGIN on
+/// the connection would be refused, so it is closed instead and the pool opens a fresh one.
+async fn leaves_no_transaction(conn: &mut sqlx::AnyConnection) -> std::result::Result<bool, sqlx::Error> {
+    use sqlx::Connection as _;
+    if conn.is_in_transaction() {
+        // A transaction dropped unfinished is rolled back by a command the connection runs in
+        // turn; a ping runs after it.
+        conn.ping().await?;
+    }
+    Ok(!conn.is_in_transaction())
+}
+
 impl Store {
     /// Connects to `sqlite://PATH` (created if missing) or `postgres://…`.
     pub async fn connect(url: &str, config: &PoolConfig) -> Result<Store> {
@@ -245,6 +261,7 @@ impl Store {
                     // connection as its lock once per group.
                     .test_before_acquire(false)
                     .after_connect(sqlite_setup)
+                    .after_release(|conn, _| Box::pin(leaves_no_transaction(conn)))
                     .connect_with(options.clone())
                     .await?;
                 let read = AnyPoolOptions::new()
