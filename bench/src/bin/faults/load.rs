@@ -87,7 +87,7 @@ pub struct LoadSpec {
 /// Runs `worker` until `stop` is set (or, with `stop_on_no_answer`, the server stops answering).
 pub async fn run(mut worker: Worker, spec: LoadSpec, stop: Arc<AtomicBool>) -> Worker {
     let mut client = Client::lazy(spec.address, &spec.key, spec.bound);
-    let mut rng = XorShift::new(0x9e37_79b9 ^ (worker.index as u64 + 1) * 7919 ^ worker.next);
+    let mut rng = XorShift::new(0x9e37_79b9 ^ ((worker.index as u64 + 1) * 7919) ^ worker.next);
     let started = Instant::now();
     let mut done = 0u64;
     while !stop.load(Ordering::Relaxed) {
@@ -190,7 +190,7 @@ async fn write_once(client: &mut Client, worker: &mut Worker, rng: &mut XorShift
         // A fee no other write on this lead charges: only this worker writes to its leads, and
         // its counter never repeats (under Money's bound of 1,000,000.00).
         let amount_minor = (n % 99_999_999 + 1) as i64;
-        let status = if n % 2 == 0 { 235 } else { 236 };
+        let status = if n.is_multiple_of(2) { 235 } else { 236 };
         let body = json!({"action": "change_status_only", "queue_status_id": status,
             "call_center_fee": format!("{}.{:02}", amount_minor / 100, amount_minor % 100)});
         let answer = client.post(&format!("/v1/leads/{lead}/queue-actions"), &body).await;

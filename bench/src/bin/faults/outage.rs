@@ -46,8 +46,9 @@ pub struct Args {
     /// A request unanswered for this many seconds counts as a hang.
     #[arg(long, default_value_t = 30)]
     bound: u64,
-    /// The node's `pool_acquire_timeout_seconds`: how long a request waits for a connection.
-    #[arg(long, default_value_t = 5)]
+    /// The nodes' `pool_acquire_timeout_seconds` (the server's default): how long a request
+    /// waits for a connection before its 503.
+    #[arg(long, default_value_t = 10)]
     acquire_timeout: u64,
 }
 
