@@ -5,11 +5,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use leadline_app::store::Unavailable;
 use leadline_app::AppError;
+use serde::Serialize;
 
 /// The `Retry-After` of a 503 for a database that cannot be reached: a restarting PostgreSQL is
 /// usually back within seconds, and a node reconnects by itself on the next request.
 pub const DATABASE_RETRY_AFTER_SECONDS: u64 = 5;
-use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {

@@ -26,6 +26,7 @@ pub struct Snapshot {
 
 struct LeadRow {
     name: Option<String>,
+    external_id: Option<String>,
     city: Option<String>,
     version: i64,
     head: Option<i64>,
@@ -64,11 +65,12 @@ pub async fn snapshot(url: &str) -> anyhow::Result<Snapshot> {
 async fn read(store: &Store) -> anyhow::Result<Snapshot> {
     let mut conn = store.read().await?;
     let mut leads = HashMap::new();
-    let live = "SELECT CAST(id AS BIGINT) AS id, name, city, CAST(version AS BIGINT) AS version, \
+    let live = "SELECT CAST(id AS BIGINT) AS id, name, external_id, city, CAST(version AS BIGINT) AS version, \
                 CAST(history_head AS BIGINT) AS head FROM leads";
     for row in Sql::new(live).query().fetch_all(&mut *conn).await? {
         let lead = LeadRow {
             name: row.try_get("name")?,
+            external_id: row.try_get("external_id")?,
             city: row.try_get("city")?,
             version: row.try_get("version")?,
             head: row.try_get("head")?,
@@ -78,7 +80,14 @@ async fn read(store: &Store) -> anyhow::Result<Snapshot> {
     }
     let archived = "SELECT CAST(id AS BIGINT) AS id, CAST(history_head AS BIGINT) AS head FROM leads_archive";
     for row in Sql::new(archived).query().fetch_all(&mut *conn).await? {
-        let lead = LeadRow { name: None, city: None, version: 0, head: row.try_get("head")?, archived: true };
+        let lead = LeadRow {
+            name: None,
+            external_id: None,
+            city: None,
+            version: 0,
+            head: row.try_get("head")?,
+            archived: true,
+        };
         leads.insert(row.try_get::<i64, _>("id")?, lead);
     }
     let mut history = HashMap::new();
@@ -226,6 +235,7 @@ impl Snapshot {
     pub fn verdict(&self, records: &[&Record]) -> Verdict {
         let mut verdict = Verdict { acknowledged: 0, found: 0, violations: self.whole() };
         let names: HashSet<&str> = self.leads.values().filter_map(|lead| lead.name.as_deref()).collect();
+        let external_ids: HashSet<&str> = self.leads.values().filter_map(|lead| lead.external_id.as_deref()).collect();
         let cities: HashSet<(i64, &str)> = self
             .history
             .values()
@@ -257,6 +267,14 @@ impl Snapshot {
                     Some(id) => self.fees.get(id) == Some(&(*lead, *amount_minor)),
                     None => fee_amounts.contains(&(*lead, *amount_minor)),
                 },
+                Write::DialerInsert { external_id, city, id } => match id {
+                    Some(id) => self.leads.get(id).is_some_and(|lead| {
+                        lead.external_id.as_deref() == Some(external_id.as_str())
+                            && cities.contains(&(*id, city.as_str()))
+                    }),
+                    None => external_ids.contains(external_id.as_str()),
+                },
+                Write::DialerUpdate { lead, city } => cities.contains(&(*lead, city.as_str())),
                 Write::Sale { lead, contract, sale_id } => match sale_id {
                     Some(id) => self.sales.get(id) == Some(&(*lead, *contract)),
                     None => sold.contains(&(*lead, *contract)) && !maybe_sold.contains(&(*lead, *contract)),

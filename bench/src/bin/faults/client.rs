@@ -133,12 +133,18 @@ impl Client {
 }
 
 /// Sends the catalog the write load uses: one vertical, its queue, two queue statuses, a buyer
-/// and four contracts a lead may be sold under.
+/// and four contracts a lead may be sold under; and a Noojee campaign (template 1, campaign 1,
+/// allocation 1).
 pub async fn apply_catalog(client: &mut Client) -> anyhow::Result<()> {
     let catalog = serde_json::json!({
         "verticals": [{"id": 32, "name": "Solar"}],
         "queue-statuses": [{"id": 235, "name": "Called"}, {"id": 236, "name": "Voicemail"}],
         "queues": [{"id": 10, "name": "Solar calls", "kind": "call_center", "vertical_id": 32}],
+        "contact-hours": [{"id": 1, "name": "Melbourne", "timezone": "Australia/Melbourne", "schedule": []}],
+        "campaign-templates": [{"id": 1, "name": "Faults", "contact_hours_id": 1, "phone_country": "AU", "fields": [
+            {"name": "Name", "kind": "text"}, {"name": "City", "kind": "text"}, {"name": "FirstPhone", "kind": "phone"}]}],
+        "campaigns": [{"id": 1, "template_id": 1, "name": "Faults"}],
+        "allocations": [{"id": 1, "campaign_id": 1, "name": "Faults"}],
         "buyers": [{"id": 1, "name": "Acme"}],
         "buyer-contracts": [
             {"id": 7, "buyer_id": 1, "vertical_id": 32, "name": "Solar A", "price": "12.50", "replace_returns": false},

@@ -1,5 +1,6 @@
 //! The write load: workers that create leads, change them, charge fees through queue actions and
-//! sell them, through the native API, each write recorded with what the server answered. Every
+//! sell them, through the native API, and load and update leads through the Noojee dialect (on
+//! SQLite the writer thread's path), each write recorded with what the server answered. Every
 //! write carries a value no other write uses (a name, a city, a fee amount, a lead and contract),
 //! so the database can later be asked whether that write is there.
 
@@ -24,6 +25,10 @@ pub enum Write {
     Fee { lead: i64, amount_minor: i64, ledger_id: Option<i64> },
     /// `POST /v1/sales`.
     Sale { lead: i64, contract: i64, sale_id: Option<i64> },
+    /// Noojee `insertLeadFast` into campaign 1 (a write of SQLite's direct writer thread).
+    DialerInsert { external_id: String, city: String, id: Option<i64> },
+    /// Noojee `updateLeadFast` setting the lead's `City`.
+    DialerUpdate { lead: i64, city: String },
 }
 
 /// What the server answered.
@@ -56,6 +61,8 @@ pub struct Record {
 pub struct Worker {
     pub index: usize,
     pub leads: Vec<LeadState>,
+    /// Leads loaded through the Noojee dialect: (id, external id).
+    pub dialer_leads: Vec<(i64, String)>,
     pub records: Vec<Record>,
     pub next: u64,
 }
@@ -104,7 +111,7 @@ pub async fn run(mut worker: Worker, spec: LoadSpec, stop: Arc<AtomicBool>) -> W
             worker.records.push(outcome);
             continue;
         }
-        let record = write_once(&mut client, &mut worker, &mut rng, &spec.tag).await;
+        let record = write_once(&mut client, &mut worker, &mut rng, &spec).await;
         let gone = record.outcome == Outcome::Unknown;
         worker.records.push(record);
         if gone && spec.stop_on_no_answer {
@@ -143,12 +150,70 @@ fn classify(
     }
 }
 
-/// One write, chosen at random among what the worker's leads allow.
-async fn write_once(client: &mut Client, worker: &mut Worker, rng: &mut XorShift, tag: &str) -> Record {
+/// A Noojee answer: success is 200 with `code` 0 (a refusal may carry any status).
+fn classify_noojee(
+    answer: &Result<Reply, crate::client::NoAnswer>,
+) -> (Outcome, Option<(u16, Option<String>, String)>) {
+    match answer {
+        Ok(reply) if reply.status == 200 && reply.body["code"] == 0 => (Outcome::Acknowledged, None),
+        Ok(reply) => {
+            (Outcome::Refused(reply.status), Some((reply.status, reply.retry_after.clone(), reply.body.to_string())))
+        }
+        Err(error) => (Outcome::Unknown, Some((0, None, error.to_string()))),
+    }
+}
+
+/// A Noojee write: a new lead of campaign 1, or a change of the city of one loaded before.
+async fn dialer_write(
+    client: &mut Client,
+    worker: &mut Worker,
+    rng: &mut XorShift,
+    spec: &LoadSpec,
+    roll: u64,
+) -> Record {
+    let (n, w, t0) = (worker.next, worker.index, Instant::now());
+    let tag = &spec.tag;
+    let city = format!("city {tag} w{w} n{n}");
+    let query = format!("fTemplateId=1&fCampaignId=1&fAllocationId=1&allowDuplicates=true&apiKey={}", spec.key);
+    if worker.dialer_leads.is_empty() || roll < 75 {
+        let external_id = format!("x-{tag}-w{w}-n{n}");
+        let body = json!({"njExternalLeadId": external_id, "Name": format!("dialer {tag} w{w} n{n}"), "City": city,
+            "FirstPhone": format!("04{:02}{:06}", w % 100, n % 1_000_000)});
+        let answer = client.post(&format!("/servicemanager/rest/CampaignAPI/insertLeadFast?{query}"), &body).await;
+        let (outcome, detail) = classify_noojee(&answer);
+        let id = answer.ok().filter(|_| outcome == Outcome::Acknowledged).and_then(|r| r.body["id"].as_i64());
+        if let Some(id) = id {
+            worker.dialer_leads.push((id, external_id.clone()));
+        }
+        let write = Some(Write::DialerInsert { external_id, city, id });
+        return Record { write, outcome, detail, sent: t0, latency: t0.elapsed(), worker: w };
+    }
+    let (lead, external_id) = worker.dialer_leads[rng.below(worker.dialer_leads.len() as u64) as usize].clone();
+    let body = json!({"njExternalLeadId": external_id, "City": city, "FirstPhone": "<No Change>"});
+    let answer = client.post(&format!("/servicemanager/rest/CampaignAPI/updateLeadFast?{query}"), &body).await;
+    let (outcome, detail) = classify_noojee(&answer);
+    Record {
+        write: Some(Write::DialerUpdate { lead, city }),
+        outcome,
+        detail,
+        sent: t0,
+        latency: t0.elapsed(),
+        worker: w,
+    }
+}
+
+/// One write, chosen at random among what the worker's leads allow: a third through the Noojee
+/// dialect (SQLite's writer thread), the rest through the native API (sqlx transactions).
+async fn write_once(client: &mut Client, worker: &mut Worker, rng: &mut XorShift, spec: &LoadSpec) -> Record {
     worker.next += 1;
     let n = worker.next;
     let w = worker.index;
+    let tag = &spec.tag;
     let roll = rng.below(100);
+    if roll >= 67 {
+        return dialer_write(client, worker, rng, spec, roll).await;
+    }
+    let roll = roll * 100 / 67;
     let t0 = Instant::now();
     if worker.leads.is_empty() || roll < 25 {
         let name = format!("fault {tag} w{w} n{n}");
