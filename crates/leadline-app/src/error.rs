@@ -59,6 +59,15 @@ impl AppError {
         AppError::NotFound { what, id: id.to_string() }
     }
 
+    /// Whether the failure is the database's being unavailable for now (unreachable, or its
+    /// disk full), which edges answer as a temporary refusal rather than an internal error.
+    pub fn unavailable(&self) -> Option<leadline_store::Unavailable> {
+        match self {
+            AppError::Store(cause) => cause.unavailable(),
+            _ => None,
+        }
+    }
+
     /// A store failure the operator can act on and that is safe to show an operator-facing
     /// client: a database that lacks a table or column the code needs (a VICIdial database set
     /// up without its archive table, say). None for every other error.

@@ -12,4 +12,4 @@ pub use leadline_store::imports::{Checkpoint, Job, Reject};
 pub use leadline_store::leads::LeadFilter;
 pub use leadline_store::returns::ReturnFilter;
 pub use leadline_store::sales::SaleFilter;
-pub use leadline_store::PoolConfig;
+pub use leadline_store::{PoolConfig, Unavailable};

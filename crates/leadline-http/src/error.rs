@@ -3,8 +3,13 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use leadline_app::store::Unavailable;
 use leadline_app::AppError;
 use serde::Serialize;
+
+/// The `Retry-After` of a 503 for a database that cannot be reached: a restarting PostgreSQL is
+/// usually back within seconds, and a node reconnects by itself on the next request.
+pub const DATABASE_RETRY_AFTER_SECONDS: u64 = 5;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
@@ -24,16 +29,29 @@ pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
     pub field: Option<String>,
+    /// Seconds for a `Retry-After` header: when a refusal that passes by itself (a limit, a
+    /// database away) is worth trying again.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
-        ApiError { status, detail: detail.into(), field: None }
+        ApiError { status, detail: detail.into(), field: None, retry_after: None }
     }
 
     pub fn bad_request(field: impl Into<String>, detail: impl Into<String>) -> ApiError {
         let field = field.into();
-        ApiError { status: StatusCode::BAD_REQUEST, detail: detail.into(), field: (!field.is_empty()).then_some(field) }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            detail: detail.into(),
+            field: (!field.is_empty()).then_some(field),
+            retry_after: None,
+        }
+    }
+
+    /// The same refusal, telling the client to come back after `seconds`.
+    pub fn retry_after(self, seconds: u64) -> ApiError {
+        ApiError { retry_after: Some(seconds.max(1)), ..self }
     }
 }
 
@@ -64,10 +82,27 @@ impl From<AppError> for ApiError {
                     _ => StatusCode::BAD_REQUEST,
                 }
             }
-            AppError::Store(cause) => {
-                tracing::error!(error = %cause, source = ?std::error::Error::source(cause), "store failure");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            AppError::Store(cause) => match cause.unavailable() {
+                Some(Unavailable::Unreachable) => {
+                    tracing::warn!(error = %cause, "the database cannot be reached");
+                    return ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the database cannot be reached for now (stopped, restarting or out of connections); try again shortly",
+                    )
+                    .retry_after(DATABASE_RETRY_AFTER_SECONDS);
+                }
+                Some(Unavailable::Full) => {
+                    tracing::error!(error = %cause, "the database's storage is full; writes are refused");
+                    return ApiError::new(
+                        StatusCode::INSUFFICIENT_STORAGE,
+                        "the database's storage is full: nothing was written; reads go on until an operator frees space",
+                    );
+                }
+                None => {
+                    tracing::error!(error = %cause, source = ?std::error::Error::source(cause), "store failure");
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            },
         };
         ApiError::new(status, error.to_string())
     }
@@ -87,6 +122,9 @@ impl IntoResponse for ApiError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

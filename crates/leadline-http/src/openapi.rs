@@ -259,11 +259,19 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// them: a refusal's body is problem details (`application/problem+json`, never plain JSON); an
 /// operation behind a key answers 401 without a live one and 429 (with `Retry-After`) past a rate
 /// limit; one that reads a path, query or body answers 400 when it cannot use them, and 413 when
-/// the body is over `body_limit_bytes`; any answers 503 past `request_timeout_seconds`.
+/// the body is over `body_limit_bytes`; any answers 503 past `request_timeout_seconds` or while
+/// the database cannot be reached, and one that may write 507 while the database's disk is full.
 fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
-        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete];
-        for operation in operations.into_iter().flatten() {
+        let operations = [
+            (&mut item.get, false),
+            (&mut item.put, true),
+            (&mut item.post, true),
+            (&mut item.patch, true),
+            (&mut item.delete, true),
+        ];
+        for (operation, writes) in operations.into_iter().filter_map(|(op, writes)| op.as_mut().map(|op| (op, writes)))
+        {
             let reads_input = operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
                 || operation.request_body.is_some()
                 || path.contains('{');
@@ -288,9 +296,20 @@ fn document_refusals(doc: &mut utoipa::openapi::OpenApi) {
                     limited.into()
                 });
             }
-            responses
-                .entry("503".into())
-                .or_insert_with(|| problem("not answered within `request_timeout_seconds`").into());
+            responses.entry("503".into()).or_insert_with(|| {
+                let mut unavailable = problem(
+                    "not answered within `request_timeout_seconds`, or the database cannot be reached for now (then with `Retry-After` seconds)",
+                );
+                let seconds = ObjectBuilder::new().schema_type(SchemaType::Type(Type::Integer)).build();
+                unavailable.headers.insert("Retry-After".into(), Header::new(seconds));
+                unavailable.into()
+            });
+            if writes {
+                // Reads go on when the database's disk is full; writes are refused.
+                responses.entry("507".into()).or_insert_with(|| {
+                    problem("the database's storage is full: nothing was written; reads go on").into()
+                });
+            }
             if reads_input {
                 responses.entry("400".into()).or_insert_with(|| {
                     problem("the path, query or body is not valid; `field` names what was wrong").into()

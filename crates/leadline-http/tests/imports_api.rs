@@ -42,6 +42,7 @@ conformance! {
         let reply = t.send(upload(&key, &query, b"Mobile,First Name\n0412000001,Ann\n0412000002,Bob\n")).await;
         assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, None);
         assert!(reply.body["detail"].as_str().unwrap().contains("at most 40 bytes (import_quota_bytes_per_key), and 0 are held"), "{}", reply.text);
+        assert!(!reply.headers.contains_key(header::RETRY_AFTER), "a byte quota frees only as jobs run");
         let first = t.send(upload(&key, &query, b"Mobile\n0412000001\n")).await;
         assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.text);
         // The pending job holds its 18 bytes until it has run: 29 more would pass the quota.
@@ -59,6 +60,7 @@ conformance! {
         let reply = t.send(upload(&key, &query, second)).await;
         assert_problem(&reply, StatusCode::TOO_MANY_REQUESTS, None);
         assert!(reply.body["detail"].as_str().unwrap().contains("1 uploads arriving already, the most import_max_uploads_per_key allows"), "{}", reply.text);
+        assert_eq!(reply.headers[header::RETRY_AFTER], "15", "a slot frees within a claim renewal period");
         arriving.abort().await.unwrap();
         // Its first job done and the slow upload gone, the key holds nothing: the body fits.
         assert_eq!(t.send(upload(&key, &query, second)).await.status, StatusCode::ACCEPTED);

@@ -46,6 +46,7 @@ pub trait Exec {
 
 /// A write transaction, begun by [`crate::Store::begin`]. Dropping it without
 /// [`Tx::commit`] rolls it back.
+#[derive(Debug)]
 pub enum Tx {
     Sqlite(sqlx::Transaction<'static, Sqlite>),
     Postgres(sqlx::Transaction<'static, Postgres>),
@@ -70,6 +71,7 @@ impl Tx {
 }
 
 /// A pooled connection for reads outside a transaction, from [`crate::Store::read`].
+#[derive(Debug)]
 pub enum Conn {
     Sqlite(PoolConnection<Sqlite>),
     Postgres(PoolConnection<Postgres>),

@@ -32,6 +32,7 @@ mod sql;
 /// The only module that may use `unsafe`: SQLite's C interface.
 #[allow(unsafe_code)]
 pub mod sqlite;
+mod unavailable;
 mod unit;
 pub mod vicidial;
 
@@ -49,6 +50,7 @@ pub use exec::{Conn, Exec, Row, Tx};
 pub use rusqlite::Connection as DirectConn;
 pub use sql::{Sql, SqlArg};
 pub use sqlite::direct::Direct;
+pub use unavailable::Unavailable;
 pub use unit::{BulkUnit, LookUp, Unit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

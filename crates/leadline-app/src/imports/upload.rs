@@ -42,6 +42,19 @@ pub enum OverLimit {
     Bytes { limit: u64, held: u64 },
 }
 
+impl OverLimit {
+    /// When trying again may pass: an upload slot frees when one of the key's uploads has
+    /// arrived, or, for a client that went away mid-body, when its claim lapses unrenewed; a
+    /// renewal period (a quarter of the claim) is a fair wait for either. A byte quota frees
+    /// only as the key's jobs run, which takes as long as they take: None.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            OverLimit::Uploads { .. } => Some(RENEW_EVERY.as_secs()),
+            OverLimit::Bytes { .. } => None,
+        }
+    }
+}
+
 /// Why an upload could not go on: its key's limits, or anything else.
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {

@@ -80,7 +80,7 @@ pub fn view(job: &Job) -> Value {
         (status = 413, body = crate::error::Problem,
             description = "the body is over 4 GiB, or would take the key past import_quota_bytes_per_key (bytes held by its jobs that have not ended)"),
         (status = 429, body = crate::error::Problem,
-            description = "the key has import_max_uploads_per_key uploads arriving already")),
+            description = "the key has import_max_uploads_per_key uploads arriving already; `Retry-After` says when to try again")),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -156,14 +156,19 @@ async fn receive(upload: &mut Upload, mut body: Body) -> leadline_app::Result<Re
     Ok(Ok(()))
 }
 
-/// A key's upload limits: too many uploads at once is 429, a body past its byte quota 413.
+/// A key's upload limits: too many uploads at once is 429 with `Retry-After`, a body past its
+/// byte quota 413 (it passes only once the key's jobs have run, which no header can promise).
 impl From<OverLimit> for ApiError {
     fn from(refusal: OverLimit) -> Self {
         let status = match refusal {
             OverLimit::Uploads { .. } => StatusCode::TOO_MANY_REQUESTS,
             OverLimit::Bytes { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         };
-        ApiError::new(status, refusal.to_string())
+        let error = ApiError::new(status, refusal.to_string());
+        match refusal.retry_after_seconds() {
+            Some(seconds) => error.retry_after(seconds),
+            None => error,
+        }
     }
 }
 

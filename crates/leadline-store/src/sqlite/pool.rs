@@ -46,6 +46,7 @@ pub(crate) async fn connect(options: SqliteConnectOptions, config: &PoolConfig) 
         // as its lock once per group.
         .test_before_acquire(false)
         .after_connect(|conn, _| Box::pin(setup(conn)))
+        .after_release(|conn, _| Box::pin(leaves_no_transaction(conn)))
         .connect_with(options.clone())
         .await?;
     let read = SqlitePoolOptions::new()
@@ -66,6 +67,20 @@ async fn setup(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
     )
     .await?;
     Ok(())
+}
+
+/// Whether a SQLite write connection handed back to its pool may be used again. A COMMIT that
+/// SQLite answers by rolling the transaction back itself (a full disk, an I/O error) leaves sqlx
+/// counting a transaction still open, since its own ROLLBACK then fails; every later BEGIN on
+/// the connection would be refused, so it is closed instead and the pool opens a fresh one.
+async fn leaves_no_transaction(conn: &mut SqliteConnection) -> std::result::Result<bool, sqlx::Error> {
+    use sqlx::Connection as _;
+    if conn.is_in_transaction() {
+        // A transaction dropped unfinished is rolled back by a command the connection runs in
+        // turn; a ping runs after it.
+        conn.ping().await?;
+    }
+    Ok(!conn.is_in_transaction())
 }
 
 exec_on_sqlx!(SqliteConnection, Backend::Sqlite, Sqlite);
