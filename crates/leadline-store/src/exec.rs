@@ -122,14 +122,17 @@ macro_rules! exec_on_sqlx {
                 $backend
             }
 
+            #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = sql.summary()))]
             async fn optional_row(&mut self, sql: &$crate::Sql) -> $crate::Result<Option<$crate::Row>> {
                 Ok(sql.query().fetch_optional(&mut *self).await?.map($crate::Row::$variant))
             }
 
+            #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = sql.summary()))]
             async fn all_rows(&mut self, sql: &$crate::Sql) -> $crate::Result<Vec<$crate::Row>> {
                 Ok(sql.query().fetch_all(&mut *self).await?.into_iter().map($crate::Row::$variant).collect())
             }
 
+            #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = sql.summary()))]
             async fn run(&mut self, sql: &$crate::Sql) -> $crate::Result<u64> {
                 Ok(sql.query().execute(&mut *self).await?.rows_affected())
             }

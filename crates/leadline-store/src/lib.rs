@@ -265,6 +265,7 @@ impl Store {
     /// IMMEDIATE`): a deferred transaction that reads and then writes fails with `SQLITE_BUSY`
     /// when another process (a second node, the CLI) wrote in between, whereas an immediate one
     /// waits its turn under the busy timeout.
+    #[tracing::instrument(name = "store.begin", skip_all)]
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.engine {
             Engine::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
@@ -273,6 +274,7 @@ impl Store {
     }
 
     /// A connection for reads outside a transaction.
+    #[tracing::instrument(name = "store.read", skip_all)]
     pub async fn read(&self) -> Result<Conn> {
         Ok(match &self.engine {
             Engine::Sqlite { read, .. } => Conn::Sqlite(read.acquire().await?),

@@ -93,6 +93,16 @@ impl Sql {
         &self.text
     }
 
+    /// The statement's first words, for a span or a log line: enough to tell statements apart,
+    /// never a parameter's value (those are bound, not in the text).
+    pub fn summary(&self) -> &str {
+        const KEEP: usize = 80;
+        match self.text.char_indices().nth(KEEP) {
+            Some((end, _)) => &self.text[..end],
+            None => &self.text,
+        }
+    }
+
     pub fn args(&self) -> &[SqlArg] {
         &self.args
     }

@@ -44,6 +44,7 @@ pub trait LookUp {
 impl Store {
     /// Runs `unit` in one transaction and returns its output once that has committed; an error
     /// from the unit (or from the commit) means nothing of it was kept.
+    #[tracing::instrument(name = "store.write", skip_all, fields(unit = std::any::type_name::<U>()))]
     pub async fn write<U: Unit>(&self, unit: U) -> Result<U::Output, U::Error> {
         match self.writer() {
             Some(writer) => writer.run(move |conn| finish_now(unit.run(&mut Direct::new(conn)))).await,
@@ -58,6 +59,7 @@ impl Store {
 
     /// Runs `unit` in one transaction, as [`Store::write`] does; on a SQLite file alone in its
     /// transaction, through [`BulkUnit::run_bulk`].
+    #[tracing::instrument(name = "store.write_bulk", skip_all, fields(unit = std::any::type_name::<U>()))]
     pub async fn write_bulk<U: BulkUnit>(&self, unit: U) -> Result<U::Output, U::Error> {
         match self.writer() {
             Some(writer) => writer.run_bulk(move |bulk| unit.run_bulk(bulk)).await,
@@ -66,6 +68,7 @@ impl Store {
     }
 
     /// Runs a read by key outside any transaction.
+    #[tracing::instrument(name = "store.look_up", skip_all, fields(look_up = std::any::type_name::<L>()))]
     pub async fn look_up<L: LookUp>(&self, look_up: &L) -> Result<L::Output, L::Error> {
         match self.readers() {
             Some(readers) => readers.read(|conn| finish_now(look_up.run(&mut Direct::new(conn)))),
