@@ -114,25 +114,28 @@ macro_rules! exec_by_backend {
 
 exec_by_backend!(Tx, Conn);
 
-/// `Exec` on a sqlx connection of one backend, whose rows become `Row::$variant`.
+/// `Exec` on a sqlx connection of one backend, whose rows become `Row::$variant`, each
+/// statement in a `store.statement` span when the attributes given say so. (sqlx's SQLite
+/// driver keeps the span current at a statement until its worker thread runs the next one, and
+/// with it every span above: a use case's span would close one statement late.)
 macro_rules! exec_on_sqlx {
-    ($conn:ty, $backend:expr, $variant:ident) => {
+    ($conn:ty, $backend:expr, $variant:ident $(, #[$statement:meta])?) => {
         impl $crate::Exec for $conn {
             fn backend(&self) -> $crate::Backend {
                 $backend
             }
 
-            #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = sql.summary()))]
+            $(#[$statement])?
             async fn optional_row(&mut self, sql: &$crate::Sql) -> $crate::Result<Option<$crate::Row>> {
                 Ok(sql.query().fetch_optional(&mut *self).await?.map($crate::Row::$variant))
             }
 
-            #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = sql.summary()))]
+            $(#[$statement])?
             async fn all_rows(&mut self, sql: &$crate::Sql) -> $crate::Result<Vec<$crate::Row>> {
                 Ok(sql.query().fetch_all(&mut *self).await?.into_iter().map($crate::Row::$variant).collect())
             }
 
-            #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = sql.summary()))]
+            $(#[$statement])?
             async fn run(&mut self, sql: &$crate::Sql) -> $crate::Result<u64> {
                 Ok(sql.query().execute(&mut *self).await?.rows_affected())
             }

@@ -46,7 +46,12 @@ pub(crate) async fn connect(url: &str, config: &PoolConfig) -> Result<PgPool> {
         .await?)
 }
 
-exec_on_sqlx!(PgConnection, Backend::Postgres, Postgres);
+exec_on_sqlx!(
+    PgConnection,
+    Backend::Postgres,
+    Postgres,
+    #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = sql.summary()))]
+);
 
 impl Cells for PgRow {
     /// Columns are BIGINT, but an expression may be narrower (a literal, a `CASE` of
