@@ -29,11 +29,6 @@ pub(crate) const MIGRATIONS: Embedded = Embedded(&[
     (13, "changes since from history", include_str!("../../migrations/sqlite/0013_changes_since_from_history.sql")),
     (14, "webhook claim token", include_str!("../../migrations/sqlite/0014_webhook_claim_token.sql")),
     (15, "dashboard indexes", include_str!("../../migrations/sqlite/0015_dashboard_indexes.sql")),
-    (
-        16,
-        "arrivals index integers first",
-        include_str!("../../migrations/sqlite/0016_arrivals_index_integers_first.sql"),
-    ),
 ]);
 
 /// The file a `sqlite://PATH` URL names, with its options (created if missing).
