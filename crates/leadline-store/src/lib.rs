@@ -48,7 +48,7 @@ pub use cells::Cells;
 pub use constraint::Constraint;
 pub use exec::{Conn, Exec, Row, Tx};
 pub use rusqlite::Connection as DirectConn;
-pub use sql::{Sql, SqlArg};
+pub use sql::{Sql, SqlArg, Summary};
 pub use sqlite::direct::Direct;
 pub use unavailable::Unavailable;
 pub use unit::{BulkUnit, LookUp, Unit};

@@ -94,13 +94,9 @@ impl Sql {
     }
 
     /// The statement's first words, for a span or a log line: enough to tell statements apart,
-    /// never a parameter's value (those are bound, not in the text).
-    pub fn summary(&self) -> &str {
-        const KEEP: usize = 80;
-        match self.text.char_indices().nth(KEEP) {
-            Some((end, _)) => &self.text[..end],
-            None => &self.text,
-        }
+    /// never a parameter's value (those are bound, not in the text). Cut only when shown.
+    pub fn summary(&self) -> Summary<'_> {
+        Summary(&self.text)
     }
 
     pub fn args(&self) -> &[SqlArg] {
@@ -126,5 +122,18 @@ impl Sql {
             };
         }
         query
+    }
+}
+
+/// A statement's first 80 characters, as [`Sql::summary`] shows it.
+pub struct Summary<'a>(&'a str);
+
+impl std::fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const KEEP: usize = 80;
+        match self.0.char_indices().nth(KEEP) {
+            Some((end, _)) => f.write_str(&self.0[..end]),
+            None => f.write_str(self.0),
+        }
     }
 }

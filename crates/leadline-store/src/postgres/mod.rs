@@ -45,7 +45,7 @@ exec_on_sqlx!(
     PgConnection,
     Backend::Postgres,
     Postgres,
-    #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = sql.summary()))]
+    #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = %sql.summary()))]
 );
 
 impl Cells for PgRow {

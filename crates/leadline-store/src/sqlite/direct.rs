@@ -110,17 +110,17 @@ impl Exec for Direct<'_> {
         Backend::Sqlite
     }
 
-    #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = sql.summary()))]
+    #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = %sql.summary()))]
     async fn optional_row(&mut self, sql: &Sql) -> Result<Option<Row>> {
         Ok(self.rows(sql, 1)?.pop())
     }
 
-    #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = sql.summary()))]
+    #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = %sql.summary()))]
     async fn all_rows(&mut self, sql: &Sql) -> Result<Vec<Row>> {
         self.rows(sql, usize::MAX)
     }
 
-    #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = sql.summary()))]
+    #[tracing::instrument(level = "debug", name = "store.statement", skip_all, fields(sql = %sql.summary()))]
     async fn run(&mut self, sql: &Sql) -> Result<u64> {
         Ok(self.prepare(sql)?.raw_execute()? as u64)
     }
