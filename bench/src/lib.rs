@@ -41,7 +41,7 @@ pub async fn remove_store(store: Store, database: &str, url: &str) -> anyhow::Re
     store.close().await;
     if database == "sqlite" {
         let path = url.trim_start_matches("sqlite://");
-        for suffix in ["", "-wal", "-shm"] {
+        for suffix in ["", "-wal", "-shm", "-lock"] {
             let _ = std::fs::remove_file(format!("{path}{suffix}"));
         }
     } else if let Some(schema) = url.rsplit("search_path%3D").next() {

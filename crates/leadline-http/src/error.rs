@@ -85,18 +85,12 @@ impl From<AppError> for ApiError {
             AppError::Store(cause) => match cause.unavailable() {
                 Some(Unavailable::Unreachable) => {
                     tracing::warn!(error = %cause, "the database cannot be reached");
-                    return ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the database cannot be reached for now (stopped, restarting or out of connections); try again shortly",
-                    )
-                    .retry_after(DATABASE_RETRY_AFTER_SECONDS);
+                    return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, Unavailable::Unreachable.detail())
+                        .retry_after(DATABASE_RETRY_AFTER_SECONDS);
                 }
                 Some(Unavailable::Full) => {
                     tracing::error!(error = %cause, "the database's storage is full; writes are refused");
-                    return ApiError::new(
-                        StatusCode::INSUFFICIENT_STORAGE,
-                        "the database's storage is full: nothing was written; reads go on until an operator frees space",
-                    );
+                    return ApiError::new(StatusCode::INSUFFICIENT_STORAGE, Unavailable::Full.detail());
                 }
                 None => {
                     tracing::error!(error = %cause, source = ?std::error::Error::source(cause), "store failure");

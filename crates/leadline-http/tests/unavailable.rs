@@ -60,3 +60,48 @@ async fn a_full_sqlite_database_refuses_writes_with_507_and_reads_go_on() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noojee_names_a_database_that_cannot_be_reached_in_its_exception() {
+    // On PostgreSQL the dialer's writes run in sqlx transactions, whose failures say what they
+    // are (SQLite's writer thread reports a failed group in words only).
+    run(Backend::Postgres, |app| async move {
+        let t = TestApp::new(app.clone()).await;
+        let catalog = json!({
+            "contact-hours": [{"id": 1, "name": "Melbourne", "timezone": "Australia/Melbourne", "schedule": []}],
+            "campaign-templates": [{"id": 1, "name": "Outbound", "contact_hours_id": 1, "phone_country": "AU",
+                "fields": [{"name": "City", "kind": "text"}, {"name": "FirstPhone", "kind": "phone"}]}],
+            "campaigns": [{"id": 1, "template_id": 1, "name": "Spring"}],
+            "allocations": [{"id": 1, "campaign_id": 1, "name": "List A"}]
+        });
+        assert_eq!(t.call("PUT", "/v1/catalog", Some(&t.admin), Some(&catalog)).await.status, StatusCode::OK);
+        let noojee = |operation: &str, body: serde_json::Value| {
+            let uri = format!(
+                "/servicemanager/rest/CampaignAPI/{operation}?fTemplateId=1&fCampaignId=1&fAllocationId=1&apiKey={}",
+                t.admin
+            );
+            axum::http::Request::post(uri)
+                .header("Content-Type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap()
+        };
+        let body = json!({"njExternalLeadId": "E1", "City": "Carlton", "FirstPhone": "0412000001"});
+        let inserted = t.send(noojee("insertLeadFast", body)).await;
+        assert_eq!(inserted.body["code"], 0, "{}", inserted.text);
+        app.store.close().await;
+        let body = json!({"njExternalLeadId": "E1", "City": "Fitzroy", "FirstPhone": "<No Change>"});
+        let refused = t.send(noojee("updateLeadFast", body)).await;
+        assert_eq!(
+            (refused.body["code"].as_i64(), refused.body["message"].as_str()),
+            (Some(103), Some("EXCEPTION")),
+            "{}",
+            refused.text
+        );
+        assert!(
+            refused.body["detail"].as_str().unwrap().contains("the database cannot be reached"),
+            "{}",
+            refused.text
+        );
+    })
+    .await;
+}

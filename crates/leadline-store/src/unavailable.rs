@@ -15,6 +15,20 @@ pub enum Unavailable {
     Full,
 }
 
+impl Unavailable {
+    /// What a client is told, in words.
+    pub fn detail(self) -> &'static str {
+        match self {
+            Unavailable::Unreachable => {
+                "the database cannot be reached for now (stopped, restarting or out of connections); try again shortly"
+            }
+            Unavailable::Full => {
+                "the database's storage is full: nothing was written; reads go on until an operator frees space"
+            }
+        }
+    }
+}
+
 /// SQLite's primary result code for a full disk, as sqlx reports it.
 const SQLITE_FULL: &str = "13";
 

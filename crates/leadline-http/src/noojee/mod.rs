@@ -45,6 +45,11 @@ fn reply(code: Code, detail: Option<String>, extra: Value) -> Response {
 fn refusal(error: AppError) -> (Code, String) {
     let code = Code::of(&error);
     if code == Code::Exception && matches!(error, AppError::Store(_)) {
+        // Noojee has no code of its own for a database away or full: the exception says which.
+        if let Some(unavailable) = error.unavailable() {
+            tracing::warn!(%error, "noojee request refused: the database cannot serve");
+            return (code, unavailable.detail().into());
+        }
         tracing::error!(%error, source = ?std::error::Error::source(&error), "noojee request failed");
         return (code, "internal error".into());
     }
