@@ -409,19 +409,10 @@ pub async fn rejects(conn: &mut impl Exec, id: i64, after_line: i64, limit: i64)
         .collect()
 }
 
-/// The n-th parameter; every statement here numbers them in the order they appear and binds
-/// them in that order. On SQLite they are bare `?`: sqlx asks SQLite for each parameter's name
-/// when binding, which for named ones (`$n`, `?n`) walks a list of all of them, so a statement
-/// with 20,000 named parameters spends seconds binding; nameless ones cost nothing.
-fn param(backend: Backend, n: usize) -> String {
-    match backend {
-        Backend::Sqlite => "?".to_string(),
-        Backend::Postgres => format!("${n}"),
-    }
-}
-
-/// `($1, $2, …), (…), …` for `rows` rows of `width` parameters, numbered from 1.
-fn values(backend: Backend, rows: usize, width: usize) -> String {
+/// `($1, $2, …), (…), …` for `rows` rows of `width` parameters, numbered from 1. (On a SQLite
+/// file these multi-row statements run only where a test calls them: a list import there goes
+/// through the writer's own bulk insert, `sqlite::new_leads`.)
+fn values(rows: usize, width: usize) -> String {
     let mut text = String::with_capacity(rows * width * 6);
     let mut n = 0;
     for row in 0..rows {
@@ -434,7 +425,8 @@ fn values(backend: Backend, rows: usize, width: usize) -> String {
                 text.push_str(", ");
             }
             n += 1;
-            text.push_str(&param(backend, n));
+            text.push('$');
+            text.push_str(&n.to_string());
         }
         text.push(')');
     }
@@ -450,7 +442,7 @@ fn lead_insert_text(backend: Backend, rows: usize) -> String {
     format!(
         "INSERT INTO leads ({id}{}) VALUES {} ON CONFLICT (ref) DO NOTHING RETURNING id, ref",
         crate::leads::COLUMNS.join(", "),
-        values(backend, rows, width)
+        values(rows, width)
     )
 }
 
@@ -508,10 +500,8 @@ pub async fn insert_leads(conn: &mut impl Exec, leads: &[Lead]) -> Result<Vec<Op
 
 /// Inserts (lead id, position, phone) rows.
 pub async fn insert_phones(conn: &mut impl Exec, rows: &[(i64, i64, &str)]) -> Result<()> {
-    let backend = conn.backend();
     for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT) {
-        let text =
-            format!("INSERT INTO lead_phones (lead_id, position, phone) VALUES {}", values(backend, chunk.len(), 3));
+        let text = format!("INSERT INTO lead_phones (lead_id, position, phone) VALUES {}", values(chunk.len(), 3));
         let args = chunk.iter().flat_map(|(lead_id, position, phone)| crate::args![*lead_id, *position, *phone]);
         conn.run(&Sql::fixed(&text, args).planned_per_run()).await?;
     }
@@ -527,11 +517,10 @@ pub async fn insert_history(
     actor: Actor,
     action: &str,
 ) -> Result<()> {
-    let backend = conn.backend();
     for chunk in rows.chunks(SMALL_ROWS_PER_STATEMENT) {
         let text = format!(
             "INSERT INTO lead_history (lead_id, at, key_id, api, action, changes) VALUES {} RETURNING id, lead_id",
-            values(backend, chunk.len(), 6)
+            values(chunk.len(), 6)
         );
         let args = chunk.iter().flat_map(|(lead_id, changes)| {
             crate::args![*lead_id, micros(at), actor.key_id, actor.api.as_str(), action, *changes]
@@ -539,7 +528,7 @@ pub async fn insert_history(
         let heads = conn.all_rows(&Sql::fixed(&text, args).planned_per_run()).await?;
         let text = format!(
             "UPDATE leads SET history_head = heads.column2 FROM (VALUES {}) AS heads WHERE leads.id = heads.column1",
-            values(backend, heads.len(), 2)
+            values(heads.len(), 2)
         );
         let mut args = Vec::with_capacity(2 * heads.len());
         for head in &heads {

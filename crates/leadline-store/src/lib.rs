@@ -43,6 +43,7 @@ use std::time::Duration;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
+use tracing::{info_span, Instrument};
 
 pub use cells::Cells;
 pub use constraint::Constraint;
@@ -265,20 +266,20 @@ impl Store {
     /// IMMEDIATE`): a deferred transaction that reads and then writes fails with `SQLITE_BUSY`
     /// when another process (a second node, the CLI) wrote in between, whereas an immediate one
     /// waits its turn under the busy timeout.
-    #[tracing::instrument(name = "store.begin", skip_all)]
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.engine {
             Engine::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
-            Engine::Postgres { pool } => Tx::Postgres(pool.begin().await?),
+            // A span on PostgreSQL only: sqlx's SQLite driver would keep it (and every span above
+            // it) alive until the connection's next statement.
+            Engine::Postgres { pool } => Tx::Postgres(pool.begin().instrument(info_span!("store.begin")).await?),
         })
     }
 
     /// A connection for reads outside a transaction.
-    #[tracing::instrument(name = "store.read", skip_all)]
     pub async fn read(&self) -> Result<Conn> {
         Ok(match &self.engine {
             Engine::Sqlite { read, .. } => Conn::Sqlite(read.acquire().await?),
-            Engine::Postgres { pool } => Conn::Postgres(pool.acquire().await?),
+            Engine::Postgres { pool } => Conn::Postgres(pool.acquire().instrument(info_span!("store.read")).await?),
         })
     }
 

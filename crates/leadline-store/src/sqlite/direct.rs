@@ -31,10 +31,8 @@ impl<'c> Direct<'c> {
     fn prepare(&self, sql: &Sql) -> Result<rusqlite::CachedStatement<'c>> {
         let mut statement = self.conn.prepare_cached(sql.text())?;
         let count = statement.parameter_count();
-        let positional = count == 0 || statement.parameter_name(1).is_none();
-        if count == sql.args().len() && (positional || numbered_in_order(sql.text()) == count) {
-            // SQLite numbers named parameters by first appearance, so here `$n` is parameter n;
-            // bare `?` (the bulk inserts' long statements) are numbered in order anyway.
+        if count == sql.args().len() && numbered_in_order(sql.text()) == count {
+            // SQLite numbers named parameters by first appearance, so here `$n` is parameter n.
             // (Asking SQLite each parameter's name walks a list: quadratic in a long insert.)
             for (index, arg) in sql.args().iter().enumerate() {
                 statement.raw_bind_parameter(index + 1, arg)?;

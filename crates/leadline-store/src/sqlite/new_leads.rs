@@ -50,7 +50,7 @@ impl Shape {
         cell.get_or_init(|| {
             let groups: Vec<String> = (0..rows)
                 .map(|row| {
-                    let marks: Vec<String> = (1..=self.width).map(|n| format!("?{}", row * self.width + n)).collect();
+                    let marks: Vec<String> = (1..=self.width).map(|n| format!("${}", row * self.width + n)).collect();
                     format!("({})", marks.join(", "))
                 })
                 .collect();
