@@ -50,7 +50,10 @@ impl Shape {
         cell.get_or_init(|| {
             let groups: Vec<String> = (0..rows)
                 .map(|row| {
-                    let marks: Vec<String> = (1..=self.width).map(|n| format!("${}", row * self.width + n)).collect();
+                    // `?NNN`, SQLite's numbered parameters, not the store's `$n`: SQLite keeps a name for
+                    // each `$n` and looks every one up among the statement's names as it prepares it
+                    // (callgrind, 50,000-row import: 7 % more of the writer's instructions with `$n`).
+                    let marks: Vec<String> = (1..=self.width).map(|n| format!("?{}", row * self.width + n)).collect();
                     format!("({})", marks.join(", "))
                 })
                 .collect();
