@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use leadline_app::testing::random_hex;
+mod common;
+
+use common::Scratch;
 use leadline_app::vicidial_testing::VicidialTestDb;
 use sqlx::{MySqlPool, Row, SqlitePool};
 
@@ -131,18 +133,8 @@ async fn history_chains_whole(pool: &SqlitePool) {
     assert_eq!(reached.len(), rows.len(), "history rows no lead's head reaches");
 }
 
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn scratch() -> Scratch {
-    let dir = std::env::temp_dir().join(format!("leadline-crash-{}", random_hex(6)));
-    std::fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
+    Scratch::new("crash")
 }
 
 fn leadline(dir: &PathBuf, args: &[&str]) -> Command {

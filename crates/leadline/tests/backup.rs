@@ -13,16 +13,11 @@ use leadline_store::DirectConn;
 
 const SEEDED: i64 = 100_000;
 
-struct Scratch(PathBuf);
+mod common;
+
+use common::Scratch;
 
 impl Scratch {
-    fn new() -> Scratch {
-        let dir = std::env::temp_dir().join(format!("leadline-backup-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
     fn database(&self) -> PathBuf {
         self.0.join("live.db")
     }
@@ -41,12 +36,6 @@ impl Scratch {
 
     fn leadline(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -112,7 +101,7 @@ fn lead_ids(database: &Path) -> (String, Vec<i64>) {
 
 #[test]
 fn a_backup_taken_under_a_write_load_holds_every_acknowledged_write_and_restores_whole() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new("backup");
     succeeded(&scratch.leadline(&["migrate"]));
     seed(&scratch.database());
 

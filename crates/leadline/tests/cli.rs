@@ -3,21 +3,17 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-struct Scratch(PathBuf);
+mod common;
+
+use common::{startup_lines, Scratch};
+
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("cli-{name}"))
+}
 
 impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let mut bytes = [0u8; 6];
-        std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).unwrap();
-        let tag: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let dir = std::env::temp_dir().join(format!("leadline-cli-{name}-{tag}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
     fn url(&self) -> String {
         format!("sqlite://{}", self.0.join("cli.db").display())
     }
@@ -34,19 +30,13 @@ impl Scratch {
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]
 fn keys_are_created_listed_and_revoked_and_the_secret_is_the_last_line() {
-    let scratch = Scratch::new("keys");
+    let scratch = scratch("keys");
     let created = scratch.leadline(&["keys", "create", "--role", "admin", "--name", "ops", "--expires-in", "90d"]);
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let text = stdout(&created);
@@ -64,7 +54,7 @@ fn keys_are_created_listed_and_revoked_and_the_secret_is_the_last_line() {
 
 #[test]
 fn apply_is_idempotent_and_a_bad_file_names_the_place_and_applies_nothing() {
-    let scratch = Scratch::new("apply");
+    let scratch = scratch("apply");
     let good = scratch.0.join("catalog.json");
     std::fs::write(&good, r#"{"queues": [{"id": 2, "name": "Q", "kind": "review", "vertical_id": 1}], "verticals": [{"id": 1, "name": "Solar"}]}"#).unwrap();
     let first = scratch.leadline(&["apply", good.to_str().unwrap()]);
@@ -91,7 +81,7 @@ fn apply_is_idempotent_and_a_bad_file_names_the_place_and_applies_nothing() {
 
 #[test]
 fn a_first_serve_prints_an_admin_key_whose_curl_line_works() {
-    let scratch = Scratch::new("serve");
+    let scratch = scratch("serve");
     let mut server = Command::new(env!("CARGO_BIN_EXE_leadline"))
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--database-url", &scratch.url()])
         .current_dir(&scratch.0)
@@ -100,16 +90,8 @@ fn a_first_serve_prints_an_admin_key_whose_curl_line_works() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let mut printed = Vec::new();
     // The server prints its address, the key and the curl lines before it serves.
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let done = line.starts_with("API reference");
-        printed.push(line);
-        if done {
-            break;
-        }
-    }
+    let printed = startup_lines(&mut lines);
     let text = printed.join("\n");
     let secret = text.split_whitespace().find(|w| w.starts_with("ll_")).expect("a key is printed").to_string();
     let curl = printed.iter().find(|l| l.contains("/v1/verticals")).expect("a curl line for the verticals");
@@ -131,7 +113,7 @@ fn a_first_serve_prints_an_admin_key_whose_curl_line_works() {
 
 #[test]
 fn import_loads_a_list_writes_its_rejects_and_export_writes_it_back() {
-    let scratch = Scratch::new("import");
+    let scratch = scratch("import");
     std::fs::write(
         scratch.0.join("catalog.json"),
         r#"{"campaign-templates": [{"id": 1, "name": "T", "phone_country": "AU",
@@ -195,7 +177,7 @@ fn import_loads_a_list_writes_its_rejects_and_export_writes_it_back() {
 
 #[test]
 fn an_outbound_allowance_that_is_not_a_range_stops_the_start_and_is_named() {
-    let scratch = Scratch::new("outbound");
+    let scratch = scratch("outbound");
     std::fs::write(scratch.0.join("leadline.toml"), "outbound_allow_private = [\"10.0.0.0/8\", \"10.0.0.1/8\"]\n")
         .unwrap();
     let refused = scratch.leadline(&["keys", "list"]);
@@ -209,7 +191,7 @@ fn an_outbound_allowance_that_is_not_a_range_stops_the_start_and_is_named() {
 
 #[test]
 fn formula_safe_export_and_rejects_files_prefix_cells_a_spreadsheet_would_evaluate() {
-    let scratch = Scratch::new("formula");
+    let scratch = scratch("formula");
     std::fs::write(
         scratch.0.join("catalog.json"),
         r#"{"campaign-templates": [{"id": 1, "name": "T", "phone_country": "AU",

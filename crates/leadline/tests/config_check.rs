@@ -1,30 +1,22 @@
 //! `leadline config check`, and the database password kept out of what the binary prints.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-struct Scratch(PathBuf);
+mod common;
+
+use common::{startup_lines, Scratch};
+
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("config-check-{name}"))
+}
 
 impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("leadline-config-check-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
     /// Runs `leadline` with the configuration file `text` and no `LEADLINE_*` variables.
     fn leadline(&self, text: &str, args: &[&str]) -> Output {
         let file = self.0.join("leadline.toml");
         std::fs::write(&file, text).unwrap();
         command(&self.0).arg("--config").arg(&file).args(args).output().unwrap()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -45,7 +37,7 @@ fn text(output: &Output) -> (String, String) {
 
 #[test]
 fn a_valid_file_is_accepted_and_its_settings_printed_with_secrets_hidden() {
-    let scratch = Scratch::new("valid");
+    let scratch = scratch("valid");
     let output = scratch.leadline(
         "listen = \"0.0.0.0:9000\"\n\
          database_url = \"postgres://leadline:hunter2@db.internal/leadline\"\n\
@@ -67,7 +59,7 @@ fn a_valid_file_is_accepted_and_its_settings_printed_with_secrets_hidden() {
 
 #[test]
 fn an_unknown_key_is_named_with_its_line() {
-    let scratch = Scratch::new("unknown");
+    let scratch = scratch("unknown");
     for (file, key, line) in [
         ("listen = \"127.0.0.1:8080\"\nlisen = \"x\"\n", "lisen", "line 2"),
         ("[vicidial]\nmax_leads = 5\n", "max_leads", "line 2"),
@@ -81,7 +73,7 @@ fn an_unknown_key_is_named_with_its_line() {
 
 #[test]
 fn a_bad_value_is_explained() {
-    let scratch = Scratch::new("bad");
+    let scratch = scratch("bad");
     for (file, expected) in [
         ("listen = 80\n", "invalid type: integer `80`, expected a string"),
         ("listen = \"nowhere\"\n", "listen `nowhere` is not HOST:PORT"),
@@ -102,7 +94,7 @@ fn a_bad_value_is_explained() {
 
 #[test]
 fn the_database_password_is_not_printed_when_the_database_cannot_be_opened() {
-    let scratch = Scratch::new("unopened");
+    let scratch = scratch("unopened");
     // Nothing listens on port 1; the error names the database without its password.
     let output = scratch.leadline(
         "database_url = \"postgres://leadline:hunter2@127.0.0.1:1/leadline?password=hunter2\"\n\
@@ -135,22 +127,14 @@ async fn a_server_starting_on_postgresql_shows_its_database_without_the_password
     let separator = if host.contains('?') { '&' } else { '?' };
     let url = format!("{scheme}://{user}:hunter2@{host}{separator}options=-c%20search_path%3D{schema}");
 
-    let dir = Scratch::new("postgres");
+    let dir = scratch("postgres");
     let mut server = command(&dir.0)
         .args(["serve", "--listen", "127.0.0.1:0", "--log", "debug", "--database-url", &url])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut printed = Vec::new();
-    for line in BufReader::new(server.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let done = line.starts_with("API reference");
-        printed.push(line);
-        if done {
-            break;
-        }
-    }
+    let printed = startup_lines(&mut BufReader::new(server.stdout.take().unwrap()).lines());
     server.kill().unwrap();
     server.wait().unwrap();
     let mut logged = String::new();
@@ -174,7 +158,7 @@ fn known_keys(scratch: &Scratch, section: &str) -> Vec<String> {
 fn the_example_file_is_valid_and_names_every_setting() {
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/leadline.toml.example");
     let example_text = std::fs::read_to_string(&example).unwrap();
-    let scratch = Scratch::new("example");
+    let scratch = scratch("example");
     let output = scratch.leadline(&example_text, &["config", "check"]);
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");

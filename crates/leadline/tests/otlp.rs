@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,26 +20,17 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
-struct Scratch(PathBuf);
+mod common;
 
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let mut bytes = [0u8; 6];
-        std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).unwrap();
-        let tag: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let dir = std::env::temp_dir().join(format!("leadline-otlp-{name}-{tag}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
+use common::{startup_lines, Scratch};
 
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.0.join("stderr.log")).unwrap_or_default()
-    }
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("otlp-{name}"))
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+impl Scratch {
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.0.join("stderr.log")).unwrap_or_default()
     }
 }
 
@@ -107,15 +98,7 @@ fn serve(scratch: &Scratch, otel: &[(&str, &str)]) -> (Child, String, String) {
         .stderr(std::fs::File::create(scratch.0.join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
-    let mut printed = Vec::new();
-    for line in BufReader::new(server.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let done = line.starts_with("API reference");
-        printed.push(line);
-        if done {
-            break;
-        }
-    }
+    let printed = startup_lines(&mut BufReader::new(server.stdout.take().unwrap()).lines());
     let text = printed.join("\n");
     let secret = text.split_whitespace().find(|w| w.starts_with("ll_")).expect("a first key is printed").to_string();
     let listening = printed.iter().find(|l| l.starts_with("Leadline is listening on")).expect("the address");
@@ -176,7 +159,7 @@ fn spans(exports: &[ExportTraceServiceRequest]) -> Vec<&Span> {
 
 #[test]
 fn with_the_endpoint_set_a_request_is_exported_as_one_trace_rooted_at_its_request_span() {
-    let scratch = Scratch::new("on");
+    let scratch = scratch("on");
     let runtime = runtime();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
@@ -241,7 +224,7 @@ fn with_the_endpoint_set_a_request_is_exported_as_one_trace_rooted_at_its_reques
 
 #[test]
 fn without_the_endpoint_no_exporter_is_built_and_the_log_says_so() {
-    let scratch = Scratch::new("off");
+    let scratch = scratch("off");
     let runtime = runtime();
     // An exporter built anyway would post to the default endpoint, localhost:4318: listen there
     // too when the port is free, so such a stray export would be seen.
@@ -277,7 +260,7 @@ fn config_check(dir: &Path, otel: &[(&str, &str)]) -> std::process::Output {
 
 #[test]
 fn config_check_names_the_trace_endpoint_without_header_values_and_refuses_a_bad_one() {
-    let scratch = Scratch::new("check");
+    let scratch = scratch("check");
     let off = config_check(&scratch.0, &[]);
     assert!(off.status.success());
     assert!(String::from_utf8_lossy(&off.stdout).contains("OpenTelemetry trace export off"));

@@ -13,7 +13,7 @@ use anyhow::{bail, Context};
 use sqlx::ConnectOptions;
 
 use crate::check;
-use crate::client::{apply_catalog, Client};
+use crate::client::Client;
 use crate::load::{self, LoadSpec, Outcome, Record, Worker, Write};
 use crate::server::{self, ServerSpec};
 
@@ -130,9 +130,7 @@ pub async fn run(binary: Option<PathBuf>, args: Args) -> anyhow::Result<usize> {
     let database = mount.0.join("leadline.db");
     let url = format!("sqlite://{}", database.display());
     let spec = ServerSpec::new(binary, url.clone(), dir.clone())?;
-    let key = spec.admin_key()?;
-    let running = spec.start().await?;
-    apply_catalog(&mut Client::connect(running.address, &key, Duration::from_secs(30)).await?).await?;
+    let (running, key) = spec.start_with_catalog().await?;
     println!("a full disk under SQLite: a {} MiB tmpfs at {}", args.size_mib, mount.0.display());
     let load = LoadSpec {
         address: running.address,

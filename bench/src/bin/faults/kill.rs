@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use leadline_bench::XorShift;
 
 use crate::check;
-use crate::client::{apply_catalog, Client};
+use crate::client::Client;
 use crate::load::{self, LoadSpec, Worker};
 use crate::server::{self, ServerSpec};
 
@@ -35,9 +35,7 @@ pub async fn run(binary: Option<PathBuf>, args: Args) -> anyhow::Result<usize> {
     let (store, url) = leadline_bench::fresh_store(&args.database).await?;
     store.close().await;
     let spec = ServerSpec::new(binary, url.clone(), server::work_dir("kill"))?;
-    let key = spec.admin_key()?;
-    let mut running = spec.start().await?;
-    apply_catalog(&mut Client::connect(running.address, &key, Duration::from_secs(30)).await?).await?;
+    let (mut running, key) = spec.start_with_catalog().await?;
     println!("kill -9 during a write load: {} rounds, {} writers, database {url}", args.rounds, args.workers);
     println!("server log: {}", spec.log_path().display());
     println!(

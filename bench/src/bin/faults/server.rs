@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::client::Client;
+use crate::client::{apply_catalog, Client};
 
 /// Where to find the binary and what to run it on.
 #[derive(Clone)]
@@ -60,6 +60,14 @@ impl ServerSpec {
     pub fn admin_key(&self) -> anyhow::Result<String> {
         let out = self.command(&["keys", "create", "--role", "admin", "--name", "fault injection"])?;
         out.lines().last().map(str::trim).map(String::from).context("keys create printed no secret")
+    }
+
+    /// A new admin key, and the server started with the load's catalog in place.
+    pub async fn start_with_catalog(&self) -> anyhow::Result<(Server, String)> {
+        let key = self.admin_key()?;
+        let running = self.start().await?;
+        apply_catalog(&mut Client::connect(running.address, &key, Duration::from_secs(30)).await?).await?;
+        Ok((running, key))
     }
 
     /// Starts the server on a free loopback port and waits until `/readyz` answers 200.

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::check;
-use crate::client::{apply_catalog, Client};
 use crate::load::{self, LoadSpec, Outcome, Worker};
 use crate::server::{self, ServerSpec};
 
@@ -35,9 +34,7 @@ pub async fn run(binary: Option<PathBuf>, args: Args) -> anyhow::Result<usize> {
     let (store, url) = leadline_bench::fresh_store(&args.database).await?;
     store.close().await;
     let spec = ServerSpec::new(binary, url.clone(), server::work_dir("soak"))?;
-    let key = spec.admin_key()?;
-    let running = spec.start().await?;
-    apply_catalog(&mut Client::connect(running.address, &key, Duration::from_secs(30)).await?).await?;
+    let (running, key) = spec.start_with_catalog().await?;
     let pid = running.pid();
     println!(
         "soak: {} min at {} requests/s ({} workers, half writes), database {url}, server pid {pid} ({})",
