@@ -68,7 +68,7 @@ impl Store {
     }
 
     /// Runs a read by key outside any transaction.
-    #[tracing::instrument(name = "store.look_up", skip_all, fields(look_up = std::any::type_name::<L>()))]
+    #[tracing::instrument(level = "debug", name = "store.look_up", skip_all, fields(look_up = std::any::type_name::<L>()))]
     pub async fn look_up<L: LookUp>(&self, look_up: &L) -> Result<L::Output, L::Error> {
         match self.readers() {
             Some(readers) => readers.read(|conn| finish_now(look_up.run(&mut Direct::new(conn)))),
